@@ -1,0 +1,45 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// Seconds since the Unix epoch: the unit of every timestamp on the Key Vault wire.
+pub type UnixTime = i64;
+
+/// The only source of wall-clock time. Injected so expiry, retention and purge are testable.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> UnixTime;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one sanctioned wall-clock read
+    fn now(&self) -> UnixTime {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Err(_) => 0,
+        }
+    }
+}
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug, Clone)]
+pub struct FakeClock(Arc<AtomicI64>);
+
+impl FakeClock {
+    pub fn new(start: UnixTime) -> Self {
+        Self(Arc::new(AtomicI64::new(start)))
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+    pub fn set(&self, t: UnixTime) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> UnixTime {
+        self.0.load(Ordering::SeqCst)
+    }
+}
