@@ -1,0 +1,322 @@
+//! The barrier is the only door from the services to storage. Everything that passes through it
+//! is encrypted with AES-256-GCM under the current keyring term, with the storage key as
+//! associated data, so a value copied to another key (or another deployment) fails to decrypt.
+//!
+//! Key hierarchy: a *seal* yields a key-encryption key (KEK); the KEK opens the root key stored
+//! at [`ROOT_PATH`]; the root key opens the keyring at [`KEYRING_PATH`]; keyring terms encrypt
+//! every value. While sealed, nothing can be read or written.
+//!
+//! Envelope layout: `term (u32 BE) ‖ format (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`.
+
+mod seal;
+
+pub use seal::KeyFileSeal;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use strongbox_crypto::aead::AeadKey;
+use strongbox_storage::{Cond, Op, Storage, StorageError, Txn, prefix_end};
+use strongbox_types::{Error, ErrorKind, Result, SecretBytes};
+use tokio::sync::RwLock;
+
+pub const ROOT_PATH: &str = "sys/barrier/root";
+pub const KEYRING_PATH: &str = "sys/barrier/keyring";
+const FORMAT_V1: u8 = 1;
+const HEADER: usize = 5;
+
+struct Term {
+    key: AeadKey,
+}
+
+struct Unsealed {
+    active: u32,
+    terms: BTreeMap<u32, Term>,
+    root: AeadKey,
+}
+
+/// A stored value together with the exact bytes it was read from, so a later transaction can
+/// require that nobody changed it in between (compare-and-set across server nodes).
+pub struct Versioned {
+    pub value: SecretBytes,
+    pub stamp: Stamp,
+}
+
+/// Opaque: the ciphertext as read.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Stamp(Vec<u8>);
+
+impl std::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stamp({} bytes)", self.0.len())
+    }
+}
+
+/// A transaction of plaintext writes, encrypted by [`Barrier::commit`].
+#[derive(Default)]
+pub struct BTxn {
+    conds: Vec<Cond>,
+    ops: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl std::fmt::Debug for BTxn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.ops.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("BTxn").field("keys", &keys).finish_non_exhaustive()
+    }
+}
+
+impl BTxn {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn put(mut self, key: impl Into<String>, value: Vec<u8>) -> Self {
+        self.ops.push((key.into(), Some(value)));
+        self
+    }
+    pub fn delete(mut self, key: impl Into<String>) -> Self {
+        self.ops.push((key.into(), None));
+        self
+    }
+    pub fn absent(mut self, key: impl Into<String>) -> Self {
+        self.conds.push(Cond::Absent(key.into()));
+        self
+    }
+    pub fn unchanged(mut self, key: impl Into<String>, stamp: &Stamp) -> Self {
+        self.conds.push(Cond::Equals(key.into(), stamp.0.clone()));
+        self
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty() && self.conds.is_empty()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyringDoc {
+    active: u32,
+    /// term -> hex of the 32-byte key
+    terms: BTreeMap<u32, String>,
+}
+
+impl Drop for KeyringDoc {
+    fn drop(&mut self) {
+        for v in self.terms.values_mut() {
+            zeroize::Zeroize::zeroize(v);
+        }
+    }
+}
+
+pub struct Barrier {
+    storage: Arc<dyn Storage>,
+    state: RwLock<Option<Unsealed>>,
+}
+
+impl std::fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Barrier")
+    }
+}
+
+fn storage_err(e: StorageError) -> Error {
+    match e {
+        StorageError::ConditionFailed => Error::new(ErrorKind::Conflict, "The object was changed concurrently."),
+        StorageError::Backend(d) => Error::internal(d),
+    }
+}
+
+fn sealed() -> Error {
+    Error::new(ErrorKind::Sealed, "The vault service is sealed.")
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+}
+
+impl Barrier {
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self { storage, state: RwLock::new(None) }
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool> {
+        Ok(self.storage.get(ROOT_PATH).await.map_err(storage_err)?.is_some())
+    }
+
+    pub async fn is_sealed(&self) -> bool {
+        self.state.read().await.is_none()
+    }
+
+    /// Creates the root key and the first keyring term, protected by `kek`. Fails if the
+    /// storage already holds a root key (never overwrite one).
+    pub async fn initialize(&self, kek: &SecretBytes) -> Result<()> {
+        let kek = AeadKey::new(kek)?;
+        let root = strongbox_crypto::random_key()?;
+        let term1 = strongbox_crypto::random_key()?;
+        let doc = KeyringDoc { active: 1, terms: BTreeMap::from([(1, strongbox_crypto::hex(term1.expose()))]) };
+        let doc_bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
+        let root_aead = AeadKey::new(&root)?;
+        let txn = Txn {
+            conds: vec![Cond::Absent(ROOT_PATH.into()), Cond::Absent(KEYRING_PATH.into())],
+            ops: vec![
+                Op::Put(ROOT_PATH.into(), kek.seal(ROOT_PATH.as_bytes(), root.expose())?),
+                Op::Put(KEYRING_PATH.into(), root_aead.seal(KEYRING_PATH.as_bytes(), doc_bytes.expose())?),
+            ],
+        };
+        self.storage.commit(txn).await.map_err(storage_err)
+    }
+
+    /// Opens the root key with `kek` and loads the keyring. A wrong KEK leaves the barrier sealed.
+    pub async fn unseal(&self, kek: &SecretBytes) -> Result<()> {
+        let kek = AeadKey::new(kek)?;
+        let sealed_root = self
+            .storage
+            .get(ROOT_PATH)
+            .await
+            .map_err(storage_err)?
+            .ok_or_else(|| Error::new(ErrorKind::Sealed, "The barrier is not initialized."))?;
+        let root = kek
+            .open(ROOT_PATH.as_bytes(), &sealed_root)
+            .map_err(|_| Error::new(ErrorKind::Sealed, "The unseal key does not open the root key."))?;
+        let root = AeadKey::new(&root)?;
+        let unsealed = Self::load_keyring(&*self.storage, root).await?;
+        *self.state.write().await = Some(unsealed);
+        Ok(())
+    }
+
+    async fn load_keyring(storage: &dyn Storage, root: AeadKey) -> Result<Unsealed> {
+        let raw = storage
+            .get(KEYRING_PATH)
+            .await
+            .map_err(storage_err)?
+            .ok_or_else(|| Error::internal("keyring missing"))?;
+        let plain = root.open(KEYRING_PATH.as_bytes(), &raw)?;
+        let doc: KeyringDoc = serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
+        let mut terms = BTreeMap::new();
+        for (t, h) in &doc.terms {
+            let key = SecretBytes::new(hex_decode(h).ok_or_else(|| Error::internal("keyring corrupt"))?);
+            terms.insert(*t, Term { key: AeadKey::new(&key)? });
+        }
+        if !terms.contains_key(&doc.active) {
+            return Err(Error::internal("keyring has no active term"));
+        }
+        Ok(Unsealed { active: doc.active, terms, root })
+    }
+
+    /// Forgets every key held in memory.
+    pub async fn seal(&self) {
+        *self.state.write().await = None;
+    }
+
+    /// Adds a new keyring term and makes it active. Old terms stay to decrypt old values.
+    pub async fn rotate(&self) -> Result<u32> {
+        let mut guard = self.state.write().await;
+        let st = guard.as_mut().ok_or_else(sealed)?;
+        let raw = self.storage.get(KEYRING_PATH).await.map_err(storage_err)?.ok_or_else(|| Error::internal("keyring missing"))?;
+        let plain = st.root.open(KEYRING_PATH.as_bytes(), &raw)?;
+        let mut doc: KeyringDoc =
+            serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
+        let next = doc.terms.keys().max().copied().unwrap_or(0) + 1;
+        let key = strongbox_crypto::random_key()?;
+        doc.terms.insert(next, strongbox_crypto::hex(key.expose()));
+        doc.active = next;
+        let bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
+        let sealed_doc = st.root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
+        self.storage
+            .commit(Txn { conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)], ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)] })
+            .await
+            .map_err(storage_err)?;
+        st.terms.insert(next, Term { key: AeadKey::new(&key)? });
+        st.active = next;
+        Ok(next)
+    }
+
+    fn encrypt(st: &Unsealed, key: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        let term = st.terms.get(&st.active).ok_or_else(|| Error::internal("active term missing"))?;
+        let mut out = Vec::with_capacity(HEADER + 12 + plain.len() + 16);
+        out.extend_from_slice(&st.active.to_be_bytes());
+        out.push(FORMAT_V1);
+        term.key.seal_into(key.as_bytes(), plain, &mut out)?;
+        Ok(out)
+    }
+
+    fn decrypt(st: &Unsealed, key: &str, raw: &[u8]) -> Result<SecretBytes> {
+        if raw.len() < HEADER || raw[4] != FORMAT_V1 {
+            return Err(Error::internal(format!("stored value at {key} has an unknown format")));
+        }
+        let term = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let t = st.terms.get(&term).ok_or_else(|| Error::internal(format!("value at {key} uses unknown term {term}")))?;
+        t.key
+            .open(key.as_bytes(), &raw[HEADER..])
+            .map_err(|_| Error::internal(format!("value at {key} failed authentication")))
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<SecretBytes>> {
+        Ok(self.get_versioned(key).await?.map(|v| v.value))
+    }
+
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>> {
+        let raw = self.storage.get(key).await.map_err(storage_err)?;
+        let guard = self.state.read().await;
+        let st = guard.as_ref().ok_or_else(sealed)?;
+        match raw {
+            None => Ok(None),
+            Some(raw) => Ok(Some(Versioned { value: Self::decrypt(st, key, &raw)?, stamp: Stamp(raw) })),
+        }
+    }
+
+    /// Entries whose key starts with `prefix` and is `>= start` (pass `prefix` to begin), at most `limit`.
+    pub async fn scan_prefix(&self, prefix: &str, start: &str, limit: usize) -> Result<Vec<(String, SecretBytes)>> {
+        if self.is_sealed().await {
+            return Err(sealed());
+        }
+        let from = if start < prefix { prefix } else { start };
+        let rows = self.storage.scan(from, &prefix_end(prefix), limit).await.map_err(storage_err)?;
+        let guard = self.state.read().await;
+        let st = guard.as_ref().ok_or_else(sealed)?;
+        rows.into_iter().map(|(k, raw)| Self::decrypt(st, &k, &raw).map(|v| (k, v))).collect()
+    }
+
+    /// Only the keys under a prefix (values are not decrypted).
+    pub async fn scan_keys(&self, prefix: &str, start: &str, limit: usize) -> Result<Vec<String>> {
+        if self.is_sealed().await {
+            return Err(sealed());
+        }
+        let from = if start < prefix { prefix } else { start };
+        let rows = self.storage.scan(from, &prefix_end(prefix), limit).await.map_err(storage_err)?;
+        Ok(rows.into_iter().map(|(k, _)| k).collect())
+    }
+
+    /// Encrypts and applies `txn` atomically. A failed condition yields `ErrorKind::Conflict`.
+    pub async fn commit(&self, txn: BTxn) -> Result<()> {
+        let storage_txn = {
+            let guard = self.state.read().await;
+            let st = guard.as_ref().ok_or_else(sealed)?;
+            let mut ops = Vec::with_capacity(txn.ops.len());
+            for (k, v) in &txn.ops {
+                ops.push(match v {
+                    Some(plain) => Op::Put(k.clone(), Self::encrypt(st, k, plain)?),
+                    None => Op::Delete(k.clone()),
+                });
+            }
+            Txn { conds: txn.conds.clone(), ops }
+        };
+        self.storage.commit(storage_txn).await.map_err(storage_err)
+    }
+}
+
+impl Drop for BTxn {
+    fn drop(&mut self) {
+        // Plaintext values are about to be freed: wipe them first.
+        for (_, v) in &mut self.ops {
+            if let Some(v) = v {
+                zeroize::Zeroize::zeroize(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
