@@ -187,11 +187,8 @@ impl Barrier {
     }
 
     async fn load_keyring(storage: &dyn Storage, root: AeadKey) -> Result<Unsealed> {
-        let raw = storage
-            .get(KEYRING_PATH)
-            .await
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::internal("keyring missing"))?;
+        let raw =
+            storage.get(KEYRING_PATH).await.map_err(storage_err)?.ok_or_else(|| Error::internal("keyring missing"))?;
         let plain = root.open(KEYRING_PATH.as_bytes(), &raw)?;
         let doc: KeyringDoc = serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
         let mut terms = BTreeMap::new();
@@ -214,7 +211,12 @@ impl Barrier {
     pub async fn rotate(&self) -> Result<u32> {
         let mut guard = self.state.write().await;
         let st = guard.as_mut().ok_or_else(sealed)?;
-        let raw = self.storage.get(KEYRING_PATH).await.map_err(storage_err)?.ok_or_else(|| Error::internal("keyring missing"))?;
+        let raw = self
+            .storage
+            .get(KEYRING_PATH)
+            .await
+            .map_err(storage_err)?
+            .ok_or_else(|| Error::internal("keyring missing"))?;
         let plain = st.root.open(KEYRING_PATH.as_bytes(), &raw)?;
         let mut doc: KeyringDoc =
             serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
@@ -225,7 +227,10 @@ impl Barrier {
         let bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
         let sealed_doc = st.root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
         self.storage
-            .commit(Txn { conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)], ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)] })
+            .commit(Txn {
+                conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)],
+                ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)],
+            })
             .await
             .map_err(storage_err)?;
         st.terms.insert(next, Term { key: AeadKey::new(&key)? });
@@ -247,7 +252,8 @@ impl Barrier {
             return Err(Error::internal(format!("stored value at {key} has an unknown format")));
         }
         let term = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
-        let t = st.terms.get(&term).ok_or_else(|| Error::internal(format!("value at {key} uses unknown term {term}")))?;
+        let t =
+            st.terms.get(&term).ok_or_else(|| Error::internal(format!("value at {key} uses unknown term {term}")))?;
         t.key
             .open(key.as_bytes(), &raw[HEADER..])
             .map_err(|_| Error::internal(format!("value at {key} failed authentication")))

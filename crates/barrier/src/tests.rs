@@ -66,7 +66,10 @@ async fn rotation_keeps_old_values_readable() {
 async fn compare_and_set_with_stamps() {
     let (_, b, _) = unsealed_memory().await;
     b.commit(BTxn::new().absent("c/k").put("c/k", b"1".to_vec())).await.unwrap();
-    assert_eq!(b.commit(BTxn::new().absent("c/k").put("c/k", b"2".to_vec())).await.unwrap_err().kind, ErrorKind::Conflict);
+    assert_eq!(
+        b.commit(BTxn::new().absent("c/k").put("c/k", b"2".to_vec())).await.unwrap_err().kind,
+        ErrorKind::Conflict
+    );
     let v = b.get_versioned("c/k").await.unwrap().unwrap();
     b.commit(BTxn::new().unchanged("c/k", &v.stamp).put("c/k", b"2".to_vec())).await.unwrap();
     let again = BTxn::new().unchanged("c/k", &v.stamp).put("c/k", b"3".to_vec());

@@ -85,8 +85,12 @@ mod tests {
         // Test Case 16 of the GCM specification (McGrew & Viega), without AAD variant: case 15.
         let key = hexd("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308");
         let iv = hexd("cafebabefacedbaddecaf888");
-        let pt = hexd("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255");
-        let ct = hexd("522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad");
+        let pt = hexd(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255",
+        );
+        let ct = hexd(
+            "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662898015ad",
+        );
         let tag = hexd("b094dac5d93471bdec1a502270e3cc6c");
         let k = AeadKey::new(&SecretBytes::new(key)).unwrap();
         let mut sealed = iv;

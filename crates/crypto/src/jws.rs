@@ -121,10 +121,8 @@ pub fn verify<C: for<'de> Deserialize<'de>>(token: &str, keys: &[PublicKey]) -> 
     let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(JwsError::Malformed);
     };
-    let header: Header = b64url_decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwsError::Malformed)?;
+    let header: Header =
+        b64url_decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(JwsError::Malformed)?;
     if header.alg != "ES256" {
         return Err(JwsError::Malformed);
     }

@@ -101,11 +101,13 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: &[Pending]) -> Result<V
             for op in &p.txn.ops {
                 match op {
                     Op::Put(k, v) => {
-                        sqlx::query("INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v")
-                            .bind(k.as_bytes())
-                            .bind(v.as_slice())
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query(
+                            "INSERT INTO kv (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                        )
+                        .bind(k.as_bytes())
+                        .bind(v.as_slice())
+                        .execute(&mut *conn)
+                        .await?;
                     }
                     Op::Delete(k) => {
                         sqlx::query("DELETE FROM kv WHERE k = ?1").bind(k.as_bytes()).execute(&mut *conn).await?;

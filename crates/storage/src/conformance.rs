@@ -20,9 +20,7 @@ pub async fn run_concurrent(s: Arc<dyn Storage>) {
     let mut tasks = Vec::new();
     for i in 0..16u8 {
         let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.commit(Txn::new().absent("cc/slot").put("cc/slot", vec![i])).await
-        }));
+        tasks.push(tokio::spawn(async move { s.commit(Txn::new().absent("cc/slot").put("cc/slot", vec![i])).await }));
     }
     let mut wins = 0;
     for t in tasks {
@@ -90,15 +88,11 @@ async fn scan_order_bounds_and_paging(s: &dyn Storage) {
 
 async fn transactions_are_atomic(s: &dyn Storage) {
     s.commit(Txn::new().put("atom/guard", b"g".to_vec())).await.unwrap();
-    let r = s
-        .commit(Txn::new().absent("atom/guard").put("atom/a", b"a".to_vec()).put("atom/b", b"b".to_vec()))
-        .await;
+    let r = s.commit(Txn::new().absent("atom/guard").put("atom/a", b"a".to_vec()).put("atom/b", b"b".to_vec())).await;
     assert_eq!(r, Err(StorageError::ConditionFailed));
     assert_eq!(s.get("atom/a").await.unwrap(), None, "failed transaction must write nothing");
     assert_eq!(s.get("atom/b").await.unwrap(), None, "failed transaction must write nothing");
-    s.commit(Txn::new().put("atom/a", b"a".to_vec()).put("atom/b", b"b".to_vec()).delete("atom/guard"))
-        .await
-        .unwrap();
+    s.commit(Txn::new().put("atom/a", b"a".to_vec()).put("atom/b", b"b".to_vec()).delete("atom/guard")).await.unwrap();
     assert_eq!(s.get("atom/a").await.unwrap(), Some(b"a".to_vec()));
     assert_eq!(s.get("atom/guard").await.unwrap(), None);
     // later ops in one transaction win over earlier ones on the same key

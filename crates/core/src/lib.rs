@@ -1,0 +1,173 @@
+//! The services behind the API: vaults, secrets (versions, soft-delete, recovery, purge,
+//! backup/restore) and the token service. Knows nothing of HTTP or the wire JSON; every read
+//! and write goes through the [`Barrier`].
+
+mod identity;
+mod records;
+mod secrets;
+mod vaults;
+
+pub use identity::{AuthFailure, OAuthError, Principal, TokenGrant, TokenRequest};
+pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
+pub use vaults::{Sku, VaultInfo};
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde::{Serialize, de::DeserializeOwned};
+use strongbox_barrier::{BTxn, Barrier, Versioned};
+use strongbox_crypto::aead::AeadKey;
+use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
+
+/// Deployment settings the services need.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Vault hosts are `{vault}.{dns_suffix}`.
+    pub dns_suffix: String,
+    /// The port clients use (omitted from URLs when 443).
+    pub public_port: u16,
+    /// Host name of the built-in authority (`https://{authority_host}[:port]`).
+    pub authority_host: String,
+    /// Access token lifetime in seconds.
+    pub token_lifetime: i64,
+}
+
+impl CoreConfig {
+    fn port_suffix(&self) -> String {
+        if self.public_port == 443 { String::new() } else { format!(":{}", self.public_port) }
+    }
+    /// The token audience and challenge resource: `https://{dns_suffix}[:port]`.
+    pub fn resource(&self) -> String {
+        format!("https://{}{}", self.dns_suffix, self.port_suffix())
+    }
+    /// The authority base (`AZURE_AUTHORITY_HOST`): `https://{authority_host}[:port]`.
+    pub fn authority(&self) -> String {
+        format!("https://{}{}", self.authority_host, self.port_suffix())
+    }
+    pub fn vault_url(&self, vault: &str) -> String {
+        format!("https://{vault}.{}{}", self.dns_suffix, self.port_suffix())
+    }
+}
+
+/// The credential of the bootstrap administrator, returned once when it is created.
+pub struct BootstrapCredential {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl std::fmt::Debug for BootstrapCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapCredential").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+pub struct Core {
+    barrier: Arc<Barrier>,
+    clock: Arc<dyn Clock>,
+    cfg: CoreConfig,
+    ident: identity::IdentityState,
+    backup_key: AeadKey,
+    vaults: RwLock<HashMap<String, Arc<vaults::VaultRecord>>>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
+}
+
+const BACKUP_KEY_PATH: &str = "sys/backup-key";
+
+impl Core {
+    /// Loads (creating on first start) the tenant, token signing key and backup key.
+    /// The barrier must be unsealed.
+    pub async fn open(barrier: Arc<Barrier>, clock: Arc<dyn Clock>, cfg: CoreConfig) -> Result<Self> {
+        let ident = identity::IdentityState::load_or_create(&barrier, &*clock).await?;
+        let backup_key = match barrier.get(BACKUP_KEY_PATH).await? {
+            Some(k) => k,
+            None => {
+                let k = strongbox_crypto::random_key()?;
+                match barrier
+                    .commit(BTxn::new().absent(BACKUP_KEY_PATH).put(BACKUP_KEY_PATH, k.expose().to_vec()))
+                    .await
+                {
+                    Ok(()) => k,
+                    // another node created it first: use theirs
+                    Err(e) if e.kind == ErrorKind::Conflict => {
+                        barrier.get(BACKUP_KEY_PATH).await?.ok_or_else(|| Error::internal("backup key vanished"))?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(Self {
+            barrier,
+            clock,
+            cfg,
+            ident,
+            backup_key: AeadKey::new(&backup_key)?,
+            vaults: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn config(&self) -> &CoreConfig {
+        &self.cfg
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.ident.tenant_id
+    }
+
+    pub async fn is_sealed(&self) -> bool {
+        self.barrier.is_sealed().await
+    }
+
+    /// First-start setup: the default vault and the bootstrap administrator. Returns the
+    /// administrator's credential only when it was created by this call.
+    pub async fn bootstrap(&self, default_vault: &str) -> Result<Option<BootstrapCredential>> {
+        if self.vault_info(default_vault).await.is_err() {
+            match self.create_vault(default_vault, Sku::Standard, 90, false).await {
+                Ok(_) => {}
+                Err(e) if e.kind == ErrorKind::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.ensure_bootstrap_admin().await
+    }
+
+    async fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.barrier.get(key).await? {
+            None => Ok(None),
+            Some(b) => decode(key, &b).map(Some),
+        }
+    }
+
+    async fn read_json_versioned<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, strongbox_barrier::Stamp)>> {
+        match self.barrier.get_versioned(key).await? {
+            None => Ok(None),
+            Some(Versioned { value, stamp }) => Ok(Some((decode(key, &value)?, stamp))),
+        }
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(v).map_err(|e| Error::internal(format!("record encoding failed: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(key: &str, b: &SecretBytes) -> Result<T> {
+    serde_json::from_slice(b.expose()).map_err(|_| Error::internal(format!("record at {key} is corrupt")))
+}
+
+/// How many times an operation re-reads and retries after losing a compare-and-set race.
+const CAS_RETRIES: usize = 8;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+use std::sync::Arc;
+
+use strongbox_barrier::Barrier;
+use strongbox_storage::MemoryStorage;
+use strongbox_types::{ErrorKind, FakeClock, SecretString};
+
+use crate::{Core, CoreConfig, SecretUpdate, SetSecret, Sku, TokenRequest};
+
+const T0: i64 = 1_800_000_000;
+
+async fn core() -> (Core, FakeClock) {
+    let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
+    let kek = strongbox_crypto::random_key().unwrap();
+    barrier.initialize(&kek).await.unwrap();
+    barrier.unseal(&kek).await.unwrap();
+    let clock = FakeClock::new(T0);
+    let cfg = CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let core = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+    core.bootstrap("default").await.unwrap();
+    (core, clock)
+}
+
+fn set(v: &str) -> SetSecret {
+    SetSecret {
+        value: SecretString::new(v.into()),
+        content_type: None,
+        tags: None,
+        enabled: None,
+        nbf: None,
+        exp: None,
+    }
+}
+
+#[tokio::test]
+async fn versions_latest_and_case_insensitive_names() {
+    let (c, clock) = core().await;
+    let a = c.set_secret("default", "My-Secret", set("one")).await.unwrap();
+    clock.advance(5);
+    let b = c.set_secret("default", "my-secret", set("two")).await.unwrap();
+    assert_ne!(a.version, b.version);
+    assert_eq!(b.name, "My-Secret", "original case is kept");
+    let latest = c.get_secret("default", "MY-SECRET", None).await.unwrap();
+    assert_eq!(latest.value.unwrap().expose(), "two");
+    let first = c.get_secret("default", "my-secret", Some(&a.version.to_uppercase())).await.unwrap();
+    assert_eq!(first.value.unwrap().expose(), "one");
+    let versions = c.list_secret_versions("default", "my-secret", None, 25).await.unwrap();
+    assert_eq!(versions.items.len(), 2);
+    assert!(versions.items.iter().all(|v| v.value.is_none()));
+    assert_eq!(c.get_secret("default", "nope", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    let missing_version = c.get_secret("default", "my-secret", Some(&"0".repeat(32))).await.unwrap_err();
+    assert_eq!(missing_version.kind, ErrorKind::SecretNotFound);
+}
+
+#[tokio::test]
+async fn update_disable_and_limits() {
+    let (c, _) = core().await;
+    let s = c.set_secret("default", "s", set("v")).await.unwrap();
+    let u = c
+        .update_secret(
+            "default",
+            "s",
+            Some(&s.version),
+            SecretUpdate { enabled: Some(false), content_type: Some("text/plain".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert!(!u.enabled);
+    assert_eq!(c.get_secret("default", "s", None).await.unwrap_err().kind, ErrorKind::ObjectDisabled);
+    let listed = c.list_secrets("default", None, 25).await.unwrap();
+    assert_eq!(listed.items[0].content_type.as_deref(), Some("text/plain"), "head mirrors the latest version");
+    let big = c.set_secret("default", "big", set(&"x".repeat(25 * 1024 + 1))).await.unwrap_err();
+    assert_eq!(big.kind, ErrorKind::BadParameter);
+    assert!(c.set_secret("default", "ok", set(&"x".repeat(25 * 1024))).await.is_ok());
+    assert_eq!(c.set_secret("default", "bad_name", set("v")).await.unwrap_err().kind, ErrorKind::BadParameter);
+}
+
+#[tokio::test]
+async fn paging_visits_everything_once() {
+    let (c, _) = core().await;
+    for i in 0..60 {
+        c.set_secret("default", &format!("s{i:02}"), set("v")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut resume = None;
+    loop {
+        let page = c.list_secrets("default", resume.as_deref(), 25).await.unwrap();
+        assert!(page.items.len() <= 25);
+        seen.extend(page.items.into_iter().map(|i| i.name));
+        match page.next {
+            Some(n) => resume = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 60);
+    seen.dedup();
+    assert_eq!(seen.len(), 60);
+}
+
+#[tokio::test]
+async fn soft_delete_recover_purge_and_background_purge() {
+    let (c, clock) = core().await;
+    c.set_secret("default", "gone", set("v")).await.unwrap();
+    let d = c.delete_secret("default", "gone").await.unwrap();
+    let info = d.deleted.unwrap();
+    assert_eq!(info.scheduled_purge_date - info.deleted_date, 90 * 86_400);
+    assert_eq!(c.get_secret("default", "gone", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    assert_eq!(c.set_secret("default", "gone", set("again")).await.unwrap_err().kind, ErrorKind::DeletedButRecoverable);
+    assert_eq!(c.list_deleted_secrets("default", None, 25).await.unwrap().items.len(), 1);
+    c.recover_secret("default", "gone").await.unwrap();
+    assert_eq!(c.get_secret("default", "gone", None).await.unwrap().value.unwrap().expose(), "v");
+    c.delete_secret("default", "gone").await.unwrap();
+    c.purge_secret("default", "gone").await.unwrap();
+    assert_eq!(c.get_deleted_secret("default", "gone").await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    c.set_secret("default", "gone", set("reborn")).await.unwrap();
+
+    // background purge honours the scheduled date
+    c.create_vault("short", Sku::Standard, 7, true).await.unwrap();
+    c.set_secret("short", "p", set("v")).await.unwrap();
+    c.delete_secret("short", "p").await.unwrap();
+    assert_eq!(c.purge_secret("short", "p").await.unwrap_err().kind, ErrorKind::PurgeProtected);
+    clock.advance(7 * 86_400 - 10);
+    assert_eq!(c.purge_expired().await.unwrap(), 0);
+    assert!(c.get_deleted_secret("short", "p").await.is_ok());
+    clock.advance(11);
+    assert_eq!(c.purge_expired().await.unwrap(), 1);
+    assert_eq!(c.get_deleted_secret("short", "p").await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    assert!(c.list_secret_versions("short", "p", None, 25).await.unwrap().items.is_empty());
+    c.set_secret("short", "p", set("new life")).await.unwrap();
+}
+
+#[tokio::test]
+async fn backup_restore_keeps_versions_and_refuses_taken_names() {
+    let (c, _) = core().await;
+    let a = c.set_secret("default", "b", set("one")).await.unwrap();
+    let b = c.set_secret("default", "b", set("two")).await.unwrap();
+    let blob = c.backup_secret("default", "b").await.unwrap();
+    assert!(!blob.windows(3).any(|w| w == b"two"), "blob must be encrypted");
+    assert_eq!(c.restore_secret("default", &blob).await.unwrap_err().kind, ErrorKind::Conflict);
+    c.delete_secret("default", "b").await.unwrap();
+    assert_eq!(c.restore_secret("default", &blob).await.unwrap_err().kind, ErrorKind::DeletedButRecoverable);
+    c.purge_secret("default", "b").await.unwrap();
+    let r = c.restore_secret("default", &blob).await.unwrap();
+    assert_eq!(r.version, b.version);
+    assert_eq!(c.get_secret("default", "b", Some(&a.version)).await.unwrap().value.unwrap().expose(), "one");
+    let mut bad = blob.clone();
+    let n = bad.len() - 1;
+    bad[n] ^= 1;
+    assert_eq!(c.restore_secret("default", &bad).await.unwrap_err().kind, ErrorKind::BadParameter);
+}
+
+#[tokio::test]
+async fn tokens_are_validated() {
+    let (c, clock) = core().await;
+    let (app, secret) = c.create_app("other").await.unwrap();
+    let req = |secret: &str, scope: &str| TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        client_id: Some(app.clone()),
+        client_secret: Some(SecretString::new(secret.into())),
+        scope: Some(scope.into()),
+        client_assertion_type: None,
+    };
+    let tenant = c.tenant_id().to_owned();
+    let good = c.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
+    let p = c.authenticate(good.access_token.expose()).unwrap();
+    assert_eq!(p.app_id, app);
+    assert_eq!(c.authorize(&p, "x", "y").unwrap_err().kind, ErrorKind::Forbidden, "only the bootstrap admin may act");
+    assert_eq!(
+        c.issue_token(&tenant, &req("wrong", "https://vault.localhost:8443/.default")).await.unwrap_err().error,
+        "invalid_client"
+    );
+    assert_eq!(
+        c.issue_token(&tenant, &req(secret.expose(), "https://vault.azure.net/.default")).await.unwrap_err().error,
+        "invalid_scope"
+    );
+    assert_eq!(
+        c.issue_token("other-tenant", &req(secret.expose(), "https://vault.localhost:8443/.default"))
+            .await
+            .unwrap_err()
+            .status,
+        400
+    );
+    clock.advance(3600 + 61);
+    assert!(c.authenticate(good.access_token.expose()).is_err(), "expired token accepted");
+    assert!(c.authenticate("not.a.token").is_err());
+}
