@@ -1,0 +1,33 @@
+//! The one mapping from error kinds to HTTP status and Azure `error.code`.
+
+use axum::http::StatusCode;
+use strongbox_types::{Error, ErrorKind};
+
+/// Status, `code`, optional `innererror.code`. Exhaustive on purpose: a new kind must be mapped.
+pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'static str>) {
+    match kind {
+        ErrorKind::BadParameter => (StatusCode::BAD_REQUEST, "BadParameter", None),
+        ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized", None),
+        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "Forbidden", Some("ForbiddenByRbac")),
+        ErrorKind::ObjectDisabled => (StatusCode::FORBIDDEN, "Forbidden", Some("SecretDisabled")),
+        ErrorKind::PurgeProtected => (StatusCode::FORBIDDEN, "Forbidden", Some("PurgeProtectionEnabled")),
+        ErrorKind::SecretNotFound => (StatusCode::NOT_FOUND, "SecretNotFound", None),
+        ErrorKind::VaultNotFound => (StatusCode::NOT_FOUND, "VaultNotFound", None),
+        ErrorKind::Conflict => (StatusCode::CONFLICT, "Conflict", None),
+        ErrorKind::DeletedButRecoverable => (StatusCode::CONFLICT, "Conflict", Some("ObjectIsDeletedButRecoverable")),
+        ErrorKind::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "RequestBodyTooLarge", None),
+        ErrorKind::RouteNotFound => (StatusCode::NOT_FOUND, "NotFound", None),
+        ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", None),
+        ErrorKind::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", Some("Sealed")),
+        ErrorKind::NotImplemented => (StatusCode::NOT_IMPLEMENTED, "NotImplemented", None),
+        ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", None),
+    }
+}
+
+/// The caller-visible message: internal details stay in the log.
+pub fn public_message(e: &Error, request_id: &str) -> String {
+    match e.kind {
+        ErrorKind::Internal => format!("An internal error occurred. Request id: {request_id}."),
+        _ => e.message.clone(),
+    }
+}

@@ -1,0 +1,273 @@
+//! Request plumbing: path and query normalisation, host → vault, authentication, responses.
+
+use std::collections::HashMap;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde::Serialize;
+use strongbox_types::{Error, ErrorKind};
+use strongbox_wire::ErrorBody;
+
+use crate::errors::{public_message, status_and_code};
+use crate::routes::Route;
+use crate::{AppState, authority, secrets};
+
+/// Largest body accepted (a secret is at most 25 KB; a 500-version backup blob is the largest
+/// legitimate body).
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+const SERVICE_VERSION: &str = concat!("strongbox/", env!("CARGO_PKG_VERSION"));
+
+/// What a handler needs to know about the request it serves.
+pub struct Ctx<'a> {
+    pub st: &'a AppState,
+    /// `host[:port]` exactly as the client addressed us: returned ids must use it.
+    pub host: String,
+    pub vault: String,
+    pub query: HashMap<String, String>,
+}
+
+impl Ctx<'_> {
+    pub fn q(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
+    }
+    pub fn base(&self) -> String {
+        format!("https://{}", self.host)
+    }
+}
+
+pub async fn handle(st: &AppState, req: Request) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
+    let method = req.method().clone();
+    let mut resp = route_request(st, req, &request_id).await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert("x-ms-request-id", v);
+    }
+    h.insert("x-ms-keyvault-service-version", HeaderValue::from_static(SERVICE_VERSION));
+    if let Some(c) = client_request_id {
+        h.insert("x-ms-client-request-id", c);
+    }
+    tracing::debug!(%method, status = resp.status().as_u16(), %request_id, "request");
+    resp
+}
+
+async fn route_request(st: &AppState, req: Request, request_id: &str) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    // Collapsing empty segments tolerates `//` and a trailing `/` (wire §1.3).
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let host = request_host(&parts.headers, &parts.uri);
+
+    if authority::is_authority_path(&segs) {
+        return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body).await;
+    }
+    if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
+        let sealed = st.core.is_sealed().await;
+        let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+        return json(status, &serde_json::json!({ "sealed": sealed }));
+    }
+
+    // 1. sealed: nothing can be checked or served
+    if st.core.is_sealed().await {
+        return error_response(&Error::new(ErrorKind::Sealed, "The vault service is sealed."), request_id);
+    }
+    // 2. authentication, before anything else about the request is looked at
+    let principal = match bearer(&parts.headers) {
+        None => return challenge(st, "AKV10000: Request is missing a Bearer or PoP token."),
+        Some(token) => match st.core.authenticate(token) {
+            Ok(p) => p,
+            Err(f) => return challenge(st, f.0),
+        },
+    };
+    let vault = vault_from_host(st, &host);
+    let ctx = Ctx { st, host, vault, query };
+    match serve(&ctx, &parts.method, &segs, &principal, body).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e, request_id),
+    }
+}
+
+async fn serve(
+    ctx: &Ctx<'_>,
+    method: &Method,
+    segs: &[&str],
+    principal: &strongbox_core::Principal,
+    body: Body,
+) -> Result<Response, Error> {
+    let route = Route::parse(method, segs)?;
+    ctx.st.core.authorize(principal, route.data_action(), &route.scope(&ctx.vault))?;
+    strongbox_wire::check_api_version(ctx.q("api-version"))?;
+    let body = if route.wants_body() { Some(read_body(body).await?) } else { None };
+    secrets::serve(ctx, route, body).await
+}
+
+async fn read_body(body: Body) -> Result<Bytes, Error> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        Error::new(ErrorKind::PayloadTooLarge, format!("The request body is larger than {MAX_BODY} bytes."))
+    })
+}
+
+/// Reads and parses a JSON body. Parser messages are reduced to position and category so
+/// that no fragment of a (possibly secret) value is echoed back.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result<T, Error> {
+    let body = body.unwrap_or_default();
+    if body.is_empty() {
+        return Err(Error::bad("The request body is required."));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "a member has the wrong type or value",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "it is not valid JSON",
+            serde_json::error::Category::Io => "it could not be read",
+        };
+        Error::bad(format!("The request body is invalid: {what} (line {}, column {}).", e.line(), e.column()))
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() { Some(token.trim()) } else { None }
+}
+
+/// 401 with the Key Vault challenge (wire §2.2; quoted values, `", "` separators).
+fn challenge(st: &AppState, message: &str) -> Response {
+    let cfg = st.core.config();
+    let value = format!(
+        "Bearer authorization=\"{}/{}\", resource=\"{}\"",
+        cfg.authority(),
+        st.core.tenant_id(),
+        cfg.resource()
+    );
+    let mut r = json(StatusCode::UNAUTHORIZED, &ErrorBody::new("Unauthorized", message, None));
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
+}
+
+pub fn error_response(e: &Error, request_id: &str) -> Response {
+    let (status, code, inner) = status_and_code(e.kind);
+    if e.kind == ErrorKind::Internal {
+        tracing::error!(%request_id, detail = %e.message, "internal error");
+    }
+    json(status, &ErrorBody::new(code, public_message(e, request_id), inner))
+}
+
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => {
+            let mut r = Response::new(Body::from(bytes));
+            *r.status_mut() = status;
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+            r
+        }
+        Err(_) => {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+pub fn empty(status: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    r
+}
+
+/// `host[:port]` from the Host header (HTTP/1.1) or the URI authority (HTTP/2). Anything that
+/// is not a plausible host is replaced, since it is echoed into returned ids.
+fn request_host(headers: &HeaderMap, uri: &Uri) -> String {
+    let h = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
+    if !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b)) {
+        h
+    } else {
+        "localhost".into()
+    }
+}
+
+/// `{vault}.{dns_suffix}` → vault; any other host is the bare server host → the default vault.
+fn vault_from_host(st: &AppState, host: &str) -> String {
+    let name = strip_port(host).to_ascii_lowercase();
+    let suffix = format!(".{}", st.core.config().dns_suffix.to_ascii_lowercase());
+    match name.strip_suffix(&suffix) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => st.cfg.default_vault.clone(),
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or(host);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// Query parameters with percent-decoded names and values (`+` is a space).
+pub fn parse_query(q: &str) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    for pair in q.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        m.entry(percent_decode(k)).or_insert_with(|| percent_decode(v));
+    }
+    m
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_names_are_decoded() {
+        let q = parse_query("api%2Dversion=7.4&%24skiptoken=abc&maxresults=3&x=a+b%20c&bad=%zz&tail=%4");
+        assert_eq!(q["api-version"], "7.4");
+        assert_eq!(q["$skiptoken"], "abc");
+        assert_eq!(q["x"], "a b c");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["tail"], "%4");
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("a.vault.localhost:8443"), "a.vault.localhost");
+        assert_eq!(strip_port("[::1]:8443"), "::1");
+        assert_eq!(strip_port("localhost"), "localhost");
+    }
+}

@@ -1,0 +1,46 @@
+//! The HTTP surface. One handler parses every request itself, because the Key Vault wire has
+//! quirks a pattern router fights: the vault comes from the Host header, `//` and a trailing `/`
+//! must be tolerated, literal segments overlap legal object names (`/secrets/restore`), and
+//! query parameter names may arrive percent-encoded (`api%2Dversion`, JS SDK).
+//!
+//! Order of checks for vault requests (the SDKs depend on it): sealed → 503; no valid bearer
+//! token → 401 with the challenge (before looking at path, body or api-version); then the vault,
+//! the route, its declared data action, the api-version and finally the body.
+
+mod authority;
+mod errors;
+mod http;
+mod routes;
+mod secrets;
+
+pub use routes::{Route, all_route_examples};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use strongbox_core::Core;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The vault served on hosts that are not `{vault}.{dns_suffix}` (the bare server host).
+    pub default_vault: String,
+}
+
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub cfg: ApiConfig,
+}
+
+pub fn router(core: Arc<Core>, cfg: ApiConfig) -> Router {
+    Router::new().fallback(dispatch).with_state(Arc::new(AppState { core, cfg }))
+}
+
+async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    http::handle(&st, req).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+//! Secrets operations: wire JSON ↔ core calls.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use strongbox_core::{Listing, SecretUpdate, SecretView, SetSecret, Sku};
+use strongbox_types::{Error, ErrorKind};
+use strongbox_wire::{
+    BlobValue, Page, SecretAttributes, SecretBundle, SecretSetParameters, SecretUpdateParameters, decode_skiptoken,
+    encode_skiptoken, parse_maxresults,
+};
+
+use crate::http::{Ctx, empty, json, parse_json};
+use crate::routes::Route;
+
+pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
+    let core = &ctx.st.core;
+    let vault = ctx.vault.as_str();
+    let ok = |b: &SecretBundle| Ok(json(StatusCode::OK, b));
+    match route {
+        Route::SetSecret(name) => {
+            let p: SecretSetParameters = parse_json(body)?;
+            let value = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
+            let a = p.attributes.unwrap_or_default();
+            let v = core
+                .set_secret(
+                    vault,
+                    &name,
+                    SetSecret {
+                        value,
+                        content_type: p.content_type,
+                        tags: p.tags,
+                        enabled: a.enabled,
+                        nbf: a.nbf,
+                        exp: a.exp,
+                    },
+                )
+                .await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::GetSecret(name, version) => {
+            if let Some(t) = ctx.q("outContentType") {
+                // Only meaningful for certificate-backed secrets, which do not exist yet.
+                return Err(Error::bad(format!(
+                    "outContentType '{}' applies only to certificate-backed secrets.",
+                    t.chars().take(64).collect::<String>()
+                )));
+            }
+            let v = core.get_secret(vault, &name, version.as_deref()).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::UpdateSecret(name, version) => {
+            let p: SecretUpdateParameters = parse_json(body)?;
+            let a = p.attributes.unwrap_or_default();
+            let upd =
+                SecretUpdate { content_type: p.content_type, tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let v = core.update_secret(vault, &name, version.as_deref(), upd).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::DeleteSecret(name) => {
+            let v = core.delete_secret(vault, &name).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::ListSecrets => {
+            let (resume, max) = paging(ctx)?;
+            let l = core.list_secrets(vault, resume.as_deref(), max).await?;
+            Ok(page(ctx, "secrets", l, false, max))
+        }
+        Route::ListSecretVersions(name) => {
+            let (resume, max) = paging(ctx)?;
+            let l = core.list_secret_versions(vault, &name, resume.as_deref(), max).await?;
+            Ok(page(ctx, &format!("secrets/{name}/versions"), l, true, max))
+        }
+        Route::ListDeletedSecrets => {
+            let (resume, max) = paging(ctx)?;
+            let l = core.list_deleted_secrets(vault, resume.as_deref(), max).await?;
+            Ok(page(ctx, "deletedsecrets", l, false, max))
+        }
+        Route::GetDeletedSecret(name) => {
+            let v = core.get_deleted_secret(vault, &name).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::PurgeDeletedSecret(name) => {
+            core.purge_secret(vault, &name).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Route::RecoverDeletedSecret(name) => {
+            let v = core.recover_secret(vault, &name).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::BackupSecret(name) => {
+            let blob = core.backup_secret(vault, &name).await?;
+            Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
+        }
+        Route::RestoreSecret => {
+            let p: BlobValue = parse_json(body)?;
+            let raw = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
+            let blob = strongbox_crypto::b64url_decode(&raw)?;
+            let v = core.restore_secret(vault, &blob).await?;
+            ok(&bundle(ctx, &v, true))
+        }
+        Route::NotYet(_) => Err(Error::new(
+            ErrorKind::NotImplemented,
+            "Keys, certificates and random bytes are not implemented in this Strongbox release yet; only the Secrets API is served.",
+        )),
+        Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
+        Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),
+        Route::VaultCreate(name) => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct CreateVault {
+                sku: Option<String>,
+                retention_days: Option<u32>,
+                purge_protection: Option<bool>,
+            }
+            let p: CreateVault = parse_json(body)?;
+            let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
+            let info = core
+                .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
+                .await?;
+            Ok(json(StatusCode::CREATED, &info))
+        }
+    }
+}
+
+fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
+    let max = parse_maxresults(ctx.q("maxresults"))?;
+    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(decode_skiptoken).transpose()?;
+    Ok((resume, max))
+}
+
+fn page(ctx: &Ctx<'_>, path: &str, l: Listing, versioned: bool, max: usize) -> Response {
+    let value: Vec<SecretBundle> = l.items.iter().map(|v| bundle(ctx, v, versioned)).collect();
+    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
+    let next_link = l.next.map(|n| {
+        format!("{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}", ctx.base(), encode_skiptoken(&n))
+    });
+    json(StatusCode::OK, &Page { value, next_link })
+}
+
+fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
+    let base = ctx.base();
+    let id = if versioned {
+        format!("{base}/secrets/{}/{}", v.name, v.version)
+    } else {
+        format!("{base}/secrets/{}", v.name)
+    };
+    SecretBundle {
+        value: v.value.clone(),
+        id,
+        content_type: v.content_type.clone(),
+        attributes: SecretAttributes {
+            enabled: Some(v.enabled),
+            nbf: v.nbf,
+            exp: v.exp,
+            created: Some(v.created),
+            updated: Some(v.updated),
+            recoverable_days: Some(v.recoverable_days),
+            recovery_level: Some(v.recovery_level.to_owned()),
+        },
+        tags: v.tags.clone(),
+        kid: None,
+        managed: None,
+        recovery_id: v.deleted.map(|_| format!("{base}/deletedsecrets/{}", v.name)),
+        scheduled_purge_date: v.deleted.map(|d| d.scheduled_purge_date),
+        deleted_date: v.deleted.map(|d| d.deleted_date),
+    }
+}

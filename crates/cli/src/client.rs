@@ -1,0 +1,187 @@
+//! A small Key Vault client for the CLI: azure-identity style configuration, the challenge
+//! dance, a client-credentials token, and JSON calls that surface Azure errors.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::Value;
+use strongbox_server::BootstrapFile;
+use strongbox_types::SecretString;
+
+const API_VERSION: &str = "2025-07-01";
+
+pub struct Connection {
+    tenant_id: String,
+    client_id: String,
+    client_secret: SecretString,
+    authority: String,
+    ca_pem: Option<Vec<u8>>,
+    default_vault_url: Option<String>,
+}
+
+impl Connection {
+    /// From a bootstrap file, or from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+    /// `AZURE_AUTHORITY_HOST` and `STRONGBOX_CA_FILE`.
+    pub fn resolve(bootstrap: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(p) = bootstrap {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let b: BootstrapFile = serde_json::from_str(&text).context("the bootstrap file is not valid")?;
+            let ca =
+                std::fs::read(&b.ca_file).with_context(|| format!("cannot read CA file {}", b.ca_file.display()))?;
+            return Ok(Self {
+                tenant_id: b.tenant_id,
+                client_id: b.client_id,
+                client_secret: b.client_secret,
+                authority: b.authority,
+                ca_pem: Some(ca),
+                default_vault_url: Some(b.vault_url),
+            });
+        }
+        let var = |k: &str| std::env::var(k).map_err(|_| anyhow!("{k} is not set (or pass --bootstrap FILE)"));
+        let ca_pem = match std::env::var("STRONGBOX_CA_FILE") {
+            Ok(f) => Some(std::fs::read(&f).with_context(|| format!("cannot read STRONGBOX_CA_FILE {f}"))?),
+            Err(_) => None,
+        };
+        Ok(Self {
+            tenant_id: var("AZURE_TENANT_ID")?,
+            client_id: var("AZURE_CLIENT_ID")?,
+            client_secret: SecretString::new(var("AZURE_CLIENT_SECRET")?),
+            authority: var("AZURE_AUTHORITY_HOST")?.trim_end_matches('/').to_owned(),
+            ca_pem,
+            default_vault_url: None,
+        })
+    }
+
+    fn authority_port(&self) -> Option<u16> {
+        let hostport = self.authority.strip_prefix("https://")?.split('/').next()?;
+        match hostport.rsplit_once(':') {
+            Some((_, p)) => p.parse().ok(),
+            None => Some(443),
+        }
+    }
+
+    /// `https://{name}.{suffix}`: the suffix (with port) comes from the bootstrap vault URL, or
+    /// from `STRONGBOX_DNS_SUFFIX` (default `vault.localhost`) and the authority's port.
+    pub fn vault_url_for(&self, name: &str) -> anyhow::Result<String> {
+        if let Some(u) = &self.default_vault_url {
+            let host = u.strip_prefix("https://").context("vault URL must be https")?;
+            let (_, suffix) = host.split_once('.').context("vault URL has no DNS suffix")?;
+            return Ok(format!("https://{name}.{}", suffix.trim_end_matches('/')));
+        }
+        let suffix = std::env::var("STRONGBOX_DNS_SUFFIX").unwrap_or_else(|_| "vault.localhost".into());
+        Ok(match self.authority_port() {
+            Some(443) | None => format!("https://{name}.{suffix}"),
+            Some(p) => format!("https://{name}.{suffix}:{p}"),
+        })
+    }
+
+    pub fn default_vault_url(&self) -> anyhow::Result<String> {
+        match &self.default_vault_url {
+            Some(u) => Ok(u.trim_end_matches('/').to_owned()),
+            None => bail!("give --vault-name or --vault-url"),
+        }
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    vault_url: String,
+    token: SecretString,
+}
+
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("https://")?;
+    let hp = rest.split('/').next()?;
+    match hp.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_owned(), p.parse().ok()?)),
+        None => Some((hp.to_owned(), 443)),
+    }
+}
+
+impl Client {
+    pub async fn new(conn: Connection, vault_url: String) -> anyhow::Result<Self> {
+        let mut b = reqwest::Client::builder();
+        if let Some(ca) = &conn.ca_pem {
+            b = b.tls_certs_merge([reqwest::Certificate::from_pem(ca).context("the CA file is not PEM")?]);
+        }
+        // `*.localhost` names are loopback (RFC 6761); resolve them here so the CLI works even
+        // where the system resolver does not know them.
+        for url in [&vault_url, &conn.authority] {
+            if let Some((host, port)) = host_port(url) {
+                if host.ends_with(".localhost") && (host.as_str(), port).to_socket_addrs().is_err() {
+                    b = b.resolve(&host, SocketAddr::from(([127, 0, 0, 1], port)));
+                }
+            }
+        }
+        let http = b.build()?;
+        // The challenge tells which resource (token audience) this vault wants.
+        let probe = http.get(format!("{vault_url}/secrets?api-version={API_VERSION}&maxresults=1")).send().await?;
+        let challenge =
+            probe.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_owned).with_context(
+                || format!("{vault_url} did not answer with a Bearer challenge (status {})", probe.status()),
+            )?;
+        let resource = challenge
+            .split(", ")
+            .find_map(|p| p.strip_prefix("resource=\"").and_then(|r| r.strip_suffix('"')))
+            .context("the challenge has no resource")?
+            .to_owned();
+        let token_url = format!("{}/{}/oauth2/v2.0/token", conn.authority, conn.tenant_id);
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", conn.client_id.as_str()),
+            ("client_secret", conn.client_secret.expose()),
+            ("scope", &format!("{resource}/.default")),
+        ];
+        let r = http.post(&token_url).form(&form).send().await.context("token request failed")?;
+        let status = r.status();
+        let body: Value = r.json().await.context("token reply is not JSON")?;
+        if !status.is_success() {
+            bail!(
+                "authentication failed: {}",
+                body.get("error_description").and_then(Value::as_str).unwrap_or("unknown error")
+            );
+        }
+        let token = body.get("access_token").and_then(Value::as_str).context("token reply has no access_token")?;
+        Ok(Self { http, vault_url, token: SecretString::new(token.to_owned()) })
+    }
+
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
+        self.send(method, &url, body).await
+    }
+
+    async fn send(&self, method: &str, url: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut req = self.http.request(m, url).bearer_auth(self.token.expose());
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await?;
+        let status = r.status();
+        let text = r.text().await?;
+        if !status.is_success() {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
+            let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+            bail!("({code}) {msg} [HTTP {}]", status.as_u16());
+        }
+        if text.is_empty() { Ok(Value::Null) } else { Ok(serde_json::from_str(&text)?) }
+    }
+
+    /// Follows `nextLink` to the end.
+    pub async fn list(&self, path: &str) -> anyhow::Result<Vec<Value>> {
+        let mut out = Vec::new();
+        let mut url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
+        loop {
+            let page = self.send("GET", &url, None).await?;
+            if let Some(items) = page.get("value").and_then(Value::as_array) {
+                out.extend(items.iter().cloned());
+            }
+            match page.get("nextLink").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => url = n.to_owned(),
+                _ => return Ok(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Composition root. Opens the data folder (SQLite, seal key file, local CA), unseals the
+//! barrier, bootstraps the default vault and administrator, and serves HTTPS.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use serde::{Deserialize, Serialize};
+use strongbox_api::ApiConfig;
+use strongbox_barrier::{Barrier, KeyFileSeal};
+use strongbox_core::{Core, CoreConfig};
+use strongbox_crypto::x509::{self, CertPem};
+use strongbox_storage_sqlite::SqliteStorage;
+use strongbox_types::{Clock, SecretString, SystemClock};
+
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    /// Addresses to listen on; the first one's port is the public port.
+    pub listen: Vec<SocketAddr>,
+    pub dns_suffix: String,
+    pub default_vault: String,
+    pub token_lifetime: i64,
+    pub purge_interval: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("dns_suffix", &self.dns_suffix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 8443))],
+            dns_suffix: "vault.localhost".into(),
+            default_vault: "default".into(),
+            token_lifetime: 3600,
+            purge_interval: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The contents of `bootstrap.json` (mode 0600): everything a client needs to connect.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct BootstrapFile {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub authority: String,
+    pub vault_url: String,
+    pub ca_file: PathBuf,
+    pub resource: String,
+}
+
+impl std::fmt::Debug for BootstrapFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapFile")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("authority", &self.authority)
+            .field("vault_url", &self.vault_url)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Running {
+    pub addrs: Vec<SocketAddr>,
+    pub bootstrap_path: PathBuf,
+    pub bootstrap: BootstrapFile,
+    pub ca_pem: String,
+    pub core: Arc<Core>,
+    handle: Handle<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running").field("addrs", &self.addrs).finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    pub fn shutdown(&self) {
+        self.handle.shutdown();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Waits until every listener has stopped.
+    pub async fn wait(self) {
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
+    let cert_path = dir.join("ca.pem");
+    let key_path = dir.join("ca-key.pem");
+    if cert_path.exists() && key_path.exists() {
+        return Ok(CertPem {
+            cert: std::fs::read_to_string(&cert_path)?,
+            key: SecretString::new(std::fs::read_to_string(&key_path)?),
+        });
+    }
+    let ca = x509::generate_ca("Strongbox Local Development CA")?;
+    write_private(&key_path, ca.key.expose().as_bytes())?;
+    std::fs::write(&cert_path, &ca.cert)?;
+    Ok(ca)
+}
+
+/// Starts the server and returns once it is listening.
+pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    if cfg.listen.is_empty() {
+        bail!("no listen address given");
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cfg.data_dir)
+        .with_context(|| format!("cannot create data folder {}", cfg.data_dir.display()))?;
+
+    // Bind first: with port 0 (tests) the real port is part of the token audience.
+    let mut listeners = Vec::new();
+    let first =
+        std::net::TcpListener::bind(cfg.listen[0]).with_context(|| format!("cannot listen on {}", cfg.listen[0]))?;
+    let port = first.local_addr()?.port();
+    listeners.push(first);
+    for addr in &cfg.listen[1..] {
+        let a = if addr.port() == 0 { SocketAddr::new(addr.ip(), port) } else { *addr };
+        match std::net::TcpListener::bind(a) {
+            Ok(l) => listeners.push(l),
+            Err(e) => tracing::warn!(address = %a, error = %e, "extra listener not started"),
+        }
+    }
+
+    let storage = Arc::new(SqliteStorage::open(&cfg.data_dir.join("strongbox.db")).await?);
+    let barrier = Arc::new(Barrier::new(storage));
+    let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
+    if !barrier.is_initialized().await? {
+        let kek = if seal.exists() { seal.load()? } else { seal.create()? };
+        barrier.initialize(&kek).await?;
+        tracing::info!(seal = %seal.path().display(), "initialized a new root key under the development key-file seal");
+    }
+    if !seal.exists() {
+        bail!(
+            "the database is initialized but the seal key file {} is missing: the vault stays sealed",
+            seal.path().display()
+        );
+    }
+    barrier.unseal(&seal.load()?).await.context("unseal with the key file failed")?;
+
+    let core_cfg = CoreConfig {
+        dns_suffix: cfg.dns_suffix.clone(),
+        public_port: port,
+        authority_host: "localhost".into(),
+        token_lifetime: cfg.token_lifetime,
+    };
+    let core = Arc::new(Core::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
+    let created = core.bootstrap(&cfg.default_vault).await?;
+
+    let ca = load_or_create_ca(&cfg.data_dir)?;
+    let ca_file = std::fs::canonicalize(cfg.data_dir.join("ca.pem"))?;
+    let names = vec![
+        "localhost".to_owned(),
+        cfg.dns_suffix.clone(),
+        format!("*.{}", cfg.dns_suffix),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let server_cert = x509::issue_server_cert(&ca, &names)?;
+
+    let bootstrap_path = cfg.data_dir.join("bootstrap.json");
+    let bootstrap = match created {
+        Some(c) => BootstrapFile {
+            tenant_id: c.tenant_id,
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            authority: core_cfg.authority(),
+            vault_url: core_cfg.vault_url(&cfg.default_vault),
+            ca_file,
+            resource: core_cfg.resource(),
+        },
+        None => {
+            let text = std::fs::read_to_string(&bootstrap_path).with_context(|| {
+                format!("{} is missing; the bootstrap secret was only shown there", bootstrap_path.display())
+            })?;
+            let mut b: BootstrapFile = serde_json::from_str(&text).context("bootstrap.json is not valid")?;
+            // The port or suffix may have changed since the first start.
+            b.authority = core_cfg.authority();
+            b.vault_url = core_cfg.vault_url(&cfg.default_vault);
+            b.ca_file = ca_file;
+            b.resource = core_cfg.resource();
+            b
+        }
+    };
+    let mut text = serde_json::to_vec_pretty(&bootstrap)?;
+    text.push(b'\n');
+    write_private(&bootstrap_path, &text)?;
+
+    let tls =
+        RustlsConfig::from_pem(server_cert.cert.into_bytes(), server_cert.key.expose().as_bytes().to_vec()).await?;
+    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone() });
+    let handle: Handle<SocketAddr> = Handle::new();
+    let mut tasks = Vec::new();
+    let mut addrs = Vec::new();
+    for l in listeners {
+        l.set_nonblocking(true)?;
+        addrs.push(l.local_addr()?);
+        let server = axum_server::from_tcp_rustls(l, tls.clone())?.handle(handle.clone());
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = server.serve(app.into_make_service()).await {
+                tracing::error!(error = %e, "listener stopped");
+            }
+        }));
+    }
+
+    let purge_core = core.clone();
+    let every = cfg.purge_interval;
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match purge_core.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged soft-deleted secrets past their retention"),
+                Err(e) => tracing::warn!(error = %e, "background purge failed"),
+            }
+        }
+    }));
+
+    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, handle, tasks })
+}
