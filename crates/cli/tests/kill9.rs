@@ -49,7 +49,8 @@ async fn client_and_token(dir: &std::path::Path, port: u16) -> (reqwest::Client,
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let token_url = format!("{}/{}/oauth2/v2.0/token", boot["authority"].as_str().unwrap(), boot["tenant_id"].as_str().unwrap());
+    let token_url =
+        format!("{}/{}/oauth2/v2.0/token", boot["authority"].as_str().unwrap(), boot["tenant_id"].as_str().unwrap());
     let scope = format!("{}/.default", boot["resource"].as_str().unwrap());
     let r: Value = http
         .post(token_url)
@@ -118,6 +119,12 @@ async fn acknowledged_writes_survive_kill_9() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(lost.is_empty(), "{} of {} acknowledged writes lost after kill -9: {:?}", lost.len(), acked.len(), &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost after kill -9: {:?}",
+        lost.len(),
+        acked.len(),
+        &lost[..lost.len().min(10)]
+    );
     eprintln!("kill -9: all {} acknowledged writes present after restart", acked.len());
 }

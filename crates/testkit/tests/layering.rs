@@ -15,13 +15,13 @@ fn rules() -> BTreeMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
         ("strongbox-storage-sqlite", (vec!["strongbox-storage"], vec!["axum"])),
         ("strongbox-storage-postgres", (vec!["strongbox-storage"], vec!["axum"])),
         ("strongbox-wire", (vec!["strongbox-types"], vec!["axum", "sqlx", "tokio"])),
-        (
-            "strongbox-barrier",
-            (vec!["strongbox-types", "strongbox-crypto", "strongbox-storage"], vec!["axum", "sqlx"]),
-        ),
+        ("strongbox-barrier", (vec!["strongbox-types", "strongbox-crypto", "strongbox-storage"], vec!["axum", "sqlx"])),
         (
             "strongbox-core",
-            (vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier"], vec!["axum", "hyper", "sqlx", "reqwest"]),
+            (
+                vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier"],
+                vec!["axum", "hyper", "sqlx", "reqwest"],
+            ),
         ),
         (
             "strongbox-api",

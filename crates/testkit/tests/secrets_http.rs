@@ -41,10 +41,17 @@ async fn full_secret_lifecycle() {
     let base = s.vault_url("default");
     let t = Some(t.as_str());
 
-    let set = call(&s, "PUT", &format!("{base}/secrets/Db-Password?{V}"), t, Some(json!({
-        "value": "s3cret", "contentType": "text/plain", "tags": {"env": "dev"},
-        "attributes": {"enabled": true, "exp": 4_000_000_000i64}
-    }))).await;
+    let set = call(
+        &s,
+        "PUT",
+        &format!("{base}/secrets/Db-Password?{V}"),
+        t,
+        Some(json!({
+            "value": "s3cret", "contentType": "text/plain", "tags": {"env": "dev"},
+            "attributes": {"enabled": true, "exp": 4_000_000_000i64}
+        })),
+    )
+    .await;
     assert_eq!(set.status, 200, "{}", set.body);
     let id = set.body["id"].as_str().unwrap().to_owned();
     let prefix = format!("{base}/secrets/Db-Password/");
@@ -74,7 +81,14 @@ async fn full_secret_lifecycle() {
     assert_eq!(call(&s, "GET", &format!("{base}/secrets/db-password/{v1}?{V}"), t, None).await.body["value"], "s3cret");
 
     // update an old version: disable it; the latest stays readable
-    let u = call(&s, "PATCH", &format!("{base}/secrets/db-password/{v1}?{V}"), t, Some(json!({"attributes": {"enabled": false}, "tags": {"a": "b"}}))).await;
+    let u = call(
+        &s,
+        "PATCH",
+        &format!("{base}/secrets/db-password/{v1}?{V}"),
+        t,
+        Some(json!({"attributes": {"enabled": false}, "tags": {"a": "b"}})),
+    )
+    .await;
     assert_eq!(u.status, 200);
     assert_eq!(u.body["attributes"]["enabled"], false);
     assert!(u.body.get("value").is_none());
@@ -112,7 +126,10 @@ async fn full_secret_lifecycle() {
     let ld = call(&s, "GET", &format!("{base}/deletedsecrets?{V}"), t, None).await;
     assert_eq!(ld.body["value"].as_array().unwrap().len(), 1);
     let again = call(&s, "PUT", &format!("{base}/secrets/db-password?{V}"), t, Some(json!({"value": "x"}))).await;
-    assert_eq!((again.status, again.body["error"]["innererror"]["code"].as_str()), (409, Some("ObjectIsDeletedButRecoverable")));
+    assert_eq!(
+        (again.status, again.body["error"]["innererror"]["code"].as_str()),
+        (409, Some("ObjectIsDeletedButRecoverable"))
+    );
 
     // recover, delete, purge, restore from backup
     let rc = call(&s, "POST", &format!("{base}/deletedsecrets/db-password/recover?{V}"), t, None).await;
@@ -125,7 +142,11 @@ async fn full_secret_lifecycle() {
     let r = call(&s, "POST", &format!("{base}/secrets/restore?{V}"), t, Some(json!({"value": blob}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["id"].as_str().unwrap().rsplit('/').next().unwrap(), v2id, "restore keeps version ids");
-    assert_eq!(call(&s, "GET", &format!("{base}/secrets/db-password/{v1}?{V}"), t, None).await.status, 403, "old version (disabled) came back too");
+    assert_eq!(
+        call(&s, "GET", &format!("{base}/secrets/db-password/{v1}?{V}"), t, None).await.status,
+        403,
+        "old version (disabled) came back too"
+    );
 }
 
 #[tokio::test]
@@ -169,21 +190,34 @@ async fn vaults_are_isolated_and_bare_host_is_the_default_vault() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;
     let t = Some(t.as_str());
-    let c = call(&s, "PUT", &format!("https://localhost:{}/_strongbox/vaults/Second?{V}", s.port), t, Some(json!({"retentionDays": 7, "purgeProtection": true}))).await;
+    let c = call(
+        &s,
+        "PUT",
+        &format!("https://localhost:{}/_strongbox/vaults/Second?{V}", s.port),
+        t,
+        Some(json!({"retentionDays": 7, "purgeProtection": true})),
+    )
+    .await;
     assert_eq!(c.status, 201, "{}", c.body);
-    let dup = call(&s, "PUT", &format!("https://localhost:{}/_strongbox/vaults/second?{V}", s.port), t, Some(json!({}))).await;
+    let dup =
+        call(&s, "PUT", &format!("https://localhost:{}/_strongbox/vaults/second?{V}", s.port), t, Some(json!({})))
+            .await;
     assert_eq!(dup.status, 409);
     let second = s.vault_url("second");
     let r = call(&s, "PUT", &format!("{second}/secrets/only-here?{V}"), t, Some(json!({"value": "x"}))).await;
     assert_eq!(r.body["attributes"]["recoveryLevel"], "CustomizedRecoverable");
     assert_eq!(r.body["attributes"]["recoverableDays"], 7);
-    assert_eq!(call(&s, "GET", &format!("{}/secrets/only-here?{V}", s.vault_url("default")), t, None).await.status, 404);
+    assert_eq!(
+        call(&s, "GET", &format!("{}/secrets/only-here?{V}", s.vault_url("default")), t, None).await.status,
+        404
+    );
     // purge protection refuses purge
     call(&s, "DELETE", &format!("{second}/secrets/only-here?{V}"), t, None).await;
     let p = call(&s, "DELETE", &format!("{second}/deletedsecrets/only-here?{V}"), t, None).await;
     assert_eq!((p.status, code(&p)), (403, "Forbidden"));
     // the bare host serves the default vault
-    call(&s, "PUT", &format!("{}/secrets/in-default?{V}", s.vault_url("default")), t, Some(json!({"value": "d"}))).await;
+    call(&s, "PUT", &format!("{}/secrets/in-default?{V}", s.vault_url("default")), t, Some(json!({"value": "d"})))
+        .await;
     let g = call(&s, "GET", &format!("https://localhost:{}/secrets/in-default?{V}", s.port), t, None).await;
     assert_eq!(g.body["value"], "d");
     let missing = call(&s, "GET", &format!("{}/secrets/x?{V}", s.vault_url("nosuchvault")), t, None).await;
@@ -211,7 +245,8 @@ async fn oidc_discovery_and_token_errors() {
     assert_eq!(d.body["issuer"], format!("{auth}/{tenant}/v2.0"));
     let jwks = call(&s, "GET", d.body["jwks_uri"].as_str().unwrap(), None, None).await;
     assert_eq!(jwks.body["keys"][0]["crv"], "P-256");
-    let other = call(&s, "GET", &format!("{auth}/not-a-tenant/v2.0/.well-known/openid-configuration"), None, None).await;
+    let other =
+        call(&s, "GET", &format!("{auth}/not-a-tenant/v2.0/.well-known/openid-configuration"), None, None).await;
     assert_eq!(other.status, 400);
 
     let scope = format!("{}/.default", s.resource());
@@ -272,7 +307,14 @@ async fn keys_and_certificates_answer_not_implemented() {
 async fn restart_reuses_everything() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;
-    call(&s, "PUT", &format!("{}/secrets/persist?{V}", s.vault_url("default")), Some(&t), Some(json!({"value": "kept"}))).await;
+    call(
+        &s,
+        "PUT",
+        &format!("{}/secrets/persist?{V}", s.vault_url("default")),
+        Some(&t),
+        Some(json!({"value": "kept"})),
+    )
+    .await;
     let boot = s.boot.clone();
     let dir = s.stop().await;
     let s2 = TestServer::start_in(dir, None).await;
