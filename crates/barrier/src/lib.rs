@@ -129,13 +129,6 @@ fn sealed() -> Error {
     Error::new(ErrorKind::Sealed, "The vault service is sealed.")
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
-}
-
 impl Barrier {
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self { storage, state: RwLock::new(None) }
@@ -193,7 +186,7 @@ impl Barrier {
         let doc: KeyringDoc = serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
         let mut terms = BTreeMap::new();
         for (t, h) in &doc.terms {
-            let key = SecretBytes::new(hex_decode(h).ok_or_else(|| Error::internal("keyring corrupt"))?);
+            let key = SecretBytes::new(strongbox_crypto::unhex(h).ok_or_else(|| Error::internal("keyring corrupt"))?);
             terms.insert(*t, Term { key: AeadKey::new(&key)? });
         }
         if !terms.contains_key(&doc.active) {

@@ -56,18 +56,11 @@ impl KeyFileSeal {
         }
         let mut text = std::fs::read_to_string(&self.path)
             .map_err(|e| Error::internal(format!("cannot read seal key file: {e}")))?;
-        let bytes = decode_hex(text.trim());
+        let bytes = strongbox_crypto::unhex(text.trim());
         zeroize::Zeroize::zeroize(&mut text);
         match bytes {
             Some(b) if b.len() == 32 => Ok(SecretBytes::new(b)),
             _ => Err(Error::internal("seal key file does not hold a 32-byte hex key")),
         }
     }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }

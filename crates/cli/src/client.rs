@@ -108,10 +108,11 @@ impl Client {
         // `*.localhost` names are loopback (RFC 6761); resolve them here so the CLI works even
         // where the system resolver does not know them.
         for url in [&vault_url, &conn.authority] {
-            if let Some((host, port)) = host_port(url) {
-                if host.ends_with(".localhost") && (host.as_str(), port).to_socket_addrs().is_err() {
-                    b = b.resolve(&host, SocketAddr::from(([127, 0, 0, 1], port)));
-                }
+            if let Some((host, port)) = host_port(url)
+                && host.ends_with(".localhost")
+                && (host.as_str(), port).to_socket_addrs().is_err()
+            {
+                b = b.resolve(&host, SocketAddr::from(([127, 0, 0, 1], port)));
             }
         }
         let http = b.build()?;

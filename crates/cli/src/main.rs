@@ -339,7 +339,7 @@ fn print(out: Output, v: &Value) {
                 Some(items) if v.get("id").is_none() => items.iter().collect(),
                 _ => vec![v],
             };
-            println!("{:<70} {:<8} {:<12} {}", "Id", "Enabled", "Updated", "ContentType");
+            println!("{:<70} {:<8} {:<12} ContentType", "Id", "Enabled", "Updated");
             for r in rows {
                 println!(
                     "{:<70} {:<8} {:<12} {}",

@@ -1,5 +1,7 @@
 //! `kill -9` of the server during a write loop loses no write that was acknowledged.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};

@@ -129,17 +129,11 @@ async fn load_signing_keys(barrier: &Barrier) -> Result<Vec<(i64, SigningKey)>> 
     let mut out = Vec::new();
     for (k, b) in rows {
         let rec: SigningRec = decode(&k, &b)?;
-        let der = hex_to_bytes(rec.pkcs8_hex.expose()).ok_or_else(|| Error::internal("signing key corrupt"))?;
+        let der =
+            strongbox_crypto::unhex(rec.pkcs8_hex.expose()).ok_or_else(|| Error::internal("signing key corrupt"))?;
         out.push((rec.created, SigningKey::from_pkcs8(rec.kid.clone(), SecretBytes::new(der))?));
     }
     Ok(out)
-}
-
-fn hex_to_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 /// A token request as posted to `/{tenant}/oauth2/v2.0/token` (form fields).
@@ -362,10 +356,10 @@ impl Core {
     pub fn authenticate(&self, token: &str) -> Result<Principal, AuthFailure> {
         let now = self.now();
         let digest = strongbox_crypto::sha256(token.as_bytes());
-        if let Some((p, exp)) = self.ident.cache.read().ok().and_then(|c| c.get(&digest).cloned()) {
-            if now < exp + SKEW {
-                return Ok(p);
-            }
+        if let Some((p, exp)) = self.ident.cache.read().ok().and_then(|c| c.get(&digest).cloned())
+            && now < exp + SKEW
+        {
+            return Ok(p);
         }
         let c: Claims = jws::verify(token, &self.ident.public_keys).map_err(|e| match e {
             jws::JwsError::UnknownKey => {

@@ -126,10 +126,10 @@ fn check_content_type(ct: &Option<String>) -> Result<()> {
 }
 
 fn check_dates(nbf: Option<i64>, exp: Option<i64>) -> Result<()> {
-    if let (Some(n), Some(e)) = (nbf, exp) {
-        if n > e {
-            return Err(Error::bad("The 'nbf' attribute must not be later than 'exp'."));
-        }
+    if let (Some(n), Some(e)) = (nbf, exp)
+        && n > e
+    {
+        return Err(Error::bad("The 'nbf' attribute must not be later than 'exp'."));
     }
     Ok(())
 }
@@ -439,10 +439,10 @@ impl Core {
         let Some((head, stamp)) = self.read_json_versioned::<HeadRec>(&dk).await? else {
             return Ok(false);
         };
-        if let (Some(t), Some(info)) = (due_by, head.deleted) {
-            if info.scheduled_purge_date > t {
-                return Ok(false);
-            }
+        if let (Some(t), Some(info)) = (due_by, head.deleted)
+            && info.scheduled_purge_date > t
+        {
+            return Ok(false);
         }
         let prefix = versions_prefix(vault, lc);
         let mut txn = BTxn::new().unchanged(&dk, &stamp).delete(&dk);
@@ -476,11 +476,11 @@ impl Core {
             for k in due {
                 // purge/{when}/sec/{vault}/{name}
                 let parts: Vec<&str> = k.splitn(5, '/').collect();
-                if let [_, _, "sec", vault, name] = parts.as_slice() {
-                    if self.purge_now(vault, name, Some(now)).await? {
-                        purged += 1;
-                        continue;
-                    }
+                if let [_, _, "sec", vault, name] = parts.as_slice()
+                    && self.purge_now(vault, name, Some(now)).await?
+                {
+                    purged += 1;
+                    continue;
                 }
                 // stale or unknown index entry: drop it
                 self.barrier.commit(BTxn::new().delete(k)).await?;

@@ -1,6 +1,8 @@
 //! The official Rust SDK (`azure_security_keyvault_secrets`) against a real server over HTTPS,
 //! with challenge-resource verification on and tokens from Strongbox's own token endpoint.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::sync::Arc;
 
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};

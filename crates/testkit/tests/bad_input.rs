@@ -1,6 +1,8 @@
 //! Table of malformed requests: each gets the right status and Azure error code, and nothing
 //! is written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use common::{Reply, call, code};

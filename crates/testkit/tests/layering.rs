@@ -1,6 +1,8 @@
 //! The one-way dependency rule of DESIGN.md §2, checked from `cargo metadata`: a new edge that
 //! points the wrong way fails this test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;

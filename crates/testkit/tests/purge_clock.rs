@@ -1,5 +1,7 @@
 //! Background purge through a running server, driven by the injected clock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use common::call;

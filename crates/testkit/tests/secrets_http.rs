@@ -1,5 +1,7 @@
 //! The Secrets API over real HTTPS against an in-process server.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 mod common;
 
 use common::{call, code};

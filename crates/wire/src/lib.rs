@@ -151,22 +151,19 @@ pub fn check_api_version(v: Option<&str>) -> Result<(), Error> {
 
 /// `YYYY-MM-DD-preview` or `7.N-preview[.M]`.
 fn is_preview(v: &str) -> bool {
-    if let Some(date) = v.strip_suffix("-preview") {
+    let date_preview = v.strip_suffix("-preview").is_some_and(|date| {
         let b = date.as_bytes();
-        return b.len() == 10
-            && b[4] == b'-'
-            && b[7] == b'-'
-            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    }
-    if let Some(rest) = v.strip_prefix("7.") {
-        if let Some((minor, tail)) = rest.split_once("-preview") {
-            return minor.len() == 1
+        b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() })
+    });
+    let seven_preview =
+        v.strip_prefix("7.").and_then(|rest| rest.split_once("-preview")).is_some_and(|(minor, tail)| {
+            minor.len() == 1
                 && minor.as_bytes()[0].is_ascii_digit()
                 && (tail.is_empty()
-                    || tail.strip_prefix('.').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())));
-        }
-    }
-    false
+                    || tail.strip_prefix('.').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())))
+        });
+    date_preview || seven_preview
 }
 
 /// `maxresults`: 1–25, default 25.

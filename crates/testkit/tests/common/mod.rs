@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 #![allow(dead_code)]
 
 use reqwest::header::HeaderMap;

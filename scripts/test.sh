@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs every test of Strongbox: formatting and lints, unit, router, in-process server
+# integration, PostgreSQL conformance, kill -9 durability, the official Rust SDK, and the
+# Python SDK compatibility tier over real HTTPS.
+#
+# On a fresh machine it installs what it needs (as root: Debian packages; always: a Python
+# virtualenv under compat/.venv). Environment:
+#   STRONGBOX_TEST_POSTGRES_URL   admin URL of a PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres)
+#   STRONGBOX_REQUIRE_POSTGRES=1  fail (instead of SKIPPED) when PostgreSQL is unreachable (CI sets it)
+#   STRONGBOX_SKIP_COMPAT=1       skip the Python SDK tier (it says so loudly)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+apt_updated=0
+apt_install() {
+    is_root || return 1
+    if [[ $apt_updated -eq 0 ]]; then apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+step "toolchain"
+cargo --version
+command -v python3 >/dev/null || apt_install python3 python3-venv
+python3 -c 'import venv' 2>/dev/null || apt_install python3-venv
+
+# PostgreSQL: use the one given (or the local one); on a fresh Debian machine install and start
+# one, with a password for TCP logins.
+export STRONGBOX_TEST_POSTGRES_URL="${STRONGBOX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+pg_up() { python3 - "$STRONGBOX_TEST_POSTGRES_URL" <<'PY'
+import socket, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.socket(); s.settimeout(2)
+try:
+    s.connect((u.hostname or "127.0.0.1", u.port or 5432)); print("up")
+except OSError:
+    print("down")
+PY
+}
+step "PostgreSQL at ${STRONGBOX_TEST_POSTGRES_URL%%@*}@…"
+if [[ "$(pg_up)" != "up" ]] && is_root; then
+    echo "no PostgreSQL reachable: installing and starting the Debian server"
+    if apt_install postgresql; then
+        ver="$(ls /etc/postgresql | sort -V | tail -n1)"
+        pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+        su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'strongbox-test'\"" || true
+        export STRONGBOX_TEST_POSTGRES_URL="postgres://postgres:strongbox-test@127.0.0.1:5432/postgres"
+    fi
+fi
+echo "PostgreSQL: $(pg_up)"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test (unit, router, integration, PostgreSQL, kill -9, Rust SDK)"
+cargo build -p strongbox-cli --quiet
+set +e
+cargo test --workspace >target/cargo-test.log 2>&1
+rc=$?
+set -e
+grep -E '^(test result|     Running|SKIPPED|kill -9|failures:|---- )|panicked' target/cargo-test.log || true
+if [[ $rc -ne 0 ]]; then
+    tail -n 60 target/cargo-test.log
+    echo "cargo test FAILED (exit $rc; full log: target/cargo-test.log)"
+    exit 1
+fi
+cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
+echo "cargo test: ${cargo_passed} passed"
+
+if [[ "${STRONGBOX_SKIP_COMPAT:-0}" == "1" ]]; then
+    echo "SKIPPED: Python SDK compatibility tier (STRONGBOX_SKIP_COMPAT=1)"
+    compat_passed=0
+else
+    step "Python SDK compatibility tier (azure-identity + azure-keyvault-secrets over HTTPS)"
+    bash compat/run.sh 2>&1 | tee target/compat.log
+    compat_passed=$(grep -oE '^[0-9]+ passed' target/compat.log | tail -n1 | awk '{print $1}')
+    compat_passed=${compat_passed:-0}
+fi
+
+echo
+echo "all: $((cargo_passed + compat_passed)) passed, 0 failed"
