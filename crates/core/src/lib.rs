@@ -123,6 +123,11 @@ impl Core {
         &self.ident.tenant_id
     }
 
+    /// Forgets the keys held in memory; every data request then gets 503 until unsealed.
+    pub async fn seal(&self) {
+        self.barrier.seal().await;
+    }
+
     pub async fn is_sealed(&self) -> bool {
         self.barrier.is_sealed().await
     }
