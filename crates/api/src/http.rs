@@ -37,8 +37,27 @@ impl Ctx<'_> {
     }
 }
 
+/// Request ids: a random per-process prefix and a counter, in UUID form (one random draw per
+/// process instead of one per request).
+fn next_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let p = *PREFIX.get_or_init(|| u64::from_be_bytes(strongbox_crypto::random_array().unwrap_or_default()));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        p >> 32,
+        (p >> 16) & 0xffff,
+        p & 0xffff,
+        (n >> 48) & 0xffff,
+        n & 0xffff_ffff_ffff
+    )
+}
+
 pub async fn handle(st: &AppState, req: Request) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = next_request_id();
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let method = req.method().clone();
     let mut resp = route_request(st, req, &request_id).await;

@@ -48,6 +48,9 @@ struct ServerArgs {
     /// Access token lifetime in seconds.
     #[arg(long, env = "STRONGBOX_TOKEN_LIFETIME", default_value_t = 3600)]
     token_lifetime: i64,
+    /// Entries of the in-memory read cache (ciphertext only); 0 turns it off.
+    #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 131_072)]
+    cache_entries: usize,
 }
 
 #[derive(Args, Clone)]
@@ -301,6 +304,7 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     };
     cfg.dns_suffix = a.dns_suffix;
     cfg.token_lifetime = a.token_lifetime;
+    cfg.cache_entries = a.cache_entries;
     let running = strongbox_server::start(cfg).await?;
     let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
     println!(

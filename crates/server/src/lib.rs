@@ -16,6 +16,7 @@ use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
 use strongbox_core::{Core, CoreConfig};
 use strongbox_crypto::x509::{self, CertPem};
+use strongbox_storage::{CachedStorage, Storage};
 use strongbox_storage_sqlite::SqliteStorage;
 use strongbox_types::{Clock, SecretString, SystemClock};
 
@@ -28,6 +29,9 @@ pub struct ServerConfig {
     pub default_vault: String,
     pub token_lifetime: i64,
     pub purge_interval: Duration,
+    /// Entries of the read cache in front of SQLite (0 turns it off). Safe because this process
+    /// is the only writer of its SQLite file.
+    pub cache_entries: usize,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -50,6 +54,7 @@ impl ServerConfig {
             default_vault: "default".into(),
             token_lifetime: 3600,
             purge_interval: Duration::from_secs(60),
+            cache_entries: 131_072,
             clock: Arc::new(SystemClock),
         }
     }
@@ -166,7 +171,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }
 
-    let storage = Arc::new(SqliteStorage::open(&cfg.data_dir.join("strongbox.db")).await?);
+    let sqlite = SqliteStorage::open(&cfg.data_dir.join("strongbox.db")).await?;
+    let storage: Arc<dyn Storage> =
+        if cfg.cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cfg.cache_entries)) } else { Arc::new(sqlite) };
     let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
     if !barrier.is_initialized().await? {

@@ -195,6 +195,15 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cached_sqlite_passes_conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStorage::open(&dir.path().join("kv.db")).await.unwrap();
+        let c = strongbox_storage::CachedStorage::new(s, 1000);
+        strongbox_storage::conformance::run_all(&c).await;
+        strongbox_storage::conformance::run_concurrent(Arc::new(c)).await;
+    }
+
+    #[tokio::test]
     async fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kv.db");

@@ -3,9 +3,11 @@
 //!
 //! Every backend must pass [`conformance::run_all`].
 
+mod cache;
 pub mod conformance;
 mod memory;
 
+pub use cache::CachedStorage;
 pub use memory::MemoryStorage;
 
 use async_trait::async_trait;
