@@ -48,8 +48,8 @@ struct ServerArgs {
     /// Access token lifetime in seconds.
     #[arg(long, env = "STRONGBOX_TOKEN_LIFETIME", default_value_t = 3600)]
     token_lifetime: i64,
-    /// Entries of the in-memory read cache (ciphertext only); 0 turns it off.
-    #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 131_072)]
+    /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off.
+    #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0)]
     cache_entries: usize,
 }
 

@@ -26,12 +26,17 @@ pub(crate) struct VersionRec {
     pub value: SecretString,
 }
 
-/// The per-name record: original-case name and a copy of the latest version's metadata, so
-/// listing does not read every version. Lives at `sec/…` while live, `dsec/…` while deleted.
+/// The per-name record: original-case name and a copy of the latest version, so listing and
+/// reading the latest version do not touch the version records. Lives at `sec/…` while live, `dsec/…` while deleted.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct HeadRec {
     pub name: String,
     pub latest: VersionMeta,
+    /// The latest version's value, so that "get latest" (the hot path) is one storage read.
+    /// The version record keeps its own copy; both are written in the same transaction.
+    /// (Absent in records written before this field existed: then the version is read.)
+    #[serde(default)]
+    pub latest_value: Option<SecretString>,
     #[serde(default)]
     pub deleted: Option<crate::DeletedInfo>,
 }

@@ -200,7 +200,12 @@ impl Core {
                     (name.as_str().to_owned(), BTxn::new().absent(&hk).absent(deleted_key(&v.name, &lc)))
                 }
             };
-            let head = HeadRec { name: display.clone(), latest: meta.clone(), deleted: None };
+            let head = HeadRec {
+                name: display.clone(),
+                latest: meta.clone(),
+                latest_value: Some(input.value.clone()),
+                deleted: None,
+            };
             txn = txn.absent(&vk).put(&vk, encode_secret(&rec)?).put(&hk, encode(&head)?);
             match self.barrier.commit(txn).await {
                 Ok(()) => return Ok(self.view(&v, &display, &meta, Some(input.value), None)),
@@ -220,16 +225,23 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let head = self.live_head(&v, &name).await?;
-        let ver = match version {
-            Some(s) => Version::parse(s).map_err(|_| not_found(name.as_str(), Some(s)))?.as_str().to_owned(),
-            None => head.latest.version.clone(),
+        let disabled = || Error::new(ErrorKind::ObjectDisabled, "Operation get is not allowed on a disabled secret.");
+        let ver = match (version, &head.latest_value) {
+            (Some(s), _) => Version::parse(s).map_err(|_| not_found(name.as_str(), Some(s)))?.as_str().to_owned(),
+            (None, Some(value)) => {
+                if !head.latest.enabled {
+                    return Err(disabled());
+                }
+                return Ok(self.view(&v, &head.name, &head.latest, Some(value.clone()), None));
+            }
+            (None, None) => head.latest.version.clone(),
         };
         let rec: VersionRec = self
             .read_secret(&version_key(&v.name, &name.key(), &ver))
             .await?
             .ok_or_else(|| not_found(name.as_str(), Some(&ver)))?;
         if !rec.meta.enabled {
-            return Err(Error::new(ErrorKind::ObjectDisabled, "Operation get is not allowed on a disabled secret."));
+            return Err(disabled());
         }
         Ok(self.view(&v, &head.name, &rec.meta, Some(rec.value.clone()), None))
     }
@@ -533,7 +545,12 @@ impl Core {
             ));
         }
         let latest = doc.versions.iter().find(|r| r.meta.version == doc.latest).ok_or_else(invalid)?;
-        let head = HeadRec { name: name.as_str().to_owned(), latest: latest.meta.clone(), deleted: None };
+        let head = HeadRec {
+            name: name.as_str().to_owned(),
+            latest: latest.meta.clone(),
+            latest_value: Some(latest.value.clone()),
+            deleted: None,
+        };
         let mut txn = BTxn::new().absent(&hk).absent(&dk).put(&hk, encode(&head)?);
         for r in &doc.versions {
             Version::parse(&r.meta.version).map_err(|_| invalid())?;

@@ -42,7 +42,8 @@ impl<S: Storage> CachedStorage<S> {
     /// `capacity`: the most entries held (values and remembered absences).
     pub fn new(inner: S, capacity: usize) -> Self {
         let half = (capacity / 2).max(1);
-        Self { inner, half, state: Mutex::new(State { hot: HashMap::new(), cold: HashMap::new(), seq: 0 }) }
+        let state = State { hot: HashMap::with_capacity(half), cold: HashMap::new(), seq: 0 };
+        Self { inner, half, state: Mutex::new(state) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -53,7 +54,14 @@ impl<S: Storage> CachedStorage<S> {
 
     fn insert(&self, st: &mut State, key: String, slot: Slot) {
         if st.hot.len() >= self.half {
-            st.cold = std::mem::take(&mut st.hot);
+            // Pre-sized, so the hot map never rehashes (a multi-millisecond stall) under the lock.
+            let fresh = HashMap::with_capacity(self.half);
+            let retired = std::mem::replace(&mut st.cold, std::mem::replace(&mut st.hot, fresh));
+            // Freeing tens of thousands of entries takes milliseconds: do it on another thread,
+            // not on a request's path while holding the lock.
+            if !retired.is_empty() {
+                std::thread::spawn(move || drop(retired));
+            }
         }
         st.cold.remove(&key);
         st.hot.insert(key, slot);
