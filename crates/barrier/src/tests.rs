@@ -84,7 +84,7 @@ async fn plaintext_never_reaches_the_database_file() {
     let marker = "PLAINTEXT-MARKER-7f3a9c-should-never-be-on-disk";
     {
         let s = Arc::new(SqliteStorage::open(&db).await.unwrap());
-        let b = Barrier::new(s);
+        let b = Barrier::new(s.clone());
         let kek = strongbox_crypto::random_key().unwrap();
         b.initialize(&kek).await.unwrap();
         b.unseal(&kek).await.unwrap();
@@ -92,6 +92,8 @@ async fn plaintext_never_reaches_the_database_file() {
             b.commit(BTxn::new().put(format!("s/{i}"), marker.as_bytes().to_vec())).await.unwrap();
         }
         assert_eq!(b.get("s/3").await.unwrap().unwrap().expose(), marker.as_bytes());
+        drop(b);
+        Arc::into_inner(s).unwrap().close().await;
     }
     let mut found = false;
     for entry in std::fs::read_dir(dir.path()).unwrap() {

@@ -27,6 +27,7 @@ pub struct SqliteStorage {
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
     writer: mpsc::SyncSender<Pending>,
+    writer_thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -74,11 +75,20 @@ impl SqliteStorage {
             readers.push(Mutex::new(r));
         }
         let (tx, rx) = mpsc::sync_channel(4096);
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(w, rx))
             .map_err(|e| StorageError::Backend(format!("cannot start the sqlite writer: {e}")))?;
-        Ok(Self { readers, next: AtomicUsize::new(0), writer: tx })
+        Ok(Self { readers, next: AtomicUsize::new(0), writer: tx, writer_thread })
+    }
+
+    /// Finishes queued commits and closes every connection (SQLite checkpoints the WAL when the
+    /// last one closes). Dropping the storage does the same, without waiting.
+    pub async fn close(self) {
+        let Self { readers, writer, writer_thread, .. } = self;
+        drop(readers);
+        drop(writer);
+        let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
