@@ -116,3 +116,12 @@ fn key_file_seal_is_0600_and_refuses_loose_permissions() {
     std::fs::set_permissions(seal.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(seal.load().is_err());
 }
+
+#[test]
+fn transactions_and_stamps_do_not_print_values() {
+    let t = BTxn::new().put("k/1", b"hunter2-plaintext".to_vec());
+    let printed = format!("{t:?}");
+    assert!(printed.contains("k/1"));
+    assert!(!printed.contains("hunter2"));
+    assert!(!format!("{:?}", Stamp(b"hunter2".to_vec())).contains("hunter2"));
+}

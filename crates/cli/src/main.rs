@@ -314,14 +314,15 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
         running.bootstrap.vault_url
     );
     println!("strongbox: credentials for clients are in {} (mode 0600)", running.bootstrap_path.display());
-    let stop = running.core.clone();
-    drop(stop);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            println!("strongbox: shutting down");
-            running.shutdown();
-        }
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
+    println!("strongbox: shutting down");
+    running.shutdown();
+    running.wait().await;
     Ok(())
 }
 

@@ -188,3 +188,23 @@ async fn tokens_are_validated() {
     assert!(c.authenticate(good.access_token.expose()).is_err(), "expired token accepted");
     assert!(c.authenticate("not.a.token").is_err());
 }
+
+#[tokio::test]
+async fn credentials_never_show_in_debug_output() {
+    let (c, _) = core().await;
+    let (app, secret) = c.create_app("dbg").await.unwrap();
+    let req = TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        client_id: Some(app.clone()),
+        client_secret: Some(secret.clone()),
+        scope: Some("https://vault.localhost:8443/.default".into()),
+        client_assertion_type: None,
+    };
+    let grant = c.issue_token(c.tenant_id(), &req).await.unwrap();
+    let cred = crate::BootstrapCredential { tenant_id: "t".into(), client_id: app, client_secret: secret.clone() };
+    let view = c.set_secret("default", "dbg", set("hunter2-value")).await.unwrap();
+    let printed = format!("{req:?} {grant:?} {cred:?} {view:?} {:?}", set("hunter2-value"));
+    assert!(!printed.contains(secret.expose()), "client secret in Debug output");
+    assert!(!printed.contains(grant.access_token.expose()), "token in Debug output");
+    assert!(!printed.contains("hunter2-value"), "secret value in Debug output");
+}
