@@ -3,6 +3,7 @@
 //! and write goes through the [`Barrier`].
 
 mod identity;
+mod objects;
 mod records;
 mod secrets;
 mod vaults;
