@@ -10,6 +10,7 @@
 mod authority;
 mod errors;
 mod http;
+mod keys;
 mod routes;
 mod secrets;
 

@@ -19,12 +19,65 @@ pub enum Route {
     GetDeletedSecret(String),
     PurgeDeletedSecret(String),
     RecoverDeletedSecret(String),
-    /// Keys, certificates and the rest of the Key Vault surface: not built yet; answered with
+    CreateKey(String),
+    ImportKey(String),
+    GetKey(String, Option<String>),
+    UpdateKey(String, Option<String>),
+    DeleteKey(String),
+    ListKeys,
+    ListKeyVersions(String),
+    BackupKey(String),
+    RestoreKey,
+    ListDeletedKeys,
+    GetDeletedKey(String),
+    PurgeDeletedKey(String),
+    RecoverDeletedKey(String),
+    KeyOp(String, Option<String>, KeyOp),
+    Rng,
+    /// Certificates, key rotation and release: not built yet; answered with
     /// an honest 501 after authentication.
     NotYet(&'static str),
     VaultList,
     VaultGet(String),
     VaultCreate(String),
+}
+
+/// The cryptographic operations of `POST /keys/{name}/{version}/{op}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOp {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    WrapKey,
+    UnwrapKey,
+}
+
+impl KeyOp {
+    /// Path segment, matched case-insensitively (`wrapkey` in the spec, `wrapKey` elsewhere).
+    fn parse(seg: &str) -> Option<Self> {
+        match seg.to_ascii_lowercase().as_str() {
+            "encrypt" => Some(Self::Encrypt),
+            "decrypt" => Some(Self::Decrypt),
+            "sign" => Some(Self::Sign),
+            "verify" => Some(Self::Verify),
+            "wrapkey" => Some(Self::WrapKey),
+            "unwrapkey" => Some(Self::UnwrapKey),
+            _ => None,
+        }
+    }
+
+    /// The `key_ops` entry that must allow it.
+    pub fn key_op(self) -> &'static str {
+        match self {
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+            Self::Sign => "sign",
+            Self::Verify => "verify",
+            Self::WrapKey => "wrapKey",
+            Self::UnwrapKey => "unwrapKey",
+        }
+    }
 }
 
 impl Route {
@@ -40,9 +93,33 @@ impl Route {
             }
             Route::BackupSecret(_) => "Microsoft.KeyVault/vaults/secrets/backup/action",
             Route::RestoreSecret => "Microsoft.KeyVault/vaults/secrets/restore/action",
-            Route::ListDeletedSecrets | Route::GetDeletedSecret(_) => "Microsoft.KeyVault/vaults/deletedSecrets/read",
-            Route::PurgeDeletedSecret(_) => "Microsoft.KeyVault/vaults/deletedSecrets/delete",
-            Route::RecoverDeletedSecret(_) => "Microsoft.KeyVault/vaults/deletedSecrets/recover/action",
+            Route::ListDeletedSecrets | Route::GetDeletedSecret(_) => {
+                "Microsoft.KeyVault/vaults/secrets/readMetadata/action"
+            }
+            Route::PurgeDeletedSecret(_) => "Microsoft.KeyVault/vaults/secrets/purge/action",
+            Route::RecoverDeletedSecret(_) => "Microsoft.KeyVault/vaults/secrets/recover/action",
+            Route::CreateKey(_) => "Microsoft.KeyVault/vaults/keys/create/action",
+            Route::ImportKey(_) => "Microsoft.KeyVault/vaults/keys/import/action",
+            Route::GetKey(..)
+            | Route::ListKeys
+            | Route::ListKeyVersions(_)
+            | Route::ListDeletedKeys
+            | Route::GetDeletedKey(_) => "Microsoft.KeyVault/vaults/keys/read",
+            Route::UpdateKey(..) => "Microsoft.KeyVault/vaults/keys/update/action",
+            Route::DeleteKey(_) => "Microsoft.KeyVault/vaults/keys/delete",
+            Route::BackupKey(_) => "Microsoft.KeyVault/vaults/keys/backup/action",
+            Route::RestoreKey => "Microsoft.KeyVault/vaults/keys/restore/action",
+            Route::PurgeDeletedKey(_) => "Microsoft.KeyVault/vaults/keys/purge/action",
+            Route::RecoverDeletedKey(_) => "Microsoft.KeyVault/vaults/keys/recover/action",
+            Route::KeyOp(_, _, op) => match op {
+                KeyOp::Encrypt => "Microsoft.KeyVault/vaults/keys/encrypt/action",
+                KeyOp::Decrypt => "Microsoft.KeyVault/vaults/keys/decrypt/action",
+                KeyOp::Sign => "Microsoft.KeyVault/vaults/keys/sign/action",
+                KeyOp::Verify => "Microsoft.KeyVault/vaults/keys/verify/action",
+                KeyOp::WrapKey => "Microsoft.KeyVault/vaults/keys/wrap/action",
+                KeyOp::UnwrapKey => "Microsoft.KeyVault/vaults/keys/unwrap/action",
+            },
+            Route::Rng => "Microsoft.KeyVault/vaults/rng/action",
             Route::NotYet(action) => action,
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
             Route::VaultCreate(_) => "Microsoft.KeyVault/vaults/write",
@@ -61,9 +138,27 @@ impl Route {
             | Route::GetDeletedSecret(n)
             | Route::PurgeDeletedSecret(n)
             | Route::RecoverDeletedSecret(n) => format!("/vaults/{vault}/secrets/{n}"),
+            Route::CreateKey(n)
+            | Route::ImportKey(n)
+            | Route::GetKey(n, _)
+            | Route::UpdateKey(n, _)
+            | Route::DeleteKey(n)
+            | Route::ListKeyVersions(n)
+            | Route::BackupKey(n)
+            | Route::GetDeletedKey(n)
+            | Route::PurgeDeletedKey(n)
+            | Route::RecoverDeletedKey(n)
+            | Route::KeyOp(n, _, _) => format!("/vaults/{vault}/keys/{n}"),
             Route::VaultGet(n) | Route::VaultCreate(n) => format!("/vaults/{n}"),
             Route::VaultList => "/".into(),
-            Route::ListSecrets | Route::RestoreSecret | Route::ListDeletedSecrets | Route::NotYet(_) => {
+            Route::ListSecrets
+            | Route::RestoreSecret
+            | Route::ListDeletedSecrets
+            | Route::ListKeys
+            | Route::RestoreKey
+            | Route::ListDeletedKeys
+            | Route::Rng
+            | Route::NotYet(_) => {
                 format!("/vaults/{vault}")
             }
         }
@@ -71,7 +166,19 @@ impl Route {
 
     /// Requests that carry a JSON body.
     pub fn wants_body(&self) -> bool {
-        matches!(self, Route::SetSecret(_) | Route::UpdateSecret(..) | Route::RestoreSecret | Route::VaultCreate(_))
+        matches!(
+            self,
+            Route::SetSecret(_)
+                | Route::UpdateSecret(..)
+                | Route::RestoreSecret
+                | Route::VaultCreate(_)
+                | Route::CreateKey(_)
+                | Route::ImportKey(_)
+                | Route::UpdateKey(..)
+                | Route::RestoreKey
+                | Route::KeyOp(..)
+                | Route::Rng
+        )
     }
 
     pub fn parse(method: &Method, segs: &[&str]) -> Result<Route> {
@@ -120,11 +227,66 @@ impl Route {
                 Method::POST => Ok(Route::RecoverDeletedSecret(own(1))),
                 _ => Err(na()),
             },
-            ("keys" | "deletedkeys", _) => Ok(Route::NotYet("Microsoft.KeyVault/vaults/keys/read")),
+            ("keys", 1) => match *method {
+                Method::GET => Ok(Route::ListKeys),
+                _ => Err(na()),
+            },
+            ("keys", 2) if lit(1, "restore") && *method == Method::POST => Ok(Route::RestoreKey),
+            ("keys", 2) => match *method {
+                Method::PUT => Ok(Route::ImportKey(own(1))),
+                Method::GET => Ok(Route::GetKey(own(1), None)),
+                Method::PATCH => Ok(Route::UpdateKey(own(1), None)),
+                Method::DELETE => Ok(Route::DeleteKey(own(1))),
+                _ => Err(na()),
+            },
+            ("keys", 3) if lit(2, "versions") => match *method {
+                Method::GET => Ok(Route::ListKeyVersions(own(1))),
+                _ => Err(na()),
+            },
+            ("keys", 3) if lit(2, "create") || lit(2, "backup") => match (*method == Method::POST, lit(2, "create")) {
+                (true, true) => Ok(Route::CreateKey(own(1))),
+                (true, false) => Ok(Route::BackupKey(own(1))),
+                _ => Err(na()),
+            },
+            ("keys", 3) if lit(2, "rotate") || lit(2, "rotationpolicy") => {
+                Ok(Route::NotYet("Microsoft.KeyVault/vaults/keyrotationpolicies/read"))
+            }
+            ("keys", 3) if KeyOp::parse(segs[2]).is_some() => match (*method == Method::POST, KeyOp::parse(segs[2])) {
+                (true, Some(op)) => Ok(Route::KeyOp(own(1), None, op)),
+                _ => Err(na()),
+            },
+            ("keys", 3) => match *method {
+                Method::GET => Ok(Route::GetKey(own(1), Some(own(2)))),
+                Method::PATCH => Ok(Route::UpdateKey(own(1), Some(own(2)))),
+                _ => Err(na()),
+            },
+            ("keys", 4) if KeyOp::parse(segs[3]).is_some() => match (*method == Method::POST, KeyOp::parse(segs[3])) {
+                (true, Some(op)) => Ok(Route::KeyOp(own(1), Some(own(2)), op)),
+                _ => Err(na()),
+            },
+            ("keys", 4) if lit(3, "release") || lit(3, "attestation") => {
+                Ok(Route::NotYet("Microsoft.KeyVault/vaults/keys/release/action"))
+            }
+            ("deletedkeys", 1) => match *method {
+                Method::GET => Ok(Route::ListDeletedKeys),
+                _ => Err(na()),
+            },
+            ("deletedkeys", 2) => match *method {
+                Method::GET => Ok(Route::GetDeletedKey(own(1))),
+                Method::DELETE => Ok(Route::PurgeDeletedKey(own(1))),
+                _ => Err(na()),
+            },
+            ("deletedkeys", 3) if lit(2, "recover") => match *method {
+                Method::POST => Ok(Route::RecoverDeletedKey(own(1))),
+                _ => Err(na()),
+            },
             ("certificates" | "deletedcertificates", _) => {
                 Ok(Route::NotYet("Microsoft.KeyVault/vaults/certificates/read"))
             }
-            ("rng", 1) => Ok(Route::NotYet("Microsoft.KeyVault/vaults/rng/action")),
+            ("rng", 1) => match *method {
+                Method::POST => Ok(Route::Rng),
+                _ => Err(na()),
+            },
             ("_strongbox", 2) if lit(1, "vaults") => match *method {
                 Method::GET => Ok(Route::VaultList),
                 _ => Err(na()),
@@ -156,7 +318,29 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
         (Method::GET, "/deletedsecrets/a"),
         (Method::DELETE, "/deletedsecrets/a"),
         (Method::POST, "/deletedsecrets/a/recover"),
+        (Method::POST, "/keys/k/create"),
+        (Method::PUT, "/keys/k"),
         (Method::GET, "/keys/k"),
+        (Method::GET, "/keys/k/0123456789abcdef0123456789abcdef"),
+        (Method::PATCH, "/keys/k"),
+        (Method::PATCH, "/keys/k/0123456789abcdef0123456789abcdef"),
+        (Method::DELETE, "/keys/k"),
+        (Method::GET, "/keys"),
+        (Method::GET, "/keys/k/versions"),
+        (Method::POST, "/keys/k/backup"),
+        (Method::POST, "/keys/restore"),
+        (Method::GET, "/deletedkeys"),
+        (Method::GET, "/deletedkeys/k"),
+        (Method::DELETE, "/deletedkeys/k"),
+        (Method::POST, "/deletedkeys/k/recover"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/encrypt"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/decrypt"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/sign"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/verify"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/wrapkey"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/unwrapkey"),
+        (Method::POST, "/keys/k/sign"),
+        (Method::POST, "/keys/k/rotate"),
         (Method::GET, "/certificates/c"),
         (Method::POST, "/rng"),
         (Method::GET, "/_strongbox/vaults"),

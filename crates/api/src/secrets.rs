@@ -100,9 +100,24 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let v = core.restore_secret(vault, &blob).await?;
             ok(&bundle(ctx, &v, true))
         }
+        r @ (Route::CreateKey(_)
+        | Route::ImportKey(_)
+        | Route::GetKey(..)
+        | Route::UpdateKey(..)
+        | Route::DeleteKey(_)
+        | Route::ListKeys
+        | Route::ListKeyVersions(_)
+        | Route::BackupKey(_)
+        | Route::RestoreKey
+        | Route::ListDeletedKeys
+        | Route::GetDeletedKey(_)
+        | Route::PurgeDeletedKey(_)
+        | Route::RecoverDeletedKey(_)
+        | Route::KeyOp(..)
+        | Route::Rng) => crate::keys::serve(ctx, r, body).await,
         Route::NotYet(_) => Err(Error::new(
             ErrorKind::NotImplemented,
-            "Keys, certificates and random bytes are not implemented in this Strongbox release yet; only the Secrets API is served.",
+            "Certificates, key rotation and key release are not implemented in this Strongbox release yet.",
         )),
         Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
         Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),

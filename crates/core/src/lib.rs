@@ -3,12 +3,14 @@
 //! and write goes through the [`Barrier`].
 
 mod identity;
+mod keys;
 mod objects;
 mod records;
 mod secrets;
 mod vaults;
 
 pub use identity::{AuthFailure, OAuthError, Principal, TokenGrant, TokenRequest};
+pub use keys::{CreateKey, KeyListing, KeyOpResult, KeyProps, KeyUpdate, KeyView};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
 pub use vaults::{Sku, VaultInfo};
 
@@ -70,6 +72,7 @@ pub struct Core {
     ident: identity::IdentityState,
     backup_key: AeadKey,
     vaults: RwLock<HashMap<String, Arc<vaults::VaultRecord>>>,
+    key_handles: keys::HandleCache,
 }
 
 impl std::fmt::Debug for Core {
@@ -109,6 +112,7 @@ impl Core {
             ident,
             backup_key: AeadKey::new(&backup_key)?,
             vaults: RwLock::new(HashMap::new()),
+            key_handles: RwLock::new(HashMap::new()),
         })
     }
 

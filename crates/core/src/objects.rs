@@ -35,7 +35,7 @@ pub(crate) struct Collection {
 }
 
 /// Every collection, so background purge can find what an index entry points to.
-pub(crate) const COLLECTIONS: &[&Collection] = &[&crate::secrets::SECRETS];
+pub(crate) const COLLECTIONS: &[&Collection] = &[&crate::secrets::SECRETS, &crate::keys::KEYS];
 
 /// One version as the services hand it to the API layer.
 #[derive(Debug, Clone)]
@@ -362,7 +362,14 @@ impl Core {
                 .put(&dk, encode(&head)?)
                 .put(c.purge_key(info.scheduled_purge_date, &v.name, &lc), Vec::new());
             match self.barrier.commit(txn).await {
-                Ok(()) => return Ok(Object { name: head.name, meta: head.latest, payload: None, deleted: Some(info) }),
+                Ok(()) => {
+                    return Ok(Object {
+                        name: head.name,
+                        meta: head.latest,
+                        payload: head.latest_payload,
+                        deleted: Some(info),
+                    });
+                }
                 Err(e) if e.kind == ErrorKind::Conflict => continue,
                 Err(e) => return Err(e),
             }
@@ -380,7 +387,7 @@ impl Core {
             .read_json(&c.deleted_key(&v.name, &name.key()))
             .await?
             .ok_or_else(|| c.deleted_not_found(name.as_str()))?;
-        Ok(Object { name: head.name, meta: head.latest, payload: None, deleted: head.deleted })
+        Ok(Object { name: head.name, meta: head.latest, payload: head.latest_payload, deleted: head.deleted })
     }
 
     /// Back to live, every version intact.
@@ -401,7 +408,7 @@ impl Core {
         }
         txn = txn.put(&hk, encode(&head)?);
         self.barrier.commit(txn).await?;
-        Ok(Object { name: head.name, meta: head.latest, payload: None, deleted: None })
+        Ok(Object { name: head.name, meta: head.latest, payload: head.latest_payload, deleted: None })
     }
 
     /// Permanent removal of a deleted object. Refused while purge protection holds it.

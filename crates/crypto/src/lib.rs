@@ -6,6 +6,7 @@
 
 pub mod aead;
 pub mod jws;
+pub mod keys;
 pub mod password;
 pub mod x509;
 

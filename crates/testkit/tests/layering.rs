@@ -16,7 +16,7 @@ fn rules() -> BTreeMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
         ("strongbox-storage", (vec![], vec!["axum"])),
         ("strongbox-storage-sqlite", (vec!["strongbox-storage"], vec!["axum"])),
         ("strongbox-storage-postgres", (vec!["strongbox-storage"], vec!["axum"])),
-        ("strongbox-wire", (vec!["strongbox-types"], vec!["axum", "sqlx", "tokio"])),
+        ("strongbox-wire", (vec!["strongbox-types", "strongbox-crypto"], vec!["axum", "sqlx", "tokio"])),
         ("strongbox-barrier", (vec!["strongbox-types", "strongbox-crypto", "strongbox-storage"], vec!["axum", "sqlx"])),
         (
             "strongbox-core",

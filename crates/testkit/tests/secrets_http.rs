@@ -296,13 +296,20 @@ async fn oidc_discovery_and_token_errors() {
 }
 
 #[tokio::test]
-async fn keys_and_certificates_answer_not_implemented() {
+async fn unbuilt_parts_answer_not_implemented() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;
-    for p in ["keys/k", "certificates/c", "deletedkeys"] {
-        let r = call(&s, "GET", &format!("{}/{p}?{V}", s.vault_url("default")), Some(&t), None).await;
+    for (m, p) in [
+        ("GET", "certificates/c"),
+        ("GET", "deletedcertificates"),
+        ("POST", "keys/k/rotate"),
+        ("GET", "keys/k/rotationpolicy"),
+    ] {
+        let r = call(&s, m, &format!("{}/{p}?{V}", s.vault_url("default")), Some(&t), None).await;
         assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "{p}");
     }
+    let r = call(&s, "GET", &format!("{}/keys/none?{V}", s.vault_url("default")), Some(&t), None).await;
+    assert_eq!((r.status, code(&r)), (404, "KeyNotFound"));
 }
 
 #[tokio::test]

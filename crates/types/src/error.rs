@@ -16,6 +16,12 @@ pub enum ErrorKind {
     PurgeProtected,
     /// The named secret (or version) does not exist.
     SecretNotFound,
+    /// The named key (or version) does not exist.
+    KeyNotFound,
+    /// The key exists but is disabled.
+    KeyDisabled,
+    /// The object does not allow this operation now (`key_ops`, `nbf`, `exp`).
+    OperationNotPermitted,
     /// The named vault does not exist on this server.
     VaultNotFound,
     /// Another object already holds the name (e.g. restore onto an existing secret).

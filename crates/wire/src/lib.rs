@@ -2,6 +2,8 @@
 //! it: camelCase members, integer Unix timestamps, `{value, nextLink}` pages and the
 //! `{"error": {code, message, innererror}}` envelope.
 
+pub mod keys;
+
 use std::collections::BTreeMap;
 
 use base64::Engine;

@@ -1,0 +1,176 @@
+"""Keys through the official azure-keyvault-keys SDK, with every signature and ciphertext
+cross-checked against the independent `cryptography` package."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.keyvault.keys import JsonWebKey, KeyClient, KeyCurveName, KeyType
+from azure.keyvault.keys.crypto import (
+    CryptographyClient,
+    EncryptionAlgorithm,
+    KeyWrapAlgorithm,
+    SignatureAlgorithm,
+)
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
+from conftest import Server
+
+
+def _int(b: bytes) -> int:
+    return int.from_bytes(b, "big")
+
+
+def _rsa_public(jwk) -> rsa.RSAPublicKey:
+    return rsa.RSAPublicNumbers(_int(jwk.e), _int(jwk.n)).public_key()
+
+
+_CURVES = {"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1(), "P-521": ec.SECP521R1(), "P-256K": ec.SECP256K1()}
+
+
+def _ec_public(jwk) -> ec.EllipticCurvePublicKey:
+    return ec.EllipticCurvePublicNumbers(_int(jwk.x), _int(jwk.y), _CURVES[getattr(jwk.crv, "value", jwk.crv)]).public_key()
+
+
+@pytest.fixture(scope="module")
+def keys(server: Server) -> KeyClient:
+    return KeyClient(server.vault_url, server.credential(), connection_verify=server.ca_file)
+
+
+def _crypto(server: Server, key) -> CryptographyClient:
+    return CryptographyClient(key, server.credential(), connection_verify=server.ca_file)
+
+
+def _name(prefix: str = "k") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def test_create_rsa_key_has_public_jwk_and_default_ops(keys: KeyClient):
+    k = keys.create_rsa_key(_name(), size=2048)
+    assert k.key_type == KeyType.rsa
+    assert len(k.key.n) == 256 and _int(k.key.e) == 65537
+    assert set(k.key_operations) == {"encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"}
+    assert k.key.d is None and k.key.p is None, "private members must never be returned"
+    assert k.properties.version and len(k.properties.version) == 32
+    assert k.id.startswith(keys.vault_url + "/keys/")
+
+
+@pytest.mark.parametrize("curve", ["P-256", "P-384", "P-521", "P-256K"])
+def test_create_ec_keys_sign_and_verify_independently(server: Server, keys: KeyClient, curve: str):
+    k = keys.create_ec_key(_name("ec"), curve=KeyCurveName(curve))
+    assert k.key.crv == curve and k.key.x and k.key.y
+    alg, h = {
+        "P-256": (SignatureAlgorithm.es256, hashlib.sha256),
+        "P-384": (SignatureAlgorithm.es384, hashlib.sha384),
+        "P-521": (SignatureAlgorithm.es512, hashlib.sha512),
+        "P-256K": (SignatureAlgorithm.es256_k, hashlib.sha256),
+    }[curve]
+    digest = h(b"message to sign").digest()
+    result = _crypto(server, k).sign(alg, digest)
+    half = len(result.signature) // 2
+    der = utils.encode_dss_signature(_int(result.signature[:half]), _int(result.signature[half:]))
+    hash_alg = {hashlib.sha256: hashes.SHA256(), hashlib.sha384: hashes.SHA384(), hashlib.sha512: hashes.SHA512()}[h]
+    _ec_public(k.key).verify(der, digest, ec.ECDSA(utils.Prehashed(hash_alg)))
+    assert _crypto(server, k).verify(alg, digest, result.signature).is_valid
+    assert not _crypto(server, k).verify(alg, h(b"other").digest(), result.signature).is_valid
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "RS384", "PS512"])
+def test_rsa_signatures_verify_with_cryptography(server: Server, keys: KeyClient, alg: str):
+    k = keys.create_rsa_key(_name("rs"), size=2048)
+    h, hash_alg = {"256": (hashlib.sha256, hashes.SHA256()), "384": (hashlib.sha384, hashes.SHA384()), "512": (hashlib.sha512, hashes.SHA512())}[alg[2:]]
+    digest = h(b"payload").digest()
+    sig = _crypto(server, k).sign(SignatureAlgorithm(alg), digest).signature
+    pad = padding.PKCS1v15() if alg.startswith("RS") else padding.PSS(mgf=padding.MGF1(hash_alg), salt_length=hash_alg.digest_size)
+    _rsa_public(k.key).verify(sig, digest, pad, utils.Prehashed(hash_alg))
+
+
+@pytest.mark.parametrize("alg", ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"])
+def test_ciphertext_from_cryptography_decrypts_on_the_server(server: Server, keys: KeyClient, alg: str):
+    k = keys.create_rsa_key(_name("enc"), size=3072)
+    pub = _rsa_public(k.key)
+    pad = {
+        "RSA-OAEP": padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None),
+        "RSA-OAEP-256": padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None),
+        "RSA1_5": padding.PKCS1v15(),
+    }[alg]
+    ct = pub.encrypt(b"attack at dawn", pad)
+    out = _crypto(server, k).decrypt(EncryptionAlgorithm(alg), ct)
+    assert out.plaintext == b"attack at dawn"
+    wrapped = pub.encrypt(b"\x01" * 32, pad)
+    assert _crypto(server, k).unwrap_key(KeyWrapAlgorithm(alg), wrapped).key == b"\x01" * 32
+    with pytest.raises(HttpResponseError) as e:
+        _crypto(server, k).decrypt(EncryptionAlgorithm(alg), bytes(len(ct)))
+    assert e.value.status_code == 400
+
+
+def test_imported_key_signs_for_its_original_owner(server: Server, keys: KeyClient):
+    priv = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    n = priv.private_numbers()
+    b = lambda i: i.to_bytes((i.bit_length() + 7) // 8, "big")  # noqa: E731
+    jwk = JsonWebKey(kty="RSA", n=b(n.public_numbers.n), e=b(n.public_numbers.e), d=b(n.d), p=b(n.p), q=b(n.q),
+                     dp=b(n.dmp1), dq=b(n.dmq1), qi=b(n.iqmp), key_ops=["sign", "verify"])
+    k = keys.import_key(_name("imp"), jwk)
+    assert k.key.n == b(n.public_numbers.n)
+    assert set(k.key_operations) == {"sign", "verify"}
+    digest = hashlib.sha256(b"imported").digest()
+    sig = _crypto(server, k).sign(SignatureAlgorithm.rs256, digest).signature
+    priv.public_key().verify(sig, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    with pytest.raises(HttpResponseError) as e:
+        _crypto(server, k).decrypt(EncryptionAlgorithm.rsa_oaep, b"x" * 256)
+    assert e.value.status_code == 403, "decrypt is not in key_ops"
+
+
+def test_lifecycle_list_update_delete_recover_purge_backup_restore(keys: KeyClient):
+    name = _name("life")
+    k1 = keys.create_ec_key(name, curve=KeyCurveName.p_256, tags={"a": "1"})
+    k2 = keys.create_ec_key(name, curve=KeyCurveName.p_256)
+    assert {p.version for p in keys.list_properties_of_key_versions(name)} == {k1.properties.version, k2.properties.version}
+    assert name in {p.name for p in keys.list_properties_of_keys()}
+    assert keys.get_key(name).properties.version == k2.properties.version
+    assert keys.get_key(name, k1.properties.version).key.x == k1.key.x
+    u = keys.update_key_properties(name, k1.properties.version, enabled=False, tags={"b": "2"})
+    assert u.properties.enabled is False and u.properties.tags == {"b": "2"}
+    with pytest.raises(HttpResponseError) as e:
+        keys.get_key(name, k1.properties.version)
+    assert e.value.status_code == 403
+
+    backup = keys.backup_key(name)
+    deleted = keys.begin_delete_key(name).result()
+    assert deleted.recovery_id and deleted.deleted_date and deleted.scheduled_purge_date
+    assert deleted.key.x == k2.key.x
+    assert keys.get_deleted_key(name).name == name
+    assert name in {d.name for d in keys.list_deleted_keys()}
+    with pytest.raises(ResourceNotFoundError):
+        keys.get_key(name)
+    keys.begin_recover_deleted_key(name).result()
+    assert keys.get_key(name).key.x == k2.key.x
+    with pytest.raises(ResourceExistsError):
+        keys.restore_key_backup(backup)
+    keys.begin_delete_key(name).result()
+    keys.purge_deleted_key(name)
+    with pytest.raises(ResourceNotFoundError):
+        keys.get_deleted_key(name)
+    restored = keys.restore_key_backup(backup)
+    assert restored.properties.version == k2.properties.version
+
+
+def test_refusals(keys: KeyClient):
+    with pytest.raises(HttpResponseError) as e:
+        keys.create_rsa_key(_name(), size=1024)
+    assert e.value.status_code == 400
+    with pytest.raises(HttpResponseError) as e:
+        keys.create_rsa_key(_name(), hardware_protected=True)
+    assert e.value.status_code == 501
+    with pytest.raises(ResourceNotFoundError):
+        keys.get_key(_name("missing"))
+
+
+def test_random_bytes(keys: KeyClient):
+    a = keys.get_random_bytes(32)
+    b = keys.get_random_bytes(32)
+    assert len(a) == 32 and a != b

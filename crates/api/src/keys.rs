@@ -1,0 +1,209 @@
+//! Keys operations: wire JSON ↔ core calls.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use strongbox_core::{CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView};
+use strongbox_types::{Error, ErrorKind};
+use strongbox_wire::keys::{
+    KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult, KeyOperationsParameters,
+    KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult, RandomBytesRequest,
+};
+use strongbox_wire::{BlobValue, Page, decode_skiptoken, encode_skiptoken, parse_maxresults};
+
+use crate::http::{Ctx, empty, json, parse_json};
+use crate::routes::{KeyOp, Route};
+
+fn b64(field: &str, v: Option<String>) -> Result<Vec<u8>, Error> {
+    let v = v.ok_or_else(|| Error::bad(format!("The '{field}' member is required.")))?;
+    strongbox_crypto::b64url_decode(&v).map_err(|_| Error::bad(format!("The '{field}' member is not valid base64url.")))
+}
+
+fn release_policy_not_yet(p: &Option<serde_json::Value>) -> Result<(), Error> {
+    match p {
+        Some(v) if !v.is_null() => Err(Error::new(
+            ErrorKind::NotImplemented,
+            "Key release policies are not implemented in this Strongbox release yet.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
+    let core = &ctx.st.core;
+    let vault = ctx.vault.as_str();
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
+    match route {
+        Route::CreateKey(name) => {
+            let p: KeyCreateParameters = parse_json(body)?;
+            release_policy_not_yet(&p.release_policy)?;
+            let a = p.attributes.unwrap_or_default();
+            if a.exportable == Some(true) {
+                return Err(Error::bad("Exportable keys require a release policy, which is not implemented yet."));
+            }
+            let req = CreateKey {
+                kty: p.kty.ok_or_else(|| Error::bad("The 'kty' member is required."))?,
+                key_size: p.key_size,
+                public_exponent: p.public_exponent,
+                crv: p.crv,
+                key_ops: p.key_ops,
+                tags: p.tags,
+                enabled: a.enabled,
+                nbf: a.nbf,
+                exp: a.exp,
+            };
+            ok(&core.create_key(vault, &name, req).await?)
+        }
+        Route::ImportKey(name) => {
+            let p: KeyImportParameters = parse_json(body)?;
+            release_policy_not_yet(&p.release_policy)?;
+            let jwk = p.key.ok_or_else(|| Error::bad("The 'key' member is required."))?;
+            let a = p.attributes.unwrap_or_default();
+            let props = KeyProps { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let v = core.import_key(vault, &name, &jwk, p.hsm.unwrap_or(false), props).await?;
+            ok(&v)
+        }
+        Route::GetKey(name, version) => ok(&core.get_key(vault, &name, version.as_deref()).await?),
+        Route::UpdateKey(name, version) => {
+            let p: KeyUpdateParameters = parse_json(body)?;
+            release_policy_not_yet(&p.release_policy)?;
+            let a = p.attributes.unwrap_or_default();
+            let upd = KeyUpdate { key_ops: p.key_ops, tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            ok(&core.update_key(vault, &name, version.as_deref(), upd).await?)
+        }
+        Route::DeleteKey(name) => ok(&core.delete_key(vault, &name).await?),
+        Route::ListKeys => {
+            let (resume, max) = paging(ctx)?;
+            Ok(page(ctx, "keys", core.list_keys(vault, resume.as_deref(), max).await?, false, max))
+        }
+        Route::ListKeyVersions(name) => {
+            let (resume, max) = paging(ctx)?;
+            let l = core.list_key_versions(vault, &name, resume.as_deref(), max).await?;
+            Ok(page(ctx, &format!("keys/{name}/versions"), l, true, max))
+        }
+        Route::ListDeletedKeys => {
+            let (resume, max) = paging(ctx)?;
+            Ok(page(ctx, "deletedkeys", core.list_deleted_keys(vault, resume.as_deref(), max).await?, false, max))
+        }
+        Route::GetDeletedKey(name) => ok(&core.get_deleted_key(vault, &name).await?),
+        Route::PurgeDeletedKey(name) => {
+            core.purge_key(vault, &name).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
+        Route::RecoverDeletedKey(name) => ok(&core.recover_key(vault, &name).await?),
+        Route::BackupKey(name) => {
+            let blob = core.backup_key(vault, &name).await?;
+            Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
+        }
+        Route::RestoreKey => {
+            let p: BlobValue = parse_json(body)?;
+            let blob = b64("value", p.value)?;
+            ok(&core.restore_key(vault, &blob).await?)
+        }
+        Route::KeyOp(name, version, op) => key_op(ctx, &name, version.as_deref(), op, body).await,
+        Route::Rng => {
+            let p: RandomBytesRequest = parse_json(body)?;
+            let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
+            let bytes = core.random_bytes(n)?;
+            Ok(json(StatusCode::OK, &serde_json::json!({ "value": strongbox_crypto::b64url(&bytes) })))
+        }
+        other => Err(Error::internal(format!("route {other:?} is not a key route"))),
+    }
+}
+
+async fn key_op(
+    ctx: &Ctx<'_>,
+    name: &str,
+    version: Option<&str>,
+    op: KeyOp,
+    body: Option<Bytes>,
+) -> Result<Response, Error> {
+    let core = &ctx.st.core;
+    let vault = ctx.vault.as_str();
+    let kid = |n: &str, v: &str| format!("{}/keys/{n}/{v}", ctx.base());
+    if op == KeyOp::Verify {
+        let p: KeyVerifyParameters = parse_json(body)?;
+        let alg = p.alg.ok_or_else(|| Error::bad("The 'alg' member is required."))?;
+        let digest = b64("digest", p.digest)?;
+        let sig = b64("value", p.value)?;
+        let ok = core.key_verify(vault, name, version, &alg, &digest, &sig).await?;
+        return Ok(json(StatusCode::OK, &KeyVerifyResult { value: ok }));
+    }
+    let p: KeyOperationsParameters = parse_json(body)?;
+    let alg = p.alg.ok_or_else(|| Error::bad("The 'alg' member is required."))?;
+    if p.iv.is_some() || p.aad.is_some() || p.tag.is_some() {
+        return Err(Error::bad(
+            "'iv', 'aad' and 'tag' apply only to symmetric algorithms, which RSA and EC keys do not use.",
+        ));
+    }
+    let data = b64("value", p.value)?;
+    let r = match op {
+        KeyOp::Sign => core.key_sign(vault, name, version, &alg, &data).await?,
+        KeyOp::Encrypt | KeyOp::WrapKey => core.key_encrypt(vault, name, version, op.key_op(), &alg, &data).await?,
+        KeyOp::Decrypt | KeyOp::UnwrapKey => core.key_decrypt(vault, name, version, op.key_op(), &alg, &data).await?,
+        KeyOp::Verify => return Err(Error::internal("verify handled above")),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &KeyOperationResult { kid: kid(&r.name, &r.version), value: strongbox_crypto::b64url(r.value.expose()) },
+    ))
+}
+
+fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
+    let max = parse_maxresults(ctx.q("maxresults"))?;
+    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(decode_skiptoken).transpose()?;
+    Ok((resume, max))
+}
+
+fn page(ctx: &Ctx<'_>, path: &str, l: KeyListing, versioned: bool, max: usize) -> Response {
+    let value: Vec<KeyBundle> = l.items.iter().map(|v| item(ctx, v, versioned)).collect();
+    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
+    let next_link = l.next.map(|n| {
+        format!("{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}", ctx.base(), encode_skiptoken(&n))
+    });
+    json(StatusCode::OK, &Page { value, next_link })
+}
+
+fn attributes(v: &KeyView) -> KeyAttributes {
+    KeyAttributes {
+        enabled: Some(v.enabled),
+        nbf: v.nbf,
+        exp: v.exp,
+        created: Some(v.created),
+        updated: Some(v.updated),
+        recoverable_days: Some(v.recoverable_days),
+        recovery_level: Some(v.recovery_level.to_owned()),
+        exportable: Some(false),
+    }
+}
+
+fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {
+    if let Some(d) = v.deleted {
+        b.recovery_id = Some(format!("{}/deletedkeys/{}", ctx.base(), v.name));
+        b.scheduled_purge_date = Some(d.scheduled_purge_date);
+        b.deleted_date = Some(d.deleted_date);
+    }
+}
+
+/// A full bundle: the public JWK with its versioned `kid`.
+fn bundle(ctx: &Ctx<'_>, v: &KeyView, _versioned: bool) -> KeyBundle {
+    let mut key = v.key.clone();
+    if let Some(k) = key.as_mut() {
+        k.kid = Some(format!("{}/keys/{}/{}", ctx.base(), v.name, v.version));
+    }
+    let mut b = KeyBundle { key, attributes: attributes(v), tags: v.tags.clone(), ..Default::default() };
+    deleted_fields(ctx, v, &mut b);
+    b
+}
+
+/// A list item: `kid` only (base id for key lists, versioned for version lists).
+fn item(ctx: &Ctx<'_>, v: &KeyView, versioned: bool) -> KeyBundle {
+    let kid = if versioned {
+        format!("{}/keys/{}/{}", ctx.base(), v.name, v.version)
+    } else {
+        format!("{}/keys/{}", ctx.base(), v.name)
+    };
+    let mut b = KeyBundle { kid: Some(kid), attributes: attributes(v), tags: v.tags.clone(), ..Default::default() };
+    deleted_fields(ctx, v, &mut b);
+    b
+}

@@ -1,0 +1,134 @@
+//! Key shapes (wire §5): bundles, list items, create/import/update parameters, and the
+//! parameters and results of key operations.
+
+use serde::{Deserialize, Serialize};
+use strongbox_crypto::keys::JsonWebKey;
+use strongbox_types::UnixTime;
+
+use crate::Tags;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyAttributes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recoverable_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
+}
+
+/// `KeyBundle` (with `key`) / `KeyItem` (with `kid`), plus the deleted fields when deleted.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBundle {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<JsonWebKey>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    pub attributes: KeyAttributes,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_purge_date: Option<UnixTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_date: Option<UnixTime>,
+}
+
+/// Body of `POST /keys/{name}/create` (snake_case members, as Azure's).
+#[derive(Debug, Deserialize)]
+pub struct KeyCreateParameters {
+    pub kty: Option<String>,
+    #[serde(default)]
+    pub key_size: Option<usize>,
+    #[serde(default)]
+    pub public_exponent: Option<u64>,
+    #[serde(default)]
+    pub key_ops: Option<Vec<String>>,
+    #[serde(default)]
+    pub attributes: Option<KeyAttributes>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub crv: Option<String>,
+    #[serde(default)]
+    pub release_policy: Option<serde_json::Value>,
+}
+
+/// Body of `PUT /keys/{name}` (import). `Hsm` is capitalised on the wire.
+#[derive(Debug, Deserialize)]
+pub struct KeyImportParameters {
+    #[serde(rename = "Hsm", default)]
+    pub hsm: Option<bool>,
+    pub key: Option<JsonWebKey>,
+    #[serde(default)]
+    pub attributes: Option<KeyAttributes>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub release_policy: Option<serde_json::Value>,
+}
+
+/// Body of `PATCH /keys/{name}/{version}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct KeyUpdateParameters {
+    #[serde(default)]
+    pub key_ops: Option<Vec<String>>,
+    #[serde(default)]
+    pub attributes: Option<KeyAttributes>,
+    #[serde(default)]
+    pub tags: Option<Tags>,
+    #[serde(default)]
+    pub release_policy: Option<serde_json::Value>,
+}
+
+/// encrypt / decrypt / wrapkey / unwrapkey / sign body (`value` is base64url; for sign it is the digest).
+#[derive(Debug, Deserialize)]
+pub struct KeyOperationsParameters {
+    pub alg: Option<String>,
+    pub value: Option<String>,
+    #[serde(default)]
+    pub iv: Option<String>,
+    #[serde(default)]
+    pub aad: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// verify body.
+#[derive(Debug, Deserialize)]
+pub struct KeyVerifyParameters {
+    pub alg: Option<String>,
+    pub digest: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyOperationResult {
+    pub kid: String,
+    pub value: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyVerifyResult {
+    pub value: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RandomBytesRequest {
+    pub count: Option<usize>,
+}
