@@ -24,6 +24,8 @@ step "toolchain"
 cargo --version
 command -v python3 >/dev/null || apt_install python3 python3-venv
 python3 -c 'import venv' 2>/dev/null || apt_install python3-venv
+# the OpenSSL command line is the independent implementation the crypto tests check against
+command -v openssl >/dev/null || apt_install openssl || echo "openssl unavailable: interop tests will say SKIPPED"
 
 # PostgreSQL: use the one given (or the local one); on a fresh Debian machine install and start
 # one, with a password for TCP logins.

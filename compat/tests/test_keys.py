@@ -174,3 +174,29 @@ def test_random_bytes(keys: KeyClient):
     a = keys.get_random_bytes(32)
     b = keys.get_random_bytes(32)
     assert len(a) == 32 and a != b
+
+
+def test_rotate_and_rotation_policy(keys: KeyClient):
+    from azure.keyvault.keys import KeyRotationLifetimeAction, KeyRotationPolicy, KeyRotationPolicyAction
+
+    name = _name("rot")
+    k1 = keys.create_rsa_key(name, size=2048, key_operations=["sign", "verify"])
+    default = keys.get_key_rotation_policy(name)
+    assert default.lifetime_actions and default.lifetime_actions[0].action == KeyRotationPolicyAction.notify
+    policy = KeyRotationPolicy(
+        expires_in="P90D",
+        lifetime_actions=[KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P30D")],
+    )
+    saved = keys.update_key_rotation_policy(name, policy)
+    assert saved.expires_in == "P90D"
+    assert saved.lifetime_actions[0].action == KeyRotationPolicyAction.rotate
+    assert saved.lifetime_actions[0].time_after_create == "P30D"
+    assert keys.get_key_rotation_policy(name).expires_in == "P90D"
+    k2 = keys.rotate_key(name)
+    assert k2.properties.version != k1.properties.version
+    assert k2.key.n != k1.key.n and len(k2.key.n) == len(k1.key.n)
+    assert set(k2.key_operations) == {"sign", "verify"}
+    assert k2.properties.expires_on is not None, "expiry comes from the policy"
+    with pytest.raises(HttpResponseError) as e:
+        keys.update_key_rotation_policy(name, KeyRotationPolicy(expires_in="P7D"))
+    assert e.value.status_code == 400

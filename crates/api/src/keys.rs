@@ -3,11 +3,12 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use strongbox_core::{CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView};
+use strongbox_core::{ActionType, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction, RotationPolicy};
 use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::keys::{
-    KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult, KeyOperationsParameters,
-    KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult, RandomBytesRequest,
+    ActionWire, KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult,
+    KeyOperationsParameters, KeyRotationPolicy, KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult,
+    LifetimeActionWire, RandomBytesRequest, RotationPolicyAttributes, TriggerWire,
 };
 use strongbox_wire::{BlobValue, Page, decode_skiptoken, encode_skiptoken, parse_maxresults};
 
@@ -101,6 +102,16 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             ok(&core.restore_key(vault, &blob).await?)
         }
         Route::KeyOp(name, version, op) => key_op(ctx, &name, version.as_deref(), op, body).await,
+        Route::RotateKey(name) => ok(&core.rotate_key(vault, &name).await?),
+        Route::GetRotationPolicy(name) => {
+            let p = core.get_rotation_policy(vault, &name).await?;
+            Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
+        }
+        Route::SetRotationPolicy(name) => {
+            let w: KeyRotationPolicy = parse_json(body)?;
+            let p = core.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
+            Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
+        }
         Route::Rng => {
             let p: RandomBytesRequest = parse_json(body)?;
             let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
@@ -147,6 +158,55 @@ async fn key_op(
         StatusCode::OK,
         &KeyOperationResult { kid: kid(&r.name, &r.version), value: strongbox_crypto::b64url(r.value.expose()) },
     ))
+}
+
+fn policy_from_wire(w: KeyRotationPolicy) -> Result<RotationPolicy, Error> {
+    let mut actions = Vec::new();
+    for a in w.lifetime_actions.unwrap_or_default() {
+        let kind =
+            a.action.and_then(|x| x.type_).ok_or_else(|| Error::bad("Each lifetime action needs an action type."))?;
+        let action = match kind.to_ascii_lowercase().as_str() {
+            "rotate" => ActionType::Rotate,
+            "notify" => ActionType::Notify,
+            _ => return Err(Error::bad("The lifetime action type must be Rotate or Notify.")),
+        };
+        let t = a.trigger.unwrap_or_default();
+        actions.push(LifetimeAction {
+            action,
+            time_after_create: t.time_after_create,
+            time_before_expiry: t.time_before_expiry,
+        });
+    }
+    let expiry_time = w.attributes.and_then(|a| a.expiry_time);
+    Ok(RotationPolicy { lifetime_actions: actions, expiry_time, created: None, updated: None })
+}
+
+fn policy_to_wire(ctx: &Ctx<'_>, name: &str, p: RotationPolicy) -> KeyRotationPolicy {
+    let actions = p
+        .lifetime_actions
+        .into_iter()
+        .map(|a| LifetimeActionWire {
+            trigger: Some(TriggerWire {
+                time_after_create: a.time_after_create,
+                time_before_expiry: a.time_before_expiry,
+            }),
+            action: Some(ActionWire {
+                type_: Some(match a.action {
+                    ActionType::Rotate => "Rotate".into(),
+                    ActionType::Notify => "Notify".into(),
+                }),
+            }),
+        })
+        .collect();
+    KeyRotationPolicy {
+        id: Some(format!("{}/keys/{name}/rotationpolicy", ctx.base())),
+        lifetime_actions: Some(actions),
+        attributes: Some(RotationPolicyAttributes {
+            expiry_time: p.expiry_time,
+            created: p.created,
+            updated: p.updated,
+        }),
+    }
 }
 
 fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {

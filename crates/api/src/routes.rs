@@ -33,6 +33,9 @@ pub enum Route {
     PurgeDeletedKey(String),
     RecoverDeletedKey(String),
     KeyOp(String, Option<String>, KeyOp),
+    RotateKey(String),
+    GetRotationPolicy(String),
+    SetRotationPolicy(String),
     Rng,
     /// Certificates, key rotation and release: not built yet; answered with
     /// an honest 501 after authentication.
@@ -119,6 +122,9 @@ impl Route {
                 KeyOp::WrapKey => "Microsoft.KeyVault/vaults/keys/wrap/action",
                 KeyOp::UnwrapKey => "Microsoft.KeyVault/vaults/keys/unwrap/action",
             },
+            Route::RotateKey(_) => "Microsoft.KeyVault/vaults/keys/rotate/action",
+            Route::GetRotationPolicy(_) => "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
+            Route::SetRotationPolicy(_) => "Microsoft.KeyVault/vaults/keyrotationpolicies/write",
             Route::Rng => "Microsoft.KeyVault/vaults/rng/action",
             Route::NotYet(action) => action,
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
@@ -148,7 +154,10 @@ impl Route {
             | Route::GetDeletedKey(n)
             | Route::PurgeDeletedKey(n)
             | Route::RecoverDeletedKey(n)
-            | Route::KeyOp(n, _, _) => format!("/vaults/{vault}/keys/{n}"),
+            | Route::KeyOp(n, _, _)
+            | Route::RotateKey(n)
+            | Route::GetRotationPolicy(n)
+            | Route::SetRotationPolicy(n) => format!("/vaults/{vault}/keys/{n}"),
             Route::VaultGet(n) | Route::VaultCreate(n) => format!("/vaults/{n}"),
             Route::VaultList => "/".into(),
             Route::ListSecrets
@@ -177,6 +186,7 @@ impl Route {
                 | Route::UpdateKey(..)
                 | Route::RestoreKey
                 | Route::KeyOp(..)
+                | Route::SetRotationPolicy(_)
                 | Route::Rng
         )
     }
@@ -248,9 +258,15 @@ impl Route {
                 (true, false) => Ok(Route::BackupKey(own(1))),
                 _ => Err(na()),
             },
-            ("keys", 3) if lit(2, "rotate") || lit(2, "rotationpolicy") => {
-                Ok(Route::NotYet("Microsoft.KeyVault/vaults/keyrotationpolicies/read"))
-            }
+            ("keys", 3) if lit(2, "rotate") => match *method {
+                Method::POST => Ok(Route::RotateKey(own(1))),
+                _ => Err(na()),
+            },
+            ("keys", 3) if lit(2, "rotationpolicy") => match *method {
+                Method::GET => Ok(Route::GetRotationPolicy(own(1))),
+                Method::PUT => Ok(Route::SetRotationPolicy(own(1))),
+                _ => Err(na()),
+            },
             ("keys", 3) if KeyOp::parse(segs[2]).is_some() => match (*method == Method::POST, KeyOp::parse(segs[2])) {
                 (true, Some(op)) => Ok(Route::KeyOp(own(1), None, op)),
                 _ => Err(na()),
@@ -341,6 +357,9 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
         (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/unwrapkey"),
         (Method::POST, "/keys/k/sign"),
         (Method::POST, "/keys/k/rotate"),
+        (Method::GET, "/keys/k/rotationpolicy"),
+        (Method::PUT, "/keys/k/rotationpolicy"),
+        (Method::POST, "/keys/k/0123456789abcdef0123456789abcdef/release"),
         (Method::GET, "/certificates/c"),
         (Method::POST, "/rng"),
         (Method::GET, "/_strongbox/vaults"),

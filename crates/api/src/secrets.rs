@@ -114,10 +114,13 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         | Route::PurgeDeletedKey(_)
         | Route::RecoverDeletedKey(_)
         | Route::KeyOp(..)
+        | Route::RotateKey(_)
+        | Route::GetRotationPolicy(_)
+        | Route::SetRotationPolicy(_)
         | Route::Rng) => crate::keys::serve(ctx, r, body).await,
         Route::NotYet(_) => Err(Error::new(
             ErrorKind::NotImplemented,
-            "Certificates, key rotation and key release are not implemented in this Strongbox release yet.",
+            "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
         )),
         Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
         Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),

@@ -161,13 +161,13 @@ fn parse_curve(crv: Option<&str>) -> Result<Curve> {
     }
 }
 
-fn material_of(p: &KeyPayload) -> Result<KeyMaterial> {
+pub(crate) fn material_of(p: &KeyPayload) -> Result<KeyMaterial> {
     let bytes = strongbox_crypto::unhex(p.material.expose())
         .ok_or_else(|| Error::internal("stored key material is corrupt"))?;
     KeyMaterial::from_storage(SecretBytes::new(bytes).expose())
 }
 
-fn payload(kty: &str, key_ops: Vec<String>, m: &KeyMaterial) -> KeyPayload {
+pub(crate) fn payload(kty: &str, key_ops: Vec<String>, m: &KeyMaterial) -> KeyPayload {
     KeyPayload {
         kty: kty.to_owned(),
         key_ops,
@@ -223,7 +223,13 @@ impl Core {
         Ok(k)
     }
 
-    async fn store_key(&self, v: &VaultRecord, name: &ObjectName, p: KeyPayload, props: KeyProps) -> Result<KeyView> {
+    pub(crate) async fn store_key(
+        &self,
+        v: &VaultRecord,
+        name: &ObjectName,
+        p: KeyPayload,
+        props: KeyProps,
+    ) -> Result<KeyView> {
         let KeyProps { tags, enabled, nbf, exp } = props;
         let new = NewVersion { payload: p, content_type: None, tags, enabled, nbf, exp };
         let o = self.obj_create(&KEYS, v, name, new).await?;

@@ -6,11 +6,13 @@ mod identity;
 mod keys;
 mod objects;
 mod records;
+mod rotation;
 mod secrets;
 mod vaults;
 
 pub use identity::{AuthFailure, OAuthError, Principal, TokenGrant, TokenRequest};
 pub use keys::{CreateKey, KeyListing, KeyOpResult, KeyProps, KeyUpdate, KeyView};
+pub use rotation::{ActionType, LifetimeAction, RotationPolicy, parse_duration};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
 pub use vaults::{Sku, VaultInfo};
 

@@ -208,3 +208,41 @@ async fn credentials_never_show_in_debug_output() {
     assert!(!printed.contains(grant.access_token.expose()), "token in Debug output");
     assert!(!printed.contains("hunter2-value"), "secret value in Debug output");
 }
+
+#[tokio::test]
+async fn rotation_policy_rotates_when_due() {
+    use crate::{ActionType, CreateKey, LifetimeAction, RotationPolicy};
+    let (c, clock) = core().await;
+    let k = c
+        .create_key("default", "rot", CreateKey { kty: "RSA".into(), key_size: Some(3072), ..Default::default() })
+        .await
+        .unwrap();
+    let default = c.get_rotation_policy("default", "rot").await.unwrap();
+    assert_eq!(default.lifetime_actions[0].action, ActionType::Notify);
+    let bad =
+        RotationPolicy { lifetime_actions: vec![], expiry_time: Some("P7D".into()), created: None, updated: None };
+    assert_eq!(c.set_rotation_policy("default", "rot", bad).await.unwrap_err().kind, ErrorKind::BadParameter);
+    let p = RotationPolicy {
+        lifetime_actions: vec![LifetimeAction {
+            action: ActionType::Rotate,
+            time_after_create: Some("P30D".into()),
+            time_before_expiry: None,
+        }],
+        expiry_time: Some("P90D".into()),
+        created: None,
+        updated: None,
+    };
+    c.set_rotation_policy("default", "rot", p).await.unwrap();
+    clock.advance(29 * 86_400);
+    assert_eq!(c.rotate_due().await.unwrap(), 0);
+    clock.advance(2 * 86_400);
+    assert_eq!(c.rotate_due().await.unwrap(), 1);
+    let latest = c.get_key("default", "rot", None).await.unwrap();
+    assert_ne!(latest.version, k.version);
+    assert_eq!(latest.exp, Some(c.now() + 90 * 86_400), "expiry from the policy");
+    let n_old = k.key.as_ref().unwrap().n.clone();
+    assert_ne!(latest.key.as_ref().unwrap().n, n_old, "new key material");
+    assert_eq!(latest.key.as_ref().unwrap().n.as_ref().map(|n| n.len()), n_old.as_ref().map(|n| n.len()), "same size");
+    assert_eq!(c.rotate_due().await.unwrap(), 0, "not due again until 30 days after the new version");
+    assert_eq!(c.list_key_versions("default", "rot", None, 25).await.unwrap().items.len(), 2);
+}

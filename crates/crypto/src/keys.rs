@@ -168,7 +168,6 @@ impl KeyKind {
 }
 
 /// Signature algorithms (Azure `JsonWebKeySignatureAlgorithm`) implemented for software keys.
-#[allow(clippy::upper_case_acronyms)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SignAlg {
     RS256,

@@ -264,8 +264,13 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             tokio::time::sleep(every).await;
             match purge_core.purge_expired().await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged soft-deleted secrets past their retention"),
+                Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past their retention"),
                 Err(e) => tracing::warn!(error = %e, "background purge failed"),
+            }
+            match purge_core.rotate_due().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
+                Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
             }
         }
     }));

@@ -302,8 +302,7 @@ async fn unbuilt_parts_answer_not_implemented() {
     for (m, p) in [
         ("GET", "certificates/c"),
         ("GET", "deletedcertificates"),
-        ("POST", "keys/k/rotate"),
-        ("GET", "keys/k/rotationpolicy"),
+        ("POST", "keys/k/0123456789abcdef0123456789abcdef/release"),
     ] {
         let r = call(&s, m, &format!("{}/{p}?{V}", s.vault_url("default")), Some(&t), None).await;
         assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "{p}");

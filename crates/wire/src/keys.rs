@@ -132,3 +132,50 @@ pub struct KeyVerifyResult {
 pub struct RandomBytesRequest {
     pub count: Option<usize>,
 }
+
+/// `KeyRotationPolicy` (camelCase members).
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub lifetime_actions: Option<Vec<LifetimeActionWire>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<RotationPolicyAttributes>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifetimeActionWire {
+    #[serde(default)]
+    pub trigger: Option<TriggerWire>,
+    #[serde(default)]
+    pub action: Option<ActionWire>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerWire {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_after_create: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_before_expiry: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ActionWire {
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationPolicyAttributes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<UnixTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<UnixTime>,
+}
