@@ -165,7 +165,7 @@ def test_refusals(keys: KeyClient):
     assert e.value.status_code == 400
     with pytest.raises(HttpResponseError) as e:
         keys.create_rsa_key(_name(), hardware_protected=True)
-    assert e.value.status_code == 501
+    assert e.value.status_code == 400, "standard vaults refuse HSM-protected keys"
     with pytest.raises(ResourceNotFoundError):
         keys.get_key(_name("missing"))
 

@@ -131,11 +131,16 @@ fn default_ops(kind: KeyKind) -> Vec<String> {
     ops.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// `kty` of a vault key: HSM forms and `oct` are refused with Azure-like errors.
-fn software_kty(kty: &str) -> Result<&'static str> {
+/// `kty` of a vault key. Standard vaults refuse HSM forms as Azure does; premium vaults will
+/// hold them once the PKCS#11 provider lands; `oct` belongs to managed HSM pools.
+fn software_kty(v: &VaultRecord, kty: &str) -> Result<&'static str> {
     match kty {
         "RSA" => Ok("RSA"),
         "EC" => Ok("EC"),
+        "RSA-HSM" | "EC-HSM" if v.sku == crate::Sku::Standard => Err(Error::bad(format!(
+            "HSM-protected keys ({kty}) require a premium vault; vault '{}' is standard.",
+            v.name
+        ))),
         "RSA-HSM" | "EC-HSM" => Err(Error::new(
             ErrorKind::NotImplemented,
             "HSM-protected keys are not available in this Strongbox release yet.",
@@ -240,7 +245,7 @@ impl Core {
     pub async fn create_key(&self, vault: &str, name: &str, req: CreateKey) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let kty = software_kty(&req.kty)?;
+        let kty = software_kty(&v, &req.kty)?;
         if let Some(ops) = &req.key_ops {
             check_ops(ops)?;
         }
@@ -279,9 +284,9 @@ impl Core {
         let name = ObjectName::parse(name)?;
         let kty_in = jwk.kty.as_deref().ok_or_else(|| Error::bad("The key's 'kty' member is required."))?;
         let kty = if hsm {
-            software_kty(&format!("{}-HSM", kty_in.trim_end_matches("-HSM")))?
+            software_kty(&v, &format!("{}-HSM", kty_in.trim_end_matches("-HSM")))?
         } else {
-            software_kty(kty_in)?
+            software_kty(&v, kty_in)?
         };
         let material = KeyMaterial::import_jwk(jwk)?;
         let ops = match &jwk.key_ops {

@@ -151,7 +151,25 @@ async fn server_side_round_trips_and_enforcement() {
         assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{body}: {}", r.body);
     }
     let r = call(&s, "POST", &format!("{base}/keys/bad/create?{V}"), Some(&t3), Some(json!({"kty": "RSA-HSM"}))).await;
-    assert_eq!(r.status, 501);
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "standard vaults refuse HSM keys");
+    let p = call(
+        &s,
+        "PUT",
+        &format!("https://localhost:{}/_strongbox/vaults/prem?{V}", s.port),
+        Some(&t3),
+        Some(json!({"sku": "premium"})),
+    )
+    .await;
+    assert_eq!(p.status, 201);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{}/keys/hsm/create?{V}", s.vault_url("prem")),
+        Some(&t3),
+        Some(json!({"kty": "EC-HSM"})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "premium: HSM keys are not built yet");
     let l = call(&s, "GET", &format!("{base}/keys?{V}"), Some(&t3), None).await;
     let names: Vec<&str> = l.body["value"].as_array().unwrap().iter().map(|i| i["kid"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2, "refused creations wrote nothing: {names:?}");
