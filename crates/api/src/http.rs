@@ -11,8 +11,8 @@ use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::ErrorBody;
 
 use crate::errors::{public_message, status_and_code};
-use crate::routes::Route;
-use crate::{AppState, authority, secrets};
+use crate::routes::{Family, Route};
+use crate::{AppState, authority, keys, secrets, vaults};
 
 /// Largest body accepted (a secret is at most 25 KB; a 500-version backup blob is the largest
 /// legitimate body).
@@ -121,7 +121,15 @@ async fn serve(
     ctx.st.core.authorize(principal, route.data_action(), &route.scope(&ctx.vault))?;
     strongbox_wire::check_api_version(ctx.q("api-version"))?;
     let body = if route.wants_body() { Some(read_body(body).await?) } else { None };
-    secrets::serve(ctx, route, body).await
+    match route.family() {
+        Family::Secrets => secrets::serve(ctx, route, body).await,
+        Family::Keys => keys::serve(ctx, route, body).await,
+        Family::Vaults => vaults::serve(ctx, route, body).await,
+        Family::NotYet => Err(Error::new(
+            ErrorKind::NotImplemented,
+            "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
+        )),
+    }
 }
 
 async fn read_body(body: Body) -> Result<Bytes, Error> {

@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod routes;
 mod secrets;
+mod vaults;
 
 pub use routes::{Route, all_route_examples};
 

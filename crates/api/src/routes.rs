@@ -83,7 +83,53 @@ impl KeyOp {
     }
 }
 
+/// Which handler module serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Secrets,
+    Keys,
+    Vaults,
+    NotYet,
+}
+
 impl Route {
+    pub fn family(&self) -> Family {
+        match self {
+            Route::SetSecret(_)
+            | Route::GetSecret(..)
+            | Route::UpdateSecret(..)
+            | Route::DeleteSecret(_)
+            | Route::ListSecrets
+            | Route::ListSecretVersions(_)
+            | Route::BackupSecret(_)
+            | Route::RestoreSecret
+            | Route::ListDeletedSecrets
+            | Route::GetDeletedSecret(_)
+            | Route::PurgeDeletedSecret(_)
+            | Route::RecoverDeletedSecret(_) => Family::Secrets,
+            Route::CreateKey(_)
+            | Route::ImportKey(_)
+            | Route::GetKey(..)
+            | Route::UpdateKey(..)
+            | Route::DeleteKey(_)
+            | Route::ListKeys
+            | Route::ListKeyVersions(_)
+            | Route::BackupKey(_)
+            | Route::RestoreKey
+            | Route::ListDeletedKeys
+            | Route::GetDeletedKey(_)
+            | Route::PurgeDeletedKey(_)
+            | Route::RecoverDeletedKey(_)
+            | Route::KeyOp(..)
+            | Route::RotateKey(_)
+            | Route::GetRotationPolicy(_)
+            | Route::SetRotationPolicy(_)
+            | Route::Rng => Family::Keys,
+            Route::VaultList | Route::VaultGet(_) | Route::VaultCreate(_) => Family::Vaults,
+            Route::NotYet(_) => Family::NotYet,
+        }
+    }
+
     /// The RBAC data action this operation requires (Azure's names; wire §11.1).
     pub fn data_action(&self) -> &'static str {
         match self {

@@ -3,9 +3,8 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use strongbox_core::{Listing, SecretUpdate, SecretView, SetSecret, Sku};
-use strongbox_types::{Error, ErrorKind};
+use strongbox_core::{Listing, SecretUpdate, SecretView, SetSecret};
+use strongbox_types::Error;
 use strongbox_wire::{
     BlobValue, Page, SecretAttributes, SecretBundle, SecretSetParameters, SecretUpdateParameters, decode_skiptoken,
     encode_skiptoken, parse_maxresults,
@@ -100,45 +99,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let v = core.restore_secret(vault, &blob).await?;
             ok(&bundle(ctx, &v, true))
         }
-        r @ (Route::CreateKey(_)
-        | Route::ImportKey(_)
-        | Route::GetKey(..)
-        | Route::UpdateKey(..)
-        | Route::DeleteKey(_)
-        | Route::ListKeys
-        | Route::ListKeyVersions(_)
-        | Route::BackupKey(_)
-        | Route::RestoreKey
-        | Route::ListDeletedKeys
-        | Route::GetDeletedKey(_)
-        | Route::PurgeDeletedKey(_)
-        | Route::RecoverDeletedKey(_)
-        | Route::KeyOp(..)
-        | Route::RotateKey(_)
-        | Route::GetRotationPolicy(_)
-        | Route::SetRotationPolicy(_)
-        | Route::Rng) => crate::keys::serve(ctx, r, body).await,
-        Route::NotYet(_) => Err(Error::new(
-            ErrorKind::NotImplemented,
-            "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
-        )),
-        Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
-        Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),
-        Route::VaultCreate(name) => {
-            #[derive(Deserialize)]
-            #[serde(rename_all = "camelCase")]
-            struct CreateVault {
-                sku: Option<String>,
-                retention_days: Option<u32>,
-                purge_protection: Option<bool>,
-            }
-            let p: CreateVault = parse_json(body)?;
-            let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
-            let info = core
-                .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
-                .await?;
-            Ok(json(StatusCode::CREATED, &info))
-        }
+        other => Err(Error::internal(format!("route {other:?} is not a secrets route"))),
     }
 }
 

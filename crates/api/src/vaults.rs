@@ -1,0 +1,35 @@
+//! The minimal vault management API (`/_strongbox/vaults`), until the full vault lifecycle lands.
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use strongbox_core::Sku;
+use strongbox_types::Error;
+
+use crate::http::{Ctx, json, parse_json};
+use crate::routes::Route;
+
+pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
+    let core = &ctx.st.core;
+    match route {
+        Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
+        Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),
+        Route::VaultCreate(name) => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct CreateVault {
+                sku: Option<String>,
+                retention_days: Option<u32>,
+                purge_protection: Option<bool>,
+            }
+            let p: CreateVault = parse_json(body)?;
+            let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
+            let info = core
+                .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
+                .await?;
+            Ok(json(StatusCode::CREATED, &info))
+        }
+        other => Err(Error::internal(format!("route {other:?} is not a vault route"))),
+    }
+}
