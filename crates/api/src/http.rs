@@ -138,6 +138,40 @@ async fn read_body(body: Body) -> Result<Bytes, Error> {
     })
 }
 
+/// `maxresults` and `$skiptoken` of a list request.
+pub fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
+    let max = strongbox_wire::parse_maxresults(ctx.q("maxresults"))?;
+    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(strongbox_wire::decode_skiptoken).transpose()?;
+    Ok((resume, max))
+}
+
+/// A `{value, nextLink}` page; `nextLink` is absolute, on the host the client used.
+pub fn page<T: Serialize>(ctx: &Ctx<'_>, path: &str, value: Vec<T>, next: Option<String>, max: usize) -> Response {
+    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
+    let next_link = next.map(|n| {
+        format!(
+            "{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}",
+            ctx.base(),
+            strongbox_wire::encode_skiptoken(&n)
+        )
+    });
+    json(StatusCode::OK, &strongbox_wire::Page { value, next_link })
+}
+
+/// Core attributes in their wire form.
+pub fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>) -> strongbox_wire::Attributes {
+    strongbox_wire::Attributes {
+        enabled: Some(a.enabled),
+        nbf: a.nbf,
+        exp: a.exp,
+        created: Some(a.created),
+        updated: Some(a.updated),
+        recoverable_days: Some(a.recoverable_days),
+        recovery_level: Some(a.recovery_level.to_owned()),
+        exportable,
+    }
+}
+
 /// Reads and parses a JSON body. Parser messages are reduced to position and category so
 /// that no fragment of a (possibly secret) value is echoed back.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result<T, Error> {

@@ -3,16 +3,18 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use strongbox_core::{ActionType, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction, RotationPolicy};
+use strongbox_core::{
+    ActionType, CommonUpdate, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction, RotationPolicy,
+};
 use strongbox_types::{Error, ErrorKind};
+use strongbox_wire::BlobValue;
 use strongbox_wire::keys::{
     ActionWire, KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult,
     KeyOperationsParameters, KeyRotationPolicy, KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult,
     LifetimeActionWire, RandomBytesRequest, RotationPolicyAttributes, TriggerWire,
 };
-use strongbox_wire::{BlobValue, Page, decode_skiptoken, encode_skiptoken, parse_maxresults};
 
-use crate::http::{Ctx, empty, json, parse_json};
+use crate::http::{Ctx, empty, json, page, paging, parse_json, wire_attributes};
 use crate::routes::{KeyOp, Route};
 
 fn b64(field: &str, v: Option<String>) -> Result<Vec<u8>, Error> {
@@ -69,22 +71,23 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let p: KeyUpdateParameters = parse_json(body)?;
             release_policy_not_yet(&p.release_policy)?;
             let a = p.attributes.unwrap_or_default();
-            let upd = KeyUpdate { key_ops: p.key_ops, tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let upd = KeyUpdate { key_ops: p.key_ops, common };
             ok(&core.update_key(vault, &name, version.as_deref(), upd).await?)
         }
         Route::DeleteKey(name) => ok(&core.delete_key(vault, &name).await?),
         Route::ListKeys => {
             let (resume, max) = paging(ctx)?;
-            Ok(page(ctx, "keys", core.list_keys(vault, resume.as_deref(), max).await?, false, max))
+            Ok(listing(ctx, "keys", core.list_keys(vault, resume.as_deref(), max).await?, false, max))
         }
         Route::ListKeyVersions(name) => {
             let (resume, max) = paging(ctx)?;
             let l = core.list_key_versions(vault, &name, resume.as_deref(), max).await?;
-            Ok(page(ctx, &format!("keys/{name}/versions"), l, true, max))
+            Ok(listing(ctx, &format!("keys/{name}/versions"), l, true, max))
         }
         Route::ListDeletedKeys => {
             let (resume, max) = paging(ctx)?;
-            Ok(page(ctx, "deletedkeys", core.list_deleted_keys(vault, resume.as_deref(), max).await?, false, max))
+            Ok(listing(ctx, "deletedkeys", core.list_deleted_keys(vault, resume.as_deref(), max).await?, false, max))
         }
         Route::GetDeletedKey(name) => ok(&core.get_deleted_key(vault, &name).await?),
         Route::PurgeDeletedKey(name) => {
@@ -209,32 +212,13 @@ fn policy_to_wire(ctx: &Ctx<'_>, name: &str, p: RotationPolicy) -> KeyRotationPo
     }
 }
 
-fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
-    let max = parse_maxresults(ctx.q("maxresults"))?;
-    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(decode_skiptoken).transpose()?;
-    Ok((resume, max))
-}
-
-fn page(ctx: &Ctx<'_>, path: &str, l: KeyListing, versioned: bool, max: usize) -> Response {
+fn listing(ctx: &Ctx<'_>, path: &str, l: KeyListing, versioned: bool, max: usize) -> Response {
     let value: Vec<KeyBundle> = l.items.iter().map(|v| item(ctx, v, versioned)).collect();
-    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
-    let next_link = l.next.map(|n| {
-        format!("{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}", ctx.base(), encode_skiptoken(&n))
-    });
-    json(StatusCode::OK, &Page { value, next_link })
+    page(ctx, path, value, l.next, max)
 }
 
 fn attributes(v: &KeyView) -> KeyAttributes {
-    KeyAttributes {
-        enabled: Some(v.enabled),
-        nbf: v.nbf,
-        exp: v.exp,
-        created: Some(v.created),
-        updated: Some(v.updated),
-        recoverable_days: Some(v.recoverable_days),
-        recovery_level: Some(v.recovery_level.to_owned()),
-        exportable: Some(false),
-    }
+    wire_attributes(&v.attributes, Some(false))
 }
 
 fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {

@@ -3,14 +3,11 @@
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
-use strongbox_core::{Listing, SecretUpdate, SecretView, SetSecret};
+use strongbox_core::{CommonUpdate, Listing, SecretUpdate, SecretView, SetSecret};
 use strongbox_types::Error;
-use strongbox_wire::{
-    BlobValue, Page, SecretAttributes, SecretBundle, SecretSetParameters, SecretUpdateParameters, decode_skiptoken,
-    encode_skiptoken, parse_maxresults,
-};
+use strongbox_wire::{BlobValue, SecretBundle, SecretSetParameters, SecretUpdateParameters};
 
-use crate::http::{Ctx, empty, json, parse_json};
+use crate::http::{Ctx, empty, json, page, paging, parse_json, wire_attributes};
 use crate::routes::Route;
 
 pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
@@ -52,8 +49,8 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         Route::UpdateSecret(name, version) => {
             let p: SecretUpdateParameters = parse_json(body)?;
             let a = p.attributes.unwrap_or_default();
-            let upd =
-                SecretUpdate { content_type: p.content_type, tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+            let upd = SecretUpdate { content_type: p.content_type, common };
             let v = core.update_secret(vault, &name, version.as_deref(), upd).await?;
             ok(&bundle(ctx, &v, true))
         }
@@ -64,17 +61,17 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         Route::ListSecrets => {
             let (resume, max) = paging(ctx)?;
             let l = core.list_secrets(vault, resume.as_deref(), max).await?;
-            Ok(page(ctx, "secrets", l, false, max))
+            Ok(listing(ctx, "secrets", l, false, max))
         }
         Route::ListSecretVersions(name) => {
             let (resume, max) = paging(ctx)?;
             let l = core.list_secret_versions(vault, &name, resume.as_deref(), max).await?;
-            Ok(page(ctx, &format!("secrets/{name}/versions"), l, true, max))
+            Ok(listing(ctx, &format!("secrets/{name}/versions"), l, true, max))
         }
         Route::ListDeletedSecrets => {
             let (resume, max) = paging(ctx)?;
             let l = core.list_deleted_secrets(vault, resume.as_deref(), max).await?;
-            Ok(page(ctx, "deletedsecrets", l, false, max))
+            Ok(listing(ctx, "deletedsecrets", l, false, max))
         }
         Route::GetDeletedSecret(name) => {
             let v = core.get_deleted_secret(vault, &name).await?;
@@ -103,19 +100,9 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
     }
 }
 
-fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
-    let max = parse_maxresults(ctx.q("maxresults"))?;
-    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(decode_skiptoken).transpose()?;
-    Ok((resume, max))
-}
-
-fn page(ctx: &Ctx<'_>, path: &str, l: Listing, versioned: bool, max: usize) -> Response {
+fn listing(ctx: &Ctx<'_>, path: &str, l: Listing, versioned: bool, max: usize) -> Response {
     let value: Vec<SecretBundle> = l.items.iter().map(|v| bundle(ctx, v, versioned)).collect();
-    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
-    let next_link = l.next.map(|n| {
-        format!("{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}", ctx.base(), encode_skiptoken(&n))
-    });
-    json(StatusCode::OK, &Page { value, next_link })
+    page(ctx, path, value, l.next, max)
 }
 
 fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
@@ -129,15 +116,7 @@ fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
         value: v.value.clone(),
         id,
         content_type: v.content_type.clone(),
-        attributes: SecretAttributes {
-            enabled: Some(v.enabled),
-            nbf: v.nbf,
-            exp: v.exp,
-            created: Some(v.created),
-            updated: Some(v.updated),
-            recoverable_days: Some(v.recoverable_days),
-            recovery_level: Some(v.recovery_level.to_owned()),
-        },
+        attributes: wire_attributes(&v.attributes, None),
         tags: v.tags.clone(),
         kid: None,
         managed: None,

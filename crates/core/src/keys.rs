@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_crypto::keys::{Curve, EncAlg, JsonWebKey, KeyKind, KeyMaterial, SignAlg};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, SecretString};
 
-use crate::objects::{Collection, NewVersion, Object, Page};
+use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page};
 use crate::records::Tags;
 use crate::vaults::VaultRecord;
 use crate::{Core, DeletedInfo};
@@ -50,13 +50,7 @@ pub struct KeyView {
     /// Public JWK (no `kid`: the API layer knows the host).
     pub key: Option<JsonWebKey>,
     pub tags: Option<Tags>,
-    pub enabled: bool,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
-    pub created: i64,
-    pub updated: i64,
-    pub recovery_level: &'static str,
-    pub recoverable_days: i64,
+    pub attributes: Attributes,
     pub deleted: Option<DeletedInfo>,
 }
 
@@ -93,10 +87,7 @@ pub struct KeyProps {
 #[derive(Debug, Default)]
 pub struct KeyUpdate {
     pub key_ops: Option<Vec<String>>,
-    pub tags: Option<Tags>,
-    pub enabled: Option<bool>,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
+    pub common: CommonUpdate,
 }
 
 /// The result of a key operation: the versioned key it used, and the output.
@@ -192,17 +183,11 @@ impl Core {
             None => None,
         };
         Ok(KeyView {
+            attributes: Attributes::of(v, &o.meta),
             name: o.name,
             version: o.meta.version,
             key,
             tags: o.meta.tags,
-            enabled: o.meta.enabled,
-            nbf: o.meta.nbf,
-            exp: o.meta.exp,
-            created: o.meta.created,
-            updated: o.meta.updated,
-            recovery_level: v.recovery_level(),
-            recoverable_days: i64::from(v.retention_days),
             deleted: o.deleted,
         })
     }
@@ -317,18 +302,7 @@ impl Core {
                 if let Some(ops) = &upd.key_ops {
                     p.key_ops = ops.clone();
                 }
-                if let Some(t) = &upd.tags {
-                    m.tags = Some(t.clone());
-                }
-                if let Some(e) = upd.enabled {
-                    m.enabled = e;
-                }
-                if upd.nbf.is_some() {
-                    m.nbf = upd.nbf;
-                }
-                if upd.exp.is_some() {
-                    m.exp = upd.exp;
-                }
+                upd.common.apply(m);
                 Ok(())
             })
             .await?;

@@ -5,6 +5,7 @@
 mod identity;
 mod keys;
 mod objects;
+pub use objects::{Attributes, CommonUpdate};
 mod records;
 mod rotation;
 mod secrets;

@@ -37,6 +37,58 @@ pub(crate) struct Collection {
 /// Every collection, so background purge can find what an index entry points to.
 pub(crate) const COLLECTIONS: &[&Collection] = &[&crate::secrets::SECRETS, &crate::keys::KEYS];
 
+/// The attributes every object version shows (Azure's `attributes` member).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attributes {
+    pub enabled: bool,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+    pub recovery_level: &'static str,
+    pub recoverable_days: i64,
+}
+
+impl Attributes {
+    pub(crate) fn of(v: &VaultRecord, m: &VersionMeta) -> Self {
+        Self {
+            enabled: m.enabled,
+            nbf: m.nbf,
+            exp: m.exp,
+            created: m.created,
+            updated: m.updated,
+            recovery_level: v.recovery_level(),
+            recoverable_days: i64::from(v.retention_days),
+        }
+    }
+}
+
+/// Attribute and tag changes common to every collection; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct CommonUpdate {
+    pub tags: Option<Tags>,
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+}
+
+impl CommonUpdate {
+    pub(crate) fn apply(&self, m: &mut VersionMeta) {
+        if let Some(t) = &self.tags {
+            m.tags = Some(t.clone());
+        }
+        if let Some(e) = self.enabled {
+            m.enabled = e;
+        }
+        if self.nbf.is_some() {
+            m.nbf = self.nbf;
+        }
+        if self.exp.is_some() {
+            m.exp = self.exp;
+        }
+    }
+}
+
 /// One version as the services hand it to the API layer.
 #[derive(Debug, Clone)]
 pub(crate) struct Object<P> {

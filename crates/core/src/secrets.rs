@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
 use crate::Core;
-use crate::objects::{Collection, NewVersion, Object, Page};
+use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page};
 use crate::records::Tags;
 use crate::vaults::VaultRecord;
 
@@ -38,13 +38,7 @@ pub struct SecretView {
     pub value: Option<SecretString>,
     pub content_type: Option<String>,
     pub tags: Option<Tags>,
-    pub enabled: bool,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
-    pub created: i64,
-    pub updated: i64,
-    pub recovery_level: &'static str,
-    pub recoverable_days: i64,
+    pub attributes: Attributes,
     pub deleted: Option<DeletedInfo>,
 }
 
@@ -70,10 +64,7 @@ pub struct SetSecret {
 #[derive(Debug, Default)]
 pub struct SecretUpdate {
     pub content_type: Option<String>,
-    pub tags: Option<Tags>,
-    pub enabled: Option<bool>,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
+    pub common: CommonUpdate,
 }
 
 fn check_content_type(ct: &Option<String>) -> Result<()> {
@@ -87,18 +78,12 @@ fn check_content_type(ct: &Option<String>) -> Result<()> {
 
 fn view(v: &VaultRecord, o: Object<SecretString>, with_value: bool) -> SecretView {
     SecretView {
+        attributes: Attributes::of(v, &o.meta),
         name: o.name,
         version: o.meta.version,
         value: if with_value { o.payload } else { None },
         content_type: o.meta.content_type,
         tags: o.meta.tags,
-        enabled: o.meta.enabled,
-        nbf: o.meta.nbf,
-        exp: o.meta.exp,
-        created: o.meta.created,
-        updated: o.meta.updated,
-        recovery_level: v.recovery_level(),
-        recoverable_days: i64::from(v.retention_days),
         deleted: o.deleted,
     }
 }
@@ -150,18 +135,7 @@ impl Core {
                 if let Some(ct) = &upd.content_type {
                     m.content_type = Some(ct.clone());
                 }
-                if let Some(t) = &upd.tags {
-                    m.tags = Some(t.clone());
-                }
-                if let Some(e) = upd.enabled {
-                    m.enabled = e;
-                }
-                if upd.nbf.is_some() {
-                    m.nbf = upd.nbf;
-                }
-                if upd.exp.is_some() {
-                    m.exp = upd.exp;
-                }
+                upd.common.apply(m);
                 Ok(())
             })
             .await?;

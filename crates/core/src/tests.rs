@@ -65,11 +65,14 @@ async fn update_disable_and_limits() {
             "default",
             "s",
             Some(&s.version),
-            SecretUpdate { enabled: Some(false), content_type: Some("text/plain".into()), ..Default::default() },
+            SecretUpdate {
+                content_type: Some("text/plain".into()),
+                common: crate::CommonUpdate { enabled: Some(false), ..Default::default() },
+            },
         )
         .await
         .unwrap();
-    assert!(!u.enabled);
+    assert!(!u.attributes.enabled);
     assert_eq!(c.get_secret("default", "s", None).await.unwrap_err().kind, ErrorKind::ObjectDisabled);
     let listed = c.list_secrets("default", None, 25).await.unwrap();
     assert_eq!(listed.items[0].content_type.as_deref(), Some("text/plain"), "head mirrors the latest version");
@@ -239,7 +242,7 @@ async fn rotation_policy_rotates_when_due() {
     assert_eq!(c.rotate_due().await.unwrap(), 1);
     let latest = c.get_key("default", "rot", None).await.unwrap();
     assert_ne!(latest.version, k.version);
-    assert_eq!(latest.exp, Some(c.now() + 90 * 86_400), "expiry from the policy");
+    assert_eq!(latest.attributes.exp, Some(c.now() + 90 * 86_400), "expiry from the policy");
     let n_old = k.key.as_ref().unwrap().n.clone();
     assert_ne!(latest.key.as_ref().unwrap().n, n_old, "new key material");
     assert_eq!(latest.key.as_ref().unwrap().n.as_ref().map(|n| n.len()), n_old.as_ref().map(|n| n.len()), "same size");

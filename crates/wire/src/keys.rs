@@ -7,26 +7,7 @@ use strongbox_types::UnixTime;
 
 use crate::Tags;
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyAttributes {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<UnixTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exp: Option<UnixTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created: Option<UnixTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated: Option<UnixTime>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recoverable_days: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery_level: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exportable: Option<bool>,
-}
+pub type KeyAttributes = crate::Attributes;
 
 /// `KeyBundle` (with `key`) / `KeyItem` (with `kid`), plus the deleted fields when deleted.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -20,9 +20,11 @@ pub const MAX_CONTENT_TYPE: usize = 255;
 /// Tag limits (15 tags per object; ARM's 512/256 character limits for names/values).
 pub const MAX_TAGS: usize = 15;
 
+/// The `attributes` member of secrets and keys (certificates later). `exportable` is a key
+/// attribute; it is left out when `None`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
-pub struct SecretAttributes {
+pub struct Attributes {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,7 +39,11 @@ pub struct SecretAttributes {
     pub recoverable_days: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
 }
+
+pub type SecretAttributes = Attributes;
 
 /// `SecretBundle`, and with the deleted fields set, `DeletedSecretBundle`. The same struct serves
 /// as `SecretItem` (no `value`) in lists.
