@@ -15,6 +15,7 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'s
         ErrorKind::KeyNotFound => (StatusCode::NOT_FOUND, "KeyNotFound", None),
         ErrorKind::KeyDisabled => (StatusCode::FORBIDDEN, "Forbidden", Some("KeyDisabled")),
         ErrorKind::OperationNotPermitted => (StatusCode::FORBIDDEN, "Forbidden", Some("OperationNotPermitted")),
+        ErrorKind::RoleAssignmentNotFound => (StatusCode::NOT_FOUND, "RoleAssignmentNotFound", None),
         ErrorKind::VaultNotFound => (StatusCode::NOT_FOUND, "VaultNotFound", None),
         ErrorKind::Conflict => (StatusCode::CONFLICT, "Conflict", None),
         ErrorKind::DeletedButRecoverable => (StatusCode::CONFLICT, "Conflict", Some("ObjectIsDeletedButRecoverable")),

@@ -12,7 +12,7 @@ use strongbox_wire::ErrorBody;
 
 use crate::errors::{public_message, status_and_code};
 use crate::routes::{Family, Route};
-use crate::{AppState, authority, keys, secrets, vaults};
+use crate::{AppState, authority, keys, rbac, secrets, vaults};
 
 /// Largest body accepted (a secret is at most 25 KB; a 500-version backup blob is the largest
 /// legitimate body).
@@ -125,6 +125,7 @@ async fn serve(
         Family::Secrets => secrets::serve(ctx, route, body).await,
         Family::Keys => keys::serve(ctx, route, body).await,
         Family::Vaults => vaults::serve(ctx, route, body).await,
+        Family::Rbac => rbac::serve(ctx, route, body).await,
         Family::NotYet => Err(Error::new(
             ErrorKind::NotImplemented,
             "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",

@@ -11,6 +11,7 @@ mod authority;
 mod errors;
 mod http;
 mod keys;
+mod rbac;
 mod routes;
 mod secrets;
 mod vaults;

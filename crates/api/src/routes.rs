@@ -43,6 +43,13 @@ pub enum Route {
     VaultList,
     VaultGet(String),
     VaultCreate(String),
+    /// `/{scope}/providers/Microsoft.Authorization/roleDefinitions[/{name}]` (scope relative to
+    /// the vault).
+    RoleDefinitions(String, Option<String>),
+    ListRoleAssignments(String),
+    GetRoleAssignment(String, String),
+    PutRoleAssignment(String, String),
+    DeleteRoleAssignment(String, String),
 }
 
 /// The cryptographic operations of `POST /keys/{name}/{version}/{op}`.
@@ -89,6 +96,7 @@ pub enum Family {
     Secrets,
     Keys,
     Vaults,
+    Rbac,
     NotYet,
 }
 
@@ -126,6 +134,11 @@ impl Route {
             | Route::SetRotationPolicy(_)
             | Route::Rng => Family::Keys,
             Route::VaultList | Route::VaultGet(_) | Route::VaultCreate(_) => Family::Vaults,
+            Route::RoleDefinitions(..)
+            | Route::ListRoleAssignments(_)
+            | Route::GetRoleAssignment(..)
+            | Route::PutRoleAssignment(..)
+            | Route::DeleteRoleAssignment(..) => Family::Rbac,
             Route::NotYet(_) => Family::NotYet,
         }
     }
@@ -175,6 +188,12 @@ impl Route {
             Route::NotYet(action) => action,
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
             Route::VaultCreate(_) => "Microsoft.KeyVault/vaults/write",
+            Route::RoleDefinitions(..) => "Microsoft.KeyVault/vaults/roleDefinitions/read/action",
+            Route::ListRoleAssignments(_) | Route::GetRoleAssignment(..) => {
+                "Microsoft.KeyVault/vaults/roleAssignments/read/action"
+            }
+            Route::PutRoleAssignment(..) => "Microsoft.KeyVault/vaults/roleAssignments/write/action",
+            Route::DeleteRoleAssignment(..) => "Microsoft.KeyVault/vaults/roleAssignments/delete/action",
         }
     }
 
@@ -205,6 +224,11 @@ impl Route {
             | Route::GetRotationPolicy(n)
             | Route::SetRotationPolicy(n) => format!("/vaults/{vault}/keys/{n}"),
             Route::VaultGet(n) | Route::VaultCreate(n) => format!("/vaults/{n}"),
+            Route::RoleDefinitions(scope, _)
+            | Route::ListRoleAssignments(scope)
+            | Route::GetRoleAssignment(scope, _)
+            | Route::PutRoleAssignment(scope, _)
+            | Route::DeleteRoleAssignment(scope, _) => absolute_scope(vault, scope),
             Route::VaultList => "/".into(),
             Route::ListSecrets
             | Route::RestoreSecret
@@ -234,10 +258,14 @@ impl Route {
                 | Route::KeyOp(..)
                 | Route::SetRotationPolicy(_)
                 | Route::Rng
+                | Route::PutRoleAssignment(..)
         )
     }
 
     pub fn parse(method: &Method, segs: &[&str]) -> Result<Route> {
+        if let Some(r) = Self::parse_rbac(method, segs) {
+            return r;
+        }
         let lit = |i: usize, s: &str| segs.get(i).is_some_and(|x| x.eq_ignore_ascii_case(s));
         let own = |i: usize| segs.get(i).map(|s| (*s).to_owned()).unwrap_or_default();
         let m = method.clone();
@@ -363,6 +391,43 @@ impl Route {
     }
 }
 
+/// An RBAC scope relative to a vault (`/`, `/keys`, `/secrets/{name}`) made absolute.
+pub fn absolute_scope(vault: &str, relative: &str) -> String {
+    let rel: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
+    if rel.is_empty() { format!("/vaults/{vault}") } else { format!("/vaults/{vault}/{}", rel.join("/")) }
+}
+
+impl Route {
+    /// The Managed HSM RBAC data plane: `/{scope}/providers/Microsoft.Authorization/...`.
+    fn parse_rbac(method: &Method, segs: &[&str]) -> Option<Result<Route>> {
+        let i = segs.windows(2).position(|w| {
+            w[0].eq_ignore_ascii_case("providers") && w[1].eq_ignore_ascii_case("Microsoft.Authorization")
+        })?;
+        let scope = format!("/{}", segs[..i].join("/"));
+        let kind = segs.get(i + 2).map(|s| s.to_ascii_lowercase());
+        let name = segs.get(i + 3).map(|s| (*s).to_owned());
+        let na =
+            || Error::new(ErrorKind::MethodNotAllowed, format!("The method {method} is not supported on this path."));
+        let nf = || Error::new(ErrorKind::RouteNotFound, "The requested path does not exist on this vault.");
+        if segs.len() > i + 4 {
+            return Some(Err(nf()));
+        }
+        Some(match (kind.as_deref(), name, method.clone()) {
+            (Some("roledefinitions"), n, Method::GET) => Ok(Route::RoleDefinitions(scope, n)),
+            (Some("roledefinitions"), _, _) => Err(Error::new(
+                ErrorKind::NotImplemented,
+                "Custom role definitions are not implemented in this Strongbox release yet.",
+            )),
+            (Some("roleassignments"), None, Method::GET) => Ok(Route::ListRoleAssignments(scope)),
+            (Some("roleassignments"), Some(n), Method::GET) => Ok(Route::GetRoleAssignment(scope, n)),
+            (Some("roleassignments"), Some(n), Method::PUT) => Ok(Route::PutRoleAssignment(scope, n)),
+            (Some("roleassignments"), Some(n), Method::DELETE) => Ok(Route::DeleteRoleAssignment(scope, n)),
+            (Some("roleassignments"), _, _) => Err(na()),
+            _ => Err(nf()),
+        })
+    }
+}
+
 /// One request per route shape, for tests that must cover every route.
 pub fn all_route_examples() -> Vec<(Method, &'static str)> {
     vec![
@@ -411,5 +476,16 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
         (Method::GET, "/_strongbox/vaults"),
         (Method::GET, "/_strongbox/vaults/v"),
         (Method::PUT, "/_strongbox/vaults/v"),
+        (Method::GET, "/providers/Microsoft.Authorization/roleDefinitions"),
+        (Method::GET, "/keys/providers/Microsoft.Authorization/roleAssignments"),
+        (
+            Method::GET,
+            "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        ),
+        (
+            Method::PUT,
+            "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        ),
+        (Method::DELETE, "/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
     ]
 }

@@ -228,6 +228,8 @@ impl Core {
         if let Ok(mut a) = self.ident.admin_object_id.write() {
             *a = Some(sp.object_id.clone());
         }
+        let assignment = uuid::Uuid::new_v4().to_string();
+        self.create_role_assignment(&assignment, &sp.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/").await?;
         Ok(Some(BootstrapCredential {
             tenant_id: self.ident.tenant_id.clone(),
             client_id: sp.client_id,
@@ -391,21 +393,6 @@ impl Core {
             cache.insert(digest, (p.clone(), c.exp));
         }
         Ok(p)
-    }
-
-    /// Until the RBAC issue lands: only the bootstrap administrator may act on vault data.
-    pub fn authorize(&self, p: &Principal, action: &str, resource: &str) -> Result<()> {
-        let is_admin = self.ident.admin_object_id.read().ok().and_then(|a| a.clone()).is_some_and(|a| a == p.object_id);
-        if is_admin {
-            return Ok(());
-        }
-        Err(Error::new(
-            ErrorKind::Forbidden,
-            format!(
-                "Caller is not authorized to perform action on resource. Caller: appid={};oid={}. Action: '{action}'. Resource: '{resource}'. Assignment: (not found). DecisionReason: 'DeniedWithNoValidRBAC'.",
-                p.app_id, p.object_id
-            ),
-        ))
     }
 }
 

@@ -5,6 +5,7 @@
 mod identity;
 mod keys;
 mod objects;
+pub mod rbac;
 pub use objects::{Attributes, CommonUpdate};
 mod records;
 mod rotation;
@@ -76,6 +77,7 @@ pub struct Core {
     backup_key: AeadKey,
     vaults: RwLock<HashMap<String, Arc<vaults::VaultRecord>>>,
     key_handles: keys::HandleCache,
+    rbac: RwLock<strongbox_authz::Index>,
 }
 
 impl std::fmt::Debug for Core {
@@ -108,7 +110,9 @@ impl Core {
                 }
             }
         };
+        let rbac = RwLock::new(rbac::load_index(&barrier).await?);
         Ok(Self {
+            rbac,
             barrier,
             clock,
             cfg,

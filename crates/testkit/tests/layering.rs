@@ -12,6 +12,7 @@ use serde_json::Value;
 fn rules() -> BTreeMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
     BTreeMap::from([
         ("strongbox-types", (vec![], vec!["tokio", "axum", "sqlx"])),
+        ("strongbox-authz", (vec![], vec!["tokio", "axum", "sqlx"])),
         ("strongbox-crypto", (vec!["strongbox-types"], vec!["tokio", "axum", "sqlx"])),
         ("strongbox-storage", (vec![], vec!["axum"])),
         ("strongbox-storage-sqlite", (vec!["strongbox-storage"], vec!["axum"])),
@@ -21,13 +22,16 @@ fn rules() -> BTreeMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
         (
             "strongbox-core",
             (
-                vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier"],
+                vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier", "strongbox-authz"],
                 vec!["axum", "hyper", "sqlx", "reqwest"],
             ),
         ),
         (
             "strongbox-api",
-            (vec!["strongbox-types", "strongbox-crypto", "strongbox-wire", "strongbox-core"], vec!["sqlx", "cryptoki"]),
+            (
+                vec!["strongbox-types", "strongbox-crypto", "strongbox-wire", "strongbox-core", "strongbox-authz"],
+                vec!["sqlx", "cryptoki"],
+            ),
         ),
     ])
 }

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     KeyDisabled,
     /// The object does not allow this operation now (`key_ops`, `nbf`, `exp`).
     OperationNotPermitted,
+    /// The role assignment does not exist.
+    RoleAssignmentNotFound,
     /// The named vault does not exist on this server.
     VaultNotFound,
     /// Another object already holds the name (e.g. restore onto an existing secret).
