@@ -52,6 +52,10 @@ if [[ "$(pg_up)" != "up" ]] && is_root; then
 fi
 echo "PostgreSQL: $(pg_up)"
 
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$TARGET_DIR"
+export STRONGBOX_BIN="${STRONGBOX_BIN:-$(cd "$TARGET_DIR" && pwd)/debug/strongbox}"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -61,16 +65,16 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo test (unit, router, integration, PostgreSQL, kill -9, Rust SDK)"
 cargo build -p strongbox-cli --quiet
 set +e
-cargo test --workspace >target/cargo-test.log 2>&1
+cargo test --workspace >$TARGET_DIR/cargo-test.log 2>&1
 rc=$?
 set -e
-grep -E '^(test result|     Running|SKIPPED|kill -9|failures:|---- )|panicked' target/cargo-test.log || true
+grep -E '^(test result|     Running|SKIPPED|kill -9|failures:|---- )|panicked' $TARGET_DIR/cargo-test.log || true
 if [[ $rc -ne 0 ]]; then
-    tail -n 60 target/cargo-test.log
-    echo "cargo test FAILED (exit $rc; full log: target/cargo-test.log)"
+    tail -n 60 $TARGET_DIR/cargo-test.log
+    echo "cargo test FAILED (exit $rc; full log: $TARGET_DIR/cargo-test.log)"
     exit 1
 fi
-cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' target/cargo-test.log | awk '{s+=$4} END {print s+0}')
+cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' $TARGET_DIR/cargo-test.log | awk '{s+=$4} END {print s+0}')
 echo "cargo test: ${cargo_passed} passed"
 
 if [[ "${STRONGBOX_SKIP_COMPAT:-0}" == "1" ]]; then
@@ -78,8 +82,8 @@ if [[ "${STRONGBOX_SKIP_COMPAT:-0}" == "1" ]]; then
     compat_passed=0
 else
     step "Python SDK compatibility tier (azure-identity + azure-keyvault-secrets over HTTPS)"
-    bash compat/run.sh 2>&1 | tee target/compat.log
-    compat_passed=$(grep -oE '^[0-9]+ passed' target/compat.log | tail -n1 | awk '{print $1}')
+    bash compat/run.sh 2>&1 | tee $TARGET_DIR/compat.log
+    compat_passed=$(grep -oE '^[0-9]+ passed' $TARGET_DIR/compat.log | tail -n1 | awk '{print $1}')
     compat_passed=${compat_passed:-0}
 fi
 
