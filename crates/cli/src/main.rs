@@ -1,9 +1,10 @@
-//! `strongbox`: run the server, manage secrets and vaults (modelled on `az keyvault`).
+//! `strongbox`: run the server, manage secrets, keys and vaults (modelled on `az keyvault`).
 
 mod client;
+mod keys;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -26,6 +27,11 @@ enum Cmd {
     Secret {
         #[command(subcommand)]
         cmd: SecretCmd,
+    },
+    /// Manage keys and use them for cryptography.
+    Key {
+        #[command(subcommand)]
+        cmd: keys::KeyCmd,
     },
     /// Manage vaults.
     Vault {
@@ -54,17 +60,17 @@ struct ServerArgs {
 }
 
 #[derive(Args, Clone)]
-struct Conn {
+pub(crate) struct Conn {
     /// bootstrap.json written by the server (otherwise AZURE_* variables and STRONGBOX_CA_FILE are used).
     #[arg(long, env = "STRONGBOX_BOOTSTRAP", global = true)]
     bootstrap: Option<PathBuf>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "json", global = true)]
-    output: Output,
+    pub output: Output,
 }
 
 #[derive(Args, Clone)]
-struct VaultSel {
+pub(crate) struct VaultSel {
     /// Vault name (https://{name}.{dns-suffix}).
     #[arg(long)]
     vault_name: Option<String>,
@@ -73,10 +79,99 @@ struct VaultSel {
     vault_url: Option<String>,
 }
 
+/// A vault and the connection to it.
+#[derive(Args, Clone)]
+pub(crate) struct InVault {
+    #[command(flatten)]
+    pub v: VaultSel,
+    #[command(flatten)]
+    pub c: Conn,
+}
+
+/// One object of a vault, by name.
+#[derive(Args, Clone)]
+pub(crate) struct Named {
+    #[command(flatten)]
+    pub at: InVault,
+    /// Name of the object.
+    #[arg(long)]
+    pub name: String,
+}
+
+/// One version of an object: the latest unless --version.
+#[derive(Args, Clone)]
+pub(crate) struct Versioned {
+    #[command(flatten)]
+    pub n: Named,
+    /// Version (default: the latest).
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+/// New attributes and tags of a version.
+#[derive(Args, Clone)]
+pub(crate) struct Change {
+    #[command(flatten)]
+    pub at: Versioned,
+    #[arg(long)]
+    enabled: Option<bool>,
+    #[command(flatten)]
+    p: Props,
+}
+
+/// Tags and validity of an object version.
+#[derive(Args, Clone)]
+pub(crate) struct Props {
+    /// Tags as key=value (repeatable).
+    #[arg(long)]
+    tags: Vec<String>,
+    /// Expiry, Unix seconds.
+    #[arg(long)]
+    expires: Option<i64>,
+    /// Not-before, Unix seconds.
+    #[arg(long)]
+    not_before: Option<i64>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
-enum Output {
+pub(crate) enum Output {
     Json,
     Table,
+}
+
+/// Commands that secrets and keys share (same paths under `/secrets` or `/keys`).
+#[derive(Subcommand)]
+pub(crate) enum ObjectCmd {
+    /// Show one (the latest version unless --version).
+    Show(Versioned),
+    /// List all (metadata only).
+    List(InVault),
+    /// List the versions of one.
+    ListVersions(Named),
+    /// Soft-delete one (all its versions).
+    Delete(Named),
+    /// Recover a soft-deleted one.
+    Recover(Named),
+    /// Permanently delete a soft-deleted one.
+    Purge(Named),
+    /// List the soft-deleted ones.
+    ListDeleted(InVault),
+    /// Show a soft-deleted one.
+    ShowDeleted(Named),
+    /// Write an encrypted backup of all versions to a file.
+    Backup {
+        #[command(flatten)]
+        n: Named,
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Restore from a backup file.
+    Restore {
+        #[command(flatten)]
+        at: InVault,
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,9 +179,7 @@ enum SecretCmd {
     /// Create a secret or a new version of it.
     Set {
         #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
+        n: Named,
         /// The value (or use --file).
         #[arg(long, conflicts_with = "file")]
         value: Option<String>,
@@ -95,131 +188,20 @@ enum SecretCmd {
         file: Option<PathBuf>,
         #[arg(long)]
         content_type: Option<String>,
-        /// Tags as key=value (repeatable).
-        #[arg(long)]
-        tags: Vec<String>,
+        #[command(flatten)]
+        p: Props,
         #[arg(long)]
         disabled: bool,
-        /// Expiry, Unix seconds.
-        #[arg(long)]
-        expires: Option<i64>,
-        /// Not-before, Unix seconds.
-        #[arg(long)]
-        not_before: Option<i64>,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Show a secret (latest version unless --version).
-    Show {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        version: Option<String>,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// List secrets (metadata only).
-    List {
-        #[command(flatten)]
-        v: VaultSel,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// List the versions of a secret.
-    ListVersions {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        c: Conn,
     },
     /// Change attributes, tags or content type of a version.
     SetAttributes {
         #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        version: Option<String>,
-        #[arg(long)]
-        enabled: Option<bool>,
+        change: Change,
         #[arg(long)]
         content_type: Option<String>,
-        #[arg(long)]
-        tags: Vec<String>,
-        #[arg(long)]
-        expires: Option<i64>,
-        #[arg(long)]
-        not_before: Option<i64>,
-        #[command(flatten)]
-        c: Conn,
     },
-    /// Soft-delete a secret (all versions).
-    Delete {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Recover a soft-deleted secret.
-    Recover {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Permanently delete a soft-deleted secret.
-    Purge {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// List soft-deleted secrets.
-    ListDeleted {
-        #[command(flatten)]
-        v: VaultSel,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Show a soft-deleted secret.
-    ShowDeleted {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Write an encrypted backup of all versions to a file.
-    Backup {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        name: String,
-        #[arg(long)]
-        file: PathBuf,
-        #[command(flatten)]
-        c: Conn,
-    },
-    /// Restore a secret from a backup file.
-    Restore {
-        #[command(flatten)]
-        v: VaultSel,
-        #[arg(long)]
-        file: PathBuf,
-        #[command(flatten)]
-        c: Conn,
-    },
+    #[command(flatten)]
+    Object(ObjectCmd),
 }
 
 #[derive(Subcommand)]
@@ -249,30 +231,72 @@ enum VaultCmd {
     },
 }
 
-fn tags(list: &[String]) -> anyhow::Result<Option<Value>> {
-    if list.is_empty() {
-        return Ok(None);
+impl Props {
+    /// `{attributes, tags}` of a create or update body.
+    pub fn body(&self, enabled: Option<bool>) -> anyhow::Result<Value> {
+        let attrs = [
+            ("enabled", enabled.map(Value::from)),
+            ("nbf", self.not_before.map(Value::from)),
+            ("exp", self.expires.map(Value::from)),
+        ];
+        let a: serde_json::Map<String, Value> =
+            attrs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect();
+        let mut body = json!({ "attributes": a });
+        if !self.tags.is_empty() {
+            let mut m = serde_json::Map::new();
+            for t in &self.tags {
+                let (k, v) = t.split_once('=').with_context(|| format!("tag '{t}' is not key=value"))?;
+                m.insert(k.to_owned(), Value::String(v.to_owned()));
+            }
+            body["tags"] = Value::Object(m);
+        }
+        Ok(body)
     }
-    let mut m = serde_json::Map::new();
-    for t in list {
-        let (k, v) = t.split_once('=').with_context(|| format!("tag '{t}' is not key=value"))?;
-        m.insert(k.to_owned(), Value::String(v.to_owned()));
-    }
-    Ok(Some(Value::Object(m)))
 }
 
-fn attributes(enabled: Option<bool>, nbf: Option<i64>, exp: Option<i64>) -> Value {
-    let mut a = serde_json::Map::new();
-    if let Some(e) = enabled {
-        a.insert("enabled".into(), json!(e));
+impl InVault {
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        connect(&self.c, Some(&self.v)).await
     }
-    if let Some(n) = nbf {
-        a.insert("nbf".into(), json!(n));
+
+    /// One call, its reply printed.
+    pub async fn show(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<()> {
+        print(self.c.output, &self.client().await?.call(method, path, body).await?);
+        Ok(())
     }
-    if let Some(e) = exp {
-        a.insert("exp".into(), json!(e));
+
+    /// All pages of a list, printed as one.
+    pub async fn show_list(&self, path: &str) -> anyhow::Result<()> {
+        print(self.c.output, &json!({ "value": self.client().await?.list(path).await? }));
+        Ok(())
     }
-    Value::Object(a)
+}
+
+impl Versioned {
+    /// `/{kind}/{name}` or `/{kind}/{name}/{version}`.
+    pub fn path(&self, kind: &str) -> String {
+        match self.version.as_deref() {
+            Some(v) if !v.is_empty() => format!("/{kind}/{}/{v}", self.n.name),
+            _ => format!("/{kind}/{}", self.n.name),
+        }
+    }
+}
+
+impl Change {
+    /// PATCHes the version with the new attributes and tags, and what `more` adds to the body.
+    pub async fn send(&self, kind: &str, more: impl FnOnce(&mut Value)) -> anyhow::Result<()> {
+        let mut body = self.p.body(self.enabled)?;
+        more(&mut body);
+        self.at.n.at.show("PATCH", &self.at.path(kind), Some(body)).await
+    }
+}
+
+pub(crate) fn read_text(f: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))
+}
+
+pub(crate) fn write_file(f: &Path, data: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    std::fs::write(f, data).with_context(|| format!("cannot write {}", f.display()))
 }
 
 #[tokio::main]
@@ -290,6 +314,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Server(a) => server(a).await,
         Cmd::Secret { cmd } => secret(cmd).await,
+        Cmd::Key { cmd } => keys::run(cmd).await,
         Cmd::Vault { cmd } => vault(cmd).await,
     }
 }
@@ -336,108 +361,96 @@ async fn connect(c: &Conn, v: Option<&VaultSel>) -> anyhow::Result<Client> {
     Client::new(conn, url).await
 }
 
-fn print(out: Output, v: &Value) {
+/// Prints a reply: JSON as is, or for `--output table` objects (and lists of them) as rows of
+/// id, enabled, updated and type (content type or key type); other replies as `field  value` lines.
+pub(crate) fn print(out: Output, v: &Value) {
+    if v.is_null() {
+        return;
+    }
     match out {
         Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
         Output::Table => {
             let rows: Vec<&Value> = match v.get("value").and_then(Value::as_array) {
                 Some(items) if v.get("id").is_none() => items.iter().collect(),
-                _ => vec![v],
+                _ if v.get("attributes").is_some_and(|a| a.get("enabled").is_some()) => vec![v],
+                _ => return print_fields("", v),
             };
-            println!("{:<70} {:<8} {:<12} ContentType", "Id", "Enabled", "Updated");
+            println!("{:<70} {:<8} {:<12} Type", "Id", "Enabled", "Updated");
             for r in rows {
+                let text = |p: &str| r.pointer(p).and_then(Value::as_str);
                 println!(
                     "{:<70} {:<8} {:<12} {}",
-                    r.get("id").and_then(Value::as_str).unwrap_or(""),
+                    text("/id").or_else(|| text("/kid")).or_else(|| text("/key/kid")).unwrap_or(""),
                     r.pointer("/attributes/enabled").map(ToString::to_string).unwrap_or_default(),
                     r.pointer("/attributes/updated").map(ToString::to_string).unwrap_or_default(),
-                    r.get("contentType").and_then(Value::as_str).unwrap_or("")
+                    text("/contentType").or_else(|| text("/key/kty")).unwrap_or("")
                 );
             }
         }
     }
 }
 
+/// `path  value` for every leaf of `v`.
+fn print_fields(prefix: &str, v: &Value) {
+    match v {
+        Value::Object(m) => m.iter().for_each(|(k, x)| print_fields(&format!("{prefix}/{k}"), x)),
+        Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| print_fields(&format!("{prefix}/{i}"), x)),
+        Value::String(s) => println!("{:<44} {s}", prefix.trim_start_matches('/')),
+        other => println!("{:<44} {other}", prefix.trim_start_matches('/')),
+    }
+}
+
 async fn secret(cmd: SecretCmd) -> anyhow::Result<()> {
     match cmd {
-        SecretCmd::Set { v, name, value, file, content_type, tags: t, disabled, expires, not_before, c } => {
+        SecretCmd::Set { n, value, file, content_type, p, disabled } => {
             let value = match (value, file) {
                 (Some(v), None) => v,
-                (None, Some(f)) => {
-                    std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
-                }
+                (None, Some(f)) => read_text(&f)?,
                 _ => anyhow::bail!("give the value with --value or --file"),
             };
-            let mut body =
-                json!({ "value": value, "attributes": attributes(disabled.then_some(false), not_before, expires) });
+            let mut body = p.body(disabled.then_some(false))?;
+            body["value"] = json!(value);
             if let Some(ct) = content_type {
                 body["contentType"] = json!(ct);
             }
-            if let Some(t) = tags(&t)? {
-                body["tags"] = t;
-            }
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &cl.call("PUT", &format!("/secrets/{name}"), Some(body)).await?);
+            n.at.show("PUT", &format!("/secrets/{}", n.name), Some(body)).await
         }
-        SecretCmd::Show { v, name, version, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            let path = format!("/secrets/{name}/{}", version.unwrap_or_default());
-            print(c.output, &cl.call("GET", &path, None).await?);
+        SecretCmd::SetAttributes { change, content_type } => {
+            change
+                .send("secrets", |body| {
+                    if let Some(ct) = content_type {
+                        body["contentType"] = json!(ct);
+                    }
+                })
+                .await
         }
-        SecretCmd::List { v, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &json!({ "value": cl.list("/secrets").await? }));
-        }
-        SecretCmd::ListVersions { v, name, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &json!({ "value": cl.list(&format!("/secrets/{name}/versions")).await? }));
-        }
-        SecretCmd::SetAttributes { v, name, version, enabled, content_type, tags: t, expires, not_before, c } => {
-            let mut body = json!({ "attributes": attributes(enabled, not_before, expires) });
-            if let Some(ct) = content_type {
-                body["contentType"] = json!(ct);
-            }
-            if let Some(t) = tags(&t)? {
-                body["tags"] = t;
-            }
-            let cl = connect(&c, Some(&v)).await?;
-            let path = format!("/secrets/{name}/{}", version.unwrap_or_default());
-            print(c.output, &cl.call("PATCH", &path, Some(body)).await?);
-        }
-        SecretCmd::Delete { v, name, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &cl.call("DELETE", &format!("/secrets/{name}"), None).await?);
-        }
-        SecretCmd::Recover { v, name, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &cl.call("POST", &format!("/deletedsecrets/{name}/recover"), None).await?);
-        }
-        SecretCmd::Purge { v, name, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            cl.call("DELETE", &format!("/deletedsecrets/{name}"), None).await?;
-        }
-        SecretCmd::ListDeleted { v, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &json!({ "value": cl.list("/deletedsecrets").await? }));
-        }
-        SecretCmd::ShowDeleted { v, name, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &cl.call("GET", &format!("/deletedsecrets/{name}"), None).await?);
-        }
-        SecretCmd::Backup { v, name, file, c } => {
-            let cl = connect(&c, Some(&v)).await?;
-            let r = cl.call("POST", &format!("/secrets/{name}/backup"), None).await?;
+        SecretCmd::Object(cmd) => object("secrets", cmd).await,
+    }
+}
+
+/// Runs a command that secrets and keys share; `kind` is the collection (`secrets` or `keys`).
+pub(crate) async fn object(kind: &str, cmd: ObjectCmd) -> anyhow::Result<()> {
+    match cmd {
+        ObjectCmd::Show(v) => v.n.at.show("GET", &v.path(kind), None).await,
+        ObjectCmd::List(at) => at.show_list(&format!("/{kind}")).await,
+        ObjectCmd::ListVersions(n) => n.at.show_list(&format!("/{kind}/{}/versions", n.name)).await,
+        ObjectCmd::Delete(n) => n.at.show("DELETE", &format!("/{kind}/{}", n.name), None).await,
+        ObjectCmd::Recover(n) => n.at.show("POST", &format!("/deleted{kind}/{}/recover", n.name), None).await,
+        ObjectCmd::Purge(n) => n.at.show("DELETE", &format!("/deleted{kind}/{}", n.name), None).await,
+        ObjectCmd::ListDeleted(at) => at.show_list(&format!("/deleted{kind}")).await,
+        ObjectCmd::ShowDeleted(n) => n.at.show("GET", &format!("/deleted{kind}/{}", n.name), None).await,
+        ObjectCmd::Backup { n, file } => {
+            let r = n.at.client().await?.call("POST", &format!("/{kind}/{}/backup", n.name), None).await?;
             let blob = r.get("value").and_then(Value::as_str).context("backup reply has no value")?;
-            std::fs::write(&file, blob).with_context(|| format!("cannot write {}", file.display()))?;
-            eprintln!("backup of '{name}' written to {}", file.display());
+            write_file(&file, blob)?;
+            eprintln!("backup of '{}' written to {}", n.name, file.display());
+            Ok(())
         }
-        SecretCmd::Restore { v, file, c } => {
-            let blob = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let cl = connect(&c, Some(&v)).await?;
-            print(c.output, &cl.call("POST", "/secrets/restore", Some(json!({ "value": blob.trim() }))).await?);
+        ObjectCmd::Restore { at, file } => {
+            let blob = read_text(&file)?;
+            at.show("POST", &format!("/{kind}/restore"), Some(json!({ "value": blob.trim() }))).await
         }
     }
-    Ok(())
 }
 
 async fn vault(cmd: VaultCmd) -> anyhow::Result<()> {
@@ -457,4 +470,14 @@ async fn vault(cmd: VaultCmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -2,44 +2,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{free_port, spawn};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts the real binary and waits for its ready line.
-fn spawn(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strongbox"))
-        .args(["server", "--data-dir"])
-        .arg(dir)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("STRONGBOX_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        match lines.next() {
-            Some(Ok(l)) if l.contains("ready") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("server exited before it was ready"),
-        }
-    }
-    // keep draining stdout so the child never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
 
 async fn client_and_token(dir: &std::path::Path, port: u16) -> (reqwest::Client, String, String) {
     let boot: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap();
