@@ -38,26 +38,25 @@ impl RoleDefinition {
 
 /// Case-insensitive match with `*` standing for any run of characters.
 pub fn matches(pattern: &str, action: &str) -> bool {
-    let p = pattern.to_ascii_lowercase();
-    let a = action.to_ascii_lowercase();
-    let parts: Vec<&str> = p.split('*').collect();
-    if parts.len() == 1 {
-        return p == a;
+    matches_lc(&pattern.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// [`matches`] for arguments already in lower case (no allocation: the decision hot path).
+fn matches_lc(p: &str, a: &str) -> bool {
+    let mut parts = p.split('*');
+    let Some(first) = parts.next() else { return false };
+    let Some(mut rest) = a.strip_prefix(first) else { return false };
+    let mut parts = parts.peekable();
+    if parts.peek().is_none() {
+        return rest.is_empty();
     }
-    let mut rest = a.as_str();
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
             return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(pos) => rest = &rest[pos + part.len()..],
-                None => return false,
-            }
+        }
+        match rest.find(part) {
+            Some(pos) => rest = &rest[pos + part.len()..],
+            None => return false,
         }
     }
     true
@@ -65,9 +64,13 @@ pub fn matches(pattern: &str, action: &str) -> bool {
 
 /// Whether an assignment at `assigned` covers `resource` (same scope or an ancestor).
 pub fn covers(assigned: &str, resource: &str) -> bool {
-    let a = assigned.trim_end_matches('/').to_ascii_lowercase();
-    let r = resource.trim_end_matches('/').to_ascii_lowercase();
-    a.is_empty() || r == a || r.starts_with(&format!("{a}/"))
+    covers_lc(&assigned.to_ascii_lowercase(), &resource.to_ascii_lowercase())
+}
+
+fn covers_lc(assigned: &str, resource: &str) -> bool {
+    let a = assigned.trim_end_matches('/');
+    let r = resource.trim_end_matches('/');
+    a.is_empty() || r == a || (r.starts_with(a) && r.as_bytes().get(a.len()) == Some(&b'/'))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,15 +101,25 @@ impl Index {
         roles: impl IntoIterator<Item = RoleDefinition>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Self {
-        let mut idx =
-            Self { roles: roles.into_iter().map(|r| (r.id.to_ascii_lowercase(), r)).collect(), ..Self::default() };
+        // Role ids and patterns are kept in lower case so decisions compare without allocating.
+        let roles = roles
+            .into_iter()
+            .map(|mut r| {
+                r.data_actions.iter_mut().for_each(|a| *a = a.to_ascii_lowercase());
+                r.not_data_actions.iter_mut().for_each(|a| *a = a.to_ascii_lowercase());
+                (r.id.to_ascii_lowercase(), r)
+            })
+            .collect();
+        let mut idx = Self { roles, ..Self::default() };
         for a in assignments {
             idx.add(a);
         }
         idx
     }
 
-    pub fn add(&mut self, a: Assignment) {
+    pub fn add(&mut self, mut a: Assignment) {
+        a.scope = a.scope.to_ascii_lowercase();
+        a.role_id = a.role_id.to_ascii_lowercase();
         self.by_principal.entry(a.principal_id.to_ascii_lowercase()).or_default().push(a);
     }
 
@@ -123,10 +136,22 @@ impl Index {
     /// Decides whether any of `principals` (the caller and its groups) may perform `action` on
     /// `resource`.
     pub fn decide(&self, principals: &[&str], action: &str, resource: &str) -> Decision {
+        let action = action.to_ascii_lowercase();
+        let resource = resource.to_ascii_lowercase();
         for p in principals {
-            let Some(list) = self.by_principal.get(&p.to_ascii_lowercase()) else { continue };
+            let list = match self.by_principal.get(*p) {
+                Some(l) => l,
+                None => match self.by_principal.get(&p.to_ascii_lowercase()) {
+                    Some(l) => l,
+                    None => continue,
+                },
+            };
             for a in list {
-                if covers(&a.scope, resource) && self.role(&a.role_id).is_some_and(|r| r.grants(action)) {
+                let granted = self.roles.get(&a.role_id).is_some_and(|r| {
+                    r.data_actions.iter().any(|p| matches_lc(p, &action))
+                        && !r.not_data_actions.iter().any(|p| matches_lc(p, &action))
+                });
+                if granted && covers_lc(&a.scope, &resource) {
                     return Decision::Allow { assignment_id: a.id.clone() };
                 }
             }
