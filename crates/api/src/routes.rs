@@ -43,6 +43,8 @@ pub enum Route {
     VaultList,
     VaultGet(String),
     VaultCreate(String),
+    /// `POST /_strongbox/serviceprincipals` (until the identity issue's full management API).
+    CreateServicePrincipal,
     /// `/{scope}/providers/Microsoft.Authorization/roleDefinitions[/{name}]` (scope relative to
     /// the vault).
     RoleDefinitions(String, Option<String>),
@@ -133,7 +135,9 @@ impl Route {
             | Route::GetRotationPolicy(_)
             | Route::SetRotationPolicy(_)
             | Route::Rng => Family::Keys,
-            Route::VaultList | Route::VaultGet(_) | Route::VaultCreate(_) => Family::Vaults,
+            Route::VaultList | Route::VaultGet(_) | Route::VaultCreate(_) | Route::CreateServicePrincipal => {
+                Family::Vaults
+            }
             Route::RoleDefinitions(..)
             | Route::ListRoleAssignments(_)
             | Route::GetRoleAssignment(..)
@@ -187,7 +191,7 @@ impl Route {
             Route::Rng => "Microsoft.KeyVault/vaults/rng/action",
             Route::NotYet(action) => action,
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
-            Route::VaultCreate(_) => "Microsoft.KeyVault/vaults/write",
+            Route::VaultCreate(_) | Route::CreateServicePrincipal => "Microsoft.KeyVault/vaults/write",
             Route::RoleDefinitions(..) => "Microsoft.KeyVault/vaults/roleDefinitions/read/action",
             Route::ListRoleAssignments(_) | Route::GetRoleAssignment(..) => {
                 "Microsoft.KeyVault/vaults/roleAssignments/read/action"
@@ -229,7 +233,7 @@ impl Route {
             | Route::GetRoleAssignment(scope, _)
             | Route::PutRoleAssignment(scope, _)
             | Route::DeleteRoleAssignment(scope, _) => absolute_scope(vault, scope),
-            Route::VaultList => "/".into(),
+            Route::VaultList | Route::CreateServicePrincipal => "/".into(),
             Route::ListSecrets
             | Route::RestoreSecret
             | Route::ListDeletedSecrets
@@ -259,6 +263,7 @@ impl Route {
                 | Route::SetRotationPolicy(_)
                 | Route::Rng
                 | Route::PutRoleAssignment(..)
+                | Route::CreateServicePrincipal
         )
     }
 
@@ -381,6 +386,10 @@ impl Route {
                 Method::GET => Ok(Route::VaultList),
                 _ => Err(na()),
             },
+            ("_strongbox", 2) if lit(1, "serviceprincipals") => match *method {
+                Method::POST => Ok(Route::CreateServicePrincipal),
+                _ => Err(na()),
+            },
             ("_strongbox", 3) if lit(1, "vaults") => match *method {
                 Method::GET => Ok(Route::VaultGet(own(2))),
                 Method::PUT => Ok(Route::VaultCreate(own(2))),
@@ -476,6 +485,7 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
         (Method::GET, "/_strongbox/vaults"),
         (Method::GET, "/_strongbox/vaults/v"),
         (Method::PUT, "/_strongbox/vaults/v"),
+        (Method::POST, "/_strongbox/serviceprincipals"),
         (Method::GET, "/providers/Microsoft.Authorization/roleDefinitions"),
         (Method::GET, "/keys/providers/Microsoft.Authorization/roleAssignments"),
         (

@@ -30,6 +30,24 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 .await?;
             Ok(json(StatusCode::CREATED, &info))
         }
+        Route::CreateServicePrincipal => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Body {
+                display_name: Option<String>,
+            }
+            let b: Body = parse_json(body)?;
+            let name = b.display_name.ok_or_else(|| Error::bad("The 'displayName' member is required."))?;
+            let sp = core.create_service_principal_for_rbac(&name).await?;
+            let reply = serde_json::json!({
+                "appId": sp.app_id,
+                "displayName": sp.display_name,
+                "password": sp.password.expose(),
+                "tenant": sp.tenant,
+                "objectId": sp.object_id,
+            });
+            Ok(json(StatusCode::CREATED, &reply))
+        }
         other => Err(Error::internal(format!("route {other:?} is not a vault route"))),
     }
 }

@@ -38,6 +38,32 @@ enum Cmd {
         #[command(subcommand)]
         cmd: VaultCmd,
     },
+    /// Manage identities (the directory).
+    Ad {
+        #[command(subcommand)]
+        cmd: AdCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdCmd {
+    /// Service principals.
+    Sp {
+        #[command(subcommand)]
+        cmd: SpCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SpCmd {
+    /// Create a service principal with a client secret (printed once), like `az ad sp create-for-rbac`.
+    /// It has no role until one is assigned.
+    CreateForRbac {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        c: Conn,
+    },
 }
 
 #[derive(Args)]
@@ -316,6 +342,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Secret { cmd } => secret(cmd).await,
         Cmd::Key { cmd } => keys::run(cmd).await,
         Cmd::Vault { cmd } => vault(cmd).await,
+        Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::CreateForRbac { name, c } } } => {
+            let cl = connect(&c, None).await?;
+            let body = json!({ "displayName": name });
+            print(c.output, &cl.call("POST", "/_strongbox/serviceprincipals", Some(body)).await?);
+            Ok(())
+        }
     }
 }
 

@@ -136,6 +136,21 @@ async fn load_signing_keys(barrier: &Barrier) -> Result<Vec<(i64, SigningKey)>> 
     Ok(out)
 }
 
+/// The result of [`Core::create_service_principal_for_rbac`]; the password is not stored.
+pub struct NewServicePrincipal {
+    pub app_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub tenant: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for NewServicePrincipal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewServicePrincipal").field("app_id", &self.app_id).finish_non_exhaustive()
+    }
+}
+
 /// A token request as posted to `/{tenant}/oauth2/v2.0/token` (form fields).
 #[derive(Default)]
 pub struct TokenRequest {
@@ -264,6 +279,22 @@ impl Core {
     pub async fn create_app(&self, display_name: &str) -> Result<(String, SecretString)> {
         let (sp, secret) = self.create_service_principal(display_name).await?;
         Ok((sp.client_id, secret))
+    }
+
+    /// `az ad sp create-for-rbac`-style creation: a service principal with no role assignment
+    /// and one client secret, shown once.
+    pub async fn create_service_principal_for_rbac(&self, display_name: &str) -> Result<NewServicePrincipal> {
+        if display_name.is_empty() || display_name.len() > 120 {
+            return Err(Error::bad("The display name must be 1-120 characters."));
+        }
+        let (sp, password) = self.create_service_principal(display_name).await?;
+        Ok(NewServicePrincipal {
+            app_id: sp.client_id,
+            object_id: sp.object_id,
+            display_name: sp.display_name,
+            tenant: self.ident.tenant_id.clone(),
+            password,
+        })
     }
 
     /// The client-credentials grant with a client secret.

@@ -12,7 +12,7 @@ mod rotation;
 mod secrets;
 mod vaults;
 
-pub use identity::{AuthFailure, OAuthError, Principal, TokenGrant, TokenRequest};
+pub use identity::{AuthFailure, NewServicePrincipal, OAuthError, Principal, TokenGrant, TokenRequest};
 pub use keys::{CreateKey, KeyListing, KeyOpResult, KeyProps, KeyUpdate, KeyView};
 pub use rotation::{ActionType, LifetimeAction, RotationPolicy, parse_duration};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
