@@ -35,7 +35,7 @@ fn release_policy_not_yet(p: &Option<serde_json::Value>) -> Result<(), Error> {
 pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
-    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     match route {
         Route::CreateKey(name) => {
             let p: KeyCreateParameters = parse_json(body)?;
@@ -230,7 +230,7 @@ fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {
 }
 
 /// A full bundle: the public JWK with its versioned `kid`.
-fn bundle(ctx: &Ctx<'_>, v: &KeyView, _versioned: bool) -> KeyBundle {
+fn bundle(ctx: &Ctx<'_>, v: &KeyView) -> KeyBundle {
     let mut key = v.key.clone();
     if let Some(k) = key.as_mut() {
         k.kid = Some(format!("{}/keys/{}/{}", ctx.base(), v.name, v.version));

@@ -68,7 +68,6 @@ pub(crate) struct IdentityState {
     pub tenant_id: String,
     signer: SigningKey,
     public_keys: Vec<PublicKey>,
-    admin_object_id: RwLock<Option<String>>,
     cache: RwLock<HashMap<[u8; 32], (Principal, i64)>>,
 }
 
@@ -102,17 +101,7 @@ impl IdentityState {
         keys.sort_by_key(|(created, _)| *created);
         let public_keys = keys.iter().map(|(_, k)| k.public()).collect();
         let signer = keys.pop().map(|(_, k)| k).ok_or_else(|| Error::internal("no token signing key"))?;
-        let admin_object_id = match barrier.get(BOOTSTRAP_PATH).await? {
-            Some(b) => Some(decode::<BootstrapRec>(BOOTSTRAP_PATH, &b)?.admin_object_id),
-            None => None,
-        };
-        Ok(Self {
-            tenant_id,
-            signer,
-            public_keys,
-            admin_object_id: RwLock::new(admin_object_id),
-            cache: RwLock::new(HashMap::new()),
-        })
+        Ok(Self { tenant_id, signer, public_keys, cache: RwLock::new(HashMap::new()) })
     }
 }
 
@@ -240,9 +229,6 @@ impl Core {
         let (sp, secret) = self.create_service_principal("strongbox-bootstrap-admin").await?;
         let rec = BootstrapRec { admin_object_id: sp.object_id.clone(), client_id: sp.client_id.clone() };
         self.barrier.commit(BTxn::new().absent(BOOTSTRAP_PATH).put(BOOTSTRAP_PATH, encode(&rec)?)).await?;
-        if let Ok(mut a) = self.ident.admin_object_id.write() {
-            *a = Some(sp.object_id.clone());
-        }
         let assignment = uuid::Uuid::new_v4().to_string();
         self.create_role_assignment(&assignment, &sp.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/").await?;
         Ok(Some(BootstrapCredential {

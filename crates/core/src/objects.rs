@@ -6,7 +6,8 @@
 //! `L/{vault}/{name}` head, `V/{vault}/{name}/{version}` versions, `D/{vault}/{name}` deleted head,
 //! `purge/{when:012}/L/{vault}/{name}` scheduled purge index. Names are stored lower-case.
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, Version};
 
@@ -344,8 +345,24 @@ impl Core {
         Err(c.busy())
     }
 
-    /// Latest-version metadata of every live (or deleted) object, by name.
-    pub(crate) async fn obj_list<P: DeserializeOwned>(
+    /// One page of records under `prefix`, decoded by `f`, and where the next page starts.
+    async fn scan_page<T>(
+        &self,
+        prefix: &str,
+        resume: Option<&str>,
+        max: usize,
+        f: impl Fn(&str, &SecretBytes) -> Result<T>,
+    ) -> Result<(Vec<T>, Option<String>)> {
+        let start = resume_start(prefix, resume)?;
+        let mut rows = self.barrier.scan_prefix(prefix, &start, max + 1).await?;
+        let next = if rows.len() > max { rows.pop().map(|(k, _)| k) } else { None };
+        let items = rows.iter().map(|(k, b)| f(k, b)).collect::<Result<Vec<_>>>()?;
+        Ok((items, next))
+    }
+
+    /// Latest-version metadata of every live (or deleted) object, by name. Payloads are
+    /// skipped while decoding: a list never materialises secret values or key material.
+    pub(crate) async fn obj_list<P>(
         &self,
         c: &Collection,
         v: &VaultRecord,
@@ -354,19 +371,17 @@ impl Core {
         max: usize,
     ) -> Result<Page<P>> {
         let prefix = format!("{}/{}/", if deleted { c.deleted } else { c.live }, v.name);
-        let start = resume_start(&prefix, resume)?;
-        let mut rows = self.barrier.scan_prefix(&prefix, &start, max + 1).await?;
-        let next = if rows.len() > max { rows.pop().map(|(k, _)| k) } else { None };
-        let mut items = Vec::with_capacity(rows.len());
-        for (k, b) in rows {
-            let h: HeadRec<P> = decode(&k, &b)?;
-            items.push(Object { name: h.name, meta: h.latest, payload: None, deleted: h.deleted });
-        }
+        let (items, next) = self
+            .scan_page(&prefix, resume, max, |k, b| {
+                let h: HeadRec<IgnoredAny> = decode(k, b)?;
+                Ok(Object { name: h.name, meta: h.latest, payload: None, deleted: h.deleted })
+            })
+            .await?;
         Ok(Page { items, next })
     }
 
     /// Every version of a live object. An unknown or deleted name lists nothing.
-    pub(crate) async fn obj_list_versions<P: DeserializeOwned>(
+    pub(crate) async fn obj_list_versions<P>(
         &self,
         c: &Collection,
         v: &VaultRecord,
@@ -375,18 +390,15 @@ impl Core {
         max: usize,
     ) -> Result<Page<P>> {
         let lc = name.key();
-        let Some(head) = self.read_json::<HeadRec<P>>(&c.head_key(&v.name, &lc)).await? else {
+        let Some(head) = self.read_json::<HeadRec<IgnoredAny>>(&c.head_key(&v.name, &lc)).await? else {
             return Ok(Page { items: Vec::new(), next: None });
         };
-        let prefix = c.versions_prefix(&v.name, &lc);
-        let start = resume_start(&prefix, resume)?;
-        let mut rows = self.barrier.scan_prefix(&prefix, &start, max + 1).await?;
-        let next = if rows.len() > max { rows.pop().map(|(k, _)| k) } else { None };
-        let mut items = Vec::with_capacity(rows.len());
-        for (k, b) in rows {
-            let r: VersionRec<P> = decode(&k, &b)?;
-            items.push(Object { name: head.name.clone(), meta: r.meta, payload: None, deleted: None });
-        }
+        let (items, next) = self
+            .scan_page(&c.versions_prefix(&v.name, &lc), resume, max, |k, b| {
+                let r: VersionRec<IgnoredAny> = decode(k, b)?;
+                Ok(Object { name: head.name.clone(), meta: r.meta, payload: None, deleted: None })
+            })
+            .await?;
         Ok(Page { items, next })
     }
 
@@ -485,7 +497,7 @@ impl Core {
     async fn purge_now(&self, c: &Collection, vault: &str, lc: &str, due_by: Option<i64>) -> Result<bool> {
         let dk = c.deleted_key(vault, lc);
         // The payload is not needed to purge: read the head generically.
-        let Some((head, stamp)) = self.read_json_versioned::<HeadRec<serde_json::Value>>(&dk).await? else {
+        let Some((head, stamp)) = self.read_json_versioned::<HeadRec<IgnoredAny>>(&dk).await? else {
             return Ok(false);
         };
         if let (Some(t), Some(info)) = (due_by, head.deleted)

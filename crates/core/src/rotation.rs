@@ -193,7 +193,7 @@ impl Core {
                 let (Some(vault), Some(lc)) = (parts.next(), parts.next()) else { continue };
                 // The head holds the latest version's dates; a deleted key has no live head.
                 let Some(head) =
-                    self.read_json::<HeadRec<serde_json::Value>>(&format!("{}/{vault}/{lc}", KEYS.live)).await?
+                    self.read_json::<HeadRec<serde::de::IgnoredAny>>(&format!("{}/{vault}/{lc}", KEYS.live)).await?
                 else {
                     continue;
                 };
