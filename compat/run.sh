@@ -13,7 +13,7 @@ VENV="$COMPAT_DIR/.venv"
 
 # Vault host names the tests use (kept in sync with tests/conftest.py);
 # only needed for the /etc/hosts fallback.
-VAULT_NAMES=(default compat2 probe)
+VAULT_NAMES=(default compat2 probe hsmprem hsmpool)
 DNS_SUFFIX="vault.localhost"
 
 if [[ "$(id -u)" -eq 0 ]]; then default_port=443; else default_port=8443; fi

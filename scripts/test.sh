@@ -27,6 +27,24 @@ python3 -c 'import venv' 2>/dev/null || apt_install python3-venv
 # the OpenSSL command line is the independent implementation the crypto tests check against
 command -v openssl >/dev/null || apt_install openssl || echo "openssl unavailable: interop tests will say SKIPPED"
 
+# SoftHSM2: a fresh PKCS#11 token in a temp folder for the HSM-backed key tests (they say SKIPPED
+# without one; STRONGBOX_REQUIRE_SOFTHSM=1 makes them fail instead).
+command -v softhsm2-util >/dev/null || apt_install softhsm2 || echo "softhsm2 unavailable: HSM tests will say SKIPPED"
+softhsm_module="$(dpkg -L libsofthsm2 2>/dev/null | grep -m1 '/libsofthsm2\.so$' || true)"
+if command -v softhsm2-util >/dev/null && [[ -n "$softhsm_module" ]]; then
+    hsm_dir="$(mktemp -d)"
+    trap 'rm -rf "$hsm_dir"' EXIT
+    mkdir -p "$hsm_dir/tokens"
+    printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+        "$hsm_dir" >"$hsm_dir/softhsm2.conf"
+    export SOFTHSM2_CONF="$hsm_dir/softhsm2.conf"
+    hsm_pin="$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
+    softhsm2-util --init-token --free --label strongbox-test --so-pin "$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')" \
+        --pin "$hsm_pin" >/dev/null
+    export STRONGBOX_PKCS11_MODULE="$softhsm_module" STRONGBOX_PKCS11_TOKEN=strongbox-test STRONGBOX_PKCS11_PIN="$hsm_pin"
+    echo "SoftHSM2: token 'strongbox-test' in $hsm_dir"
+fi
+
 # PostgreSQL: use the one given (or the local one); on a fresh Debian machine install and start
 # one, with a password for TCP logins.
 export STRONGBOX_TEST_POSTGRES_URL="${STRONGBOX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

@@ -4,6 +4,7 @@ cross-checked against the independent `cryptography` package."""
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 
 import pytest
@@ -200,3 +201,123 @@ def test_rotate_and_rotation_policy(keys: KeyClient):
     with pytest.raises(HttpResponseError) as e:
         keys.update_key_rotation_policy(name, KeyRotationPolicy(expires_in="P7D"))
     assert e.value.status_code == 400
+
+
+# --- HSM-protected keys (PKCS#11 token; SoftHSM2 under scripts/test.sh) -----------------------
+
+
+def _hsm_or_skip():
+    if not os.environ.get("STRONGBOX_PKCS11_MODULE"):
+        if os.environ.get("STRONGBOX_REQUIRE_SOFTHSM") == "1":
+            pytest.fail("STRONGBOX_REQUIRE_SOFTHSM=1 but no PKCS#11 token is configured (STRONGBOX_PKCS11_MODULE)")
+        pytest.skip("SKIPPED: no PKCS#11 token (scripts/test.sh sets up SoftHSM2)")
+
+
+def _vault(server: Server, name: str, sku: str) -> KeyClient:
+    res = server.cli("vault", "create", name, "--sku", sku, "--bootstrap", str(server.bootstrap_path))
+    assert res.returncode == 0 or "already exists" in res.stderr + res.stdout, res.stderr
+    return KeyClient(server.vault_url_for(name), server.credential(), connection_verify=server.ca_file)
+
+
+@pytest.fixture(scope="module")
+def premium(server: Server) -> KeyClient:
+    _hsm_or_skip()
+    return _vault(server, "hsmprem", "premium")
+
+
+@pytest.fixture(scope="module")
+def pool(server: Server) -> KeyClient:
+    _hsm_or_skip()
+    return _vault(server, "hsmpool", "managedhsm")
+
+
+def test_hsm_rsa_key_signs_and_decrypts_in_the_token(server: Server, premium: KeyClient):
+    k = premium.create_rsa_key(_name("hsm"), size=2048, hardware_protected=True)
+    assert k.key_type == KeyType.rsa_hsm
+    assert k.key.d is None
+    crypto = _crypto(server, k)
+    digest = hashlib.sha256(b"signed inside the HSM").digest()
+    sig = crypto.sign(SignatureAlgorithm.ps256, digest).signature
+    _rsa_public(k.key).verify(
+        sig, digest, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), utils.Prehashed(hashes.SHA256())
+    )
+    sig = crypto.sign(SignatureAlgorithm.rs256, digest).signature
+    _rsa_public(k.key).verify(sig, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    assert crypto.verify(SignatureAlgorithm.rs256, digest, sig).is_valid
+    ct = _rsa_public(k.key).encrypt(
+        b"content key", padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    )
+    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep, ct).plaintext == b"content key"
+    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa1_5, _rsa_public(k.key).encrypt(b"k" * 32, padding.PKCS1v15())).key == b"k" * 32
+    # the token lacks OAEP-SHA256: a clear 501, not a software fallback
+    ct256 = _rsa_public(k.key).encrypt(
+        b"x", padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    )
+    try:
+        assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, ct256).plaintext == b"x"
+    except HttpResponseError as e:
+        assert e.status_code == 501 and "OAEP with SHA-256" in str(e)
+
+
+def test_hsm_ec_key_signs_in_the_token(server: Server, premium: KeyClient):
+    k = premium.create_ec_key(_name("hsmec"), curve=KeyCurveName.p_256, hardware_protected=True)
+    assert k.key_type == KeyType.ec_hsm
+    digest = hashlib.sha256(b"ec in the HSM").digest()
+    raw = _crypto(server, k).sign(SignatureAlgorithm.es256, digest).signature
+    assert len(raw) == 64
+    r, s = _int(raw[:32]), _int(raw[32:])
+    _ec_public(k.key).verify(utils.encode_dss_signature(r, s), digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+
+
+def test_managed_hsm_pool_takes_only_hsm_keys(pool: KeyClient):
+    with pytest.raises(HttpResponseError) as e:
+        pool.create_rsa_key(_name(), size=2048)
+    assert e.value.status_code == 400
+    with pytest.raises(HttpResponseError) as e:
+        pool.create_oct_key(_name(), size=256)
+    assert e.value.status_code == 400
+    k = pool.create_oct_key(_name("aes"), size=256, hardware_protected=True)
+    assert k.key_type == KeyType.oct_hsm
+    assert set(k.key_operations) == {"encrypt", "decrypt", "wrapKey", "unwrapKey"}
+
+
+def test_managed_hsm_oct_key_matches_cryptography(server: Server, pool: KeyClient):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from azure.keyvault.keys.crypto._providers import NoLocalCryptography
+    from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
+
+    for size in (128, 192, 256):
+        raw = os.urandom(size // 8)
+        jwk = JsonWebKey(kty=KeyType.oct_hsm, k=raw, key_ops=["encrypt", "decrypt", "wrapKey", "unwrapKey"])
+        k = pool.import_key(_name(f"aes{size}"), jwk)
+        assert k.key_type == KeyType.oct_hsm and k.key.k is None
+        crypto = _crypto(server, k)
+        # SDK quirk (azure-keyvault-keys 4.11): for an oct key without `k` (as every HSM key bundle
+        # is) SymmetricKey.from_jwk silently uses os.urandom key bytes, so the client would wrap
+        # "locally" with a random key. Keep every operation on the server, as for a real HSM.
+        crypto._initialize()
+        crypto._local_provider = NoLocalCryptography()
+        gcm = getattr(EncryptionAlgorithm, f"a{size}_gcm")
+        r = crypto.encrypt(gcm, b"attack at dawn", additional_authenticated_data=b"hdr")
+        assert len(r.iv) == 12 and len(r.tag) == 16
+        assert AESGCM(raw).decrypt(r.iv, r.ciphertext + r.tag, b"hdr") == b"attack at dawn"
+        iv = os.urandom(12)
+        ct = AESGCM(raw).encrypt(iv, b"from cryptography", b"aad")
+        d = crypto.decrypt(gcm, ct[:-16], iv=iv, authentication_tag=ct[-16:], additional_authenticated_data=b"aad")
+        assert d.plaintext == b"from cryptography"
+
+        cbc = getattr(EncryptionAlgorithm, f"a{size}_cbcpad")
+        iv = os.urandom(16)
+        r = crypto.encrypt(cbc, b"seventeen bytes!!", iv=iv)
+        dec = Cipher(algorithms.AES(raw), modes.CBC(iv)).decryptor()
+        padded = dec.update(r.ciphertext) + dec.finalize()
+        assert padded[:17] == b"seventeen bytes!!" and padded[17:] == bytes([15]) * 15
+        assert crypto.decrypt(cbc, r.ciphertext, iv=iv).plaintext == b"seventeen bytes!!"
+
+        kw = getattr(KeyWrapAlgorithm, f"aes_{size}")
+        cek = os.urandom(32)
+        wrapped = crypto.wrap_key(kw, cek).encrypted_key
+        assert wrapped == aes_key_wrap(raw, cek)
+        assert crypto.unwrap_key(kw, aes_key_wrap(raw, b"z" * 24)).key == b"z" * 24
+        assert aes_key_unwrap(raw, wrapped) == cek

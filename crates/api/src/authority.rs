@@ -2,6 +2,7 @@
 //! OIDC discovery, JWKS, the token endpoint and instance discovery. No bearer token needed.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -23,6 +24,8 @@ pub fn is_authority_path(segs: &[&str]) -> bool {
             | [_, "oauth2", "v2.0", "token"]
             | [_, "discovery", "v2.0", "keys"]
             | [_, "discovery", "instance"]
+            | [_, "strongbox", "agent", "enroll" | "rotate"]
+            | [_, "oauth2", "v2.0", "devicecode" | "deviceauth"]
     )
 }
 
@@ -33,6 +36,7 @@ pub async fn handle(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: Body,
+    peer: Option<IpAddr>,
 ) -> Response {
     let core = &st.core;
     let tenant = segs.first().copied().unwrap_or_default();
@@ -41,6 +45,7 @@ pub async fn handle(
             status: 503,
             error: "temporarily_unavailable",
             description: "The vault service is sealed.".into(),
+            retry_after: None,
         });
     }
     let authority = core.config().authority();
@@ -62,6 +67,7 @@ pub async fn handle(
             status: 400,
             error: "invalid_tenant",
             description: format!("AADSTS90002: Tenant '{}' not found.", tenant.chars().take(64).collect::<String>()),
+            retry_after: None,
         }),
         [_, "v2.0", ".well-known", "openid-configuration"] if method == Method::GET => json(
             StatusCode::OK,
@@ -73,8 +79,10 @@ pub async fn handle(
                 "response_types_supported": ["code", "id_token", "token"],
                 "subject_types_supported": ["pairwise"],
                 "id_token_signing_alg_values_supported": ["ES256"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt"],
+                "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256"],
+                "device_authorization_endpoint": format!("{authority}/{our}/oauth2/v2.0/devicecode"),
+                "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],
                 "scopes_supported": ["openid"],
                 "tenant_region_scope": null,
                 "cloud_instance_name": "strongbox",
@@ -91,19 +99,56 @@ pub async fn handle(
                         status: 400,
                         error: "invalid_request",
                         description: "AADSTS900144: The request body is too large.".into(),
+                        retry_after: None,
                     });
                 }
             };
-            let req = token_request(form, headers, query);
+            let mut req = token_request(form, headers, query);
+            req.peer = peer;
             match core.issue_token(tenant, &req).await {
                 Ok(grant) => {
+                    let mut body = serde_json::json!({
+                        "token_type": "Bearer",
+                        "expires_in": grant.expires_in,
+                        "ext_expires_in": grant.expires_in,
+                        "access_token": grant.access_token.expose(),
+                    });
+                    if let Some(id) = &grant.id_token {
+                        body["id_token"] = serde_json::json!(id);
+                    }
+                    if let Some(ci) = &grant.client_info {
+                        body["client_info"] = serde_json::json!(ci);
+                    }
+                    if let Some(rt) = &grant.refresh_token {
+                        body["refresh_token"] = serde_json::json!(rt.expose());
+                        body["scope"] =
+                            serde_json::json!(format!("{}/.default offline_access", core.config().resource()));
+                    }
+                    let mut r = json(StatusCode::OK, &body);
+                    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                    r
+                }
+                Err(e) => oauth_error(&e),
+            }
+        }
+        [_, "strongbox", "agent", op] if method == Method::POST => agent(st, tenant, op, body, peer).await,
+        [_, "oauth2", "v2.0", "devicecode"] if method == Method::POST => {
+            let form = match axum::body::to_bytes(body, MAX_FORM).await {
+                Ok(b) => parse_query(&String::from_utf8_lossy(&b)),
+                Err(_) => HashMap::new(),
+            };
+            let scope = form.get("scope").map(String::as_str);
+            match core.device_authorization(tenant, form.get("client_id").map(String::as_str), scope, peer).await {
+                Ok(d) => {
                     let mut r = json(
                         StatusCode::OK,
                         &serde_json::json!({
-                            "token_type": "Bearer",
-                            "expires_in": grant.expires_in,
-                            "ext_expires_in": grant.expires_in,
-                            "access_token": grant.access_token.expose(),
+                            "device_code": d.device_code.expose(),
+                            "user_code": d.user_code,
+                            "verification_uri": d.verification_uri,
+                            "expires_in": d.expires_in,
+                            "interval": d.interval,
+                            "message": format!("To sign in, open {} and enter the code {} to authenticate.", d.verification_uri, d.user_code),
                         }),
                     );
                     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -112,10 +157,28 @@ pub async fn handle(
                 Err(e) => oauth_error(&e),
             }
         }
+        [_, "oauth2", "v2.0", "deviceauth"] if method == Method::GET => {
+            device_page(query.get("user_code").map(String::as_str).unwrap_or_default(), None)
+        }
+        [_, "oauth2", "v2.0", "deviceauth"] if method == Method::POST => {
+            let form = match axum::body::to_bytes(body, MAX_FORM).await {
+                Ok(b) => parse_query(&String::from_utf8_lossy(&b)),
+                Err(_) => HashMap::new(),
+            };
+            let f = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+            let password = SecretString::new(f("password").to_owned());
+            let approve = f("action") == "approve";
+            let outcome = core.device_verify(f("user_code"), f("username"), &password, f("otp"), approve, peer).await;
+            match outcome {
+                Ok(msg) => device_page("", Some((true, msg))),
+                Err(msg) => device_page(f("user_code"), Some((false, msg))),
+            }
+        }
         _ => oauth_error(&OAuthError {
             status: 405,
             error: "invalid_request",
             description: "This method is not supported on this endpoint.".into(),
+            retry_after: None,
         }),
     }
 }
@@ -139,6 +202,10 @@ fn token_request(
         client_secret,
         scope: form.remove("scope"),
         client_assertion_type: form.remove("client_assertion_type"),
+        client_assertion: form.remove("client_assertion").map(SecretString::new),
+        peer: None,
+        device_code: form.remove("device_code").map(SecretString::new),
+        refresh_token: form.remove("refresh_token").map(SecretString::new),
     }
 }
 
@@ -171,5 +238,94 @@ fn oauth_error(e: &OAuthError) -> Response {
         }),
     );
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(v) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// `strongbox agent`'s enrolment (one-time code + its certificate) and key rotation (an
+/// assertion signed with its current key + the new certificate). JSON bodies; OAuth2 errors.
+async fn agent(st: &AppState, tenant: &str, op: &str, body: Body, peer: Option<IpAddr>) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AgentBody {
+        client_id: String,
+        certificate: String,
+        enrollment_code: Option<String>,
+        client_assertion: Option<String>,
+    }
+    let bad = |d: &str| {
+        oauth_error(&OAuthError { status: 400, error: "invalid_request", description: d.into(), retry_after: None })
+    };
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+        return bad("AADSTS900144: The request body is too large.");
+    };
+    let Ok(b) = serde_json::from_slice::<AgentBody>(&bytes) else {
+        return bad("AADSTS900144: The request body must be JSON with clientId and certificate.");
+    };
+    let req = TokenRequest { client_id: Some(b.client_id), peer, ..Default::default() };
+    let core = &st.core;
+    let result = match (op, b.enrollment_code, b.client_assertion) {
+        ("enroll", Some(code), _) => core.enroll_agent(tenant, &req, &SecretString::new(code), &b.certificate).await,
+        ("rotate", _, Some(a)) => {
+            core.rotate_agent_certificate(tenant, &req, &SecretString::new(a), &b.certificate).await
+        }
+        ("enroll", None, _) => return bad("AADSTS900144: The request body must contain 'enrollmentCode'."),
+        _ => return bad("AADSTS900144: The request body must contain 'clientAssertion'."),
+    };
+    match result {
+        Ok(key_id) => {
+            json(StatusCode::OK, &serde_json::json!({ "keyId": key_id, "tokenEndpoint": core.token_endpoint() }))
+        }
+        Err(e) => oauth_error(&e),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// The device-code verification page: user code, user name, password, TOTP code; approve or
+/// deny. No script, no cookies; strict CSP; never cached.
+fn device_page(user_code: &str, outcome: Option<(bool, &str)>) -> Response {
+    let note = match outcome {
+        Some((true, m)) => format!("<p class=ok>{}</p>", html_escape(m)),
+        Some((false, m)) => format!("<p class=err>{}</p>", html_escape(m)),
+        None => String::new(),
+    };
+    let code: String = user_code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(16).collect();
+    let page = format!(
+        r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>Strongbox sign-in</title>
+<style>body{{font-family:sans-serif;max-width:28em;margin:3em auto}}label{{display:block;margin:.6em 0}}input{{width:100%}}.err{{color:#a00}}.ok{{color:#070}}</style></head>
+<body><h1>Strongbox device sign-in</h1>{note}
+<form method=post autocomplete=off>
+<label>Code shown on your device <input name=user_code value="{code}" required></label>
+<label>User name <input name=username required></label>
+<label>Password <input name=password type=password required></label>
+<label>Verification code (authenticator app) <input name=otp inputmode=numeric pattern="[0-9]{{6}}"></label>
+<button name=action value=approve>Sign in and approve</button> <button name=action value=deny>Deny</button>
+</form></body></html>"#
+    );
+    let mut r = Response::new(Body::from(page));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
 }

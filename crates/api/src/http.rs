@@ -12,7 +12,7 @@ use strongbox_wire::ErrorBody;
 
 use crate::errors::{public_message, status_and_code};
 use crate::routes::{Family, Route};
-use crate::{AppState, authority, keys, rbac, secrets, vaults};
+use crate::{AppState, admin, authority, certificates, directory, keys, rbac, secrets, vaults};
 
 /// Largest body accepted (a secret is at most 25 KB; a 500-version backup blob is the largest
 /// legitimate body).
@@ -82,7 +82,10 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     let host = request_host(&parts.headers, &parts.uri);
 
     if authority::is_authority_path(&segs) {
-        return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body).await;
+        // The peer address (set by the server's `into_make_service_with_connect_info`) feeds the
+        // token endpoint's per-address failed-attempt limiting.
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
     if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
         let sealed = st.core.is_sealed().await;
@@ -97,7 +100,7 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     // 2. authentication, before anything else about the request is looked at
     let principal = match bearer(&parts.headers) {
         None => return challenge(st, "AKV10000: Request is missing a Bearer or PoP token."),
-        Some(token) => match st.core.authenticate(token) {
+        Some(token) => match st.core.authenticate(token).await {
             Ok(p) => p,
             Err(f) => return challenge(st, f.0),
         },
@@ -118,14 +121,26 @@ async fn serve(
     body: Body,
 ) -> Result<Response, Error> {
     let route = Route::parse(method, segs)?;
-    ctx.st.core.authorize(principal, route.data_action(), &route.scope(&ctx.vault))?;
+    if !route.self_authorized() {
+        let policy = crate::policies::policy_check(&route, &ctx.vault);
+        ctx.st.core.authorize_request(principal, route.data_action(), &route.scope(&ctx.vault), policy).await?;
+    }
     strongbox_wire::check_api_version(ctx.q("api-version"))?;
     let body = if route.wants_body() { Some(read_body(body).await?) } else { None };
     match route.family() {
         Family::Secrets => secrets::serve(ctx, route, body).await,
         Family::Keys => keys::serve(ctx, route, body).await,
         Family::Vaults => vaults::serve(ctx, route, body).await,
-        Family::Rbac => rbac::serve(ctx, route, body).await,
+        Family::Rbac => rbac::serve(ctx, route, principal, body).await,
+        Family::Admin => match route {
+            Route::Admin(a) => admin::serve(ctx, a, principal, body).await,
+            other => Err(Error::internal(format!("route {other:?} is not an admin route"))),
+        },
+        Family::Directory => directory::serve(ctx, route, body).await,
+        Family::Certificates => match route {
+            Route::Certificate(c) => certificates::serve(ctx, c, body).await,
+            other => Err(Error::internal(format!("route {other:?} is not a certificates route"))),
+        },
         Family::NotYet => Err(Error::new(
             ErrorKind::NotImplemented,
             "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",

@@ -4,7 +4,8 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
 use strongbox_core::{
-    ActionType, CommonUpdate, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction, RotationPolicy,
+    ActionType, CipherInput, CommonUpdate, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction,
+    RotationPolicy,
 };
 use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::BlobValue;
@@ -145,21 +146,35 @@ async fn key_op(
     }
     let p: KeyOperationsParameters = parse_json(body)?;
     let alg = p.alg.ok_or_else(|| Error::bad("The 'alg' member is required."))?;
-    if p.iv.is_some() || p.aad.is_some() || p.tag.is_some() {
-        return Err(Error::bad(
-            "'iv', 'aad' and 'tag' apply only to symmetric algorithms, which RSA and EC keys do not use.",
-        ));
-    }
-    let data = b64("value", p.value)?;
+    let opt = |field: &str, v: Option<String>| v.map(|v| b64(field, Some(v))).transpose();
+    let input = CipherInput {
+        value: b64("value", p.value)?,
+        iv: opt("iv", p.iv)?,
+        aad: opt("aad", p.aad)?,
+        tag: opt("tag", p.tag)?,
+    };
     let r = match op {
-        KeyOp::Sign => core.key_sign(vault, name, version, &alg, &data).await?,
-        KeyOp::Encrypt | KeyOp::WrapKey => core.key_encrypt(vault, name, version, op.key_op(), &alg, &data).await?,
-        KeyOp::Decrypt | KeyOp::UnwrapKey => core.key_decrypt(vault, name, version, op.key_op(), &alg, &data).await?,
+        KeyOp::Sign => {
+            if input.iv.is_some() || input.aad.is_some() || input.tag.is_some() {
+                return Err(Error::bad("'iv', 'aad' and 'tag' do not apply to sign."));
+            }
+            core.key_sign(vault, name, version, &alg, &input.value).await?
+        }
+        KeyOp::Encrypt | KeyOp::WrapKey => core.key_encrypt(vault, name, version, op.key_op(), &alg, &input).await?,
+        KeyOp::Decrypt | KeyOp::UnwrapKey => core.key_decrypt(vault, name, version, op.key_op(), &alg, &input).await?,
         KeyOp::Verify => return Err(Error::internal("verify handled above")),
     };
+    // GCM encryption echoes the additional authenticated data, as Azure does.
+    let aad = if r.tag.is_some() { input.aad.as_deref().map(strongbox_crypto::b64url) } else { None };
     Ok(json(
         StatusCode::OK,
-        &KeyOperationResult { kid: kid(&r.name, &r.version), value: strongbox_crypto::b64url(r.value.expose()) },
+        &KeyOperationResult {
+            kid: kid(&r.name, &r.version),
+            value: strongbox_crypto::b64url(r.value.expose()),
+            iv: r.iv.as_deref().map(strongbox_crypto::b64url),
+            tag: r.tag.as_deref().map(strongbox_crypto::b64url),
+            aad,
+        },
     ))
 }
 
@@ -235,7 +250,13 @@ fn bundle(ctx: &Ctx<'_>, v: &KeyView) -> KeyBundle {
     if let Some(k) = key.as_mut() {
         k.kid = Some(format!("{}/keys/{}/{}", ctx.base(), v.name, v.version));
     }
-    let mut b = KeyBundle { key, attributes: attributes(v), tags: v.tags.clone(), ..Default::default() };
+    let mut b = KeyBundle {
+        key,
+        attributes: attributes(v),
+        tags: v.tags.clone(),
+        managed: v.managed.then_some(true),
+        ..Default::default()
+    };
     deleted_fields(ctx, v, &mut b);
     b
 }
@@ -247,7 +268,13 @@ fn item(ctx: &Ctx<'_>, v: &KeyView, versioned: bool) -> KeyBundle {
     } else {
         format!("{}/keys/{}", ctx.base(), v.name)
     };
-    let mut b = KeyBundle { kid: Some(kid), attributes: attributes(v), tags: v.tags.clone(), ..Default::default() };
+    let mut b = KeyBundle {
+        kid: Some(kid),
+        attributes: attributes(v),
+        tags: v.tags.clone(),
+        managed: v.managed.then_some(true),
+        ..Default::default()
+    };
     deleted_fields(ctx, v, &mut b);
     b
 }

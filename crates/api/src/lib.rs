@@ -7,10 +7,14 @@
 //! token → 401 with the challenge (before looking at path, body or api-version); then the vault,
 //! the route, its declared data action, the api-version and finally the body.
 
+mod admin;
 mod authority;
+mod certificates;
+mod directory;
 mod errors;
 mod http;
 mod keys;
+mod policies;
 mod rbac;
 mod routes;
 mod secrets;

@@ -1,5 +1,10 @@
 //! The Managed HSM RBAC data plane served on every vault (wire §8.1), so
-//! `KeyVaultAccessControlClient` can list role definitions and manage role assignments.
+//! `KeyVaultAccessControlClient` can list, create and delete role definitions (custom roles)
+//! and manage role assignments.
+//!
+//! Role definitions are deployment-wide (the same list on every vault); assignment scopes are
+//! relative to the vault the request is sent to (`/` = the vault, `/secrets/{name}` = one
+//! secret).
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -7,6 +12,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::{Assignment, RoleDefinition};
+use strongbox_core::{NewRoleDefinition, Principal};
 use strongbox_types::Error;
 
 use crate::http::{Ctx, json as reply, parse_json};
@@ -27,7 +33,7 @@ fn definition(r: &RoleDefinition) -> Value {
                 "dataActions": r.data_actions,
                 "notDataActions": r.not_data_actions,
             }],
-            "assignableScopes": ["/"],
+            "assignableScopes": r.assignable_scopes,
         }
     })
 }
@@ -62,24 +68,114 @@ struct CreateProps {
     principal_id: Option<String>,
 }
 
-pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
+#[derive(Deserialize)]
+struct RoleBody {
+    properties: Option<RoleProps>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleProps {
+    role_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default, rename = "type")]
+    role_type: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<PermissionSet>>,
+    #[serde(default)]
+    assignable_scopes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct PermissionSet {
+    #[serde(default)]
+    actions: Option<Vec<String>>,
+    #[serde(default)]
+    not_actions: Option<Vec<String>>,
+    #[serde(default)]
+    data_actions: Option<Vec<String>>,
+    #[serde(default)]
+    not_data_actions: Option<Vec<String>>,
+}
+
+/// The quoted value of `{field} eq '…'` in an OData `$filter`.
+fn filter_eq<'a>(filter: Option<&'a str>, field: &str) -> Option<&'a str> {
+    let f = filter?;
+    let lower = f.to_ascii_lowercase();
+    let at = lower.find(&format!("{} eq '", field.to_ascii_lowercase()))?;
+    let rest = &f[at + field.len() + 5..];
+    rest.split('\'').next()
+}
+
+const WRITE: &str = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
+const DELETE: &str = "Microsoft.KeyVault/vaults/roleAssignments/delete/action";
+
+pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Bytes>) -> Result<Response, Error> {
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
     match route {
         Route::RoleDefinitions(_, None) => {
-            let value: Vec<Value> = core.role_definitions().iter().map(definition).collect();
+            let name = filter_eq(ctx.q("$filter"), "roleName");
+            let value: Vec<Value> = core
+                .role_definitions()
+                .iter()
+                .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
+                .map(definition)
+                .collect();
             Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
         }
         Route::RoleDefinitions(_, Some(name)) => {
-            let r =
-                core.role_definitions().into_iter().find(|r| r.id.eq_ignore_ascii_case(&name)).ok_or_else(|| {
-                    Error::new(strongbox_types::ErrorKind::RouteNotFound, "The role definition was not found.")
-                })?;
-            Ok(reply(StatusCode::OK, &definition(&r)))
+            Ok(reply(StatusCode::OK, &definition(&core.role_definition(&name).await?)))
+        }
+        Route::PutRoleDefinition(scope, name) => {
+            if absolute_scope(vault, &scope) != format!("/vaults/{vault}") {
+                return Err(Error::bad("Role definitions can only be created at scope '/'."));
+            }
+            let b: RoleBody = parse_json(body)?;
+            let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
+            if props.role_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("CustomRole")) {
+                return Err(Error::bad("Only role definitions of type 'CustomRole' can be created."));
+            }
+            let mut sets = props.permissions.unwrap_or_default();
+            if sets.len() > 1 {
+                return Err(Error::bad("A role definition takes one 'permissions' entry."));
+            }
+            let set = sets.pop().unwrap_or_default();
+            let def = NewRoleDefinition {
+                role_name: props.role_name.unwrap_or_default(),
+                description: props.description.unwrap_or_default(),
+                actions: set.actions.unwrap_or_default(),
+                not_actions: set.not_actions.unwrap_or_default(),
+                data_actions: set.data_actions.unwrap_or_default(),
+                not_data_actions: set.not_data_actions.unwrap_or_default(),
+                // `/` stays deployment-wide; a narrower scope is relative to this vault, as
+                // assignment scopes are
+                assignable_scopes: props
+                    .assignable_scopes
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| if s.trim_matches('/').is_empty() { "/".to_owned() } else { absolute_scope(vault, s) })
+                    .collect(),
+            };
+            let r = core.put_role_definition(&name, def).await?;
+            Ok(reply(StatusCode::CREATED, &definition(&r)))
+        }
+        Route::DeleteRoleDefinition(_, name) => {
+            Ok(reply(StatusCode::OK, &definition(&core.delete_role_definition(&name).await?)))
         }
         Route::ListRoleAssignments(scope) => {
-            let list = core.list_role_assignments(&absolute_scope(vault, &scope)).await?;
-            let value: Vec<Value> = list.iter().map(|a| assignment(vault, a)).collect();
+            let principal = filter_eq(ctx.q("$filter"), "principalId");
+            let at_scope = ctx.q("$filter").is_some_and(|f| f.to_ascii_lowercase().contains("atscope()"));
+            let abs = absolute_scope(vault, &scope);
+            let list = core.list_role_assignments(&abs).await?;
+            let value: Vec<Value> = list
+                .iter()
+                .filter(|a| principal.is_none_or(|pid| a.principal_id.eq_ignore_ascii_case(pid)))
+                .filter(|a| !at_scope || a.scope.eq_ignore_ascii_case(&abs))
+                .map(|a| assignment(vault, a))
+                .collect();
             Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
         }
         Route::GetRoleAssignment(_, name) => {
@@ -87,15 +183,25 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         }
         Route::PutRoleAssignment(scope, name) => {
             let b: CreateBody = parse_json(body)?;
-            let p = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
-            let role = p.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
-            let principal = p.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
-            let a = core.create_role_assignment(&name, &principal, &role, &absolute_scope(vault, &scope)).await?;
+            let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
+            let role =
+                props.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
+            let principal = props.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
+            let abs = absolute_scope(vault, &scope);
+            // the central check allowed the action; the role condition needs the body's role
+            core.authorize_role_write(p, WRITE, &abs, &role)?;
+            let a = core.create_role_assignment(&name, &principal, &role, &abs).await?;
             Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
         }
         Route::DeleteRoleAssignment(_, name) => {
+            let a = core.get_role_assignment(&name).await?;
+            core.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
             Ok(reply(StatusCode::OK, &assignment(vault, &core.delete_role_assignment(&name).await?)))
         }
         other => Err(Error::internal(format!("route {other:?} is not an RBAC route"))),
     }
 }
+
+#[cfg(test)]
+#[path = "rbac_matrix.rs"]
+mod matrix;

@@ -40,14 +40,25 @@ pub enum Route {
     /// Certificates, key rotation and release: not built yet; answered with
     /// an honest 501 after authentication.
     NotYet(&'static str),
+    /// `/certificates…` and `/deletedcertificates…` (see `certificates.rs`).
+    Certificate(crate::certificates::CertRoute),
     VaultList,
     VaultGet(String),
     VaultCreate(String),
     /// `POST /_strongbox/serviceprincipals` (until the identity issue's full management API).
     CreateServicePrincipal,
+    /// The directory management API (`/_strongbox/serviceprincipals/…`, `/_strongbox/trustedissuers/…`,
+    /// `/_strongbox/identitypolicy`): method and the segments after `_strongbox`.
+    Directory(Method, Vec<String>),
     /// `/{scope}/providers/Microsoft.Authorization/roleDefinitions[/{name}]` (scope relative to
     /// the vault).
     RoleDefinitions(String, Option<String>),
+    /// `PUT …/roleDefinitions/{name}`: a custom role.
+    PutRoleDefinition(String, String),
+    DeleteRoleDefinition(String, String),
+    /// Strongbox's authorization management API (`/_strongbox/groups|denyAssignments|pim/…`,
+    /// vault permission model and access policies): see `admin.rs`.
+    Admin(crate::admin::AdminRoute),
     ListRoleAssignments(String),
     GetRoleAssignment(String, String),
     PutRoleAssignment(String, String),
@@ -99,6 +110,9 @@ pub enum Family {
     Keys,
     Vaults,
     Rbac,
+    Directory,
+    Admin,
+    Certificates,
     NotYet,
 }
 
@@ -139,11 +153,16 @@ impl Route {
                 Family::Vaults
             }
             Route::RoleDefinitions(..)
+            | Route::PutRoleDefinition(..)
+            | Route::DeleteRoleDefinition(..)
             | Route::ListRoleAssignments(_)
             | Route::GetRoleAssignment(..)
             | Route::PutRoleAssignment(..)
             | Route::DeleteRoleAssignment(..) => Family::Rbac,
+            Route::Admin(_) => Family::Admin,
+            Route::Directory(..) => Family::Directory,
             Route::NotYet(_) => Family::NotYet,
+            Route::Certificate(_) => Family::Certificates,
         }
     }
 
@@ -190,9 +209,15 @@ impl Route {
             Route::SetRotationPolicy(_) => "Microsoft.KeyVault/vaults/keyrotationpolicies/write",
             Route::Rng => "Microsoft.KeyVault/vaults/rng/action",
             Route::NotYet(action) => action,
+            Route::Certificate(c) => c.data_action(),
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
             Route::VaultCreate(_) | Route::CreateServicePrincipal => "Microsoft.KeyVault/vaults/write",
+            // Directory management is for deployment administrators only.
+            Route::Directory(..) => "Microsoft.KeyVault/vaults/write",
             Route::RoleDefinitions(..) => "Microsoft.KeyVault/vaults/roleDefinitions/read/action",
+            Route::PutRoleDefinition(..) => "Microsoft.KeyVault/vaults/roleDefinitions/write/action",
+            Route::DeleteRoleDefinition(..) => "Microsoft.KeyVault/vaults/roleDefinitions/delete/action",
+            Route::Admin(a) => a.data_action(),
             Route::ListRoleAssignments(_) | Route::GetRoleAssignment(..) => {
                 "Microsoft.KeyVault/vaults/roleAssignments/read/action"
             }
@@ -229,11 +254,15 @@ impl Route {
             | Route::SetRotationPolicy(n) => format!("/vaults/{vault}/keys/{n}"),
             Route::VaultGet(n) | Route::VaultCreate(n) => format!("/vaults/{n}"),
             Route::RoleDefinitions(scope, _)
+            | Route::PutRoleDefinition(scope, _)
+            | Route::DeleteRoleDefinition(scope, _)
             | Route::ListRoleAssignments(scope)
             | Route::GetRoleAssignment(scope, _)
             | Route::PutRoleAssignment(scope, _)
             | Route::DeleteRoleAssignment(scope, _) => absolute_scope(vault, scope),
-            Route::VaultList | Route::CreateServicePrincipal => "/".into(),
+            Route::VaultList | Route::CreateServicePrincipal | Route::Directory(..) => "/".into(),
+            Route::Admin(a) => a.scope(),
+            Route::Certificate(c) => c.scope(vault),
             Route::ListSecrets
             | Route::RestoreSecret
             | Route::ListDeletedSecrets
@@ -245,6 +274,12 @@ impl Route {
                 format!("/vaults/{vault}")
             }
         }
+    }
+
+    /// Routes whose authorization the service itself decides (PIM self-service: eligibility
+    /// and approver lists), so the central RBAC check is skipped for them.
+    pub fn self_authorized(&self) -> bool {
+        matches!(self, Route::Admin(a) if a.self_authorized())
     }
 
     /// Requests that carry a JSON body.
@@ -263,8 +298,11 @@ impl Route {
                 | Route::SetRotationPolicy(_)
                 | Route::Rng
                 | Route::PutRoleAssignment(..)
+                | Route::PutRoleDefinition(..)
                 | Route::CreateServicePrincipal
-        )
+        ) || matches!(self, Route::Admin(a) if a.wants_body())
+            || matches!(self, Route::Certificate(c) if c.wants_body())
+            || matches!(self, Route::Directory(m, _) if *m != Method::GET && *m != Method::DELETE)
     }
 
     pub fn parse(method: &Method, segs: &[&str]) -> Result<Route> {
@@ -277,6 +315,11 @@ impl Route {
         let nf = || Error::new(ErrorKind::RouteNotFound, "The requested path does not exist on this vault.");
         let na = || Error::new(ErrorKind::MethodNotAllowed, format!("The method {m} is not supported on this path."));
         let first = segs.first().map(|s| s.to_ascii_lowercase()).unwrap_or_default();
+        if first == "_strongbox"
+            && let Some(r) = crate::admin::AdminRoute::parse(method, segs)
+        {
+            return r.map(Route::Admin);
+        }
         match (first.as_str(), segs.len()) {
             ("secrets", 1) => match *method {
                 Method::GET => Ok(Route::ListSecrets),
@@ -376,20 +419,31 @@ impl Route {
                 _ => Err(na()),
             },
             ("certificates" | "deletedcertificates", _) => {
-                Ok(Route::NotYet("Microsoft.KeyVault/vaults/certificates/read"))
+                crate::certificates::CertRoute::parse(method, segs).map(Route::Certificate)
             }
             ("rng", 1) => match *method {
                 Method::POST => Ok(Route::Rng),
                 _ => Err(na()),
             },
+            ("_strongbox", 2..=3) if lit(1, "certificateauthorities") => {
+                crate::certificates::CertRoute::parse_ca(method, segs).map(Route::Certificate)
+            }
             ("_strongbox", 2) if lit(1, "vaults") => match *method {
                 Method::GET => Ok(Route::VaultList),
                 _ => Err(na()),
             },
-            ("_strongbox", 2) if lit(1, "serviceprincipals") => match *method {
-                Method::POST => Ok(Route::CreateServicePrincipal),
-                _ => Err(na()),
-            },
+            ("_strongbox", 2) if lit(1, "serviceprincipals") && *method == Method::POST => {
+                Ok(Route::CreateServicePrincipal)
+            }
+            ("_strongbox", 2..=5)
+                if lit(1, "serviceprincipals")
+                    || lit(1, "trustedissuers")
+                    || lit(1, "identitypolicy")
+                    || lit(1, "managedidentities")
+                    || lit(1, "users") =>
+            {
+                Ok(Route::Directory(method.clone(), segs[1..].iter().map(|s| (*s).to_owned()).collect()))
+            }
             ("_strongbox", 3) if lit(1, "vaults") => match *method {
                 Method::GET => Ok(Route::VaultGet(own(2))),
                 Method::PUT => Ok(Route::VaultCreate(own(2))),
@@ -423,10 +477,9 @@ impl Route {
         }
         Some(match (kind.as_deref(), name, method.clone()) {
             (Some("roledefinitions"), n, Method::GET) => Ok(Route::RoleDefinitions(scope, n)),
-            (Some("roledefinitions"), _, _) => Err(Error::new(
-                ErrorKind::NotImplemented,
-                "Custom role definitions are not implemented in this Strongbox release yet.",
-            )),
+            (Some("roledefinitions"), Some(n), Method::PUT) => Ok(Route::PutRoleDefinition(scope, n)),
+            (Some("roledefinitions"), Some(n), Method::DELETE) => Ok(Route::DeleteRoleDefinition(scope, n)),
+            (Some("roledefinitions"), _, _) => Err(na()),
             (Some("roleassignments"), None, Method::GET) => Ok(Route::ListRoleAssignments(scope)),
             (Some("roleassignments"), Some(n), Method::GET) => Ok(Route::GetRoleAssignment(scope, n)),
             (Some("roleassignments"), Some(n), Method::PUT) => Ok(Route::PutRoleAssignment(scope, n)),
@@ -439,7 +492,8 @@ impl Route {
 
 /// One request per route shape, for tests that must cover every route.
 pub fn all_route_examples() -> Vec<(Method, &'static str)> {
-    vec![
+    let mut v = crate::certificates::route_examples();
+    v.extend(vec![
         (Method::PUT, "/secrets/a"),
         (Method::GET, "/secrets/a"),
         (Method::GET, "/secrets/a/0123456789abcdef0123456789abcdef"),
@@ -486,7 +540,37 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
         (Method::GET, "/_strongbox/vaults/v"),
         (Method::PUT, "/_strongbox/vaults/v"),
         (Method::POST, "/_strongbox/serviceprincipals"),
+        (Method::GET, "/_strongbox/serviceprincipals"),
+        (Method::PATCH, "/_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::POST, "/_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/credentials"),
+        (Method::GET, "/_strongbox/trustedissuers"),
+        (Method::GET, "/_strongbox/identitypolicy"),
         (Method::GET, "/providers/Microsoft.Authorization/roleDefinitions"),
+        (Method::GET, "/providers/Microsoft.Authorization/roleDefinitions/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::PUT, "/providers/Microsoft.Authorization/roleDefinitions/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::DELETE, "/providers/Microsoft.Authorization/roleDefinitions/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::PATCH, "/_strongbox/vaults/v"),
+        (Method::PUT, "/_strongbox/vaults/v/accessPolicies/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::DELETE, "/_strongbox/vaults/v/accessPolicies/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::GET, "/_strongbox/groups"),
+        (Method::POST, "/_strongbox/groups"),
+        (Method::GET, "/_strongbox/groups/g"),
+        (Method::DELETE, "/_strongbox/groups/g"),
+        (Method::GET, "/_strongbox/groups/g/members"),
+        (Method::PUT, "/_strongbox/groups/g/members/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::DELETE, "/_strongbox/groups/g/members/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::GET, "/_strongbox/denyAssignments"),
+        (Method::GET, "/_strongbox/denyAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::PUT, "/_strongbox/denyAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::DELETE, "/_strongbox/denyAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::GET, "/_strongbox/pim/eligible"),
+        (Method::PUT, "/_strongbox/pim/eligible/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::DELETE, "/_strongbox/pim/eligible/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (Method::GET, "/_strongbox/pim/requests"),
+        (Method::POST, "/_strongbox/pim/requests"),
+        (Method::POST, "/_strongbox/pim/requests/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/approve"),
+        (Method::POST, "/_strongbox/pim/requests/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/deny"),
+        (Method::POST, "/_strongbox/pim/requests/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/revoke"),
         (Method::GET, "/keys/providers/Microsoft.Authorization/roleAssignments"),
         (
             Method::GET,
@@ -497,5 +581,6 @@ pub fn all_route_examples() -> Vec<(Method, &'static str)> {
             "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
         ),
         (Method::DELETE, "/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
-    ]
+    ]);
+    v
 }

@@ -37,11 +37,9 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         }
         Route::GetSecret(name, version) => {
             if let Some(t) = ctx.q("outContentType") {
-                // Only meaningful for certificate-backed secrets, which do not exist yet.
-                return Err(Error::bad(format!(
-                    "outContentType '{}' applies only to certificate-backed secrets.",
-                    t.chars().take(64).collect::<String>()
-                )));
+                // Certificate-backed secrets only: PFX ↔ PEM conversion.
+                let v = core.get_secret_as(vault, &name, version.as_deref(), t).await?;
+                return ok(&bundle(ctx, &v, true));
             }
             let v = core.get_secret(vault, &name, version.as_deref()).await?;
             ok(&bundle(ctx, &v, true))
@@ -118,8 +116,9 @@ fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
         content_type: v.content_type.clone(),
         attributes: wire_attributes(&v.attributes, None),
         tags: v.tags.clone(),
-        kid: None,
-        managed: None,
+        // A certificate's secret names its key and shows `managed`, as Azure's do.
+        kid: v.managed.then(|| format!("{base}/keys/{}/{}", v.name, v.version)),
+        managed: v.managed.then_some(true),
         recovery_id: v.deleted.map(|_| format!("{base}/deletedsecrets/{}", v.name)),
         scheduled_purge_date: v.deleted.map(|d| d.scheduled_purge_date),
         deleted_date: v.deleted.map(|d| d.deleted_date),

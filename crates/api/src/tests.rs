@@ -33,7 +33,7 @@ async fn app() -> (axum::Router, Arc<Core>, String) {
                 client_id: Some(cred.client_id.clone()),
                 client_secret: Some(SecretString::new(cred.client_secret.expose().into())),
                 scope: Some("https://vault.localhost/.default".into()),
-                client_assertion_type: None,
+                ..Default::default()
             },
         )
         .await

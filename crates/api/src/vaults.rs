@@ -22,12 +22,22 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 sku: Option<String>,
                 retention_days: Option<u32>,
                 purge_protection: Option<bool>,
+                enable_rbac_authorization: Option<bool>,
+                access_policies: Option<Vec<strongbox_core::AccessPolicy>>,
             }
             let p: CreateVault = parse_json(body)?;
             let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
-            let info = core
+            let mut info = core
                 .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
                 .await?;
+            // new vaults use RBAC unless the request says otherwise (then a second write)
+            if p.enable_rbac_authorization == Some(false) || p.access_policies.is_some() {
+                let u = strongbox_core::VaultAuthUpdate {
+                    enable_rbac_authorization: p.enable_rbac_authorization,
+                    access_policies: p.access_policies,
+                };
+                info = core.update_vault_authorization(&info.name, u).await?;
+            }
             Ok(json(StatusCode::CREATED, &info))
         }
         Route::CreateServicePrincipal => {

@@ -24,6 +24,7 @@ fn main() {
                 principal_id: format!("00000000-0000-0000-0000-{p:012}"),
                 role_id: if k == 1 { KEY_VAULT_SECRETS_USER.to_owned() } else { ids[(p + k) % ids.len()].clone() },
                 scope,
+                expires: None,
             });
         }
     }
@@ -35,7 +36,7 @@ fn main() {
     for i in 0..n {
         let p = format!("00000000-0000-0000-0000-{:012}", i % 2_000);
         let resource = format!("/vaults/v{}/secrets/s{}", (i % 2_000) % 50, i % 2_000);
-        if matches!(black_box(idx.decide(&[p.as_str()], action, &resource)), strongbox_authz::Decision::Allow { .. }) {
+        if matches!(black_box(idx.decide(&p, action, &resource, 0)), strongbox_authz::Decision::Allow { .. }) {
             allowed += 1;
         }
     }

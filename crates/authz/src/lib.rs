@@ -1,17 +1,23 @@
 //! Role-based access control as Key Vault defines it: role definitions grant data actions
 //! (with `*` wildcards, minus `notDataActions`), assignments bind a role to a principal at a
-//! scope, and a grant at a scope covers everything below it. Deny by default.
+//! scope, and a grant at a scope covers everything below it. Deny assignments win over every
+//! grant. Deny by default.
 //!
 //! Scopes are absolute paths: `/` (the whole deployment), `/vaults/{vault}`,
 //! `/vaults/{vault}/{secrets|keys|certificates}`, `/vaults/{vault}/{collection}/{name}`.
 //! Names compare case-insensitively, as object names do.
 //!
-//! The decision is a pure function over an [`Index`], which groups assignments by principal so
-//! a decision looks only at the caller's own assignments (microseconds, whatever the total).
+//! The decision is a pure function over an [`Index`]. The index keeps, per principal, the
+//! grants and denies that apply to it *including those it gets through its groups*: group
+//! membership is expanded when the index changes, never per request, so a decision looks only
+//! at one short list (microseconds, whatever the total).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+
+/// Azure's object id for "everyone" in deny assignments (SystemDefined principal).
+pub const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A role: what it allows (data plane only; control-plane `actions` are kept for display).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +31,18 @@ pub struct RoleDefinition {
     pub not_actions: Vec<String>,
     pub data_actions: Vec<String>,
     pub not_data_actions: Vec<String>,
+    /// Where the role may be assigned (`/` = anywhere).
+    #[serde(default = "root_scopes")]
+    pub assignable_scopes: Vec<String>,
+    /// An ABAC-style condition on role-assignment writes: when set, the role's
+    /// `roleAssignments` actions only apply to assignments of these role ids (Key Vault Data
+    /// Access Administrator).
+    #[serde(default)]
+    pub assignable_roles: Option<Vec<String>>,
+}
+
+fn root_scopes() -> Vec<String> {
+    vec!["/".to_owned()]
 }
 
 impl RoleDefinition {
@@ -33,6 +51,11 @@ impl RoleDefinition {
     pub fn grants(&self, action: &str) -> bool {
         self.data_actions.iter().any(|p| matches(p, action))
             && !self.not_data_actions.iter().any(|p| matches(p, action))
+    }
+
+    fn grants_lc(&self, action: &str) -> bool {
+        self.data_actions.iter().any(|p| matches_lc(p, action))
+            && !self.not_data_actions.iter().any(|p| matches_lc(p, action))
     }
 }
 
@@ -77,23 +100,91 @@ fn covers_lc(assigned: &str, resource: &str) -> bool {
 pub struct Assignment {
     /// GUID chosen by the client (`PUT …/roleAssignments/{name}`).
     pub id: String,
+    /// A user, service principal, managed identity or group.
     pub principal_id: String,
     pub role_id: String,
     pub scope: String,
+    /// End of a just-in-time activation (Unix seconds); `None` = permanent.
+    #[serde(default)]
+    pub expires: Option<i64>,
 }
 
-/// The outcome of a decision, with the assignment that allowed it (for audit and headers).
+/// A deny assignment: the listed principals (or [`EVERYONE`]) may not perform the matching data
+/// actions at the scope or below it, whatever roles they hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenyAssignment {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub principals: Vec<String>,
+    pub exclude_principals: Vec<String>,
+    pub data_actions: Vec<String>,
+    pub not_data_actions: Vec<String>,
+    pub scope: String,
+}
+
+impl DenyAssignment {
+    fn denies_lc(&self, action: &str, resource: &str) -> bool {
+        self.data_actions.iter().any(|p| matches_lc(p, action))
+            && !self.not_data_actions.iter().any(|p| matches_lc(p, action))
+            && covers_lc(&self.scope, resource)
+    }
+}
+
+/// The outcome of a decision, with the assignment that decided it (for audit and messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Allow { assignment_id: String },
+    Allow {
+        assignment_id: String,
+    },
+    /// No grant applies.
     Deny,
+    /// A deny assignment applies (it wins over any grant).
+    DeniedByAssignment {
+        deny_id: String,
+    },
 }
 
-/// Assignments grouped by principal, and the roles they refer to.
+/// What one principal holds, directly and through its groups.
+#[derive(Debug, Default, Clone)]
+struct Effective {
+    grants: Vec<Assignment>,
+    denies: Vec<String>,
+}
+
+/// Assignments, deny assignments and group memberships, compiled per principal.
 #[derive(Debug, Default, Clone)]
 pub struct Index {
-    by_principal: HashMap<String, Vec<Assignment>>,
     roles: HashMap<String, RoleDefinition>,
+    /// the definitions as given (for display); `roles` holds them lower-cased for decisions
+    originals: HashMap<String, RoleDefinition>,
+    assignments: HashMap<String, Assignment>,
+    /// principal → ids of the assignments made to it directly
+    direct: HashMap<String, Vec<String>>,
+    denies: HashMap<String, DenyAssignment>,
+    /// principal → ids of the deny assignments naming it directly
+    direct_denies: HashMap<String, Vec<String>>,
+    /// deny assignments naming [`EVERYONE`]
+    everyone_denies: Vec<String>,
+    /// member → groups
+    groups_of: HashMap<String, HashSet<String>>,
+    /// group → members
+    members_of: HashMap<String, HashSet<String>>,
+    effective: HashMap<String, Effective>,
+}
+
+fn lc(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn lower_role(mut r: RoleDefinition) -> RoleDefinition {
+    r.id = lc(&r.id);
+    r.data_actions.iter_mut().for_each(|a| *a = lc(a));
+    r.not_data_actions.iter_mut().for_each(|a| *a = lc(a));
+    if let Some(list) = r.assignable_roles.as_mut() {
+        list.iter_mut().for_each(|a| *a = lc(a));
+    }
+    r
 }
 
 impl Index {
@@ -101,60 +192,281 @@ impl Index {
         roles: impl IntoIterator<Item = RoleDefinition>,
         assignments: impl IntoIterator<Item = Assignment>,
     ) -> Self {
-        // Role ids and patterns are kept in lower case so decisions compare without allocating.
-        let roles = roles
-            .into_iter()
-            .map(|mut r| {
-                r.data_actions.iter_mut().for_each(|a| *a = a.to_ascii_lowercase());
-                r.not_data_actions.iter_mut().for_each(|a| *a = a.to_ascii_lowercase());
-                (r.id.to_ascii_lowercase(), r)
-            })
-            .collect();
-        let mut idx = Self { roles, ..Self::default() };
-        for a in assignments {
-            idx.add(a);
+        Self::build(roles, assignments, Vec::new(), Vec::new())
+    }
+
+    /// The full index: roles, assignments, deny assignments and `(group, member)` pairs.
+    pub fn build(
+        roles: impl IntoIterator<Item = RoleDefinition>,
+        assignments: impl IntoIterator<Item = Assignment>,
+        denies: impl IntoIterator<Item = DenyAssignment>,
+        memberships: impl IntoIterator<Item = (String, String)>,
+    ) -> Self {
+        let mut idx = Self::default();
+        for r in roles {
+            idx.upsert_role(r);
         }
+        for (g, m) in memberships {
+            idx.groups_of.entry(lc(&m)).or_default().insert(lc(&g));
+            idx.members_of.entry(lc(&g)).or_default().insert(lc(&m));
+        }
+        for a in assignments {
+            idx.insert_assignment(a);
+        }
+        for d in denies {
+            idx.insert_deny(d);
+        }
+        let all: HashSet<String> =
+            idx.direct.keys().chain(idx.direct_denies.keys()).chain(idx.groups_of.keys()).cloned().collect();
+        idx.refresh(all);
         idx
     }
 
-    pub fn add(&mut self, mut a: Assignment) {
-        a.scope = a.scope.to_ascii_lowercase();
-        a.role_id = a.role_id.to_ascii_lowercase();
-        self.by_principal.entry(a.principal_id.to_ascii_lowercase()).or_default().push(a);
+    fn insert_assignment(&mut self, mut a: Assignment) -> String {
+        a.id = lc(&a.id);
+        a.scope = lc(&a.scope);
+        a.role_id = lc(&a.role_id);
+        a.principal_id = lc(&a.principal_id);
+        let p = a.principal_id.clone();
+        if let Some(old) = self.assignments.insert(a.id.clone(), a.clone())
+            && let Some(list) = self.direct.get_mut(&old.principal_id)
+        {
+            list.retain(|x| *x != old.id);
+        }
+        self.direct.entry(p.clone()).or_default().push(a.id);
+        p
     }
 
-    pub fn remove(&mut self, id: &str) {
-        for list in self.by_principal.values_mut() {
-            list.retain(|a| a.id != id);
+    fn insert_deny(&mut self, mut d: DenyAssignment) -> Vec<String> {
+        d.id = lc(&d.id);
+        d.scope = lc(&d.scope);
+        d.data_actions.iter_mut().for_each(|a| *a = lc(a));
+        d.not_data_actions.iter_mut().for_each(|a| *a = lc(a));
+        d.principals.iter_mut().for_each(|a| *a = lc(a));
+        d.exclude_principals.iter_mut().for_each(|a| *a = lc(a));
+        let mut touched = self.drop_deny(&d.id);
+        for p in &d.principals {
+            if p == EVERYONE {
+                self.everyone_denies.push(d.id.clone());
+            } else {
+                self.direct_denies.entry(p.clone()).or_default().push(d.id.clone());
+                touched.push(p.clone());
+            }
+        }
+        self.denies.insert(d.id.clone(), d);
+        touched
+    }
+
+    fn drop_deny(&mut self, id: &str) -> Vec<String> {
+        let Some(old) = self.denies.remove(id) else { return Vec::new() };
+        self.everyone_denies.retain(|x| x != id);
+        for p in &old.principals {
+            if let Some(list) = self.direct_denies.get_mut(p) {
+                list.retain(|x| x != id);
+            }
+        }
+        old.principals
+    }
+
+    /// Principals whose effective lists depend on `p`: itself and, for a group, its members.
+    fn dependents(&self, p: &str) -> HashSet<String> {
+        let mut s: HashSet<String> = self.members_of.get(p).cloned().unwrap_or_default();
+        s.insert(p.to_owned());
+        s
+    }
+
+    /// Recomputes the effective lists of `principals`.
+    fn refresh(&mut self, principals: HashSet<String>) {
+        for p in principals {
+            let mut sources = vec![p.clone()];
+            if let Some(gs) = self.groups_of.get(&p) {
+                sources.extend(gs.iter().cloned());
+            }
+            let mut eff = Effective::default();
+            for s in &sources {
+                for id in self.direct.get(s).into_iter().flatten() {
+                    if let Some(a) = self.assignments.get(id) {
+                        eff.grants.push(a.clone());
+                    }
+                }
+                for id in self.direct_denies.get(s).into_iter().flatten() {
+                    if !eff.denies.contains(id) {
+                        eff.denies.push(id.clone());
+                    }
+                }
+            }
+            if eff.grants.is_empty() && eff.denies.is_empty() {
+                self.effective.remove(&p);
+            } else {
+                self.effective.insert(p, eff);
+            }
         }
     }
 
-    pub fn role(&self, id: &str) -> Option<&RoleDefinition> {
-        self.roles.get(&id.to_ascii_lowercase())
+    pub fn add(&mut self, a: Assignment) {
+        let p = self.insert_assignment(a);
+        let deps = self.dependents(&p);
+        self.refresh(deps);
     }
 
-    /// Decides whether any of `principals` (the caller and its groups) may perform `action` on
-    /// `resource`.
-    pub fn decide(&self, principals: &[&str], action: &str, resource: &str) -> Decision {
-        let action = action.to_ascii_lowercase();
-        let resource = resource.to_ascii_lowercase();
+    pub fn remove(&mut self, id: &str) {
+        let id = lc(id);
+        let Some(old) = self.assignments.remove(&id) else { return };
+        if let Some(list) = self.direct.get_mut(&old.principal_id) {
+            list.retain(|x| *x != id);
+        }
+        let deps = self.dependents(&old.principal_id);
+        self.refresh(deps);
+    }
+
+    /// Adds or replaces a deny assignment.
+    pub fn add_deny(&mut self, d: DenyAssignment) {
+        let touched = self.insert_deny(d);
+        self.refresh_many(touched);
+    }
+
+    pub fn remove_deny(&mut self, id: &str) {
+        let touched = self.drop_deny(&lc(id));
+        self.refresh_many(touched);
+    }
+
+    fn refresh_many(&mut self, principals: Vec<String>) {
+        let mut all = HashSet::new();
         for p in principals {
-            let list = match self.by_principal.get(*p) {
-                Some(l) => l,
-                None => match self.by_principal.get(&p.to_ascii_lowercase()) {
-                    Some(l) => l,
-                    None => continue,
-                },
-            };
-            for a in list {
-                let granted = self.roles.get(&a.role_id).is_some_and(|r| {
-                    r.data_actions.iter().any(|p| matches_lc(p, &action))
-                        && !r.not_data_actions.iter().any(|p| matches_lc(p, &action))
-                });
-                if granted && covers_lc(&a.scope, &resource) {
-                    return Decision::Allow { assignment_id: a.id.clone() };
+            all.extend(self.dependents(&p));
+        }
+        self.refresh(all);
+    }
+
+    /// Adds or replaces a role definition (custom roles).
+    pub fn upsert_role(&mut self, r: RoleDefinition) {
+        self.originals.insert(lc(&r.id), r.clone());
+        let r = lower_role(r);
+        self.roles.insert(r.id.clone(), r);
+    }
+
+    pub fn remove_role(&mut self, id: &str) {
+        self.roles.remove(&lc(id));
+        self.originals.remove(&lc(id));
+    }
+
+    /// Every role definition, as given.
+    pub fn roles(&self) -> impl Iterator<Item = &RoleDefinition> {
+        self.originals.values()
+    }
+
+    pub fn add_member(&mut self, group: &str, member: &str) {
+        let (g, m) = (lc(group), lc(member));
+        self.groups_of.entry(m.clone()).or_default().insert(g.clone());
+        self.members_of.entry(g).or_default().insert(m.clone());
+        self.refresh(HashSet::from([m]));
+    }
+
+    pub fn remove_member(&mut self, group: &str, member: &str) {
+        let (g, m) = (lc(group), lc(member));
+        if let Some(s) = self.groups_of.get_mut(&m) {
+            s.remove(&g);
+        }
+        if let Some(s) = self.members_of.get_mut(&g) {
+            s.remove(&m);
+        }
+        self.refresh(HashSet::from([m]));
+    }
+
+    /// Forgets every membership of `group`.
+    pub fn remove_group(&mut self, group: &str) {
+        let g = lc(group);
+        let members = self.members_of.remove(&g).unwrap_or_default();
+        for m in &members {
+            if let Some(s) = self.groups_of.get_mut(m) {
+                s.remove(&g);
+            }
+        }
+        self.refresh(members);
+    }
+
+    pub fn role(&self, id: &str) -> Option<&RoleDefinition> {
+        self.originals.get(&lc(id))
+    }
+
+    /// The groups `principal` belongs to.
+    pub fn groups_of(&self, principal: &str) -> Vec<String> {
+        self.groups_of.get(&lc(principal)).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Whether any live assignment refers to role `id`.
+    pub fn role_in_use(&self, id: &str) -> bool {
+        let id = lc(id);
+        self.assignments.values().any(|a| a.role_id == id)
+    }
+
+    /// Decides whether `principal` may perform `action` on `resource` at time `now`.
+    pub fn decide(&self, principal: &str, action: &str, resource: &str, now: i64) -> Decision {
+        self.decide_for_role(principal, action, resource, now, None)
+    }
+
+    /// [`Index::decide`] for a role-assignment write or delete of `target_role`: grants whose
+    /// role carries an assignable-roles condition only count when it lists `target_role`.
+    /// With `target_role` `None`, such grants count (the handler re-checks with the role).
+    pub fn decide_for_role(
+        &self,
+        principal: &str,
+        action: &str,
+        resource: &str,
+        now: i64,
+        target_role: Option<&str>,
+    ) -> Decision {
+        let action = lc(action);
+        let resource = lc(resource);
+        let target_role = target_role.map(lc);
+        // object ids arrive in lower case from our tokens: avoid an allocation when they do
+        let key: std::borrow::Cow<'_, str> = if principal.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(lc(principal))
+        } else {
+            std::borrow::Cow::Borrowed(principal)
+        };
+        let key = key.as_ref();
+        let eff = self.effective.get(key);
+        // deny assignments first: they win over any grant
+        if !self.everyone_denies.is_empty() {
+            let groups = self.groups_of.get(key);
+            for id in &self.everyone_denies {
+                if let Some(d) = self.denies.get(id) {
+                    let excluded =
+                        d.exclude_principals.iter().any(|x| x == key || groups.is_some_and(|g| g.contains(x)));
+                    if !excluded && d.denies_lc(&action, &resource) {
+                        return Decision::DeniedByAssignment { deny_id: d.id.clone() };
+                    }
                 }
             }
+        }
+        let Some(eff) = eff else { return Decision::Deny };
+        if !eff.denies.is_empty() {
+            let groups = self.groups_of.get(key);
+            for id in &eff.denies {
+                if let Some(d) = self.denies.get(id) {
+                    let excluded =
+                        d.exclude_principals.iter().any(|x| x == key || groups.is_some_and(|g| g.contains(x)));
+                    if !excluded && d.denies_lc(&action, &resource) {
+                        return Decision::DeniedByAssignment { deny_id: d.id.clone() };
+                    }
+                }
+            }
+        }
+        for a in &eff.grants {
+            if a.expires.is_some_and(|e| now >= e) || !covers_lc(&a.scope, &resource) {
+                continue;
+            }
+            let Some(r) = self.roles.get(&a.role_id) else { continue };
+            if !r.grants_lc(&action) {
+                continue;
+            }
+            if let (Some(allowed), Some(t)) = (&r.assignable_roles, &target_role)
+                && !allowed.contains(t)
+            {
+                continue;
+            }
+            return Decision::Allow { assignment_id: a.id.clone() };
         }
         Decision::Deny
     }
@@ -170,11 +482,27 @@ fn role(id: &str, name: &str, description: &str, data_actions: &[&str]) -> RoleD
         not_actions: Vec::new(),
         data_actions: data_actions.iter().map(|a| format!("Microsoft.KeyVault/{a}")).collect(),
         not_data_actions: Vec::new(),
+        assignable_scopes: root_scopes(),
+        assignable_roles: None,
     }
 }
 
 pub const KEY_VAULT_ADMINISTRATOR: &str = "00482a5a-887f-4fb3-b363-3b7fe8e74483";
 pub const KEY_VAULT_SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+pub const KEY_VAULT_DATA_ACCESS_ADMINISTRATOR: &str = "8b54135c-b56d-4d72-a534-26097cfdc8d8";
+
+/// The roles Key Vault Data Access Administrator may assign and unassign (Azure's ABAC
+/// condition on that role lists exactly these eight).
+pub const DATA_ACCESS_ADMIN_ASSIGNABLE: [&str; 8] = [
+    KEY_VAULT_ADMINISTRATOR,
+    "a4417e6f-fecd-4de8-b567-7b0420556985", // Certificates Officer
+    "14b46e9e-c2b7-41b4-b07b-48a6ebf60603", // Crypto Officer
+    "e147488a-f6f5-4113-8e2d-b22465e65bf6", // Crypto Service Encryption User
+    "12338af0-0e69-4776-bea7-57ae8d297424", // Crypto User
+    "21090545-7ca7-4776-b22c-e363652d74d2", // Reader
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", // Secrets Officer
+    KEY_VAULT_SECRETS_USER,
+];
 
 /// The built-in Key Vault data roles (Azure's names, ids and data actions).
 pub fn builtin_roles() -> Vec<RoleDefinition> {
@@ -254,12 +582,22 @@ pub fn builtin_roles() -> Vec<RoleDefinition> {
             "Read secret contents.",
             &["vaults/secrets/getSecret/action", "vaults/secrets/readMetadata/action"],
         ),
-        role(
-            "8b54135c-b56d-4d72-a534-26097cfdc8d8",
-            "Key Vault Data Access Administrator",
-            "Manage access to Key Vault by adding or removing role assignments for the Key Vault data roles.",
-            &[],
-        ),
+        RoleDefinition {
+            assignable_roles: Some(DATA_ACCESS_ADMIN_ASSIGNABLE.iter().map(|s| (*s).to_owned()).collect()),
+            ..role(
+                KEY_VAULT_DATA_ACCESS_ADMINISTRATOR,
+                "Key Vault Data Access Administrator",
+                "Manage access to Key Vault by adding or removing role assignments for the Key Vault data roles.",
+                // Strongbox serves role assignments on the vault data plane (Managed HSM style),
+                // so the role's assignment rights are data actions, limited by the condition.
+                &[
+                    "vaults/roleAssignments/read/action",
+                    "vaults/roleAssignments/write/action",
+                    "vaults/roleAssignments/delete/action",
+                    "vaults/roleDefinitions/read/action",
+                ],
+            )
+        },
     ]
 }
 
@@ -268,8 +606,10 @@ mod tests {
     use super::*;
 
     fn a(id: &str, p: &str, role: &str, scope: &str) -> Assignment {
-        Assignment { id: id.into(), principal_id: p.into(), role_id: role.into(), scope: scope.into() }
+        Assignment { id: id.into(), principal_id: p.into(), role_id: role.into(), scope: scope.into(), expires: None }
     }
+
+    const GET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
 
     #[test]
     fn wildcards_and_scopes() {
@@ -277,6 +617,7 @@ mod tests {
         assert!(matches("Microsoft.KeyVault/vaults/*/read", "microsoft.keyvault/vaults/keys/read"));
         assert!(!matches("Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/keys/delete"));
         assert!(!matches("Microsoft.KeyVault/vaults/secrets/*", "Microsoft.KeyVault/vaults/keys/read"));
+        assert!(matches("*", "Microsoft.KeyVault/vaults/keys/read"));
         assert!(covers("/", "/vaults/v/secrets/x"));
         assert!(covers("/vaults/V", "/vaults/v/secrets/x"));
         assert!(covers("/vaults/v/secrets/x", "/vaults/v/secrets/X"));
@@ -288,19 +629,146 @@ mod tests {
     #[test]
     fn deny_by_default_and_object_scope() {
         let idx = Index::new(builtin_roles(), [a("1", "p1", KEY_VAULT_SECRETS_USER, "/vaults/v/secrets/one")]);
-        let get = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
-        assert_eq!(idx.decide(&["p1"], get, "/vaults/v/secrets/one"), Decision::Allow { assignment_id: "1".into() });
-        assert_eq!(idx.decide(&["p1"], get, "/vaults/v/secrets/two"), Decision::Deny);
+        assert_eq!(idx.decide("p1", GET, "/vaults/v/secrets/one", 0), Decision::Allow { assignment_id: "1".into() });
+        assert_eq!(idx.decide("P1", GET, "/vaults/v/secrets/one", 0), Decision::Allow { assignment_id: "1".into() });
+        assert_eq!(idx.decide("p1", GET, "/vaults/v/secrets/two", 0), Decision::Deny);
         assert_eq!(
-            idx.decide(&["p1"], "Microsoft.KeyVault/vaults/secrets/setSecret/action", "/vaults/v/secrets/one"),
+            idx.decide("p1", "Microsoft.KeyVault/vaults/secrets/setSecret/action", "/vaults/v/secrets/one", 0),
             Decision::Deny
         );
-        assert_eq!(idx.decide(&["p2"], get, "/vaults/v/secrets/one"), Decision::Deny);
-        assert_eq!(
-            idx.decide(&["other", "P1"], get, "/vaults/v/secrets/one"),
-            Decision::Allow { assignment_id: "1".into() },
-            "group membership"
+        assert_eq!(idx.decide("p2", GET, "/vaults/v/secrets/one", 0), Decision::Deny);
+    }
+
+    #[test]
+    fn groups_are_expanded_and_follow_membership_changes() {
+        let mut idx = Index::build(
+            builtin_roles(),
+            [a("1", "g1", KEY_VAULT_SECRETS_USER, "/vaults/v")],
+            [],
+            [("g1".to_owned(), "m1".to_owned())],
         );
+        assert_eq!(idx.decide("m1", GET, "/vaults/v/secrets/x", 0), Decision::Allow { assignment_id: "1".into() });
+        assert_eq!(idx.decide("m2", GET, "/vaults/v/secrets/x", 0), Decision::Deny);
+        idx.add_member("g1", "m2");
+        assert!(matches!(idx.decide("m2", GET, "/vaults/v/secrets/x", 0), Decision::Allow { .. }));
+        idx.remove_member("G1", "M1");
+        assert_eq!(idx.decide("m1", GET, "/vaults/v/secrets/x", 0), Decision::Deny);
+        // an assignment to the group after the fact reaches its members
+        idx.add(a("2", "g1", KEY_VAULT_ADMINISTRATOR, "/vaults/w"));
+        assert!(matches!(
+            idx.decide("m2", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0),
+            Decision::Allow { .. }
+        ));
+        idx.remove("2");
+        assert_eq!(idx.decide("m2", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0), Decision::Deny);
+        idx.remove_group("g1");
+        assert_eq!(idx.decide("m2", GET, "/vaults/v/secrets/x", 0), Decision::Deny);
+    }
+
+    fn deny(id: &str, principals: &[&str], exclude: &[&str], actions: &[&str], scope: &str) -> DenyAssignment {
+        DenyAssignment {
+            id: id.into(),
+            name: id.into(),
+            description: String::new(),
+            principals: principals.iter().map(|s| (*s).to_owned()).collect(),
+            exclude_principals: exclude.iter().map(|s| (*s).to_owned()).collect(),
+            data_actions: actions.iter().map(|s| (*s).to_owned()).collect(),
+            not_data_actions: Vec::new(),
+            scope: scope.into(),
+        }
+    }
+
+    #[test]
+    fn deny_assignments_win_at_their_scope_and_below() {
+        let mut idx = Index::build(
+            builtin_roles(),
+            [a("1", "p1", KEY_VAULT_ADMINISTRATOR, "/"), a("2", "g", KEY_VAULT_ADMINISTRATOR, "/")],
+            [deny("d1", &["p1"], &[], &["Microsoft.KeyVault/vaults/secrets/*"], "/vaults/v")],
+            [("g".to_owned(), "m".to_owned())],
+        );
+        assert_eq!(
+            idx.decide("p1", GET, "/vaults/v/secrets/x", 0),
+            Decision::DeniedByAssignment { deny_id: "d1".into() }
+        );
+        assert_eq!(idx.decide("p1", GET, "/vaults/v", 0), Decision::DeniedByAssignment { deny_id: "d1".into() });
+        assert!(matches!(idx.decide("p1", GET, "/vaults/w/secrets/x", 0), Decision::Allow { .. }), "other vault");
+        assert!(matches!(
+            idx.decide("p1", "Microsoft.KeyVault/vaults/keys/read", "/vaults/v/keys/k", 0),
+            Decision::Allow { .. }
+        ));
+        // a deny on a group reaches its members; everyone-with-exclusions
+        idx.add_deny(deny("d2", &["g"], &[], &["*"], "/vaults/v/keys/k"));
+        assert!(matches!(
+            idx.decide("m", "Microsoft.KeyVault/vaults/keys/read", "/vaults/v/keys/k", 0),
+            Decision::DeniedByAssignment { .. }
+        ));
+        idx.remove_deny("d2");
+        assert!(matches!(
+            idx.decide("m", "Microsoft.KeyVault/vaults/keys/read", "/vaults/v/keys/k", 0),
+            Decision::Allow { .. }
+        ));
+        idx.add_deny(deny("d3", &[EVERYONE], &["g"], &["Microsoft.KeyVault/vaults/keys/delete"], "/"));
+        assert!(matches!(
+            idx.decide("p1", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0),
+            Decision::DeniedByAssignment { .. }
+        ));
+        assert!(
+            matches!(
+                idx.decide("m", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0),
+                Decision::Allow { .. }
+            ),
+            "excluded through its group"
+        );
+        assert!(matches!(
+            idx.decide("nobody", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0),
+            Decision::DeniedByAssignment { .. }
+        ));
+    }
+
+    #[test]
+    fn activations_expire_and_custom_roles_apply() {
+        let custom = RoleDefinition {
+            id: "c0ffee00-0000-4000-8000-000000000001".into(),
+            name: "Secret lister".into(),
+            description: String::new(),
+            built_in: false,
+            actions: Vec::new(),
+            not_actions: Vec::new(),
+            data_actions: vec!["Microsoft.KeyVault/vaults/secrets/*".into()],
+            not_data_actions: vec!["Microsoft.KeyVault/vaults/secrets/getSecret/action".into()],
+            assignable_scopes: root_scopes(),
+            assignable_roles: None,
+        };
+        let mut roles = builtin_roles();
+        roles.push(custom.clone());
+        let mut jit = a("1", "p", KEY_VAULT_SECRETS_USER, "/vaults/v");
+        jit.expires = Some(100);
+        let idx = Index::new(roles, [jit, a("2", "q", &custom.id.to_uppercase(), "/")]);
+        assert!(matches!(idx.decide("p", GET, "/vaults/v/secrets/x", 99), Decision::Allow { .. }));
+        assert_eq!(idx.decide("p", GET, "/vaults/v/secrets/x", 100), Decision::Deny);
+        assert_eq!(idx.decide("q", GET, "/vaults/v/secrets/x", 0), Decision::Deny, "notDataActions");
+        let meta = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
+        assert!(matches!(idx.decide("q", meta, "/vaults/v/secrets/x", 0), Decision::Allow { .. }));
+        assert!(idx.role_in_use(&custom.id));
+    }
+
+    #[test]
+    fn data_access_administrator_only_assigns_data_roles() {
+        let idx = Index::new(builtin_roles(), [a("1", "daa", KEY_VAULT_DATA_ACCESS_ADMINISTRATOR, "/vaults/v")]);
+        let write = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
+        for r in DATA_ACCESS_ADMIN_ASSIGNABLE {
+            assert!(matches!(idx.decide_for_role("daa", write, "/vaults/v", 0, Some(r)), Decision::Allow { .. }));
+        }
+        assert_eq!(
+            idx.decide_for_role("daa", write, "/vaults/v", 0, Some(KEY_VAULT_DATA_ACCESS_ADMINISTRATOR)),
+            Decision::Deny
+        );
+        assert_eq!(
+            idx.decide_for_role("daa", write, "/vaults/v", 0, Some("c0ffee00-0000-4000-8000-000000000001")),
+            Decision::Deny
+        );
+        assert_eq!(idx.decide("daa", GET, "/vaults/v/secrets/x", 0), Decision::Deny, "no data access itself");
+        assert_eq!(idx.decide_for_role("daa", write, "/vaults/w", 0, Some(KEY_VAULT_SECRETS_USER)), Decision::Deny);
     }
 
     #[test]

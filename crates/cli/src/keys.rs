@@ -70,7 +70,7 @@ pub enum KeyCmd {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
-    /// Encrypt data (RSA-OAEP, RSA-OAEP-256, RSA1_5).
+    /// Encrypt data (RSA-OAEP, RSA-OAEP-256, RSA1_5; oct keys: A*GCM, A*CBC, A*CBCPAD).
     Encrypt(Crypt),
     /// Decrypt data encrypted with the key.
     Decrypt(Crypt),
@@ -85,7 +85,7 @@ pub enum KeyCmd {
         #[command(flatten)]
         d: Digest,
         /// The signature, base64url.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         signature: String,
     },
     /// Random bytes from the vault (base64url).
@@ -157,7 +157,7 @@ pub struct Crypt {
     #[command(flatten)]
     k: UseKey,
     /// The input, base64url.
-    #[arg(long, required_unless_present = "data_file", conflicts_with = "data_file")]
+    #[arg(long, required_unless_present = "data_file", conflicts_with = "data_file", allow_hyphen_values = true)]
     value: Option<String>,
     /// Read the raw input bytes from a file.
     #[arg(long)]
@@ -165,6 +165,15 @@ pub struct Crypt {
     /// Write the raw result bytes to a file instead of printing the reply.
     #[arg(long)]
     out_file: Option<PathBuf>,
+    /// Initialisation vector, base64url (AES-CBC; AES-GCM decrypt: the `iv` encrypt returned).
+    #[arg(long, allow_hyphen_values = true)]
+    iv: Option<String>,
+    /// Additional authenticated data, base64url (AES-GCM).
+    #[arg(long, allow_hyphen_values = true)]
+    aad: Option<String>,
+    /// Authentication tag, base64url (AES-GCM decrypt: the `tag` encrypt returned).
+    #[arg(long, allow_hyphen_values = true)]
+    tag: Option<String>,
 }
 
 /// The digest that sign and verify take.
@@ -173,7 +182,7 @@ pub struct Digest {
     #[command(flatten)]
     k: UseKey,
     /// The digest (hash of the data, as long as the algorithm's hash), base64url.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     digest: String,
 }
 
@@ -267,7 +276,13 @@ async fn crypt(op: &str, c: Crypt) -> anyhow::Result<()> {
         (None, Some(f)) => B64URL.encode(read_bytes(f)?),
         (None, None) => bail!("give the input with --value or --data-file"),
     };
-    let reply = c.k.call(op, json!({ "value": value })).await?;
+    let mut body = json!({ "value": value });
+    for (name, v) in [("iv", &c.iv), ("aad", &c.aad), ("tag", &c.tag)] {
+        if let Some(v) = v {
+            body[name] = json!(v);
+        }
+    }
+    let reply = c.k.call(op, body).await?;
     match &c.out_file {
         None => c.k.print(&reply),
         Some(f) => {

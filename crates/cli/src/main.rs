@@ -1,7 +1,12 @@
 //! `strongbox`: run the server, manage secrets, keys and vaults (modelled on `az keyvault`).
 
+mod ad;
+mod agent;
+mod certificates;
 mod client;
 mod keys;
+mod login;
+mod role;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +33,16 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SecretCmd,
     },
+    /// Manage certificates (create, import, CSR + merge, renewal policy, contacts, issuers).
+    Certificate {
+        #[command(subcommand)]
+        cmd: certificates::CertCmd,
+    },
+    /// The vault's built-in private certificate authorities.
+    Ca {
+        #[command(subcommand)]
+        cmd: certificates::CaCmd,
+    },
     /// Manage keys and use them for cryptography.
     Key {
         #[command(subcommand)]
@@ -43,6 +58,15 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AdCmd,
     },
+    /// Run beside a workload: serve a managed identity's tokens (App Service protocol).
+    Agent(agent::AgentArgs),
+    /// Sign in as a user with the device code flow (password + TOTP in the browser).
+    Login(login::LoginArgs),
+    /// Role definitions and assignments, deny assignments, just-in-time activation.
+    Role {
+        #[command(subcommand)]
+        cmd: role::RoleCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -51,6 +75,13 @@ enum AdCmd {
     Sp {
         #[command(subcommand)]
         cmd: SpCmd,
+    },
+    #[command(flatten)]
+    More(ad::AdMore),
+    /// Groups: role assignments, deny assignments and access policies made to a group apply to its members.
+    Group {
+        #[command(subcommand)]
+        cmd: role::GroupCmd,
     },
 }
 
@@ -64,6 +95,8 @@ enum SpCmd {
         #[command(flatten)]
         c: Conn,
     },
+    #[command(flatten)]
+    More(ad::SpMore),
 }
 
 #[derive(Args)]
@@ -83,6 +116,13 @@ struct ServerArgs {
     /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off.
     #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0)]
     cache_entries: usize,
+    /// PKCS#11 module for HSM-protected keys (e.g. libsofthsm2.so); the user PIN is read from
+    /// STRONGBOX_PKCS11_PIN only (never a flag, so it stays out of the process list).
+    #[arg(long, env = "STRONGBOX_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// Label of the PKCS#11 token.
+    #[arg(long, env = "STRONGBOX_PKCS11_TOKEN")]
+    pkcs11_token: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -207,7 +247,7 @@ enum SecretCmd {
         #[command(flatten)]
         n: Named,
         /// The value (or use --file).
-        #[arg(long, conflicts_with = "file")]
+        #[arg(long, conflicts_with = "file", allow_hyphen_values = true)]
         value: Option<String>,
         /// Read the value from a file.
         #[arg(long)]
@@ -241,6 +281,9 @@ enum VaultCmd {
         retention_days: u32,
         #[arg(long)]
         purge_protection: bool,
+        /// false: authorise the data plane with access policies instead of RBAC.
+        #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
+        enable_rbac_authorization: bool,
         #[command(flatten)]
         c: Conn,
     },
@@ -255,6 +298,9 @@ enum VaultCmd {
         #[command(flatten)]
         c: Conn,
     },
+    /// Permission model and access policies.
+    #[command(flatten)]
+    Auth(role::VaultAuthCmd),
 }
 
 impl Props {
@@ -341,6 +387,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Server(a) => server(a).await,
         Cmd::Secret { cmd } => secret(cmd).await,
         Cmd::Key { cmd } => keys::run(cmd).await,
+        Cmd::Certificate { cmd } => certificates::run(cmd).await,
+        Cmd::Ca { cmd } => certificates::run_ca(cmd).await,
         Cmd::Vault { cmd } => vault(cmd).await,
         Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::CreateForRbac { name, c } } } => {
             let cl = connect(&c, None).await?;
@@ -348,6 +396,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print(c.output, &cl.call("POST", "/_strongbox/serviceprincipals", Some(body)).await?);
             Ok(())
         }
+        Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::More(m) } } => ad::run_sp(m).await,
+        Cmd::Ad { cmd: AdCmd::More(m) } => ad::run_more(m).await,
+        Cmd::Agent(a) => agent::run(a).await,
+        Cmd::Login(a) => login::run(a).await,
+        Cmd::Ad { cmd: AdCmd::Group { cmd } } => role::group(cmd).await,
+        Cmd::Role { cmd } => role::run(cmd).await,
     }
 }
 
@@ -362,6 +416,12 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.dns_suffix = a.dns_suffix;
     cfg.token_lifetime = a.token_lifetime;
     cfg.cache_entries = a.cache_entries;
+    if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
+        let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
+        let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
+        cfg.pkcs11 =
+            Some(strongbox_server::Pkcs11Config { module, token, pin: strongbox_types::SecretString::new(pin) });
+    }
     let running = strongbox_server::start(cfg).await?;
     let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
     println!(
@@ -487,9 +547,10 @@ pub(crate) async fn object(kind: &str, cmd: ObjectCmd) -> anyhow::Result<()> {
 
 async fn vault(cmd: VaultCmd) -> anyhow::Result<()> {
     match cmd {
-        VaultCmd::Create { name, sku, retention_days, purge_protection, c } => {
+        VaultCmd::Create { name, sku, retention_days, purge_protection, enable_rbac_authorization, c } => {
             let cl = connect(&c, None).await?;
-            let body = json!({ "sku": sku, "retentionDays": retention_days, "purgeProtection": purge_protection });
+            let body = json!({ "sku": sku, "retentionDays": retention_days, "purgeProtection": purge_protection,
+                               "enableRbacAuthorization": enable_rbac_authorization });
             print(c.output, &cl.call("PUT", &format!("/_strongbox/vaults/{name}"), Some(body)).await?);
         }
         VaultCmd::List { c } => {
@@ -500,6 +561,7 @@ async fn vault(cmd: VaultCmd) -> anyhow::Result<()> {
             let cl = connect(&c, None).await?;
             print(c.output, &cl.call("GET", &format!("/_strongbox/vaults/{name}"), None).await?);
         }
+        VaultCmd::Auth(cmd) => role::vault_auth(cmd).await?,
     }
     Ok(())
 }

@@ -1,36 +1,53 @@
-//! The built-in token service (the minimum the Azure SDKs need; the identity issue widens it):
-//! one tenant, service principals with client secrets (Argon2id hashes only), ES256 access
-//! tokens, and validation of those tokens on every request.
+//! The token service: one tenant, service principals (client secrets as Argon2id hashes,
+//! registered certificates for RFC 7523 client assertions, federated credentials trusted from
+//! external OIDC issuers), ES256 access tokens with rotating signing keys, and validation of
+//! those tokens on every request.
+//!
+//! Revocation: every token names the credential that obtained it (`sbx_cred`). Each request,
+//! also on a token-cache hit, checks the principal's status (exists, enabled, credential still
+//! registered) in an in-memory table. Changes made on this node update the table at once; rows
+//! older than [`STATUS_TTL`] are re-read from storage, so a change made by another node sharing
+//! the database takes effect within that time.
+
+mod assertion;
+mod limits;
+mod manage;
+mod managed;
+mod signing;
+mod users;
+
+pub use manage::{CredentialView, FederatedCredentialView, NewCredential, ServicePrincipalView, TrustedIssuerView};
+pub use managed::NewManagedIdentity;
+pub use signing::IdentityPolicy;
+pub use users::{DeviceAuthorization, UserChange, UserView};
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Barrier};
-use strongbox_crypto::jws::{self, PublicKey, SigningKey};
-use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
+use strongbox_crypto::jws::{self, PublicKey};
+use strongbox_types::{Clock, Error, ErrorKind, Result, SecretString};
 
+use crate::events::SecurityEvent;
 use crate::{BootstrapCredential, Core, decode, encode};
 
 const TENANT_PATH: &str = "sys/tenant";
-const SIGNING_PREFIX: &str = "sys/signing/";
 const BOOTSTRAP_PATH: &str = "sys/bootstrap";
+pub(crate) const SP_PREFIX: &str = "sp/";
 /// Clock skew tolerated on `exp`/`nbf`.
 const SKEW: i64 = 60;
 /// Verified tokens are remembered (by SHA-256 of the token) until they expire, so the hot path
 /// does not verify an ECDSA signature per request. Bounded; cleared when full.
 const TOKEN_CACHE_MAX: usize = 20_000;
+/// How long a principal's status row is trusted before it is re-read from storage (the bound
+/// on revocation delay across nodes; on the node that made the change it is immediate).
+pub const STATUS_TTL: i64 = 30;
 
 #[derive(Serialize, Deserialize)]
 struct TenantRec {
     tenant_id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SigningRec {
-    kid: String,
-    created: i64,
-    pkcs8_hex: SecretString,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,6 +63,33 @@ pub(crate) struct ServicePrincipalRec {
     pub display_name: String,
     pub enabled: bool,
     pub secrets: Vec<ClientSecretRec>,
+    #[serde(default)]
+    pub certs: Vec<ClientCertRec>,
+    #[serde(default)]
+    pub federated: Vec<FederatedRec>,
+    #[serde(default)]
+    pub created: i64,
+    /// `ManagedIdentity` for identities served by `strongbox agent`; empty for applications.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    /// A pending one-time enrolment code of a managed identity (hash only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrollment: Option<managed::EnrollmentRec>,
+    /// Credentials replaced by a routine rotation (not a revocation): `(id, until)`. They can no
+    /// longer obtain tokens, but tokens they obtained stay valid until `until`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<(String, i64)>,
+}
+
+impl ServicePrincipalRec {
+    /// Ids of the credentials whose tokens stay valid.
+    fn credential_ids(&self, now: i64) -> Vec<String> {
+        let mut v: Vec<String> = self.secrets.iter().map(|s| s.id.clone()).collect();
+        v.extend(self.retired.iter().filter(|(_, until)| *until > now).map(|(id, _)| id.clone()));
+        v.extend(self.certs.iter().map(|c| c.id.clone()));
+        v.extend(self.federated.iter().map(|f| f.id.clone()));
+        v
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,6 +98,40 @@ pub(crate) struct ClientSecretRec {
     /// Argon2id PHC string.
     pub hash: String,
     pub expires: Option<i64>,
+    /// The first three characters of the secret (Entra's `hint`).
+    #[serde(default)]
+    pub hint: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ClientCertRec {
+    pub id: String,
+    /// SHA-1 and SHA-256 of the DER certificate, hex.
+    pub sha1: String,
+    pub sha256: String,
+    pub der_b64: String,
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FederatedRec {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+    #[serde(default)]
+    pub created: i64,
 }
 
 /// Who is calling, from a verified token.
@@ -62,13 +140,41 @@ pub struct Principal {
     pub object_id: String,
     pub app_id: String,
     pub tenant_id: String,
+    /// Authentication methods of a user sign-in (`pwd`, `mfa`, …); empty for applications.
+    pub amr: Vec<String>,
+}
+
+/// What the revocation check needs about one principal.
+#[derive(Debug, Clone)]
+struct PrincipalStatus {
+    exists: bool,
+    enabled: bool,
+    credentials: Vec<String>,
+    loaded: i64,
+}
+
+impl PrincipalStatus {
+    fn allows(&self, cred: Option<&str>) -> bool {
+        self.exists && self.enabled && cred.is_none_or(|c| self.credentials.iter().any(|x| x == c))
+    }
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    principal: Principal,
+    exp: i64,
+    status_key: String,
+    cred: Option<String>,
 }
 
 pub(crate) struct IdentityState {
     pub tenant_id: String,
-    signer: SigningKey,
-    public_keys: Vec<PublicKey>,
-    cache: RwLock<HashMap<[u8; 32], (Principal, i64)>>,
+    keys: RwLock<Arc<signing::KeySet>>,
+    cache: RwLock<HashMap<[u8; 32], Arc<CachedToken>>>,
+    status: RwLock<HashMap<String, PrincipalStatus>>,
+    limiter: Mutex<limits::Limiter>,
+    /// When the signing keys were last re-read because of an unknown `kid` (throttles that).
+    last_key_reload: Mutex<i64>,
 }
 
 impl IdentityState {
@@ -85,44 +191,28 @@ impl IdentityState {
                 .tenant_id
             }
         };
-        let mut keys = load_signing_keys(barrier).await?;
-        if keys.is_empty() {
-            let kid = uuid::Uuid::new_v4().simple().to_string();
-            let k = SigningKey::generate(kid.clone())?;
-            let rec = SigningRec {
-                kid: kid.clone(),
-                created: clock.now(),
-                pkcs8_hex: SecretString::new(strongbox_crypto::hex(k.pkcs8().expose())),
-            };
-            create_once(barrier, &format!("{SIGNING_PREFIX}{kid}"), encode(&rec)?).await?;
-            keys = load_signing_keys(barrier).await?;
-        }
-        // newest key signs; all verify (overlap for a later rotation)
-        keys.sort_by_key(|(created, _)| *created);
-        let public_keys = keys.iter().map(|(_, k)| k.public()).collect();
-        let signer = keys.pop().map(|(_, k)| k).ok_or_else(|| Error::internal("no token signing key"))?;
-        Ok(Self { tenant_id, signer, public_keys, cache: RwLock::new(HashMap::new()) })
+        let keys = signing::load_or_create(barrier, clock).await?;
+        Ok(Self {
+            tenant_id,
+            keys: RwLock::new(Arc::new(keys)),
+            cache: RwLock::new(HashMap::new()),
+            status: RwLock::new(HashMap::new()),
+            limiter: Mutex::new(limits::Limiter::default()),
+            last_key_reload: Mutex::new(i64::MIN),
+        })
+    }
+
+    fn keyset(&self) -> Option<Arc<signing::KeySet>> {
+        self.keys.read().ok().map(|k| k.clone())
     }
 }
 
-async fn create_once(barrier: &Barrier, key: &str, value: Vec<u8>) -> Result<()> {
+pub(crate) async fn create_once(barrier: &Barrier, key: &str, value: Vec<u8>) -> Result<()> {
     match barrier.commit(BTxn::new().absent(key).put(key, value)).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind == ErrorKind::Conflict => Ok(()), // created concurrently by another node
         Err(e) => Err(e),
     }
-}
-
-async fn load_signing_keys(barrier: &Barrier) -> Result<Vec<(i64, SigningKey)>> {
-    let rows = barrier.scan_prefix(SIGNING_PREFIX, SIGNING_PREFIX, 100).await?;
-    let mut out = Vec::new();
-    for (k, b) in rows {
-        let rec: SigningRec = decode(&k, &b)?;
-        let der =
-            strongbox_crypto::unhex(rec.pkcs8_hex.expose()).ok_or_else(|| Error::internal("signing key corrupt"))?;
-        out.push((rec.created, SigningKey::from_pkcs8(rec.kid.clone(), SecretBytes::new(der))?));
-    }
-    Ok(out)
 }
 
 /// The result of [`Core::create_service_principal_for_rbac`]; the password is not stored.
@@ -148,6 +238,13 @@ pub struct TokenRequest {
     pub client_secret: Option<SecretString>,
     pub scope: Option<String>,
     pub client_assertion_type: Option<String>,
+    /// RFC 7523 client assertion (a certificate-signed JWT or a federated token).
+    pub client_assertion: Option<SecretString>,
+    /// The caller's address, for failed-attempt limiting.
+    pub peer: Option<IpAddr>,
+    /// RFC 8628 device code (device code grant).
+    pub device_code: Option<SecretString>,
+    pub refresh_token: Option<SecretString>,
 }
 
 impl std::fmt::Debug for TokenRequest {
@@ -156,6 +253,7 @@ impl std::fmt::Debug for TokenRequest {
             .field("grant_type", &self.grant_type)
             .field("client_id", &self.client_id)
             .field("scope", &self.scope)
+            .field("peer", &self.peer)
             .finish_non_exhaustive()
     }
 }
@@ -164,6 +262,12 @@ impl std::fmt::Debug for TokenRequest {
 pub struct TokenGrant {
     pub access_token: SecretString,
     pub expires_in: i64,
+    /// User grants only (device code, refresh token).
+    pub refresh_token: Option<SecretString>,
+    /// User grants only: an OpenID Connect id_token (audience = the client id).
+    pub id_token: Option<String>,
+    /// User grants only: MSAL's `client_info` (`{"uid": oid, "utid": tenant}`, base64url).
+    pub client_info: Option<String>,
 }
 
 impl std::fmt::Debug for TokenGrant {
@@ -178,11 +282,18 @@ pub struct OAuthError {
     pub status: u16,
     pub error: &'static str,
     pub description: String,
+    /// Seconds to wait (sent as `Retry-After`) when the caller is being throttled.
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into() }
+    pub(crate) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self { status, error, description: description.into(), retry_after: None }
+    }
+
+    /// The AADSTS code of the description (`AADSTS7000215: …` → `AADSTS7000215`).
+    pub fn code(&self) -> &str {
+        self.description.split(':').next().unwrap_or("")
     }
 }
 
@@ -205,6 +316,15 @@ struct Claims {
     ver: String,
     idtyp: String,
     uti: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    amr: Vec<String>,
+    /// The credential that obtained this token (revoked with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sbx_cred: Option<String>,
+}
+
+fn internal(_: Error) -> OAuthError {
+    OAuthError::new(500, "temporarily_unavailable", "The token service failed; retry.")
 }
 
 impl Core {
@@ -213,13 +333,19 @@ impl Core {
         format!("{}/{}/v2.0", self.cfg.authority(), self.ident.tenant_id)
     }
 
+    /// The token endpoint (the audience of client assertions).
+    pub fn token_endpoint(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.cfg.authority(), self.ident.tenant_id)
+    }
+
     /// Whether `tenant` (a path segment) names this deployment's tenant.
     pub fn is_our_tenant(&self, tenant: &str) -> bool {
         tenant == self.ident.tenant_id
     }
 
+    /// The public signing keys (all that may still have valid tokens out).
     pub fn jwks(&self) -> Vec<jws::Jwk> {
-        self.ident.public_keys.iter().map(PublicKey::jwk).collect()
+        self.ident.keyset().map(|k| k.public.iter().map(PublicKey::jwk).collect()).unwrap_or_default()
     }
 
     pub(crate) async fn ensure_bootstrap_admin(&self) -> Result<Option<BootstrapCredential>> {
@@ -243,21 +369,24 @@ impl Core {
         &self,
         display_name: &str,
     ) -> Result<(ServicePrincipalRec, SecretString)> {
-        let secret =
-            SecretString::new(format!("sbx~{}", strongbox_crypto::b64url(&strongbox_crypto::random_array::<32>()?)));
+        let now = self.now();
+        let (rec, secret) = manage::new_secret(now, None, "")?;
         let sp = ServicePrincipalRec {
             client_id: uuid::Uuid::new_v4().to_string(),
             object_id: uuid::Uuid::new_v4().to_string(),
             display_name: display_name.to_owned(),
             enabled: true,
-            secrets: vec![ClientSecretRec {
-                id: uuid::Uuid::new_v4().to_string(),
-                hash: strongbox_crypto::password::hash(secret.expose())?,
-                expires: None,
-            }],
+            secrets: vec![rec],
+            certs: Vec::new(),
+            federated: Vec::new(),
+            created: now,
+            kind: String::new(),
+            enrollment: None,
+            retired: Vec::new(),
         };
-        let key = format!("sp/{}", sp.client_id);
+        let key = format!("{SP_PREFIX}{}", sp.client_id);
         self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&sp)?)).await?;
+        self.security_event(SecurityEvent::new("principal.create", "success", "", &sp.client_id, "")).await;
         Ok((sp, secret))
     }
 
@@ -283,8 +412,33 @@ impl Core {
         })
     }
 
-    /// The client-credentials grant with a client secret.
+    /// The token endpoint: client_credentials with a client secret (form or Basic) or a client
+    /// assertion (certificate-signed, or federated from a trusted issuer). Every outcome is
+    /// recorded as a security event; repeated failures per client id and per source address
+    /// are throttled with back-off.
     pub async fn issue_token(&self, tenant: &str, req: &TokenRequest) -> Result<TokenGrant, OAuthError> {
+        let client = req.client_id.clone().unwrap_or_default();
+        let result = self.issue_token_inner(tenant, req).await;
+        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
+        match &result {
+            Ok(_) => {
+                let grant = req.grant_type.as_deref().unwrap_or_default();
+                self.security_event(SecurityEvent::new("signin", "success", &client, &peer, grant)).await;
+            }
+            Err(e) => {
+                let code = e.code().to_owned();
+                self.security_event(SecurityEvent::new("signin", "failure", &client, &peer, &code)).await;
+                // A credential was presented and was wrong: count it against the client and the
+                // address. Malformed requests and throttled ones do not count.
+                if e.status == 401 || (e.status == 400 && e.error == "invalid_client") {
+                    self.note_failure(req);
+                }
+            }
+        }
+        result
+    }
+
+    async fn issue_token_inner(&self, tenant: &str, req: &TokenRequest) -> Result<TokenGrant, OAuthError> {
         if !self.is_our_tenant(tenant) {
             return Err(OAuthError::new(
                 400,
@@ -294,24 +448,18 @@ impl Core {
         }
         match req.grant_type.as_deref() {
             Some("client_credentials") => {}
+            Some(users::DEVICE_CODE_GRANT) => return self.device_code_grant(req).await,
+            Some("refresh_token") => return self.refresh_token_grant(req).await,
             Some(_) => {
                 return Err(OAuthError::new(
                     400,
                     "unsupported_grant_type",
-                    "AADSTS70003: The grant type is not supported; this server supports client_credentials.",
+                    "AADSTS70003: The grant type is not supported; this server supports client_credentials, device_code and refresh_token.",
                 ));
             }
             None => return Err(missing("grant_type")),
         }
         let client_id = req.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
-        if req.client_assertion_type.is_some() {
-            return Err(OAuthError::new(
-                400,
-                "invalid_request",
-                "AADSTS50027: Client assertions are not supported yet; use a client secret.",
-            ));
-        }
-        let secret = req.client_secret.as_ref().ok_or_else(|| missing("client_secret"))?;
         let scope = req.scope.as_deref().ok_or_else(|| missing("scope"))?;
         let resource = self.cfg.resource();
         let scope_ok = scope.split_whitespace().any(|s| {
@@ -326,6 +474,17 @@ impl Core {
                 ),
             ));
         }
+        if let Some(wait) = self.throttled(req) {
+            let mut e = OAuthError::new(
+                429,
+                "temporarily_unavailable",
+                format!(
+                    "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
+                ),
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
         let unknown = || {
             OAuthError::new(
                 400,
@@ -336,57 +495,118 @@ impl Core {
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(unknown());
         }
-        let internal = |_: Error| OAuthError::new(500, "temporarily_unavailable", "The token service failed; retry.");
-        let key = format!("sp/{client_id}");
+        let key = format!("{SP_PREFIX}{client_id}");
         let sp: ServicePrincipalRec = self.read_json(&key).await.map_err(internal)?.ok_or_else(unknown)?;
         let now = self.now();
-        let valid = sp.enabled
-            && sp
-                .secrets
-                .iter()
-                .filter(|s| s.expires.is_none_or(|e| e > now))
-                .any(|s| strongbox_crypto::password::verify(secret.expose(), &s.hash));
-        if !valid {
-            tracing::info!(client_id = %client_id, "token request refused: invalid client secret");
-            return Err(OAuthError::new(401, "invalid_client", "AADSTS7000215: Invalid client secret provided."));
+        let cred_id = match (&req.client_secret, &req.client_assertion, req.client_assertion_type.as_deref()) {
+            (Some(_), Some(_), _) => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_request",
+                    "AADSTS50027: Give either client_secret or client_assertion, not both.",
+                ));
+            }
+            (Some(secret), None, _) => {
+                // Every registered hash is checked (no early exit), so timing does not tell
+                // which secret came close; Argon2 verification itself is constant time.
+                let mut matched = None;
+                let mut expired = false;
+                for s in &sp.secrets {
+                    if strongbox_crypto::password::verify(secret.expose(), &s.hash) {
+                        if s.expires.is_none_or(|e| e > now) {
+                            matched = Some(s.id.clone());
+                        } else {
+                            expired = true;
+                        }
+                    }
+                }
+                match matched {
+                    Some(id) => id,
+                    None if expired => {
+                        return Err(OAuthError::new(
+                            401,
+                            "invalid_client",
+                            "AADSTS7000222: The provided client secret keys are expired. Create new keys for the app.",
+                        ));
+                    }
+                    None => {
+                        return Err(OAuthError::new(
+                            401,
+                            "invalid_client",
+                            "AADSTS7000215: Invalid client secret provided.",
+                        ));
+                    }
+                }
+            }
+            (None, Some(assertion), Some(assertion::JWT_BEARER)) => {
+                self.verify_client_assertion(&sp, assertion.expose()).await?
+            }
+            (None, Some(_), _) => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_request",
+                    format!("AADSTS700024: client_assertion_type must be '{}'.", assertion::JWT_BEARER),
+                ));
+            }
+            (None, None, _) => {
+                return Err(OAuthError::new(
+                    401,
+                    "invalid_client",
+                    "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                ));
+            }
+        };
+        if !sp.enabled {
+            return Err(OAuthError::new(400, "unauthorized_client", "AADSTS7000112: Application is disabled."));
         }
+        self.note_success(req);
+        self.mint(&sp, &resource, &cred_id)
+    }
+
+    fn mint(&self, sp: &ServicePrincipalRec, resource: &str, cred_id: &str) -> Result<TokenGrant, OAuthError> {
+        let now = self.now();
         let lifetime = self.cfg.token_lifetime;
         let claims = Claims {
-            aud: resource,
+            aud: resource.to_owned(),
             iss: self.issuer(),
             iat: now,
             nbf: now,
             exp: now + lifetime,
             tid: self.ident.tenant_id.clone(),
             oid: sp.object_id.clone(),
-            sub: sp.object_id,
+            sub: sp.object_id.clone(),
             appid: sp.client_id.clone(),
-            azp: sp.client_id,
+            azp: sp.client_id.clone(),
             ver: "2.0".into(),
             idtyp: "app".into(),
             uti: uuid::Uuid::new_v4().simple().to_string(),
+            amr: Vec::new(),
+            sbx_cred: Some(cred_id.to_owned()),
         };
-        let token = self.ident.signer.sign(&claims).map_err(internal)?;
-        Ok(TokenGrant { access_token: SecretString::new(token), expires_in: lifetime })
+        let keys = self.ident.keyset().ok_or_else(|| internal(Error::internal("key set lock")))?;
+        let token = keys.signer.sign(&claims).map_err(internal)?;
+        Ok(TokenGrant {
+            access_token: SecretString::new(token),
+            expires_in: lifetime,
+            refresh_token: None,
+            id_token: None,
+            client_info: None,
+        })
     }
 
-    /// Validates a bearer token: signature, expiry (with skew), not-before, audience, issuer
-    /// and tenant.
-    pub fn authenticate(&self, token: &str) -> Result<Principal, AuthFailure> {
+    /// Validates a bearer token: signature, expiry (with skew), not-before, audience, issuer,
+    /// tenant, and that its principal and credential have not been disabled or removed.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthFailure> {
         let now = self.now();
         let digest = strongbox_crypto::sha256(token.as_bytes());
-        if let Some((p, exp)) = self.ident.cache.read().ok().and_then(|c| c.get(&digest).cloned())
-            && now < exp + SKEW
+        let hit = self.ident.cache.read().ok().and_then(|c| c.get(&digest).cloned());
+        if let Some(t) = hit
+            && now < t.exp + SKEW
         {
-            return Ok(p);
+            self.check_status(&t.status_key, t.cred.as_deref()).await?;
+            return Ok(t.principal.clone());
         }
-        let c: Claims = jws::verify(token, &self.ident.public_keys).map_err(|e| match e {
-            jws::JwsError::UnknownKey => {
-                AuthFailure("AKV10046: Unable to resolve the key used for signature validation.")
-            }
-            jws::JwsError::BadSignature => AuthFailure("AKV10031: Token signature validation failed."),
-            jws::JwsError::Malformed => AuthFailure("AKV10000: Request is missing a Bearer or PoP token."),
-        })?;
+        let c = self.verify_our_token(token).await?;
         if now >= c.exp + SKEW {
             return Err(AuthFailure("AKV10022: Token is expired."));
         }
@@ -402,14 +622,128 @@ impl Core {
         if c.tid != self.ident.tenant_id {
             return Err(AuthFailure("AKV10032: Invalid tenant."));
         }
-        let p = Principal { object_id: c.oid, app_id: c.appid, tenant_id: c.tid };
+        let status_key = if c.idtyp == "user" {
+            format!("{}{}", users::USER_PREFIX, c.oid)
+        } else {
+            format!("{SP_PREFIX}{}", c.appid)
+        };
+        self.check_status(&status_key, c.sbx_cred.as_deref()).await?;
+        let p = Principal { object_id: c.oid, app_id: c.appid, tenant_id: c.tid, amr: c.amr };
         if let Ok(mut cache) = self.ident.cache.write() {
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(digest, (p.clone(), c.exp));
+            cache.insert(
+                digest,
+                Arc::new(CachedToken { principal: p.clone(), exp: c.exp, status_key, cred: c.sbx_cred }),
+            );
         }
         Ok(p)
+    }
+
+    async fn verify_our_token(&self, token: &str) -> Result<Claims, AuthFailure> {
+        let map = |e: jws::JwsError| match e {
+            jws::JwsError::UnknownKey => {
+                AuthFailure("AKV10046: Unable to resolve the key used for signature validation.")
+            }
+            jws::JwsError::BadSignature => AuthFailure("AKV10031: Token signature validation failed."),
+            jws::JwsError::Malformed => AuthFailure("AKV10000: Request is missing a Bearer or PoP token."),
+        };
+        let keys = self.ident.keyset().ok_or(AuthFailure("AKV10046: Signing keys unavailable."))?;
+        match jws::verify::<Claims>(token, &keys.public) {
+            Err(jws::JwsError::UnknownKey) if self.may_reload_keys() => {
+                // Another node may have rotated the signing key: re-read the keys (throttled).
+                if self.reload_signing_keys().await.is_err() {
+                    return Err(map(jws::JwsError::UnknownKey));
+                }
+                let keys = self.ident.keyset().ok_or(AuthFailure("AKV10046: Signing keys unavailable."))?;
+                jws::verify::<Claims>(token, &keys.public).map_err(map)
+            }
+            other => other.map_err(map),
+        }
+    }
+
+    fn may_reload_keys(&self) -> bool {
+        let now = self.now();
+        match self.ident.last_key_reload.lock() {
+            Ok(mut last) if now.saturating_sub(*last) >= 5 => {
+                *last = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The revocation check (see the module comment).
+    async fn check_status(&self, key: &str, cred: Option<&str>) -> Result<(), AuthFailure> {
+        let now = self.now();
+        // Hot path: decided under the read lock, nothing cloned.
+        let fresh = self
+            .ident
+            .status
+            .read()
+            .ok()
+            .and_then(|m| m.get(key).filter(|s| now.saturating_sub(s.loaded) < STATUS_TTL).map(|s| s.allows(cred)));
+        let allowed = match fresh {
+            Some(a) => a,
+            None => self
+                .load_status(key)
+                .await
+                .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?
+                .allows(cred),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(AuthFailure("AKV10032: The principal is disabled or deleted, or its credential was removed."))
+        }
+    }
+
+    async fn load_status(&self, key: &str) -> Result<PrincipalStatus> {
+        let status = if key.starts_with(users::USER_PREFIX) {
+            let u: Option<users::UserRec> = self.read_json(key).await?;
+            users::user_status(u.as_ref(), self.now())
+        } else {
+            let sp: Option<ServicePrincipalRec> = self.read_json(key).await?;
+            status_of(sp.as_ref(), self.now())
+        };
+        self.put_status(key, status.clone());
+        Ok(status)
+    }
+
+    fn put_status(&self, key: &str, status: PrincipalStatus) {
+        if let Ok(mut m) = self.ident.status.write() {
+            if m.len() >= TOKEN_CACHE_MAX {
+                m.clear();
+            }
+            m.insert(key.to_owned(), status);
+        }
+    }
+
+    /// Periodic identity upkeep for the server's background loop: rotates the signing key when
+    /// due (and drops keys whose tokens have all expired), re-reads keys other nodes may have
+    /// rotated, forgets expired assertion ids and stale status rows.
+    pub async fn identity_maintenance(&self) -> Result<()> {
+        self.rotate_signing_key_if_due().await?;
+        self.purge_expired_jtis().await?;
+        self.purge_expired_user_grants().await?;
+        let now = self.now();
+        if let Ok(mut m) = self.ident.status.write() {
+            m.retain(|_, s| now.saturating_sub(s.loaded) < STATUS_TTL);
+        }
+        if let Ok(mut c) = self.ident.cache.write() {
+            c.retain(|_, t| now < t.exp + SKEW);
+        }
+        Ok(())
+    }
+}
+
+fn status_of(sp: Option<&ServicePrincipalRec>, now: i64) -> PrincipalStatus {
+    match sp {
+        Some(sp) => {
+            PrincipalStatus { exists: true, enabled: sp.enabled, credentials: sp.credential_ids(now), loaded: now }
+        }
+        None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
     }
 }
 
@@ -420,3 +754,6 @@ fn missing(field: &str) -> OAuthError {
         format!("AADSTS900144: The request body must contain the following parameter: '{field}'."),
     )
 }
+
+#[cfg(test)]
+mod tests;

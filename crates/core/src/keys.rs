@@ -1,16 +1,23 @@
-//! Keys: a collection of versioned objects whose payload is software key material (RSA and EC;
-//! HSM-backed keys and `oct` keys come with the PKCS#11 work and managed HSM pools).
+//! Keys: a collection of versioned objects whose payload is either software key material (RSA,
+//! EC; barrier-encrypted) or, for `-HSM` key types, only the handle of a key inside the PKCS#11
+//! token (the [`KeyProvider`] the server configures).
 //!
-//! Private key material lives only inside the barrier-encrypted records and in parsed handles
-//! cached in memory (a version's material never changes, so the cache needs no invalidation
-//! except on purge). Operations check `enabled`, `nbf`, `exp` and `key_ops` before touching the
-//! key.
+//! Which vault takes which `kty` (Azure's rules): standard vaults RSA and EC; premium vaults also
+//! RSA-HSM and EC-HSM; managed HSM pools only RSA-HSM, EC-HSM and oct-HSM. `-HSM` types need a
+//! configured token: without one they are refused with `NotImplemented`, never kept in software.
+//!
+//! Every version is used through a [`KeyHandle`] (software or HSM), parsed once and cached (a
+//! version's key never changes, so that cache needs no invalidation except on purge).
+//! Operations check `enabled`, `nbf`, `exp` and `key_ops` before touching the key; the part of a
+//! version they need is cached too (see [`OpMeta`]) so a hot sign/decrypt reads no storage.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use strongbox_crypto::keys::{Curve, EncAlg, JsonWebKey, KeyKind, KeyMaterial, SignAlg};
+use strongbox_crypto::aes::SymParams;
+use strongbox_crypto::handle::{KeyHandle, KeyProvider, KeySpec};
+use strongbox_crypto::keys::{CipherAlg, Curve, JsonWebKey, KeyKind, KeyMaterial, SignAlg};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, SecretString};
 
 use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page};
@@ -38,8 +45,12 @@ pub(crate) struct KeyPayload {
     /// As created or imported (`RSA`, `EC`).
     pub kty: String,
     pub key_ops: Vec<String>,
-    /// `KeyMaterial::to_storage`, hex.
+    /// `KeyMaterial::to_storage`, hex; empty for HSM-backed keys.
+    #[serde(default)]
     pub material: SecretString,
+    /// HSM-backed keys: the provider's handle id (PKCS#11 `CKA_ID`, hex). Never key material.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsm: Option<String>,
 }
 
 /// A key version as the API shows it (public parts only).
@@ -52,6 +63,8 @@ pub struct KeyView {
     pub tags: Option<Tags>,
     pub attributes: Attributes,
     pub deleted: Option<DeletedInfo>,
+    /// Backs a certificate (Azure `managed: true`): changed only through the certificates API.
+    pub managed: bool,
 }
 
 #[derive(Debug)]
@@ -90,15 +103,63 @@ pub struct KeyUpdate {
     pub common: CommonUpdate,
 }
 
-/// The result of a key operation: the versioned key it used, and the output.
+/// The result of a key operation: the versioned key it used, and the output (with the `iv` and
+/// `tag` of symmetric encryption).
 #[derive(Debug)]
 pub struct KeyOpResult {
     pub name: String,
     pub version: String,
     pub value: SecretBytes,
+    pub iv: Option<Vec<u8>>,
+    pub tag: Option<Vec<u8>>,
 }
 
-pub(crate) type HandleCache = RwLock<HashMap<String, Arc<KeyMaterial>>>;
+/// See [`Core::key_storage_summary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStorageSummary {
+    pub fields: Vec<String>,
+    pub material_len: usize,
+    pub hsm_handle: Option<String>,
+}
+
+/// Inputs of encrypt/decrypt/wrapKey/unwrapKey besides the key and algorithm.
+#[derive(Debug, Default)]
+pub struct CipherInput {
+    pub value: Vec<u8>,
+    pub iv: Option<Vec<u8>>,
+    pub aad: Option<Vec<u8>>,
+    pub tag: Option<Vec<u8>>,
+}
+
+pub(crate) type HandleCache = RwLock<HashMap<String, Arc<dyn KeyHandle>>>;
+
+/// What an operation needs of a version, cached per `vault/name/version` (and per `vault/name/`
+/// for "latest"): the key handle and the attributes it must check. Entries are dropped whenever
+/// this node writes the key (create, import, update, delete, recover, purge, restore, rotate),
+/// and they live at most [`OP_META_TTL`] seconds, which bounds staleness from writers on other
+/// nodes. Versions behind a certificate (`managed`) are not cached: the certificates service
+/// changes them.
+#[derive(Debug)]
+pub(crate) struct OpMeta {
+    name: String,
+    version: String,
+    enabled: bool,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    key_ops: Vec<String>,
+    handle: Arc<dyn KeyHandle>,
+    cached_at: i64,
+}
+
+/// How long (seconds, on the injected clock) an [`OpMeta`] entry may be used.
+const OP_META_TTL: i64 = 1;
+
+/// Key state beyond the handle cache: the HSM provider and the operation cache.
+#[derive(Debug, Default)]
+pub(crate) struct KeyRuntime {
+    provider: RwLock<Option<Arc<dyn KeyProvider>>>,
+    ops: RwLock<HashMap<String, Arc<OpMeta>>>,
+}
 
 fn check_ops(ops: &[String]) -> Result<()> {
     for op in ops {
@@ -122,26 +183,61 @@ fn default_ops(kind: KeyKind) -> Vec<String> {
     ops.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// `kty` of a vault key. Standard vaults refuse HSM forms as Azure does; premium vaults will
-/// hold them once the PKCS#11 provider lands; `oct` belongs to managed HSM pools.
-fn software_kty(v: &VaultRecord, kty: &str) -> Result<&'static str> {
-    match kty {
-        "RSA" => Ok("RSA"),
-        "EC" => Ok("EC"),
-        "RSA-HSM" | "EC-HSM" if v.sku == crate::Sku::Standard => Err(Error::bad(format!(
-            "HSM-protected keys ({kty}) require a premium vault; vault '{}' is standard.",
-            v.name
-        ))),
-        "RSA-HSM" | "EC-HSM" => Err(Error::new(
-            ErrorKind::NotImplemented,
-            "HSM-protected keys are not available in this Strongbox release yet.",
-        )),
-        "oct" | "oct-HSM" => Err(Error::bad("Symmetric (oct) keys are only supported in managed HSM pools.")),
-        other => Err(Error::bad(format!(
-            "Invalid key type '{}'. Supported key types are RSA and EC.",
-            other.chars().take(32).collect::<String>()
-        ))),
+/// A vault key type: its name as created (`RSA-HSM`), its family and whether it lives in the HSM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Kty {
+    pub name: &'static str,
+    pub family: Family,
+    pub hsm: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Family {
+    Rsa,
+    Ec,
+    Oct,
+}
+
+/// Azure's rules for which vault takes which `kty` (see the module documentation).
+fn key_type(v: &VaultRecord, kty: &str) -> Result<Kty> {
+    use crate::Sku;
+    let t = match kty {
+        "RSA" => Kty { name: "RSA", family: Family::Rsa, hsm: false },
+        "EC" => Kty { name: "EC", family: Family::Ec, hsm: false },
+        "oct" => Kty { name: "oct", family: Family::Oct, hsm: false },
+        "RSA-HSM" => Kty { name: "RSA-HSM", family: Family::Rsa, hsm: true },
+        "EC-HSM" => Kty { name: "EC-HSM", family: Family::Ec, hsm: true },
+        "oct-HSM" => Kty { name: "oct-HSM", family: Family::Oct, hsm: true },
+        other => {
+            return Err(Error::bad(format!(
+                "Invalid key type '{}'. Supported key types are RSA, EC, RSA-HSM, EC-HSM and (managed HSM pools) oct-HSM.",
+                other.chars().take(32).collect::<String>()
+            )));
+        }
+    };
+    // Azure's answer to a key type the vault kind does not hold: 400 BadParameter with the inner
+    // code KeyTypeNotSupported and "Invalid kty value: …" (plus why, here).
+    let unsupported =
+        |why: &str| Err(Error::new(ErrorKind::KeyTypeNotSupported, format!("Invalid kty value: {}. {why}", t.name)));
+    match v.sku {
+        Sku::ManagedHsm if !t.hsm => {
+            unsupported("A managed HSM pool holds only HSM-protected keys (RSA-HSM, EC-HSM, oct-HSM).")
+        }
+        Sku::Standard | Sku::Premium if t.family == Family::Oct => {
+            unsupported("Symmetric (oct) keys are only supported in managed HSM pools.")
+        }
+        Sku::Standard if t.hsm => {
+            unsupported(&format!("HSM-protected keys require a premium vault; vault '{}' is standard.", v.name))
+        }
+        _ => Ok(t),
     }
+}
+
+fn no_provider() -> Error {
+    Error::new(
+        ErrorKind::NotImplemented,
+        "HSM-protected keys need a PKCS#11 token, and this server has none configured (STRONGBOX_PKCS11_MODULE, STRONGBOX_PKCS11_TOKEN, STRONGBOX_PKCS11_PIN).",
+    )
 }
 
 fn parse_curve(crv: Option<&str>) -> Result<Curve> {
@@ -168,7 +264,16 @@ pub(crate) fn payload(kty: &str, key_ops: Vec<String>, m: &KeyMaterial) -> KeyPa
         kty: kty.to_owned(),
         key_ops,
         material: SecretString::new(strongbox_crypto::hex(m.to_storage().expose())),
+        hsm: None,
     }
+}
+
+fn hsm_payload(kty: &str, key_ops: Vec<String>, id: String) -> KeyPayload {
+    KeyPayload { kty: kty.to_owned(), key_ops, material: SecretString::default(), hsm: Some(id) }
+}
+
+fn op_cache_key(vault: &str, lc: &str, version: Option<&str>) -> String {
+    format!("{vault}/{lc}/{}", version.unwrap_or_default().to_ascii_lowercase())
 }
 
 impl Core {
@@ -189,6 +294,7 @@ impl Core {
             key,
             tags: o.meta.tags,
             deleted: o.deleted,
+            managed: o.meta.managed,
         })
     }
 
@@ -197,13 +303,36 @@ impl Core {
         Ok(KeyListing { items, next: p.next })
     }
 
-    /// The parsed key for a version, parsed once and cached.
-    fn key_handle(&self, v: &VaultRecord, name: &str, version: &str, p: &KeyPayload) -> Result<Arc<KeyMaterial>> {
+    /// Installs the HSM provider `-HSM` keys use (the server does this at start when a PKCS#11
+    /// token is configured).
+    pub fn set_key_provider(&self, provider: Arc<dyn KeyProvider>) {
+        if let Ok(mut p) = self.key_runtime.provider.write() {
+            *p = Some(provider);
+        }
+    }
+
+    fn key_provider(&self) -> Result<Arc<dyn KeyProvider>> {
+        self.key_runtime.provider.read().ok().and_then(|p| p.clone()).ok_or_else(no_provider)
+    }
+
+    /// Drops the cached operation state of every version of a key (after any write to it).
+    pub(crate) fn forget_key_ops(&self, vault: &str, lc: &str) {
+        let prefix = format!("{vault}/{lc}/");
+        if let Ok(mut c) = self.key_runtime.ops.write() {
+            c.retain(|k, _| !k.starts_with(&prefix));
+        }
+    }
+
+    /// The key of a version, parsed (software) or found in the token (HSM) once and cached.
+    fn key_handle(&self, v: &VaultRecord, name: &str, version: &str, p: &KeyPayload) -> Result<Arc<dyn KeyHandle>> {
         let id = format!("{}/{}/{version}", v.name, name.to_ascii_lowercase());
         if let Some(k) = self.key_handles.read().ok().and_then(|c| c.get(&id).cloned()) {
             return Ok(k);
         }
-        let k = Arc::new(material_of(p)?);
+        let k: Arc<dyn KeyHandle> = match &p.hsm {
+            Some(hid) => self.key_provider()?.open(hid)?,
+            None => Arc::new(material_of(p)?),
+        };
         if let Ok(mut c) = self.key_handles.write() {
             if c.len() >= HANDLE_CACHE_MAX {
                 c.clear();
@@ -221,39 +350,121 @@ impl Core {
         props: KeyProps,
     ) -> Result<KeyView> {
         let KeyProps { tags, enabled, nbf, exp } = props;
+        let hsm = p.hsm.clone();
         let new = NewVersion { payload: p, content_type: None, tags, enabled, nbf, exp };
-        let o = self.obj_create(&KEYS, v, name, new).await?;
+        let created = match self.refuse_managed(&KEYS, v, name, "create").await {
+            Ok(()) => self.obj_create(&KEYS, v, name, new).await,
+            Err(e) => Err(e),
+        };
+        self.forget_key_ops(&v.name, &name.key());
+        let o = match created {
+            Ok(o) => o,
+            Err(e) => {
+                // The new token object belongs to no version: do not leave it behind.
+                if let (Some(id), Ok(p)) = (hsm, self.key_provider()) {
+                    let _ = p.destroy(&id);
+                }
+                return Err(e);
+            }
+        };
         self.key_view(v, o)
+    }
+
+    /// A new key of `t` per `spec`: in the token for `-HSM` types, in software otherwise.
+    pub(crate) fn new_key_payload(&self, t: Kty, spec: KeySpec, key_ops: Option<Vec<String>>) -> Result<KeyPayload> {
+        if t.hsm {
+            let (id, handle) = self.key_provider()?.generate(spec)?;
+            let ops = key_ops.unwrap_or_else(|| default_ops(handle.kind()));
+            return Ok(hsm_payload(t.name, ops, id));
+        }
+        let material = match spec {
+            KeySpec::Rsa(bits) => KeyMaterial::generate_rsa(bits)?,
+            KeySpec::Ec(curve) => KeyMaterial::generate_ec(curve)?,
+            KeySpec::Oct(bits) => KeyMaterial::generate_oct(bits)?,
+        };
+        let ops = key_ops.unwrap_or_else(|| default_ops(material.kind()));
+        Ok(payload(t.name, ops, &material))
+    }
+
+    /// For rotation: a new key of the same type, size or curve, and operations as `old`.
+    pub(crate) fn rotated_payload(
+        &self,
+        v: &VaultRecord,
+        name: &str,
+        version: &str,
+        old: &KeyPayload,
+    ) -> Result<KeyPayload> {
+        let handle = self.key_handle(v, name, version, old)?;
+        let spec = match handle.kind() {
+            KeyKind::Rsa => KeySpec::Rsa(handle.bits()),
+            KeyKind::Ec(c) => KeySpec::Ec(c),
+            KeyKind::Oct => KeySpec::Oct(handle.bits()),
+        };
+        let t = Kty {
+            name: match (old.kty.as_str(), old.hsm.is_some()) {
+                ("RSA-HSM", true) => "RSA-HSM",
+                ("EC-HSM", true) => "EC-HSM",
+                ("oct-HSM", true) => "oct-HSM",
+                ("EC", _) => "EC",
+                ("oct", _) => "oct",
+                _ => "RSA",
+            },
+            family: Family::Rsa,
+            hsm: old.hsm.is_some(),
+        };
+        self.new_key_payload(t, spec, Some(old.key_ops.clone()))
     }
 
     /// `POST /keys/{name}/create`.
     pub async fn create_key(&self, vault: &str, name: &str, req: CreateKey) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let kty = software_kty(&v, &req.kty)?;
+        let t = key_type(&v, &req.kty)?;
         if let Some(ops) = &req.key_ops {
             check_ops(ops)?;
         }
-        let material = match kty {
-            "RSA" => {
+        let spec = match t.family {
+            Family::Rsa => {
                 if req.public_exponent.is_some_and(|e| e != 65_537) {
                     return Err(Error::bad("Only the public exponent 65537 is supported."));
                 }
                 if req.crv.is_some() {
                     return Err(Error::bad("'crv' does not apply to RSA keys."));
                 }
-                KeyMaterial::generate_rsa(req.key_size.unwrap_or(2048))?
+                let bits = req.key_size.unwrap_or(2048);
+                if !strongbox_crypto::keys::RSA_SIZES.contains(&bits) {
+                    return Err(Error::bad(format!(
+                        "The key size {bits} is not supported for RSA keys; use 2048, 3072 or 4096."
+                    )));
+                }
+                KeySpec::Rsa(bits)
             }
-            _ => {
+            Family::Ec => {
                 if req.key_size.is_some() {
                     return Err(Error::bad("'key_size' does not apply to EC keys; use 'crv'."));
                 }
-                KeyMaterial::generate_ec(parse_curve(req.crv.as_deref())?)?
+                if req.public_exponent.is_some() {
+                    return Err(Error::bad("'public_exponent' does not apply to EC keys."));
+                }
+                KeySpec::Ec(parse_curve(req.crv.as_deref())?)
+            }
+            Family::Oct => {
+                if req.crv.is_some() || req.public_exponent.is_some() {
+                    return Err(Error::bad("'crv' and 'public_exponent' do not apply to symmetric (oct) keys."));
+                }
+                let bits = req.key_size.unwrap_or(256);
+                if !strongbox_crypto::keys::OCT_SIZES.contains(&bits) {
+                    return Err(Error::bad(format!(
+                        "The key size {bits} is not supported for symmetric keys; use 128, 192 or 256."
+                    )));
+                }
+                KeySpec::Oct(bits)
             }
         };
-        let ops = req.key_ops.unwrap_or_else(|| default_ops(material.kind()));
+        // Key generation is CPU-bound (RSA) or a blocking call into the token.
+        let p = self.new_key_payload(t, spec, req.key_ops)?;
         let props = KeyProps { tags: req.tags, enabled: req.enabled, nbf: req.nbf, exp: req.exp };
-        self.store_key(&v, &name, payload(kty, ops, &material), props).await
+        self.store_key(&v, &name, p, props).await
     }
 
     /// `PUT /keys/{name}`: import of a private JWK as a software key.
@@ -268,20 +479,24 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let kty_in = jwk.kty.as_deref().ok_or_else(|| Error::bad("The key's 'kty' member is required."))?;
-        let kty = if hsm {
-            software_kty(&v, &format!("{}-HSM", kty_in.trim_end_matches("-HSM")))?
+        let t = if hsm {
+            key_type(&v, &format!("{}-HSM", kty_in.trim_end_matches("-HSM")))?
         } else {
-            software_kty(&v, kty_in)?
+            key_type(&v, kty_in)?
         };
-        let material = KeyMaterial::import_jwk(jwk)?;
-        let ops = match &jwk.key_ops {
-            Some(ops) => {
-                check_ops(ops)?;
-                ops.clone()
-            }
-            None => default_ops(material.kind()),
+        if let Some(ops) = &jwk.key_ops {
+            check_ops(ops)?;
+        }
+        let p = if t.hsm {
+            let (id, handle) = self.key_provider()?.import(jwk)?;
+            let ops = jwk.key_ops.clone().unwrap_or_else(|| default_ops(handle.kind()));
+            hsm_payload(t.name, ops, id)
+        } else {
+            let material = KeyMaterial::import_jwk(jwk)?;
+            let ops = jwk.key_ops.clone().unwrap_or_else(|| default_ops(material.kind()));
+            payload(t.name, ops, &material)
         };
-        self.store_key(&v, &name, payload(kty, ops, &material), props).await
+        self.store_key(&v, &name, p, props).await
     }
 
     pub async fn get_key(&self, vault: &str, name: &str, version: Option<&str>) -> Result<KeyView> {
@@ -297,6 +512,7 @@ impl Core {
         if let Some(ops) = &upd.key_ops {
             check_ops(ops)?;
         }
+        self.refuse_managed(&KEYS, &v, &name, "update").await?;
         let o = self
             .obj_update::<KeyPayload, _>(&KEYS, &v, &name, version, |m, p| {
                 if let Some(ops) = &upd.key_ops {
@@ -305,8 +521,10 @@ impl Core {
                 upd.common.apply(m);
                 Ok(())
             })
-            .await?;
-        self.key_view(&v, o)
+            .await;
+        // Forget before answering, so the next operation sees the change.
+        self.forget_key_ops(&v.name, &name.key());
+        self.key_view(&v, o?)
     }
 
     pub async fn list_keys(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<KeyListing> {
@@ -338,8 +556,10 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         // Deleted bundles carry the public key, as Azure's do.
-        let o = self.obj_delete::<KeyPayload>(&KEYS, &v, &name).await?;
-        self.key_view(&v, o)
+        self.refuse_managed(&KEYS, &v, &name, "delete").await?;
+        let o = self.obj_delete::<KeyPayload>(&KEYS, &v, &name).await;
+        self.forget_key_ops(&v.name, &name.key());
+        self.key_view(&v, o?)
     }
 
     pub async fn get_deleted_key(&self, vault: &str, name: &str) -> Result<KeyView> {
@@ -352,60 +572,135 @@ impl Core {
     pub async fn recover_key(&self, vault: &str, name: &str) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let o = self.obj_recover::<KeyPayload>(&KEYS, &v, &name).await?;
-        self.key_view(&v, o)
+        self.refuse_managed(&KEYS, &v, &name, "recover").await?;
+        let o = self.obj_recover::<KeyPayload>(&KEYS, &v, &name).await;
+        self.forget_key_ops(&v.name, &name.key());
+        self.key_view(&v, o?)
     }
 
     pub async fn purge_key(&self, vault: &str, name: &str) -> Result<()> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.obj_purge(&KEYS, &v, &name).await?;
-        let prefix = format!("{}/{}/", v.name, name.key());
+        // purge_now (objects.rs) also drops the cached handles and destroys HSM token objects.
+        self.refuse_managed(&KEYS, &v, &name, "purge").await?;
+        self.obj_purge(&KEYS, &v, &name).await
+    }
+
+    /// The HSM handle ids of every version of a key (live or deleted).
+    pub(crate) async fn hsm_ids_of(&self, vault: &str, lc: &str) -> Result<Vec<String>> {
+        let prefix = KEYS.versions_prefix(vault, lc);
+        let mut ids = Vec::new();
+        let mut start = prefix.clone();
+        loop {
+            let rows = self.barrier.scan_prefix(&prefix, &start, 500).await?;
+            let Some((last, _)) = rows.last() else { break };
+            start = format!("{last}\0");
+            for (k, b) in &rows {
+                let r: crate::records::VersionRec<KeyPayload> = crate::decode(k, b)?;
+                ids.extend(r.payload.hsm);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// After a key is purged: forget its cached state and destroy its token objects.
+    pub(crate) fn after_key_purge(&self, vault: &str, lc: &str, hsm_ids: &[String]) {
+        let prefix = format!("{vault}/{lc}/");
         if let Ok(mut c) = self.key_handles.write() {
             c.retain(|k, _| !k.starts_with(&prefix));
         }
-        Ok(())
+        self.forget_key_ops(vault, lc);
+        if hsm_ids.is_empty() {
+            return;
+        }
+        match self.key_provider() {
+            Ok(p) => {
+                for id in hsm_ids {
+                    if let Err(e) = p.destroy(id) {
+                        tracing::warn!(vault = %vault, key = %lc, error = %e, "could not destroy a purged key's HSM object");
+                    }
+                }
+            }
+            Err(_) => {
+                tracing::warn!(vault = %vault, key = %lc, "purged an HSM key while no token is configured: its token objects remain")
+            }
+        }
     }
 
     pub async fn backup_key(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
+        // An HSM key's record holds only a token handle, and a restore needs the name purged,
+        // which destroys the token objects: such a backup could never be restored. Refuse it
+        // honestly until backups carry the key wrapped under a token-resident backup key.
+        if !self.hsm_ids_of(&v.name, &name.key()).await?.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotImplemented,
+                "Backups of HSM-protected keys are not supported yet: the key cannot leave the HSM.",
+            ));
+        }
         self.obj_backup::<KeyPayload>(&KEYS, &v, &name).await
     }
 
     pub async fn restore_key(&self, vault: &str, blob: &[u8]) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let o = self.obj_restore::<KeyPayload>(&KEYS, &v, blob).await?;
+        self.forget_key_ops(&v.name, &o.name.to_ascii_lowercase());
         self.key_view(&v, o)
     }
 
-    /// Loads the key for an operation and enforces `enabled`, `nbf`, `exp` and `key_ops`.
-    async fn key_for(
-        &self,
-        vault: &str,
-        name: &str,
-        version: Option<&str>,
-        op: &str,
-    ) -> Result<(String, String, Arc<KeyMaterial>)> {
-        let v = self.vault(vault).await?;
-        let name = ObjectName::parse(name)?;
-        let o = self.obj_get::<KeyPayload>(&KEYS, &v, &name, version).await?;
+    /// Loads the key for an operation and enforces `enabled`, `nbf`, `exp` and `key_ops`. A hot
+    /// key is served from the operation cache without reading storage.
+    async fn key_for(&self, vault: &str, name: &str, version: Option<&str>, op: &str) -> Result<Arc<OpMeta>> {
+        let version = version.filter(|s| !s.is_empty());
         let now = self.now();
-        if o.meta.nbf.is_some_and(|n| now < n) || o.meta.exp.is_some_and(|e| now >= e) {
+        let ck = op_cache_key(&vault.to_ascii_lowercase(), &name.to_ascii_lowercase(), version);
+        let cached = self.key_runtime.ops.read().ok().and_then(|c| c.get(&ck).cloned());
+        let m = match cached {
+            Some(m) if now >= m.cached_at && now - m.cached_at <= OP_META_TTL => m,
+            _ => {
+                let v = self.vault(vault).await?;
+                let name = ObjectName::parse(name)?;
+                let o = self.obj_get::<KeyPayload>(&KEYS, &v, &name, version).await?;
+                let p = o.payload.ok_or_else(|| Error::internal("key payload missing"))?;
+                let handle = self.key_handle(&v, &o.name, &o.meta.version, &p)?;
+                let m = Arc::new(OpMeta {
+                    name: o.name,
+                    version: o.meta.version,
+                    enabled: o.meta.enabled,
+                    nbf: o.meta.nbf,
+                    exp: o.meta.exp,
+                    key_ops: p.key_ops,
+                    handle,
+                    cached_at: now,
+                });
+                if !o.meta.managed
+                    && let Ok(mut c) = self.key_runtime.ops.write()
+                {
+                    if c.len() >= HANDLE_CACHE_MAX {
+                        c.clear();
+                    }
+                    c.insert(ck, m.clone());
+                }
+                m
+            }
+        };
+        if !m.enabled {
+            return Err(Error::new(KEYS.disabled, "Operation get is not allowed on a disabled key."));
+        }
+        if m.nbf.is_some_and(|n| now < n) || m.exp.is_some_and(|e| now >= e) {
             return Err(Error::new(
                 ErrorKind::OperationNotPermitted,
                 format!("Operation {op} is not allowed: the key is not yet valid or has expired."),
             ));
         }
-        let p = o.payload.ok_or_else(|| Error::internal("key payload missing"))?;
-        if !p.key_ops.iter().any(|k| k == op) {
+        if !m.key_ops.iter().any(|k| k == op) {
             return Err(Error::new(
                 ErrorKind::OperationNotPermitted,
-                format!("Operation {op} is not permitted on this key (key_ops: {}).", p.key_ops.join(", ")),
+                format!("Operation {op} is not permitted on this key (key_ops: {}).", m.key_ops.join(", ")),
             ));
         }
-        let k = self.key_handle(&v, &o.name, &o.meta.version, &p)?;
-        Ok((o.name, o.meta.version, k))
+        Ok(m)
     }
 
     pub async fn key_sign(
@@ -417,9 +712,15 @@ impl Core {
         digest: &[u8],
     ) -> Result<KeyOpResult> {
         let alg = SignAlg::parse(alg)?;
-        let (name, version, k) = self.key_for(vault, name, version, "sign").await?;
-        let sig = k.sign(alg, digest)?;
-        Ok(KeyOpResult { name, version, value: SecretBytes::new(sig) })
+        let m = self.key_for(vault, name, version, "sign").await?;
+        let sig = m.handle.sign(alg, digest)?;
+        Ok(KeyOpResult {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            value: SecretBytes::new(sig),
+            iv: None,
+            tag: None,
+        })
     }
 
     pub async fn key_verify(
@@ -432,8 +733,8 @@ impl Core {
         signature: &[u8],
     ) -> Result<bool> {
         let alg = SignAlg::parse(alg)?;
-        let (_, _, k) = self.key_for(vault, name, version, "verify").await?;
-        k.verify(alg, digest, signature)
+        let m = self.key_for(vault, name, version, "verify").await?;
+        m.handle.verify(alg, digest, signature)
     }
 
     /// encrypt / wrapKey (`op` names the key operation that must be allowed).
@@ -444,11 +745,19 @@ impl Core {
         version: Option<&str>,
         op: &str,
         alg: &str,
-        data: &[u8],
+        input: &CipherInput,
     ) -> Result<KeyOpResult> {
-        let alg = EncAlg::parse(alg)?;
-        let (name, version, k) = self.key_for(vault, name, version, op).await?;
-        Ok(KeyOpResult { name, version, value: SecretBytes::new(k.encrypt(alg, data)?) })
+        let alg = CipherAlg::parse(alg)?;
+        let m = self.key_for(vault, name, version, op).await?;
+        let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
+        let out = m.handle.encrypt(alg, &input.value, &params)?;
+        Ok(KeyOpResult {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            value: SecretBytes::new(out.value),
+            iv: out.iv,
+            tag: out.tag,
+        })
     }
 
     /// decrypt / unwrapKey.
@@ -459,11 +768,35 @@ impl Core {
         version: Option<&str>,
         op: &str,
         alg: &str,
-        data: &[u8],
+        input: &CipherInput,
     ) -> Result<KeyOpResult> {
-        let alg = EncAlg::parse(alg)?;
-        let (name, version, k) = self.key_for(vault, name, version, op).await?;
-        Ok(KeyOpResult { name, version, value: k.decrypt(alg, data)? })
+        let alg = CipherAlg::parse(alg)?;
+        let m = self.key_for(vault, name, version, op).await?;
+        let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
+        let value = m.handle.decrypt(alg, &input.value, &params)?;
+        Ok(KeyOpResult { name: m.name.clone(), version: m.version.clone(), value, iv: None, tag: None })
+    }
+
+    /// What storage holds for a key version, described without the key itself (tests and
+    /// diagnostics): the payload's member names, the length of the software material and the HSM
+    /// handle, for the version record and the head's copy of the latest version.
+    pub async fn key_storage_summary(&self, vault: &str, name: &str, version: &str) -> Result<Vec<KeyStorageSummary>> {
+        let v = self.vault(vault).await?;
+        let lc = ObjectName::parse(name)?.key();
+        let mut out = Vec::new();
+        for (k, member) in
+            [(KEYS.version_key(&v.name, &lc, version), "value"), (KEYS.head_key(&v.name, &lc), "latest_value")]
+        {
+            let Some(raw) = self.barrier.get(&k).await? else { continue };
+            let doc: serde_json::Value = crate::decode(&k, &raw)?;
+            let Some(p) = doc.get(member).and_then(|p| p.as_object()) else { continue };
+            out.push(KeyStorageSummary {
+                fields: p.keys().cloned().collect(),
+                material_len: p.get("material").and_then(|m| m.as_str()).map_or(0, str::len),
+                hsm_handle: p.get("hsm").and_then(|h| h.as_str()).map(str::to_owned),
+            });
+        }
+        Ok(out)
     }
 
     /// `POST /rng`: 1–128 random bytes.
@@ -476,3 +809,7 @@ impl Core {
         Ok(b)
     }
 }
+
+#[cfg(test)]
+#[path = "keys_tests.rs"]
+mod tests;

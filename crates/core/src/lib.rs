@@ -2,9 +2,14 @@
 //! backup/restore) and the token service. Knows nothing of HTTP or the wire JSON; every read
 //! and write goes through the [`Barrier`].
 
+pub mod certificates;
+mod events;
+mod groups;
 mod identity;
 mod keys;
 mod objects;
+mod pim;
+mod policies;
 pub mod rbac;
 pub use objects::{Attributes, CommonUpdate};
 mod records;
@@ -12,8 +17,21 @@ mod rotation;
 mod secrets;
 mod vaults;
 
-pub use identity::{AuthFailure, NewServicePrincipal, OAuthError, Principal, TokenGrant, TokenRequest};
-pub use keys::{CreateKey, KeyListing, KeyOpResult, KeyProps, KeyUpdate, KeyView};
+pub use certificates::{
+    CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Contact, CreateCertificate, ImportCertificate,
+    IssuerInput, IssuerView, MergeCertificate, PolicyInput,
+};
+pub use events::SecurityEvent;
+pub use groups::Group;
+pub use identity::{
+    AuthFailure, CredentialView, DeviceAuthorization, FederatedCredentialView, IdentityPolicy, NewCredential,
+    NewManagedIdentity, NewServicePrincipal, OAuthError, Principal, STATUS_TTL, ServicePrincipalView, TokenGrant,
+    TokenRequest, TrustedIssuerView, UserChange, UserView,
+};
+pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
+pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};
+pub use policies::{AccessPolicy, Permissions, PolicyArea, PolicyCheck, VaultAuthUpdate};
+pub use rbac::{NewDenyAssignment, NewRoleDefinition};
 pub use rotation::{ActionType, LifetimeAction, RotationPolicy, parse_duration};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
 pub use vaults::{Sku, VaultInfo};
@@ -77,7 +95,9 @@ pub struct Core {
     backup_key: AeadKey,
     vaults: RwLock<HashMap<String, Arc<vaults::VaultRecord>>>,
     key_handles: keys::HandleCache,
+    key_runtime: keys::KeyRuntime,
     rbac: RwLock<strongbox_authz::Index>,
+    rbac_sync: rbac::SyncState,
 }
 
 impl std::fmt::Debug for Core {
@@ -110,9 +130,11 @@ impl Core {
                 }
             }
         };
-        let rbac = RwLock::new(rbac::load_index(&barrier).await?);
+        let (index, generation) = rbac::load_index(&barrier).await?;
+        let rbac = RwLock::new(index);
         Ok(Self {
             rbac,
+            rbac_sync: rbac::SyncState::new(generation),
             barrier,
             clock,
             cfg,
@@ -120,6 +142,7 @@ impl Core {
             backup_key: AeadKey::new(&backup_key)?,
             vaults: RwLock::new(HashMap::new()),
             key_handles: RwLock::new(HashMap::new()),
+            key_runtime: keys::KeyRuntime::default(),
         })
     }
 

@@ -36,7 +36,8 @@ pub(crate) struct Collection {
 }
 
 /// Every collection, so background purge can find what an index entry points to.
-pub(crate) const COLLECTIONS: &[&Collection] = &[&crate::secrets::SECRETS, &crate::keys::KEYS];
+pub(crate) const COLLECTIONS: &[&Collection] =
+    &[&crate::secrets::SECRETS, &crate::keys::KEYS, &crate::certificates::CERTS];
 
 /// The attributes every object version shows (Azure's `attributes` member).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,19 +116,19 @@ pub(crate) struct NewVersion<P> {
 }
 
 impl Collection {
-    fn head_key(&self, vault: &str, lc: &str) -> String {
+    pub(crate) fn head_key(&self, vault: &str, lc: &str) -> String {
         format!("{}/{vault}/{lc}", self.live)
     }
-    fn deleted_key(&self, vault: &str, lc: &str) -> String {
+    pub(crate) fn deleted_key(&self, vault: &str, lc: &str) -> String {
         format!("{}/{vault}/{lc}", self.deleted)
     }
-    fn versions_prefix(&self, vault: &str, lc: &str) -> String {
+    pub(crate) fn versions_prefix(&self, vault: &str, lc: &str) -> String {
         format!("{}/{vault}/{lc}/", self.versions)
     }
-    fn version_key(&self, vault: &str, lc: &str, version: &str) -> String {
+    pub(crate) fn version_key(&self, vault: &str, lc: &str, version: &str) -> String {
         format!("{}/{vault}/{lc}/{version}", self.versions)
     }
-    fn purge_key(&self, when: i64, vault: &str, lc: &str) -> String {
+    pub(crate) fn purge_key(&self, when: i64, vault: &str, lc: &str) -> String {
         format!("purge/{:012}/{}/{vault}/{lc}", when.max(0), self.live)
     }
 
@@ -145,7 +146,7 @@ impl Collection {
         )
     }
 
-    fn deleted_conflict(&self, name: &str) -> Error {
+    pub(crate) fn deleted_conflict(&self, name: &str) -> Error {
         Error::new(
             ErrorKind::DeletedButRecoverable,
             format!(
@@ -155,19 +156,19 @@ impl Collection {
         )
     }
 
-    fn deleted_not_found(&self, name: &str) -> Error {
+    pub(crate) fn deleted_not_found(&self, name: &str) -> Error {
         Error::new(self.not_found, format!("Deleted {} not found: {name}", self.title))
     }
 
-    fn exists(&self, name: &str) -> Error {
+    pub(crate) fn exists(&self, name: &str) -> Error {
         Error::new(ErrorKind::Conflict, format!("{} {name} already exists in this vault.", self.title))
     }
 
-    fn busy(&self) -> Error {
+    pub(crate) fn busy(&self) -> Error {
         Error::new(ErrorKind::Conflict, format!("The {} is being changed by another request; retry.", self.noun))
     }
 
-    fn parse_version(&self, name: &ObjectName, v: &str) -> Result<String> {
+    pub(crate) fn parse_version(&self, name: &ObjectName, v: &str) -> Result<String> {
         Version::parse(v).map(|v| v.as_str().to_owned()).map_err(|_| self.not_found(name.as_str(), Some(v)))
     }
 }
@@ -231,9 +232,12 @@ impl Core {
                 exp: new.exp,
                 created: now,
                 updated: now,
+                managed: false,
             };
             let vk = c.version_key(&v.name, &lc, &meta.version);
             let (display, mut txn) = match self.read_json_versioned::<HeadRec<P>>(&hk).await? {
+                // The key and secret behind a certificate get new versions only from it.
+                Some((head, _)) if head.latest.managed => return Err(crate::certificates::managed_error(c, "set")),
                 Some((head, stamp)) => (head.name, BTxn::new().unchanged(&hk, &stamp)),
                 None => {
                     if self.barrier.get(&dk).await?.is_some() {
@@ -494,7 +498,7 @@ impl Core {
 
     /// Removes a deleted object and every version. Returns false when it is not deleted (or,
     /// with `due_by`, when its scheduled purge date is later than that).
-    async fn purge_now(&self, c: &Collection, vault: &str, lc: &str, due_by: Option<i64>) -> Result<bool> {
+    pub(crate) async fn purge_now(&self, c: &Collection, vault: &str, lc: &str, due_by: Option<i64>) -> Result<bool> {
         let dk = c.deleted_key(vault, lc);
         // The payload is not needed to purge: read the head generically.
         let Some((head, stamp)) = self.read_json_versioned::<HeadRec<IgnoredAny>>(&dk).await? else {
@@ -519,7 +523,13 @@ impl Core {
                 txn = txn.delete(k);
             }
         }
+        // HSM-backed keys: their token objects go too (keys.rs).
+        let is_key = c.live == crate::keys::KEYS.live;
+        let hsm_ids = if is_key { self.hsm_ids_of(vault, lc).await? } else { Vec::new() };
         self.barrier.commit(txn).await?;
+        if is_key {
+            self.after_key_purge(vault, lc, &hsm_ids);
+        }
         Ok(true)
     }
 

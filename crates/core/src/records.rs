@@ -18,6 +18,10 @@ pub(crate) struct VersionMeta {
     pub exp: Option<i64>,
     pub created: i64,
     pub updated: i64,
+    /// Set on the key and secret versions behind a certificate: they change only through the
+    /// certificates API (Azure's `managed: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

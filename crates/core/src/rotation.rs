@@ -8,7 +8,6 @@
 
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
-use strongbox_crypto::keys::{KeyKind, KeyMaterial};
 use strongbox_types::{Error, ObjectName, Result};
 
 use crate::keys::{KEYS, KeyPayload, KeyProps, KeyView};
@@ -159,18 +158,13 @@ impl Core {
         let name = ObjectName::parse(name)?;
         let latest = self.obj_get::<KeyPayload>(&KEYS, &v, &name, None).await?;
         let p = latest.payload.ok_or_else(|| Error::internal("key payload missing"))?;
-        let old = crate::keys::material_of(&p)?;
-        let material = match old.kind() {
-            KeyKind::Rsa => KeyMaterial::generate_rsa(old.bits())?,
-            KeyKind::Ec(c) => KeyMaterial::generate_ec(c)?,
-            KeyKind::Oct => KeyMaterial::generate_oct(old.bits())?,
-        };
+        // Same type, size or curve and operations; HSM keys get their new version in the token.
+        let payload = self.rotated_payload(&v, &latest.name, &latest.meta.version, &p)?;
         let policy: Option<RotationPolicy> = self.read_json(&policy_key(&v.name, &name.key())).await?;
         let exp = match policy.and_then(|p| p.expiry_time) {
             Some(e) => Some(self.now() + parse_duration(&e)?),
             None => None,
         };
-        let payload = crate::keys::payload(&p.kty, p.key_ops.clone(), &material);
         let props = KeyProps { tags: latest.meta.tags.clone(), enabled: Some(true), nbf: None, exp };
         self.store_key(&v, &name, payload, props).await
     }

@@ -40,6 +40,8 @@ pub struct SecretView {
     pub tags: Option<Tags>,
     pub attributes: Attributes,
     pub deleted: Option<DeletedInfo>,
+    /// Backs a certificate (Azure `managed: true`): changed only through the certificates API.
+    pub managed: bool,
 }
 
 /// One page of a list, with where to resume.
@@ -85,6 +87,7 @@ fn view(v: &VaultRecord, o: Object<SecretString>, with_value: bool) -> SecretVie
         content_type: o.meta.content_type,
         tags: o.meta.tags,
         deleted: o.deleted,
+        managed: o.meta.managed,
     }
 }
 
@@ -130,6 +133,7 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         check_content_type(&upd.content_type)?;
+        self.refuse_managed(&SECRETS, &v, &name, "update").await?;
         let o = self
             .obj_update::<SecretString, _>(&SECRETS, &v, &name, version, |m, _| {
                 if let Some(ct) = &upd.content_type {
@@ -172,6 +176,7 @@ impl Core {
     pub async fn delete_secret(&self, vault: &str, name: &str) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
+        self.refuse_managed(&SECRETS, &v, &name, "delete").await?;
         Ok(view(&v, self.obj_delete::<SecretString>(&SECRETS, &v, &name).await?, false))
     }
 
@@ -186,6 +191,7 @@ impl Core {
     pub async fn recover_secret(&self, vault: &str, name: &str) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
+        self.refuse_managed(&SECRETS, &v, &name, "recover").await?;
         Ok(view(&v, self.obj_recover::<SecretString>(&SECRETS, &v, &name).await?, false))
     }
 
@@ -193,6 +199,7 @@ impl Core {
     pub async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
+        self.refuse_managed(&SECRETS, &v, &name, "purge").await?;
         self.obj_purge(&SECRETS, &v, &name).await
     }
 

@@ -165,11 +165,11 @@ async fn tokens_are_validated() {
         client_id: Some(app.clone()),
         client_secret: Some(SecretString::new(secret.into())),
         scope: Some(scope.into()),
-        client_assertion_type: None,
+        ..Default::default()
     };
     let tenant = c.tenant_id().to_owned();
     let good = c.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
-    let p = c.authenticate(good.access_token.expose()).unwrap();
+    let p = c.authenticate(good.access_token.expose()).await.unwrap();
     assert_eq!(p.app_id, app);
     assert_eq!(c.authorize(&p, "x", "y").unwrap_err().kind, ErrorKind::Forbidden, "only the bootstrap admin may act");
     assert_eq!(
@@ -188,8 +188,8 @@ async fn tokens_are_validated() {
         400
     );
     clock.advance(3600 + 61);
-    assert!(c.authenticate(good.access_token.expose()).is_err(), "expired token accepted");
-    assert!(c.authenticate("not.a.token").is_err());
+    assert!(c.authenticate(good.access_token.expose()).await.is_err(), "expired token accepted");
+    assert!(c.authenticate("not.a.token").await.is_err());
 }
 
 #[tokio::test]
@@ -201,7 +201,7 @@ async fn credentials_never_show_in_debug_output() {
         client_id: Some(app.clone()),
         client_secret: Some(secret.clone()),
         scope: Some("https://vault.localhost:8443/.default".into()),
-        client_assertion_type: None,
+        ..Default::default()
     };
     let grant = c.issue_token(c.tenant_id(), &req).await.unwrap();
     let cred = crate::BootstrapCredential { tenant_id: "t".into(), client_id: app, client_secret: secret.clone() };

@@ -11,6 +11,8 @@ use crate::{Core, encode};
 pub enum Sku {
     Standard,
     Premium,
+    /// A managed HSM pool: HSM-protected keys only (RSA-HSM, EC-HSM, oct-HSM).
+    ManagedHsm,
 }
 
 impl Sku {
@@ -18,7 +20,8 @@ impl Sku {
         match s.to_ascii_lowercase().as_str() {
             "standard" => Ok(Self::Standard),
             "premium" => Ok(Self::Premium),
-            _ => Err(Error::bad("The SKU must be 'standard' or 'premium'.")),
+            "managedhsm" => Ok(Self::ManagedHsm),
+            _ => Err(Error::bad("The SKU must be 'standard', 'premium' or 'managedhsm' (a managed HSM pool).")),
         }
     }
 }
@@ -30,6 +33,15 @@ pub(crate) struct VaultRecord {
     pub retention_days: u32,
     pub purge_protection: bool,
     pub created: i64,
+    /// RBAC (true, the default) or legacy access policies for the data plane.
+    #[serde(default = "crate::vaults::yes")]
+    pub enable_rbac_authorization: bool,
+    #[serde(default)]
+    pub access_policies: Vec<crate::policies::AccessPolicy>,
+}
+
+pub(crate) fn yes() -> bool {
+    true
 }
 
 /// What callers may know about a vault.
@@ -41,6 +53,10 @@ pub struct VaultInfo {
     pub purge_protection: bool,
     pub created: i64,
     pub url: String,
+    #[serde(rename = "enableRbacAuthorization")]
+    pub enable_rbac_authorization: bool,
+    #[serde(rename = "accessPolicies")]
+    pub access_policies: Vec<crate::policies::AccessPolicy>,
 }
 
 impl VaultRecord {
@@ -71,8 +87,15 @@ impl Core {
         if !(7..=90).contains(&retention_days) {
             return Err(Error::bad("The soft-delete retention period must be between 7 and 90 days."));
         }
-        let rec =
-            VaultRecord { name: name.as_str().to_owned(), sku, retention_days, purge_protection, created: self.now() };
+        let rec = VaultRecord {
+            name: name.as_str().to_owned(),
+            sku,
+            retention_days,
+            purge_protection,
+            created: self.now(),
+            enable_rbac_authorization: true,
+            access_policies: Vec::new(),
+        };
         let key = vault_key(name.as_str());
         self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&rec)?)).await.map_err(|e| {
             if e.kind == ErrorKind::Conflict {
@@ -86,7 +109,7 @@ impl Core {
         Ok(info)
     }
 
-    fn cache_vault(&self, rec: VaultRecord) -> Arc<VaultRecord> {
+    pub(crate) fn cache_vault(&self, rec: VaultRecord) -> Arc<VaultRecord> {
         let rec = Arc::new(rec);
         if let Ok(mut m) = self.vaults.write() {
             m.insert(rec.name.clone(), rec.clone());
@@ -102,11 +125,15 @@ impl Core {
             purge_protection: r.purge_protection,
             created: r.created,
             url: self.cfg.vault_url(&r.name),
+            enable_rbac_authorization: r.enable_rbac_authorization,
+            access_policies: r.access_policies.clone(),
         }
     }
 
-    /// Vault settings never change after creation (retention is fixed; purge protection can
-    /// only be turned on, later), so a process-wide cache is safe here.
+    /// Retention never changes and purge protection can only be turned on; the permission
+    /// model and access policies change through `policies.rs`, which refreshes this cache on
+    /// this node, and other nodes drop their cache when the authorization generation changes
+    /// (`rbac.rs`).
     pub(crate) async fn vault(&self, name: &str) -> Result<Arc<VaultRecord>> {
         let lower = name.to_ascii_lowercase();
         if let Some(v) = self.vaults.read().ok().and_then(|m| m.get(&lower).cloned()) {

@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 use strongbox_types::{Error, ErrorKind, Result, SecretBytes};
 use zeroize::Zeroizing;
 
+use crate::aes::{AesAlg, SymOutput, SymParams};
+use crate::handle::KeyHandle;
 use crate::{b64url, b64url_decode};
 
 /// The message of every RSA decryption failure (see the module documentation).
@@ -650,7 +652,7 @@ impl KeyMaterial {
                 let s = k.pair.sign_digest(&d).map_err(|_| Error::internal(format!("{alg} signing failed")))?;
                 Ok(s.as_ref().to_vec())
             }
-            Inner::Oct(_) => Err(oct_not_implemented()),
+            Inner::Oct(_) => Err(wrong_sign_alg(KeyKind::Oct, alg)),
         }
     }
 
@@ -662,7 +664,7 @@ impl KeyMaterial {
             Inner::Rsa(k) => alg.rsa_index().and_then(|i| k.verifiers.get(i)).ok_or_else(|| self.wrong_alg(alg))?,
             Inner::Ec(k) if alg == k.curve.sign_alg() => &k.verifier,
             Inner::Ec(_) => return Err(self.wrong_alg(alg)),
-            Inner::Oct(_) => return Err(oct_not_implemented()),
+            Inner::Oct(_) => return Err(wrong_sign_alg(KeyKind::Oct, alg)),
         };
         let d = alg.digest(digest)?;
         Ok(verifier.verify_digest_sig(&d, signature).is_ok())
@@ -674,7 +676,7 @@ impl KeyMaterial {
         let k = match &self.0 {
             Inner::Rsa(k) => k,
             Inner::Ec(_) => return Err(self.ec_cannot_encrypt(alg)),
-            Inner::Oct(_) => return Err(oct_not_implemented()),
+            Inner::Oct(_) => return Err(wrong_cipher_alg(KeyKind::Oct, CipherAlg::Rsa(alg))),
         };
         let max = alg.max_plaintext_len(k.modulus_len);
         if plaintext.len() > max {
@@ -702,7 +704,7 @@ impl KeyMaterial {
         let k = match &self.0 {
             Inner::Rsa(k) => k,
             Inner::Ec(_) => return Err(self.ec_cannot_encrypt(alg)),
-            Inner::Oct(_) => return Err(oct_not_implemented()),
+            Inner::Oct(_) => return Err(wrong_cipher_alg(KeyKind::Oct, CipherAlg::Rsa(alg))),
         };
         if ciphertext.len() != k.modulus_len {
             return Err(Error::bad(UNDECRYPTABLE));
@@ -727,17 +729,13 @@ impl KeyMaterial {
             KeyKind::Ec(c) => {
                 Error::bad(format!("The algorithm {alg} cannot be used with a {c} key; use {}.", c.sign_alg()))
             }
-            KeyKind::Oct => oct_not_implemented(),
+            KeyKind::Oct => wrong_sign_alg(KeyKind::Oct, alg),
         }
     }
 
     fn ec_cannot_encrypt(&self, alg: EncAlg) -> Error {
         Error::bad(format!("The algorithm {alg} cannot be used with an EC key; EC keys can only sign and verify."))
     }
-}
-
-fn oct_not_implemented() -> Error {
-    Error::new(ErrorKind::NotImplemented, "Cryptographic operations with symmetric (oct) keys are not supported yet.")
 }
 
 fn rsa_size_error(bits: usize) -> Error {
@@ -919,6 +917,382 @@ fn import_oct(jwk: &JsonWebKey) -> Result<KeyMaterial> {
     Ok(KeyMaterial(Inner::Oct(OctKey { k: SecretBytes::new(k.to_vec()) })))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cipher algorithms (RSA and AES), the key-handle implementation, public-only keys
+// ---------------------------------------------------------------------------------------------
+
+/// An encryption / key-wrap algorithm of any key type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CipherAlg {
+    Rsa(EncAlg),
+    Aes(AesAlg),
+}
+
+impl CipherAlg {
+    /// Parses Azure's name (`RSA-OAEP`, `A256GCM`, `A192KW`, …). `CKM_AES_KEY_WRAP(_PAD)` exist in
+    /// Azure but are not implemented here (`NotImplemented`); anything else is `BadParameter`.
+    pub fn parse(s: &str) -> Result<Self> {
+        if let Some(a) = EncAlg::ALL.into_iter().find(|a| a.as_str() == s) {
+            return Ok(Self::Rsa(a));
+        }
+        if let Some(a) = AesAlg::parse(s) {
+            return Ok(Self::Aes(a));
+        }
+        if s == "CKM_AES_KEY_WRAP" || s == "CKM_AES_KEY_WRAP_PAD" {
+            return Err(Error::new(ErrorKind::NotImplemented, "This encryption algorithm is not supported yet."));
+        }
+        Err(Error::bad(
+            "The encryption algorithm is not valid; use one of RSA1_5, RSA-OAEP, RSA-OAEP-256, A128GCM, A192GCM, A256GCM, A128CBC, A192CBC, A256CBC, A128CBCPAD, A192CBCPAD, A256CBCPAD, A128KW, A192KW or A256KW.",
+        ))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rsa(a) => a.as_str(),
+            Self::Aes(a) => a.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for CipherAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Checks that `alg` fits a key of `kind` and that `digest` has the algorithm's length, with the
+/// same messages software keys give (for HSM-backed keys, before the token is asked).
+pub fn check_sign_input(kind: KeyKind, alg: SignAlg, digest: &[u8]) -> Result<()> {
+    let fits = match kind {
+        KeyKind::Rsa => alg.is_rsa(),
+        KeyKind::Ec(c) => alg == c.sign_alg(),
+        KeyKind::Oct => false,
+    };
+    if !fits {
+        return Err(wrong_sign_alg(kind, alg));
+    }
+    alg.digest(digest).map(|_| ())
+}
+
+fn wrong_sign_alg(kind: KeyKind, alg: SignAlg) -> Error {
+    match kind {
+        KeyKind::Rsa => Error::bad(format!(
+            "The algorithm {alg} cannot be used with an RSA key; use RS256, RS384, RS512, PS256, PS384 or PS512."
+        )),
+        KeyKind::Ec(c) => {
+            Error::bad(format!("The algorithm {alg} cannot be used with a {c} key; use {}.", c.sign_alg()))
+        }
+        KeyKind::Oct => Error::bad(format!(
+            "The algorithm {alg} cannot be used with a symmetric (oct) key; symmetric keys encrypt, decrypt, wrap and unwrap."
+        )),
+    }
+}
+
+/// The error for a cipher algorithm that does not fit the key kind.
+pub fn wrong_cipher_alg(kind: KeyKind, alg: CipherAlg) -> Error {
+    match (kind, alg) {
+        (KeyKind::Ec(_), _) => {
+            Error::bad(format!("The algorithm {alg} cannot be used with an EC key; EC keys can only sign and verify."))
+        }
+        (KeyKind::Rsa, CipherAlg::Aes(a)) => crate::aes::not_for_asymmetric(a, "RSA"),
+        (KeyKind::Oct, CipherAlg::Rsa(_)) => Error::bad(format!(
+            "The algorithm {alg} cannot be used with a symmetric (oct) key; use an AES algorithm (A128GCM, A256KW, …)."
+        )),
+        _ => Error::bad(format!("The algorithm {alg} does not fit this key.")),
+    }
+}
+
+/// RSA keys take no `iv`, `aad` or `tag`.
+fn no_sym_params(p: &SymParams) -> Result<()> {
+    if p.iv.is_some() || p.aad.is_some() || p.tag.is_some() {
+        return Err(Error::bad("'iv', 'aad' and 'tag' apply only to symmetric algorithms, which RSA keys do not use."));
+    }
+    Ok(())
+}
+
+impl KeyHandle for KeyMaterial {
+    fn kind(&self) -> KeyKind {
+        KeyMaterial::kind(self)
+    }
+    fn bits(&self) -> usize {
+        KeyMaterial::bits(self)
+    }
+    fn public_jwk(&self) -> JsonWebKey {
+        KeyMaterial::public_jwk(self)
+    }
+    fn sign(&self, alg: SignAlg, digest: &[u8]) -> Result<Vec<u8>> {
+        KeyMaterial::sign(self, alg, digest)
+    }
+    fn verify(&self, alg: SignAlg, digest: &[u8], signature: &[u8]) -> Result<bool> {
+        KeyMaterial::verify(self, alg, digest, signature)
+    }
+    fn encrypt(&self, alg: CipherAlg, data: &[u8], p: &SymParams) -> Result<SymOutput> {
+        match (&self.0, alg) {
+            (Inner::Rsa(_), CipherAlg::Rsa(a)) => {
+                no_sym_params(p)?;
+                Ok(SymOutput { value: KeyMaterial::encrypt(self, a, data)?, iv: None, tag: None })
+            }
+            (Inner::Oct(k), CipherAlg::Aes(a)) => crate::aes::encrypt(a, k.k.expose(), data, p),
+            _ => Err(wrong_cipher_alg(self.kind(), alg)),
+        }
+    }
+    fn decrypt(&self, alg: CipherAlg, data: &[u8], p: &SymParams) -> Result<SecretBytes> {
+        match (&self.0, alg) {
+            (Inner::Rsa(_), CipherAlg::Rsa(a)) => {
+                no_sym_params(p)?;
+                KeyMaterial::decrypt(self, a, data)
+            }
+            (Inner::Oct(k), CipherAlg::Aes(a)) => crate::aes::decrypt(a, k.k.expose(), data, p),
+            _ => Err(wrong_cipher_alg(self.kind(), alg)),
+        }
+    }
+}
+
+/// The public half of an RSA or EC key, for keys whose private half lives elsewhere (an HSM):
+/// verification and RSA encryption in software, and the public JWK.
+pub struct PublicKeyMaterial(PublicInner);
+
+enum PublicInner {
+    Rsa {
+        oaep_enc: OaepPublicEncryptingKey,
+        pkcs1_enc: Pkcs1PublicEncryptingKey,
+        verifiers: Vec<ParsedPublicKey>,
+        n: Vec<u8>,
+        e: Vec<u8>,
+        modulus_len: usize,
+        bits: usize,
+    },
+    Ec {
+        curve: Curve,
+        verifier: ParsedPublicKey,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+}
+
+impl fmt::Debug for PublicKeyMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKeyMaterial").field("kind", &self.kind()).field("bits", &self.bits()).finish()
+    }
+}
+
+impl PublicKeyMaterial {
+    /// An RSA public key from its big-endian modulus and exponent (size and exponent policy as for
+    /// software keys).
+    pub fn rsa(n: &[u8], e: &[u8]) -> Result<Self> {
+        let n = strip_leading_zeros(n).to_vec();
+        let e = strip_leading_zeros(e).to_vec();
+        let bits = bit_len(&n);
+        if !RSA_SIZES.contains(&bits) || e != RSA_EXPONENT.to_be_bytes()[1..] {
+            return Err(Error::internal("RSA public key outside the supported sizes or exponent"));
+        }
+        let components = PublicKeyComponents { n: n.as_slice(), e: e.as_slice() };
+        let verifiers = RSA_ALGS
+            .iter()
+            .map(|(_, _, params)| components.to_parsed_public_key(params))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::internal("RSA public key parse failed"))?;
+        let enc: aws_lc_rs::rsa::PublicEncryptingKey =
+            components.try_into().map_err(|_| Error::internal("RSA public key rejected for encryption"))?;
+        let handle_err = |_| Error::internal("RSA encryption handle setup failed");
+        let oaep_enc = OaepPublicEncryptingKey::new(enc.clone()).map_err(handle_err)?;
+        let pkcs1_enc = Pkcs1PublicEncryptingKey::new(enc).map_err(handle_err)?;
+        let modulus_len = n.len();
+        Ok(Self(PublicInner::Rsa { oaep_enc, pkcs1_enc, verifiers, n, e, modulus_len, bits }))
+    }
+
+    /// An EC public key from its uncompressed point (`04 ‖ x ‖ y`).
+    pub fn ec(curve: Curve, point: &[u8]) -> Result<Self> {
+        let fl = curve.field_len();
+        let coords = match point.split_first() {
+            Some((4, xy)) if xy.len() == 2 * fl => xy,
+            _ => return Err(Error::internal("unexpected EC public point encoding")),
+        };
+        let (x, y) = coords.split_at(fl);
+        let verifier = ParsedPublicKey::new(curve.verification(), point)
+            .map_err(|_| Error::internal("EC public key parse failed"))?;
+        Ok(Self(PublicInner::Ec { curve, verifier, x: x.to_vec(), y: y.to_vec() }))
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        match &self.0 {
+            PublicInner::Rsa { .. } => KeyKind::Rsa,
+            PublicInner::Ec { curve, .. } => KeyKind::Ec(*curve),
+        }
+    }
+
+    pub fn bits(&self) -> usize {
+        match &self.0 {
+            PublicInner::Rsa { bits, .. } => *bits,
+            PublicInner::Ec { curve, .. } => curve.bits(),
+        }
+    }
+
+    /// RSA modulus length in bytes (0 for EC keys).
+    pub fn modulus_len(&self) -> usize {
+        match &self.0 {
+            PublicInner::Rsa { modulus_len, .. } => *modulus_len,
+            PublicInner::Ec { .. } => 0,
+        }
+    }
+
+    pub fn public_jwk(&self) -> JsonWebKey {
+        let mut jwk = JsonWebKey { kty: Some(self.kind().kty().to_owned()), ..JsonWebKey::default() };
+        match &self.0 {
+            PublicInner::Rsa { n, e, .. } => {
+                jwk.n = Some(b64url(n));
+                jwk.e = Some(b64url(e));
+            }
+            PublicInner::Ec { curve, x, y, .. } => {
+                jwk.crv = Some(curve.as_str().to_owned());
+                jwk.x = Some(b64url(x));
+                jwk.y = Some(b64url(y));
+            }
+        }
+        jwk
+    }
+
+    pub fn verify(&self, alg: SignAlg, digest: &[u8], signature: &[u8]) -> Result<bool> {
+        check_sign_input(self.kind(), alg, digest)?;
+        let verifier = match &self.0 {
+            PublicInner::Rsa { verifiers, .. } => {
+                alg.rsa_index().and_then(|i| verifiers.get(i)).ok_or_else(|| wrong_sign_alg(self.kind(), alg))?
+            }
+            PublicInner::Ec { verifier, .. } => verifier,
+        };
+        let d = alg.digest(digest)?;
+        Ok(verifier.verify_digest_sig(&d, signature).is_ok())
+    }
+
+    /// RSA encryption with the public key (plaintext limits as for software keys).
+    pub fn encrypt(&self, alg: EncAlg, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let PublicInner::Rsa { oaep_enc, pkcs1_enc, modulus_len, bits, .. } = &self.0 else {
+            return Err(wrong_cipher_alg(self.kind(), CipherAlg::Rsa(alg)));
+        };
+        let max = alg.max_plaintext_len(*modulus_len);
+        if plaintext.len() > max {
+            return Err(Error::bad(format!(
+                "The plaintext is too long for {alg} with a {bits}-bit key: at most {max} bytes are allowed, {} were given.",
+                plaintext.len()
+            )));
+        }
+        let mut out = vec![0u8; *modulus_len];
+        let len = match alg {
+            EncAlg::Rsa15 => pkcs1_enc.encrypt(plaintext, &mut out),
+            EncAlg::RsaOaep => oaep_enc.encrypt(&OAEP_SHA1_MGF1SHA1, plaintext, &mut out, None),
+            EncAlg::RsaOaep256 => oaep_enc.encrypt(&OAEP_SHA256_MGF1SHA256, plaintext, &mut out, None),
+        }
+        .map_err(|_| Error::internal(format!("{alg} encryption failed")))?
+        .len();
+        out.truncate(len);
+        Ok(out)
+    }
+
+    /// RSA encryption for the key-handle interface (rejects `iv`/`aad`/`tag` and AES algorithms).
+    pub fn encrypt_op(&self, alg: CipherAlg, data: &[u8], p: &SymParams) -> Result<SymOutput> {
+        match alg {
+            CipherAlg::Rsa(a) if self.kind() == KeyKind::Rsa => {
+                no_sym_params(p)?;
+                Ok(SymOutput { value: self.encrypt(a, data)?, iv: None, tag: None })
+            }
+            _ => Err(wrong_cipher_alg(self.kind(), alg)),
+        }
+    }
+}
+
+/// The DER `OBJECT IDENTIFIER` of a curve (PKCS#11 `CKA_EC_PARAMS`, namedCurve form).
+pub fn curve_oid_der(curve: Curve) -> &'static [u8] {
+    match curve {
+        Curve::P256 => &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
+        Curve::P384 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
+        Curve::P521 => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23],
+        Curve::P256K => &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A],
+    }
+}
+
+/// The curve of a DER OID from [`curve_oid_der`].
+pub fn curve_from_oid_der(der: &[u8]) -> Option<Curve> {
+    Curve::ALL.into_iter().find(|c| curve_oid_der(*c) == der)
+}
+
+/// The DER `DigestInfo` prefix PKCS#1 v1.5 signatures put before a digest (RFC 8017 §9.2 note 1),
+/// for tokens that sign with raw `CKM_RSA_PKCS`.
+pub fn pkcs1_digest_info_prefix(alg: SignAlg) -> Option<&'static [u8]> {
+    match alg {
+        SignAlg::RS256 => Some(&[
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+            0x20,
+        ]),
+        SignAlg::RS384 => Some(&[
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04,
+            0x30,
+        ]),
+        SignAlg::RS512 => Some(&[
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
+            0x40,
+        ]),
+        _ => None,
+    }
+}
+
+/// Decoded private JWK members for a provider import, validated by [`KeyMaterial::import_jwk`]
+/// first. Zeroized on drop; never printed.
+pub enum PrivateComponents {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        d: Zeroizing<Vec<u8>>,
+        p: Zeroizing<Vec<u8>>,
+        q: Zeroizing<Vec<u8>>,
+        dp: Zeroizing<Vec<u8>>,
+        dq: Zeroizing<Vec<u8>>,
+        qi: Zeroizing<Vec<u8>>,
+    },
+    Ec {
+        curve: Curve,
+        d: Zeroizing<Vec<u8>>,
+        point: Vec<u8>,
+    },
+    Oct {
+        k: Zeroizing<Vec<u8>>,
+    },
+}
+
+impl fmt::Debug for PrivateComponents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateComponents([REDACTED])")
+    }
+}
+
+impl PrivateComponents {
+    /// Validates the JWK exactly as a software import does, then hands out its members.
+    pub fn from_jwk(jwk: &JsonWebKey) -> Result<Self> {
+        let checked = KeyMaterial::import_jwk(jwk)?;
+        let strip = |v: Zeroizing<Vec<u8>>| Zeroizing::new(strip_leading_zeros(&v).to_vec());
+        Ok(match checked.kind() {
+            KeyKind::Rsa => Self::Rsa {
+                n: strip(member(&jwk.n, "n", "RSA")?).to_vec(),
+                e: strip(member(&jwk.e, "e", "RSA")?).to_vec(),
+                d: strip(member(&jwk.d, "d", "RSA")?),
+                p: strip(member(&jwk.p, "p", "RSA")?),
+                q: strip(member(&jwk.q, "q", "RSA")?),
+                dp: strip(member(&jwk.dp, "dp", "RSA")?),
+                dq: strip(member(&jwk.dq, "dq", "RSA")?),
+                qi: strip(member(&jwk.qi, "qi", "RSA")?),
+            },
+            KeyKind::Ec(curve) => {
+                let x = member(&jwk.x, "x", "EC")?;
+                let y = member(&jwk.y, "y", "EC")?;
+                let mut point = vec![4u8];
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                Self::Ec { curve, d: member(&jwk.d, "d", "EC")?, point }
+            }
+            KeyKind::Oct => Self::Oct { k: member(&jwk.k, "k", "oct")? },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::OnceLock;
@@ -968,6 +1342,10 @@ mod tests {
         assert_eq!(Curve::parse("SECP256K1").unwrap(), Curve::P256K);
         assert_eq!(SignAlg::parse("HS256").unwrap_err().kind, ErrorKind::NotImplemented);
         assert_eq!(EncAlg::parse("A256GCM").unwrap_err().kind, ErrorKind::NotImplemented);
+        assert_eq!(CipherAlg::parse("A192KW").unwrap().as_str(), "A192KW");
+        assert_eq!(CipherAlg::parse("RSA-OAEP-256").unwrap(), CipherAlg::Rsa(EncAlg::RsaOaep256));
+        assert_eq!(CipherAlg::parse("CKM_AES_KEY_WRAP").unwrap_err().kind, ErrorKind::NotImplemented);
+        assert_bad(CipherAlg::parse("A512GCM"), "encryption algorithm is not valid");
         assert_bad(SignAlg::parse("rs256"), "signature algorithm");
         assert_bad(SignAlg::parse("ES256k"), "signature algorithm");
         assert_bad(EncAlg::parse("RSA-OAEP-384"), "encryption algorithm");
@@ -1090,14 +1468,25 @@ mod tests {
         assert_bad(p256.encrypt(EncAlg::RsaOaep, b"x"), "cannot be used with an EC key");
         assert_bad(p256.decrypt(EncAlg::Rsa15, &[0; 64]), "cannot be used with an EC key");
         let oct = KeyMaterial::generate_oct(256).unwrap();
-        for e in [
-            oct.sign(SignAlg::RS256, &d32).unwrap_err(),
-            oct.verify(SignAlg::RS256, &d32, &[]).unwrap_err(),
-            oct.encrypt(EncAlg::RsaOaep, b"x").unwrap_err(),
-            oct.decrypt(EncAlg::RsaOaep, b"x").unwrap_err(),
-        ] {
-            assert_eq!(e.kind, ErrorKind::NotImplemented);
-        }
+        assert_bad(oct.sign(SignAlg::RS256, &d32), "symmetric (oct) key");
+        assert_bad(oct.verify(SignAlg::RS256, &d32, &[]), "symmetric (oct) key");
+        assert_bad(oct.encrypt(EncAlg::RsaOaep, b"x"), "symmetric (oct) key");
+        assert_bad(oct.decrypt(EncAlg::RsaOaep, b"x"), "symmetric (oct) key");
+        // through the handle interface: AES algorithms on RSA/EC keys, RSA algorithms on oct keys
+        let h: &dyn KeyHandle = &oct;
+        let none = SymParams::default();
+        let a256 = CipherAlg::parse("A256GCM").unwrap();
+        assert_bad(h.encrypt(CipherAlg::Rsa(EncAlg::RsaOaep), b"x", &none), "symmetric (oct) key");
+        assert_bad((r as &dyn KeyHandle).encrypt(a256, b"x", &none), "cannot be used with an RSA key");
+        assert_bad((&p256 as &dyn KeyHandle).decrypt(a256, b"x", &none), "cannot be used with an EC key");
+        let iv = [0u8; 16];
+        let with_iv = SymParams { iv: Some(&iv), ..Default::default() };
+        assert_bad((r as &dyn KeyHandle).encrypt(CipherAlg::Rsa(EncAlg::RsaOaep), b"x", &with_iv), "'iv', 'aad'");
+        // the handle's key size must fit the algorithm
+        assert_bad(h.encrypt(CipherAlg::parse("A128KW").unwrap(), &[0; 16], &none), "needs a 128-bit key");
+        let out = h.encrypt(a256, b"secret", &none).unwrap();
+        let p = SymParams { iv: out.iv.as_deref(), tag: out.tag.as_deref(), aad: None };
+        assert_eq!(h.decrypt(a256, &out.value, &p).unwrap().expose(), b"secret");
     }
 
     #[test]

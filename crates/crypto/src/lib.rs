@@ -5,9 +5,14 @@
 //! which print their contents.
 
 pub mod aead;
+pub mod aes;
+pub mod certs;
+pub mod handle;
 pub mod jws;
+pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod pkcs12;
 pub mod x509;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};

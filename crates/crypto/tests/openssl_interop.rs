@@ -340,3 +340,68 @@ fn openssl_generated_unsupported_rsa_keys_are_rejected() {
         assert!(e.message.contains(needle), "{opts:?}: {}", e.message);
     }
 }
+
+/// Software AES (oct keys) against `openssl enc`: CBC, CBC with PKCS#7 padding and RFC 3394 key
+/// wrap, every key size, random keys and IVs (openssl's `enc` has no GCM; GCM is checked against
+/// NIST vectors in the unit tests and against SoftHSM2 in `strongbox-hsm`).
+#[test]
+fn aes_matches_openssl_enc() {
+    use strongbox_crypto::aes::{self, AesAlg, SymParams};
+    if !have_openssl() {
+        return;
+    }
+    let dir = TempDir::new();
+    for bits in [128usize, 192, 256] {
+        let key = strongbox_crypto::random_key().unwrap().expose()[..bits / 8].to_vec();
+        let iv: [u8; 16] = strongbox_crypto::random_array().unwrap();
+        let (k, i) = (strongbox_crypto::hex(&key), strongbox_crypto::hex(&iv));
+        let p = SymParams { iv: Some(&iv), ..Default::default() };
+        for (name, cipher, pt, nopad) in [
+            (format!("A{bits}CBC"), format!("-aes-{bits}-cbc"), vec![0x3cu8; 64], true),
+            (format!("A{bits}CBCPAD"), format!("-aes-{bits}-cbc"), b"an odd-length plaintext".to_vec(), false),
+        ] {
+            let ours = aes::encrypt(AesAlg::parse(&name).unwrap(), &key, &pt, &p).unwrap().value;
+            let input = dir.write("pt.bin", &pt);
+            let out = dir.path("ct.bin");
+            let mut args = vec![
+                "enc",
+                cipher.as_str(),
+                "-K",
+                &k,
+                "-iv",
+                &i,
+                "-in",
+                input.to_str().unwrap(),
+                "-out",
+                out.to_str().unwrap(),
+            ];
+            if nopad {
+                args.push("-nopad");
+            }
+            let (ok, text) = openssl(&args);
+            assert!(ok, "{text}");
+            assert_eq!(ours, std::fs::read(&out).unwrap(), "{name}");
+            assert_eq!(aes::decrypt(AesAlg::parse(&name).unwrap(), &key, &ours, &p).unwrap().expose(), &pt[..]);
+        }
+        let cek = strongbox_crypto::random_key().unwrap();
+        let input = dir.write("cek.bin", cek.expose());
+        let out = dir.path("wrapped.bin");
+        let wrap = format!("-id-aes{bits}-wrap");
+        let (ok, text) = openssl(&[
+            "enc",
+            &wrap,
+            "-K",
+            &k,
+            "-iv",
+            "A6A6A6A6A6A6A6A6",
+            "-in",
+            input.to_str().unwrap(),
+            "-out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        let theirs = std::fs::read(&out).unwrap();
+        assert_eq!(aes::kw_wrap(&key, cek.expose()).unwrap(), theirs, "A{bits}KW");
+        assert_eq!(aes::kw_unwrap(&key, &theirs).unwrap().expose(), cek.expose());
+    }
+}

@@ -20,6 +20,8 @@ use strongbox_storage::{CachedStorage, Storage};
 use strongbox_storage_sqlite::SqliteStorage;
 use strongbox_types::{Clock, SecretString, SystemClock};
 
+pub use strongbox_hsm::Pkcs11Config;
+
 #[derive(Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     /// hot keys but costs memory, write throughput and tail latency once the working set does
     /// not fit (see bench/README.md), so it is off unless asked for.
     pub cache_entries: usize,
+    /// The PKCS#11 token for HSM-protected keys (`-HSM` key types); `None`: those are refused.
+    pub pkcs11: Option<strongbox_hsm::Pkcs11Config>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -57,6 +61,7 @@ impl ServerConfig {
             token_lifetime: 3600,
             purge_interval: Duration::from_secs(60),
             cache_entries: 0,
+            pkcs11: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -198,6 +203,12 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         token_lifetime: cfg.token_lifetime,
     };
     let core = Arc::new(Core::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
+    if let Some(p11) = &cfg.pkcs11 {
+        let provider = strongbox_hsm::Pkcs11Provider::open(p11)
+            .map_err(|e| anyhow::anyhow!("PKCS#11 token for HSM keys: {}", e.message))?;
+        tracing::info!(token = %p11.token, module = %p11.module.display(), "HSM-protected keys use a PKCS#11 token");
+        core.set_key_provider(Arc::new(provider));
+    }
     let created = core.bootstrap(&cfg.default_vault).await?;
 
     let ca = load_or_create_ca(&cfg.data_dir)?;
@@ -251,7 +262,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         let server = axum_server::from_tcp_rustls(l, tls.clone())?.handle(handle.clone());
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service()).await {
+            if let Err(e) = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await {
                 tracing::error!(error = %e, "listener stopped");
             }
         }));
@@ -271,6 +282,22 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
                 Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
+            }
+            match purge_core.renew_due_certificates().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(renewed = n, "renewed certificates whose lifetime action came due"),
+                Err(e) => tracing::warn!(error = %e, "scheduled certificate renewal failed"),
+            }
+            // ended just-in-time activations: records removed, expiry recorded as a security event
+            // (decisions already stopped honouring them at their end time)
+            match purge_core.pim_sweep().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
+                Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
+            }
+            // token signing-key rotation (JWKS overlap), expired assertion ids, stale status rows
+            if let Err(e) = purge_core.identity_maintenance().await {
+                tracing::warn!(error = %e, "identity maintenance failed");
             }
         }
     }));

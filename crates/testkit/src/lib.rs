@@ -63,9 +63,32 @@ impl TestServer {
         Self::start_in(dir, clock).await
     }
 
+    /// A server whose `-HSM` keys live in the PKCS#11 token named by `STRONGBOX_PKCS11_MODULE`,
+    /// `STRONGBOX_PKCS11_TOKEN` and `STRONGBOX_PKCS11_PIN` (`scripts/test.sh` sets up SoftHSM2).
+    /// `None` when no token is configured; with `STRONGBOX_REQUIRE_SOFTHSM=1` that panics instead.
+    pub async fn start_with_hsm() -> Option<Self> {
+        let Some(p11) = strongbox_server::Pkcs11Config::from_env().unwrap() else {
+            assert!(
+                std::env::var("STRONGBOX_REQUIRE_SOFTHSM").as_deref() != Ok("1"),
+                "STRONGBOX_REQUIRE_SOFTHSM=1 but no PKCS#11 token is configured (STRONGBOX_PKCS11_MODULE)"
+            );
+            return None;
+        };
+        Some(Self::start_inner(tempfile::tempdir().unwrap(), None, Some(p11)).await)
+    }
+
     /// Starts (or restarts) a server on an existing data folder.
     pub async fn start_in(dir: tempfile::TempDir, clock: Option<FakeClock>) -> Self {
+        Self::start_inner(dir, clock, None).await
+    }
+
+    async fn start_inner(
+        dir: tempfile::TempDir,
+        clock: Option<FakeClock>,
+        pkcs11: Option<strongbox_server::Pkcs11Config>,
+    ) -> Self {
         let mut cfg = ServerConfig::new(dir.path().join("data"));
+        cfg.pkcs11 = pkcs11;
         cfg.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
         if let Some(c) = &clock {
             cfg.clock = Arc::new(c.clone()) as Arc<dyn Clock>;

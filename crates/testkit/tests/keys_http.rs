@@ -169,7 +169,7 @@ async fn server_side_round_trips_and_enforcement() {
         Some(json!({"kty": "EC-HSM"})),
     )
     .await;
-    assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "premium: HSM keys are not built yet");
+    assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "premium: HSM keys need a configured PKCS#11 token");
     let l = call(&s, "GET", &format!("{base}/keys?{V}"), Some(&t3), None).await;
     let names: Vec<&str> = l.body["value"].as_array().unwrap().iter().map(|i| i["kid"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2, "refused creations wrote nothing: {names:?}");

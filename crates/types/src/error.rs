@@ -22,8 +22,33 @@ pub enum ErrorKind {
     KeyDisabled,
     /// The object does not allow this operation now (`key_ops`, `nbf`, `exp`).
     OperationNotPermitted,
+    /// A key type this vault kind does not hold (Azure `BadParameter` / `KeyTypeNotSupported`).
+    KeyTypeNotSupported,
+    /// The named certificate (or version) does not exist.
+    CertificateNotFound,
+    /// The certificate exists but is disabled.
+    CertificateDisabled,
+    /// The certificate has no pending operation (Azure `PendingCertificateNotFound`).
+    CertificateOperationNotFound,
+    /// The named certificate issuer does not exist.
+    IssuerNotFound,
+    /// The vault has no certificate contacts.
+    ContactsNotFound,
+    /// A change through the keys API to a key behind a certificate (`KeyManagedByKeyVault`).
+    KeyManaged,
+    /// A change through the secrets API to a secret behind a certificate (`SecretManagedByKeyVault`).
+    SecretManaged,
     /// The role assignment does not exist.
     RoleAssignmentNotFound,
+    /// The role definition does not exist.
+    RoleDefinitionNotFound,
+    /// A role definition cannot be deleted while assignments refer to it (Azure
+    /// `RoleDefinitionHasAssignments`).
+    RoleDefinitionInUse,
+    /// Refused by the vault's legacy access policies (Azure `Forbidden` / `AccessDenied`).
+    AccessDenied,
+    /// A named management object (group, deny assignment, PIM request) does not exist.
+    NotFound,
     /// The named vault does not exist on this server.
     VaultNotFound,
     /// Another object already holds the name (e.g. restore onto an existing secret).

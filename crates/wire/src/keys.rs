@@ -98,10 +98,18 @@ pub struct KeyVerifyParameters {
     pub value: Option<String>,
 }
 
+/// `KeyOperationResult`: `iv`, `tag` (AES-GCM and AES-CBC encryption) and `aad` (echoed for
+/// AES-GCM) are present only when they apply.
 #[derive(Debug, Serialize)]
 pub struct KeyOperationResult {
     pub kid: String,
     pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aad: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

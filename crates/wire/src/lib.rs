@@ -2,6 +2,7 @@
 //! it: camelCase members, integer Unix timestamps, `{value, nextLink}` pages and the
 //! `{"error": {code, message, innererror}}` envelope.
 
+pub mod certificates;
 pub mod keys;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,276 @@
+//! RFC 7523 client assertions at the token endpoint, two kinds:
+//!
+//! - **certificate**: `iss` = `sub` = the client id, signed by the private key of a certificate
+//!   registered on the service principal, found by the `x5t#S256` or `x5t` header (MSAL pads
+//!   `x5t` with `=`; compared padding-insensitively). `aud` must be our token endpoint, `exp`
+//!   (MSAL sends floats) in the future, `nbf` (if present) reached, and `jti` never seen before:
+//!   ids are remembered in storage until the assertion expires, so a replay is refused on every
+//!   node.
+//! - **federated**: a token from a trusted external issuer (e.g. a Kubernetes service-account
+//!   token), verified against the issuer's JWKS and matched on issuer + subject + audience to a
+//!   federated credential of the principal. These are presented again and again until they
+//!   expire (azure-identity re-reads the same file), so `jti` is not used for replay here.
+
+use serde::{Deserialize, Serialize};
+use strongbox_barrier::BTxn;
+use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
+
+use super::{OAuthError, SKEW, ServicePrincipalRec, internal};
+use crate::{Core, decode, encode};
+
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const JTI_PREFIX: &str = "jti/";
+/// Certificate assertions may not live longer than this (it bounds the replay memory).
+const MAX_ASSERTION_LIFETIME: i64 = 24 * 3600;
+
+#[derive(Serialize, Deserialize)]
+struct JtiRec {
+    exp: i64,
+}
+
+fn sig_failed() -> OAuthError {
+    OAuthError::new(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
+}
+
+fn time_range() -> OAuthError {
+    OAuthError::new(400, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range.")
+}
+
+fn malformed(what: &str) -> OAuthError {
+    OAuthError::new(400, "invalid_request", format!("AADSTS50027: JWT token is invalid or malformed: {what}."))
+}
+
+/// Thumbprints arrive base64url with or without padding (MSAL pads), sometimes standard base64.
+fn thumb(s: &str) -> Option<Vec<u8>> {
+    let norm: String = s
+        .trim()
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    strongbox_crypto::b64url_decode(&norm).ok()
+}
+
+impl Core {
+    /// Verifies `assertion` for `sp`; returns the id of the credential that matched.
+    pub(super) async fn verify_client_assertion(
+        &self,
+        sp: &ServicePrincipalRec,
+        assertion: &str,
+    ) -> Result<String, OAuthError> {
+        let u = jwt::parse(assertion).map_err(|_| malformed("not a compact JWS with JSON header and claims"))?;
+        let iss = u.str_claim("iss").unwrap_or_default();
+        if iss.eq_ignore_ascii_case(&sp.client_id) {
+            self.verify_certificate_assertion(sp, &u).await
+        } else {
+            self.verify_federated_assertion(sp, &u).await
+        }
+    }
+
+    pub(super) async fn verify_certificate_assertion(
+        &self,
+        sp: &ServicePrincipalRec,
+        u: &Unverified<'_>,
+    ) -> Result<String, OAuthError> {
+        let (want, sha256) = match (&u.header.x5t_s256, &u.header.x5t) {
+            (Some(t), _) => (thumb(t), true),
+            (None, Some(t)) => (thumb(t), false),
+            (None, None) => {
+                return Err(malformed("no certificate thumbprint (x5t or x5t#S256) in the header"));
+            }
+        };
+        let want = want.ok_or_else(|| malformed("the certificate thumbprint is not base64url"))?;
+        let cert = sp
+            .certs
+            .iter()
+            .find(|c| {
+                let have = if sha256 { &c.sha256 } else { &c.sha1 };
+                strongbox_crypto::unhex(have).is_some_and(|h| h == want)
+            })
+            .ok_or_else(|| {
+                OAuthError::new(
+                    401,
+                    "invalid_client",
+                    "AADSTS700027: The certificate with the identifier used to sign the client assertion is not registered on the application.",
+                )
+            })?;
+        let der = strongbox_crypto::b64url_decode(&cert.der_b64).map_err(internal)?;
+        let info = jwt::parse_certificate(&der).map_err(internal)?;
+        u.verify(&info.key).map_err(|_| sig_failed())?;
+        let now = self.now();
+        if u.str_claim("sub").is_none_or(|s| !s.eq_ignore_ascii_case(&sp.client_id)) {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.",
+            ));
+        }
+        self.check_audience(u)?;
+        let exp = self.check_times(u, now)?;
+        if exp > now + MAX_ASSERTION_LIFETIME {
+            return Err(time_range());
+        }
+        if now > cert.not_after + SKEW || now + SKEW < cert.not_before {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "AADSTS700027: The certificate used to sign the client assertion is expired or not yet valid.",
+            ));
+        }
+        let jti = u
+            .str_claim("jti")
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or_else(|| malformed("the 'jti' claim is required"))?;
+        let key = format!(
+            "{JTI_PREFIX}{}",
+            strongbox_crypto::hex(&strongbox_crypto::sha256(format!("{}\n{jti}", sp.client_id).as_bytes()))
+        );
+        let rec = encode(&JtiRec { exp }).map_err(internal)?;
+        match self.barrier.commit(BTxn::new().absent(&key).put(&key, rec)).await {
+            Ok(()) => {}
+            Err(e) if e.kind == strongbox_types::ErrorKind::Conflict => {
+                return Err(OAuthError::new(
+                    401,
+                    "invalid_client",
+                    "AADSTS700025: The client assertion was already used (its jti was seen before).",
+                ));
+            }
+            Err(e) => return Err(internal(e)),
+        }
+        Ok(cert.id.clone())
+    }
+
+    fn check_audience(&self, u: &Unverified<'_>) -> Result<(), OAuthError> {
+        let ours = [
+            self.token_endpoint(),
+            format!("{}/{}/oauth2/token", self.cfg.authority(), self.ident.tenant_id),
+            self.issuer(),
+        ];
+        let ok = u.audiences().iter().any(|a| ours.iter().any(|o| a.trim_end_matches('/').eq_ignore_ascii_case(o)));
+        if ok {
+            Ok(())
+        } else {
+            Err(OAuthError::new(
+                400,
+                "invalid_client",
+                format!(
+                    "AADSTS700212: The client assertion audience is not valid: it must be the token endpoint '{}'.",
+                    self.token_endpoint()
+                ),
+            ))
+        }
+    }
+
+    /// `exp` required and not passed, `nbf` (if present) reached; returns `exp`.
+    fn check_times(&self, u: &Unverified<'_>, now: i64) -> Result<i64, OAuthError> {
+        let exp = u.time_claim("exp").ok_or_else(|| malformed("the 'exp' claim is required"))?;
+        if now > exp + SKEW {
+            return Err(time_range());
+        }
+        if u.time_claim("nbf").is_some_and(|nbf| nbf > now + SKEW) {
+            return Err(time_range());
+        }
+        Ok(exp)
+    }
+
+    async fn verify_federated_assertion(
+        &self,
+        sp: &ServicePrincipalRec,
+        u: &Unverified<'_>,
+    ) -> Result<String, OAuthError> {
+        let iss = u.str_claim("iss").unwrap_or_default().to_owned();
+        let no_issuer = || {
+            OAuthError::new(
+                400,
+                "invalid_client",
+                format!(
+                    "AADSTS700211: No matching federated identity record found for presented assertion issuer '{}'.",
+                    iss.chars().take(200).collect::<String>()
+                ),
+            )
+        };
+        let issuer = self.trusted_issuer_by_url(&iss).await.map_err(internal)?.ok_or_else(no_issuer)?;
+        let candidates: Vec<_> = sp.federated.iter().filter(|f| f.issuer == iss).collect();
+        if candidates.is_empty() {
+            return Err(no_issuer());
+        }
+        let keys: Vec<(Option<String>, VerifyKey)> = issuer
+            .jwks
+            .get("keys")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| {
+                        let kid = k.get("kid").and_then(serde_json::Value::as_str).map(str::to_owned);
+                        VerifyKey::from_jwk(k).map(|v| (kid, v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let by_kid: Vec<&VerifyKey> = match &u.header.kid {
+            Some(kid) => keys.iter().filter(|(k, _)| k.as_deref() == Some(kid.as_str())).map(|(_, v)| v).collect(),
+            None => keys.iter().map(|(_, v)| v).collect(),
+        };
+        if !by_kid.iter().any(|k| u.verify(k).is_ok()) {
+            return Err(sig_failed());
+        }
+        let sub = u.str_claim("sub").unwrap_or_default();
+        let with_subject: Vec<_> = candidates.into_iter().filter(|f| f.subject == sub).collect();
+        if with_subject.is_empty() {
+            return Err(OAuthError::new(
+                400,
+                "invalid_client",
+                format!(
+                    "AADSTS700213: No matching federated identity record found for presented assertion subject '{}'.",
+                    sub.chars().take(200).collect::<String>()
+                ),
+            ));
+        }
+        let auds = u.audiences();
+        let matched = with_subject
+            .into_iter()
+            .find(|f| f.audiences.iter().any(|a| auds.iter().any(|x| x == a)))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    400,
+                    "invalid_client",
+                    "AADSTS700212: No matching federated identity record found for presented assertion audience.",
+                )
+            })?;
+        self.check_times(u, self.now())?;
+        Ok(matched.id.clone())
+    }
+
+    /// Forgets assertion ids whose assertions have expired.
+    pub(super) async fn purge_expired_jtis(&self) -> strongbox_types::Result<usize> {
+        let now = self.now();
+        let mut start = JTI_PREFIX.to_owned();
+        let mut purged = 0;
+        loop {
+            let rows = self.barrier.scan_prefix(JTI_PREFIX, &start, 500).await?;
+            let Some((last, _)) = rows.last() else { break };
+            let next = format!("{last}\u{0}");
+            let mut txn = BTxn::new();
+            let mut n = 0;
+            for (k, v) in &rows {
+                if decode::<JtiRec>(k, v).map(|r| r.exp + SKEW < now).unwrap_or(true) {
+                    txn = txn.delete(k.clone());
+                    n += 1;
+                }
+            }
+            if n > 0 {
+                self.barrier.commit(txn).await?;
+                purged += n;
+            }
+            if rows.len() < 500 {
+                break;
+            }
+            start = next;
+        }
+        Ok(purged)
+    }
+}

@@ -1,0 +1,258 @@
+//! Managed identities: workloads that hold no secret of their own. An operator registers one
+//! (`strongbox ad identity create`) and receives a one-time enrolment code (24 h) for the
+//! `strongbox agent` running beside the workload. The agent makes its own P-256 key and a
+//! short-lived self-signed certificate, and enrols it with the code; from then on it obtains
+//! tokens with certificate client assertions and rotates its key itself, proving possession of
+//! the current key with an assertion. The private key never leaves the agent's host; the server
+//! keeps the current and the previous certificate (tokens of the previous one stay valid until
+//! the next rotation).
+
+use serde::{Deserialize, Serialize};
+use strongbox_barrier::BTxn;
+use strongbox_types::{Error, ErrorKind, Result, SecretString};
+
+use super::{OAuthError, SP_PREFIX, ServicePrincipalRec, TokenRequest, internal, manage::cert_rec};
+use crate::events::SecurityEvent;
+use crate::{Core, encode};
+
+pub(crate) const KIND: &str = "ManagedIdentity";
+/// How long an enrolment code is valid.
+const ENROLLMENT_TTL: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EnrollmentRec {
+    /// SHA-256 of the code, hex.
+    pub code_sha256: String,
+    pub expires: i64,
+}
+
+/// A registered managed identity and its one-time enrolment code (shown once).
+pub struct NewManagedIdentity {
+    pub client_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub tenant: String,
+    pub enrollment_code: SecretString,
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for NewManagedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewManagedIdentity").field("client_id", &self.client_id).finish_non_exhaustive()
+    }
+}
+
+fn new_code(now: i64) -> Result<(EnrollmentRec, SecretString)> {
+    let code =
+        SecretString::new(format!("sbxe~{}", strongbox_crypto::b64url(&strongbox_crypto::random_array::<24>()?)));
+    let rec = EnrollmentRec {
+        code_sha256: strongbox_crypto::hex(&strongbox_crypto::sha256(code.expose().as_bytes())),
+        expires: now + ENROLLMENT_TTL,
+    };
+    Ok((rec, code))
+}
+
+fn bad_code() -> OAuthError {
+    OAuthError::new(401, "invalid_grant", "AADSTS70000: The enrollment code is invalid, expired or already used.")
+}
+
+impl Core {
+    pub async fn create_managed_identity(&self, display_name: &str) -> Result<NewManagedIdentity> {
+        if display_name.is_empty() || display_name.len() > 120 || display_name.chars().any(char::is_control) {
+            return Err(Error::bad("The name must be 1-120 printable characters."));
+        }
+        let now = self.now();
+        let (enrollment, code) = new_code(now)?;
+        let sp = ServicePrincipalRec {
+            client_id: uuid::Uuid::new_v4().to_string(),
+            object_id: uuid::Uuid::new_v4().to_string(),
+            display_name: display_name.to_owned(),
+            enabled: true,
+            secrets: Vec::new(),
+            certs: Vec::new(),
+            federated: Vec::new(),
+            created: now,
+            kind: KIND.to_owned(),
+            enrollment: Some(enrollment.clone()),
+            retired: Vec::new(),
+        };
+        let key = format!("{SP_PREFIX}{}", sp.client_id);
+        self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&sp)?)).await?;
+        self.security_event(SecurityEvent::new("managed-identity.create", "success", "", &sp.client_id, "")).await;
+        Ok(NewManagedIdentity {
+            client_id: sp.client_id,
+            object_id: sp.object_id,
+            display_name: sp.display_name,
+            tenant: self.ident.tenant_id.clone(),
+            enrollment_code: code,
+            expires: enrollment.expires,
+        })
+    }
+
+    /// A new enrolment code for an existing managed identity (e.g. the agent's host was
+    /// rebuilt). Its current certificates stay until the agent enrols again.
+    pub async fn new_enrollment_code(&self, id: &str) -> Result<NewManagedIdentity> {
+        let (enrollment, code) = new_code(self.now())?;
+        let (sp, ()) = self
+            .update_sp(id, |sp, _| {
+                if sp.kind != KIND {
+                    return Err(Error::bad("This principal is not a managed identity."));
+                }
+                sp.enrollment = Some(enrollment.clone());
+                Ok(())
+            })
+            .await?;
+        self.security_event(SecurityEvent::new("managed-identity.enrollment-code", "success", "", &sp.client_id, ""))
+            .await;
+        Ok(NewManagedIdentity {
+            client_id: sp.client_id,
+            object_id: sp.object_id,
+            display_name: sp.display_name,
+            tenant: self.ident.tenant_id.clone(),
+            enrollment_code: code,
+            expires: enrollment.expires,
+        })
+    }
+
+    /// The agent's first contact: the one-time code for its certificate. Refused codes count
+    /// as failed sign-ins (throttled per client id and address).
+    pub async fn enroll_agent(
+        &self,
+        tenant: &str,
+        req: &TokenRequest,
+        code: &SecretString,
+        certificate_pem: &str,
+    ) -> Result<String, OAuthError> {
+        let client = req.client_id.clone().unwrap_or_default();
+        let result = self.enroll_inner(tenant, req, code, certificate_pem).await;
+        let (outcome, detail) = match &result {
+            Ok(_) => ("success", String::new()),
+            Err(e) => ("failure", e.code().to_owned()),
+        };
+        if result.as_ref().is_err_and(|e| e.status == 401) {
+            self.note_failure(req);
+        }
+        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
+        self.security_event(SecurityEvent::new("managed-identity.enroll", outcome, &client, &peer, &detail)).await;
+        result
+    }
+
+    async fn enroll_inner(
+        &self,
+        tenant: &str,
+        req: &TokenRequest,
+        code: &SecretString,
+        certificate_pem: &str,
+    ) -> Result<String, OAuthError> {
+        if !self.is_our_tenant(tenant) {
+            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
+        }
+        if let Some(wait) = self.throttled(req) {
+            let mut e = OAuthError::new(
+                429,
+                "temporarily_unavailable",
+                format!("AADSTS50053: Too many failed attempts. Retry after {wait} seconds."),
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        let client_id = req.client_id.as_deref().unwrap_or_default();
+        if uuid::Uuid::parse_str(client_id).is_err() {
+            return Err(bad_code());
+        }
+        let now = self.now();
+        let rec = cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
+            .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))?;
+        let presented = strongbox_crypto::sha256(code.expose().as_bytes());
+        let outcome = self
+            .update_sp(client_id, |sp, now| {
+                let ok = sp.kind == KIND
+                    && sp.enrollment.as_ref().is_some_and(|e| {
+                        e.expires > now
+                            && strongbox_crypto::unhex(&e.code_sha256)
+                                .is_some_and(|h| strongbox_crypto::jwt::ct_eq(&h, &presented))
+                    });
+                if !ok {
+                    return Err(Error::new(ErrorKind::Unauthorized, "bad code"));
+                }
+                sp.enrollment = None;
+                sp.certs = vec![rec.clone()];
+                Ok(())
+            })
+            .await;
+        match outcome {
+            Ok(_) => Ok(rec.id),
+            Err(e) if matches!(e.kind, ErrorKind::Unauthorized | ErrorKind::RouteNotFound) => Err(bad_code()),
+            Err(e) => Err(internal(e)),
+        }
+    }
+
+    /// Key rotation by the agent: `assertion` (signed with its current key) proves possession;
+    /// the new certificate becomes current, the one used stays as previous, others are dropped.
+    pub async fn rotate_agent_certificate(
+        &self,
+        tenant: &str,
+        req: &TokenRequest,
+        assertion: &SecretString,
+        certificate_pem: &str,
+    ) -> Result<String, OAuthError> {
+        let client = req.client_id.clone().unwrap_or_default();
+        let result = self.rotate_inner(tenant, req, assertion, certificate_pem).await;
+        let (outcome, detail) = match &result {
+            Ok(_) => ("success", String::new()),
+            Err(e) => ("failure", e.code().to_owned()),
+        };
+        if result.as_ref().is_err_and(|e| e.status == 401) {
+            self.note_failure(req);
+        }
+        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
+        self.security_event(SecurityEvent::new("managed-identity.rotate", outcome, &client, &peer, &detail)).await;
+        result
+    }
+
+    async fn rotate_inner(
+        &self,
+        tenant: &str,
+        req: &TokenRequest,
+        assertion: &SecretString,
+        certificate_pem: &str,
+    ) -> Result<String, OAuthError> {
+        if !self.is_our_tenant(tenant) {
+            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
+        }
+        if let Some(wait) = self.throttled(req) {
+            let mut e =
+                OAuthError::new(429, "temporarily_unavailable", format!("AADSTS50053: Retry after {wait} seconds."));
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        let client_id = req.client_id.as_deref().unwrap_or_default();
+        let unknown =
+            || OAuthError::new(400, "unauthorized_client", "AADSTS700016: Application was not found in the directory.");
+        let (_, sp, _) = self.find_sp(client_id).await.map_err(|_| unknown())?;
+        if sp.kind != KIND || !sp.enabled {
+            return Err(unknown());
+        }
+        let u = strongbox_crypto::jwt::parse(assertion.expose())
+            .map_err(|_| OAuthError::new(400, "invalid_request", "AADSTS50027: JWT token is invalid or malformed."))?;
+        let used = self.verify_certificate_assertion(&sp, &u).await?;
+        let now = self.now();
+        let rec = cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
+            .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))?;
+        // Tokens of a certificate dropped here stay valid until they expire (a rotation is
+        // routine, not a revocation); the certificate itself can no longer sign assertions.
+        let until = now + self.cfg.token_lifetime + super::SKEW;
+        self.update_sp(client_id, |sp, now| {
+            sp.retired.retain(|(_, u)| *u > now);
+            for c in sp.certs.iter().filter(|c| c.id != used) {
+                sp.retired.push((c.id.clone(), until));
+            }
+            sp.certs.retain(|c| c.id == used);
+            sp.certs.push(rec.clone());
+            Ok(())
+        })
+        .await
+        .map_err(internal)?;
+        Ok(rec.id)
+    }
+}

@@ -1,0 +1,88 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Unit tests of the token service that need no HTTP (the HTTPS tier is in
+//! `crates/testkit/tests/identity_http.rs`).
+
+use std::sync::Arc;
+
+use strongbox_barrier::Barrier;
+use strongbox_storage::MemoryStorage;
+use strongbox_types::{FakeClock, SecretString};
+
+use crate::{Core, CoreConfig, TokenRequest};
+
+async fn core() -> (Core, FakeClock) {
+    let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
+    let kek = strongbox_crypto::random_key().unwrap();
+    barrier.initialize(&kek).await.unwrap();
+    barrier.unseal(&kek).await.unwrap();
+    let cfg = CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let clock = FakeClock::new(1_800_000_000);
+    let c = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+    (c, clock)
+}
+
+#[tokio::test]
+async fn new_credentials_never_show_in_debug_output() {
+    let (c, _) = core().await;
+    let (app, _) = c.create_app("dbg").await.unwrap();
+    let cred = c.reset_credential(&app, true, None, None).await.unwrap();
+    let mi = c.create_managed_identity("mi").await.unwrap();
+    let user = c.create_user("dbg-user", "Dbg", &SecretString::new("a long enough password".into())).await.unwrap();
+    let dev = c
+        .device_authorization(c.tenant_id(), Some(&app), Some("https://vault.localhost:8443/.default"), None)
+        .await
+        .unwrap();
+    let req = TokenRequest {
+        client_assertion: Some(SecretString::new("assertion-value".into())),
+        device_code: Some(dev.device_code.clone()),
+        refresh_token: Some(SecretString::new("refresh-value".into())),
+        ..Default::default()
+    };
+    let printed = format!("{cred:?} {mi:?} {user:?} {dev:?} {req:?}");
+    assert!(!printed.contains(cred.password.expose()));
+    assert!(!printed.contains(mi.enrollment_code.expose()));
+    assert!(!printed.contains(user.otpauth_uri.as_ref().unwrap().expose()));
+    assert!(!printed.contains(dev.device_code.expose()));
+    assert!(!printed.contains("assertion-value") && !printed.contains("refresh-value"));
+}
+
+#[tokio::test]
+async fn a_status_row_from_another_node_is_reread_within_the_ttl() {
+    // Two cores on one storage stand for two nodes sharing PostgreSQL.
+    let storage = Arc::new(MemoryStorage::new());
+    let kek = strongbox_crypto::random_key().unwrap();
+    let b1 = Arc::new(Barrier::new(storage.clone()));
+    b1.initialize(&kek).await.unwrap();
+    b1.unseal(&kek).await.unwrap();
+    let b2 = Arc::new(Barrier::new(storage));
+    b2.unseal(&kek).await.unwrap();
+    let cfg = CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let clock = FakeClock::new(1_800_000_000);
+    let n1 = Core::open(b1, Arc::new(clock.clone()), cfg.clone()).await.unwrap();
+    let n2 = Core::open(b2, Arc::new(clock.clone()), cfg).await.unwrap();
+    let (app, secret) = n1.create_app("x").await.unwrap();
+    let req = TokenRequest {
+        grant_type: Some("client_credentials".into()),
+        client_id: Some(app.clone()),
+        client_secret: Some(secret),
+        scope: Some("https://vault.localhost:8443/.default".into()),
+        ..Default::default()
+    };
+    let t = n1.issue_token(n1.tenant_id(), &req).await.unwrap();
+    n2.authenticate(t.access_token.expose()).await.unwrap();
+    n1.set_service_principal_enabled(&app, false).await.unwrap();
+    assert!(n1.authenticate(t.access_token.expose()).await.is_err(), "immediate on the node that changed it");
+    assert!(n2.authenticate(t.access_token.expose()).await.is_ok(), "the other node still has its cached row");
+    clock.advance(crate::STATUS_TTL);
+    assert!(n2.authenticate(t.access_token.expose()).await.is_err(), "re-read after the TTL");
+}

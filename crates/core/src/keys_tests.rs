@@ -1,0 +1,159 @@
+//! Key service tests that need to look under the services: the operation cache (no storage read
+//! on a hot operation, changes seen at once) and HSM key types without a token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use strongbox_barrier::Barrier;
+use strongbox_storage::{Entry, MemoryStorage, Storage, StorageResult, Txn};
+use strongbox_types::{ErrorKind, FakeClock};
+
+use crate::{CipherInput, CommonUpdate, Core, CoreConfig, CreateKey, KeyUpdate, Sku};
+
+const T0: i64 = 1_800_000_000;
+
+/// Memory storage that counts reads.
+struct Counting {
+    inner: MemoryStorage,
+    reads: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Storage for Counting {
+    async fn get(&self, key: &str) -> StorageResult<Option<Vec<u8>>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn scan(&self, start: &str, end: &str, limit: usize) -> StorageResult<Vec<Entry>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.inner.scan(start, end, limit).await
+    }
+    async fn commit(&self, txn: Txn) -> StorageResult<()> {
+        self.inner.commit(txn).await
+    }
+}
+
+async fn core() -> (Core, FakeClock, Arc<AtomicUsize>) {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let storage = Counting { inner: MemoryStorage::new(), reads: reads.clone() };
+    let barrier = Arc::new(Barrier::new(Arc::new(storage)));
+    let kek = strongbox_crypto::random_key().unwrap();
+    barrier.initialize(&kek).await.unwrap();
+    barrier.unseal(&kek).await.unwrap();
+    let clock = FakeClock::new(T0);
+    let cfg = CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let core = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+    core.bootstrap("default").await.unwrap();
+    (core, clock, reads)
+}
+
+fn ec() -> CreateKey {
+    CreateKey { kty: "EC".into(), crv: Some("P-256".into()), ..CreateKey::default() }
+}
+
+#[tokio::test]
+async fn hot_operations_read_no_storage_and_see_changes_at_once() {
+    let (c, clock, reads) = core().await;
+    let k = c.create_key("default", "Hot", ec()).await.unwrap();
+    let d = [7u8; 32];
+    for version in [Some(k.version.as_str()), None] {
+        c.key_sign("default", "hot", version, "ES256", &d).await.unwrap();
+        let before = reads.load(Ordering::SeqCst);
+        for _ in 0..20 {
+            let r = c.key_sign("default", "HOT", version, "ES256", &d).await.unwrap();
+            assert_eq!(r.version, k.version);
+            assert_eq!(r.name, "Hot");
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), before, "a hot sign reads no storage ({version:?})");
+    }
+
+    // disabled: refused by the next request, through both cache entries
+    let off = KeyUpdate { common: CommonUpdate { enabled: Some(false), ..Default::default() }, ..Default::default() };
+    c.update_key("default", "hot", None, off).await.unwrap();
+    for version in [Some(k.version.as_str()), None] {
+        let e = c.key_sign("default", "hot", version, "ES256", &d).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::KeyDisabled, "{version:?}");
+    }
+    let on = KeyUpdate { common: CommonUpdate { enabled: Some(true), ..Default::default() }, ..Default::default() };
+    c.update_key("default", "hot", Some(&k.version), on).await.unwrap();
+    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+
+    // key_ops and exp changes too
+    let ops = KeyUpdate { key_ops: Some(vec!["verify".into()]), ..Default::default() };
+    c.update_key("default", "hot", None, ops).await.unwrap();
+    assert_eq!(
+        c.key_sign("default", "hot", Some(&k.version), "ES256", &d).await.unwrap_err().kind,
+        ErrorKind::OperationNotPermitted
+    );
+    let ops = KeyUpdate { key_ops: Some(vec!["sign".into()]), ..Default::default() };
+    c.update_key("default", "hot", None, ops).await.unwrap();
+    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+    let exp = KeyUpdate { common: CommonUpdate { exp: Some(T0 + 10), ..Default::default() }, ..Default::default() };
+    c.update_key("default", "hot", None, exp).await.unwrap();
+    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+    clock.advance(10);
+    // exp is checked against the clock on every request, cached or not
+    assert_eq!(
+        c.key_sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind,
+        ErrorKind::OperationNotPermitted
+    );
+
+    // a new version becomes "latest" at once
+    let k2 = c.create_key("default", "hot", ec()).await.unwrap();
+    assert_eq!(c.key_sign("default", "hot", None, "ES256", &d).await.unwrap().version, k2.version);
+
+    // delete: refused at once; entries also expire after the TTL (writers on other nodes)
+    c.delete_key("default", "hot").await.unwrap();
+    assert_eq!(c.key_sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind, ErrorKind::KeyNotFound);
+    let before = reads.load(Ordering::SeqCst);
+    c.create_key("default", "ttl", ec()).await.unwrap();
+    c.key_sign("default", "ttl", None, "ES256", &d).await.unwrap();
+    let mid = reads.load(Ordering::SeqCst);
+    assert!(mid > before);
+    clock.advance(super::OP_META_TTL + 1);
+    c.key_sign("default", "ttl", None, "ES256", &d).await.unwrap();
+    assert!(reads.load(Ordering::SeqCst) > mid, "an expired entry is read again");
+}
+
+#[tokio::test]
+async fn symmetric_and_hsm_types_by_vault_kind() {
+    let (c, _, _) = core().await;
+    c.create_vault("prem", Sku::Premium, 90, false).await.unwrap();
+    c.create_vault("pool", Sku::ManagedHsm, 90, false).await.unwrap();
+    let kty = |k: &str| CreateKey { kty: k.into(), ..CreateKey::default() };
+    for (vault, k, kind) in [
+        ("default", "RSA-HSM", ErrorKind::KeyTypeNotSupported),
+        ("default", "oct", ErrorKind::KeyTypeNotSupported),
+        ("prem", "oct-HSM", ErrorKind::KeyTypeNotSupported),
+        ("prem", "RSA-HSM", ErrorKind::NotImplemented),
+        ("pool", "RSA", ErrorKind::KeyTypeNotSupported),
+        ("pool", "EC", ErrorKind::KeyTypeNotSupported),
+        ("pool", "oct", ErrorKind::KeyTypeNotSupported),
+        ("pool", "oct-HSM", ErrorKind::NotImplemented),
+        ("pool", "EC-HSM", ErrorKind::NotImplemented),
+    ] {
+        assert_eq!(c.create_key(vault, "k", kty(k)).await.unwrap_err().kind, kind, "{vault} {k}");
+    }
+    // sizes and members are checked before any token is needed
+    for req in [
+        CreateKey { kty: "oct-HSM".into(), key_size: Some(512), ..CreateKey::default() },
+        CreateKey { kty: "oct-HSM".into(), crv: Some("P-256".into()), ..CreateKey::default() },
+        CreateKey { kty: "RSA-HSM".into(), key_size: Some(1024), ..CreateKey::default() },
+        CreateKey { kty: "EC-HSM".into(), key_size: Some(256), ..CreateKey::default() },
+    ] {
+        let kty = req.kty.clone();
+        assert_eq!(c.create_key("pool", "k", req).await.unwrap_err().kind, ErrorKind::BadParameter, "{kty}");
+    }
+    // nothing was written
+    assert_eq!(c.list_keys("pool", None, 25).await.unwrap().items.len(), 0);
+    let input = CipherInput { value: b"x".to_vec(), ..CipherInput::default() };
+    c.create_key("default", "r", kty("RSA")).await.unwrap();
+    let e = c.key_encrypt("default", "r", None, "encrypt", "A256GCM", &input).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::BadParameter);
+}

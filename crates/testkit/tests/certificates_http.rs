@@ -1,0 +1,858 @@
+//! Certificates over real HTTPS: the lifecycle with the `Self` issuer, the managed key and
+//! secret behind each version, import (PFX from OpenSSL, PEM with chain), CSR + merge, contacts
+//! and issuers, renewal on the fake clock, and bad input. Every certificate, key and PFX the
+//! server hands out is checked with the `openssl` command-line tool.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{call, code};
+use serde_json::{Value, json};
+use strongbox_testkit::TestServer;
+
+const V: &str = "api-version=7.6";
+
+fn std_b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+fn std_unb64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+/// Runs `openssl` with `args` in `dir`; panics with its stderr when it fails.
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn openssl_fails(dir: &Path, args: &[&str]) -> bool {
+    !Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs").status.success()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+/// The SubjectPublicKeyInfo (PEM) of a certificate file and of a private key file.
+fn cert_pub(dir: &Path, cert: &str, form: &str) -> String {
+    openssl(dir, &["x509", "-inform", form, "-in", cert, "-noout", "-pubkey"])
+}
+fn key_pub(dir: &Path, key: &str) -> String {
+    openssl(dir, &["pkey", "-in", key, "-pubout"])
+}
+
+/// An OpenSSL-made root CA (`ca.pem`, `ca.key`) in `dir`.
+fn make_ca(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Test Root CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+/// An OpenSSL-made leaf (`{name}.key`, `{name}.pem`) signed by the CA in `dir`.
+fn make_leaf(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}.example"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "10",
+        ],
+    );
+}
+
+async fn token(s: &TestServer) -> String {
+    s.admin_token().await
+}
+
+#[tokio::test]
+async fn self_issued_lifecycle_with_managed_key_and_secret() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // The near-empty policy the SDKs' defaults send: the server fills Azure's defaults.
+    let policy = json!({"key_props": {}, "x509_props": {"subject": "CN=DefaultPolicy"}, "issuer": {"name": "Self"}});
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/Web-1/create?{V}"), t, Some(json!({"policy": policy}))).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["status"], "inProgress", "the SDK pollers need the first answer in progress");
+    assert_eq!(r.body["id"], format!("{base}/certificates/Web-1/pending"));
+    let p = call(&s, "GET", &format!("{base}/certificates/Web-1/pending?{V}"), t, None).await;
+    assert_eq!(p.body["status"], "completed", "{}", p.body);
+    assert_eq!(p.body["target"], format!("{base}/certificates/Web-1"));
+
+    let c = call(&s, "GET", &format!("{base}/certificates/web-1/?{V}"), t, None).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap().to_owned();
+    let version = id.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(version.len(), 32);
+    assert_eq!(c.body["kid"], format!("{base}/keys/Web-1/{version}"));
+    assert_eq!(c.body["sid"], format!("{base}/secrets/Web-1/{version}"));
+    let pol = &c.body["policy"];
+    assert_eq!(pol["key_props"]["kty"], "RSA");
+    assert_eq!(pol["key_props"]["key_size"], 2048);
+    assert_eq!(pol["key_props"]["exportable"], true);
+    assert_eq!(pol["key_props"]["reuse_key"], false);
+    assert_eq!(pol["secret_props"]["contentType"], "application/x-pkcs12");
+    assert_eq!(pol["x509_props"]["validity_months"], 12);
+    assert_eq!(pol["x509_props"]["ekus"], json!(["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]));
+    assert_eq!(pol["x509_props"]["key_usage"], json!(["digitalSignature", "keyEncipherment"]));
+    assert_eq!(pol["lifetime_actions"][0]["trigger"]["lifetime_percentage"], 80);
+    assert_eq!(pol["lifetime_actions"][0]["action"]["action_type"], "AutoRenew");
+    assert_eq!(pol["issuer"]["name"], "Self");
+
+    // the certificate: x509 parses, self-signed verifies, x5t is the SHA-1 thumbprint
+    let der = std_unb64(c.body["cer"].as_str().unwrap());
+    write(d, "c.der", &der);
+    let text = openssl(d, &["x509", "-inform", "DER", "-in", "c.der", "-noout", "-subject", "-fingerprint", "-sha1"]);
+    assert!(text.contains("CN = DefaultPolicy") || text.contains("CN=DefaultPolicy"), "{text}");
+    openssl(d, &["x509", "-inform", "DER", "-in", "c.der", "-out", "c.pem"]);
+    openssl(d, &["verify", "-CAfile", "c.pem", "c.pem"]);
+    let fp: String =
+        text.lines().find(|l| l.contains("Fingerprint")).unwrap().split('=').nth(1).unwrap().replace(':', "");
+    let x5t = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(c.body["x5t"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(x5t.iter().map(|b| format!("{b:02X}")).collect::<String>(), fp.trim());
+
+    // the secret: a password-less PFX holding the key and the certificate (OpenSSL reads it)
+    let sec = call(&s, "GET", &format!("{base}/secrets/Web-1/{version}?{V}"), t, None).await;
+    assert_eq!(sec.status, 200, "{}", sec.body);
+    assert_eq!(sec.body["contentType"], "application/x-pkcs12");
+    assert_eq!(sec.body["managed"], true);
+    assert_eq!(sec.body["kid"], format!("{base}/keys/Web-1/{version}"));
+    write(d, "s.pfx", &std_unb64(sec.body["value"].as_str().unwrap()));
+    openssl(d, &["pkcs12", "-in", "s.pfx", "-passin", "pass:", "-nodes", "-out", "s.pem"]);
+    openssl(d, &["pkey", "-in", "s.pem", "-out", "s.key"]);
+    assert_eq!(key_pub(d, "s.key"), cert_pub(d, "c.der", "DER"));
+
+    // the same secret converted to PEM on the way out (outContentType), then back to PFX
+    let pem = call(
+        &s,
+        "GET",
+        &format!("{base}/secrets/Web-1/{version}?{V}&outContentType=application%2Fx-pem-file"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(pem.status, 200, "{}", pem.body);
+    assert_eq!(pem.body["contentType"], "application/x-pem-file");
+    write(d, "conv.pem", pem.body["value"].as_str().unwrap().as_bytes());
+    openssl(d, &["pkey", "-in", "conv.pem", "-out", "conv.key"]);
+    assert_eq!(key_pub(d, "conv.key"), cert_pub(d, "c.der", "DER"));
+    let r = call(&s, "PUT", &format!("{base}/secrets/plain?{V}"), t, Some(json!({"value": "v"}))).await;
+    assert_eq!(r.status, 200);
+    let r =
+        call(&s, "GET", &format!("{base}/secrets/plain?{V}&outContentType=application%2Fx-pem-file"), t, None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // the key: same version, managed, public part only, same public key
+    let k = call(&s, "GET", &format!("{base}/keys/Web-1/{version}?{V}"), t, None).await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    assert_eq!(k.body["managed"], true);
+    assert!(k.body["key"].get("d").is_none());
+    assert_eq!(k.body["key"]["kty"], "RSA");
+
+    // managed objects refuse the keys and secrets APIs, as Azure does
+    let r = call(&s, "PUT", &format!("{base}/secrets/Web-1?{V}"), t, Some(json!({"value": "x"}))).await;
+    assert_eq!((r.status, code(&r)), (403, "Forbidden"), "{}", r.body);
+    assert_eq!(r.body["error"]["innererror"]["code"], "SecretManagedByKeyVault");
+    let r = call(&s, "DELETE", &format!("{base}/secrets/Web-1?{V}"), t, None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r =
+        call(&s, "PATCH", &format!("{base}/secrets/Web-1/{version}?{V}"), t, Some(json!({"tags": {"a": "b"}}))).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // a second version, under an updated policy (PEM, EC P-384, 6 months)
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/Web-1/policy?{V}"),
+        t,
+        Some(json!({"key_props": {"kty": "EC", "crv": "P-384"}, "secret_props": {"contentType": "application/x-pem-file"},
+                    "x509_props": {"validity_months": 6, "sans": {"dns_names": ["web.example", "*.web.example"]}}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["key_props"]["crv"], "P-384");
+    assert_eq!(r.body["x509_props"]["subject"], "CN=DefaultPolicy");
+    assert_eq!(r.body["x509_props"]["key_usage"], json!(["digitalSignature"]));
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/Web-1/create?{V}"), t, Some(json!({"policy": r.body}))).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let c2 = call(&s, "GET", &format!("{base}/certificates/Web-1?{V}"), t, None).await;
+    let v2 = c2.body["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    assert_ne!(v2, version);
+    let sec2 = call(&s, "GET", &format!("{base}/secrets/Web-1?{V}"), t, None).await;
+    assert_eq!(sec2.body["contentType"], "application/x-pem-file");
+    write(d, "s2.pem", sec2.body["value"].as_str().unwrap().as_bytes());
+    let info = openssl(d, &["x509", "-in", "s2.pem", "-noout", "-text"]);
+    assert!(info.contains("DNS:web.example") && info.contains("DNS:*.web.example"), "{info}");
+    assert!(info.contains("secp384r1") || info.contains("P-384"), "{info}");
+    openssl(d, &["pkey", "-in", "s2.pem", "-out", "s2.key"]);
+    assert_eq!(key_pub(d, "s2.key"), cert_pub(d, "s2.pem", "PEM"));
+
+    // a non-exportable certificate: its secret holds the certificate only
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/NoExport/create?{V}"),
+        t,
+        Some(json!({"policy": {"key_props": {"exportable": false}, "x509_props": {"subject": "CN=ne"},
+                               "issuer": {"name": "Self"}, "secret_props": {"contentType": "application/x-pem-file"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let sec = call(&s, "GET", &format!("{base}/secrets/NoExport?{V}"), t, None).await;
+    let text = sec.body["value"].as_str().unwrap();
+    assert!(text.contains("BEGIN CERTIFICATE") && !text.contains("PRIVATE KEY"), "{text}");
+    call(&s, "DELETE", &format!("{base}/certificates/NoExport?{V}"), t, None).await;
+
+    // lists and versions (x5t, no cer), update of tags and enabled
+    let l = call(&s, "GET", &format!("{base}/certificates?{V}"), t, None).await;
+    assert_eq!(l.body["value"].as_array().unwrap().len(), 1, "{}", l.body);
+    assert_eq!(l.body["value"][0]["id"], format!("{base}/certificates/Web-1"));
+    assert!(l.body["value"][0]["x5t"].is_string());
+    assert!(l.body["value"][0].get("cer").is_none());
+    let vs = call(&s, "GET", &format!("{base}/certificates/Web-1/versions?{V}"), t, None).await;
+    assert_eq!(vs.body["value"].as_array().unwrap().len(), 2);
+    let u = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/Web-1/{version}?{V}"),
+        t,
+        Some(json!({"tags": {"env": "test"}, "attributes": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(u.status, 200, "{}", u.body);
+    assert_eq!(u.body["tags"]["env"], "test");
+    assert_eq!(u.body["attributes"]["enabled"], false);
+    let r = call(&s, "GET", &format!("{base}/certificates/Web-1/{version}?{V}"), t, None).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = call(&s, "GET", &format!("{base}/secrets/Web-1/{version}?{V}"), t, None).await;
+    assert_eq!(r.status, 403, "the secret follows the certificate's enabled flag: {}", r.body);
+
+    // backup, delete (all three), recover, delete, purge, restore
+    let b = call(&s, "POST", &format!("{base}/certificates/Web-1/backup?{V}"), t, None).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    let del = call(&s, "DELETE", &format!("{base}/certificates/Web-1?{V}"), t, None).await;
+    assert_eq!(del.status, 200, "{}", del.body);
+    assert_eq!(del.body["recoveryId"], format!("{base}/deletedcertificates/Web-1"));
+    for path in ["deletedcertificates", "deletedkeys", "deletedsecrets"] {
+        let r = call(&s, "GET", &format!("{base}/{path}/Web-1?{V}"), t, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    let r = call(&s, "GET", &format!("{base}/keys/Web-1?{V}"), t, None).await;
+    assert_eq!(r.status, 404);
+    let r = call(&s, "DELETE", &format!("{base}/deletedsecrets/Web-1?{V}"), t, None).await;
+    assert_eq!(r.status, 403, "a managed secret is purged with its certificate: {}", r.body);
+    let r = call(&s, "POST", &format!("{base}/deletedcertificates/Web-1/recover?{V}"), t, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&s, "GET", &format!("{base}/secrets/Web-1?{V}"), t, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    call(&s, "DELETE", &format!("{base}/certificates/Web-1?{V}"), t, None).await;
+    let r = call(&s, "DELETE", &format!("{base}/deletedcertificates/Web-1?{V}"), t, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    for path in ["deletedcertificates", "deletedkeys", "deletedsecrets"] {
+        let r = call(&s, "GET", &format!("{base}/{path}/Web-1?{V}"), t, None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+    }
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": b.body["value"]}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let vs = call(&s, "GET", &format!("{base}/certificates/Web-1/versions?{V}"), t, None).await;
+    assert_eq!(vs.body["value"].as_array().unwrap().len(), 2);
+    let r = call(&s, "GET", &format!("{base}/secrets/Web-1/{v2}?{V}"), t, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["managed"], true);
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": b.body["value"]}))).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}
+
+#[tokio::test]
+async fn import_pfx_and_pem_from_openssl() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_ca(d);
+    make_leaf(d, "leaf");
+    make_leaf(d, "other");
+
+    // PFX with a password, default (modern) OpenSSL encryption, and legacy when available
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "leaf.pem",
+            "-certfile",
+            "ca.pem",
+            "-out",
+            "m.pfx",
+            "-passout",
+            "pass:pw1",
+        ],
+    );
+    let mut pfx_files = vec!["m.pfx"];
+    if !openssl_fails(
+        d,
+        &[
+            "pkcs12", "-export", "-legacy", "-inkey", "leaf.key", "-in", "leaf.pem", "-out", "l.pfx", "-passout",
+            "pass:pw1",
+        ],
+    ) {
+        pfx_files.push("l.pfx");
+    }
+    for (i, f) in pfx_files.iter().enumerate() {
+        let bytes = std::fs::read(d.join(f)).unwrap();
+        let name = format!("imp{i}");
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/{name}/import?{V}"),
+            t,
+            Some(json!({"value": std_b64(&bytes), "pwd": "pw1"})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{f}: {}", r.body);
+        assert_eq!(r.body["policy"]["key_props"]["kty"], "EC", "{f}");
+        assert_eq!(r.body["policy"]["issuer"]["name"], "Unknown");
+        assert_eq!(r.body["policy"]["x509_props"]["subject"], "CN=leaf.example");
+        write(d, "got.der", &std_unb64(r.body["cer"].as_str().unwrap()));
+        assert_eq!(cert_pub(d, "got.der", "DER"), cert_pub(d, "leaf.pem", "PEM"));
+        // the stored PFX (password-less) carries the key and the chain; OpenSSL verifies it
+        let sec = call(&s, "GET", &format!("{base}/secrets/{name}?{V}"), t, None).await;
+        write(d, "out.pfx", &std_unb64(sec.body["value"].as_str().unwrap()));
+        openssl(d, &["pkcs12", "-in", "out.pfx", "-passin", "pass:", "-nodes", "-out", "out.pem"]);
+        openssl(d, &["pkey", "-in", "out.pem", "-out", "out.key"]);
+        assert_eq!(key_pub(d, "out.key"), key_pub(d, "leaf.key"));
+        if *f == "m.pfx" {
+            let certs = openssl(d, &["pkcs12", "-in", "out.pfx", "-passin", "pass:", "-nokeys"]);
+            assert_eq!(certs.matches("BEGIN CERTIFICATE").count(), 2, "leaf and CA: {certs}");
+            openssl(
+                d,
+                &["pkcs12", "-in", "out.pfx", "-passin", "pass:", "-nokeys", "-clcerts", "-out", "leaf-out.pem"],
+            );
+            openssl(d, &["verify", "-CAfile", "ca.pem", "leaf-out.pem"]);
+        }
+    }
+
+    // wrong password, corrupt PFX: 400 and nothing created
+    let bytes = std::fs::read(d.join("m.pfx")).unwrap();
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/bad1/import?{V}"),
+        t,
+        Some(json!({"value": std_b64(&bytes), "pwd": "nope"})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    let mut broken = bytes.clone();
+    let mid = broken.len() / 2;
+    broken[mid] ^= 0xff;
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/bad1/import?{V}"),
+        t,
+        Some(json!({"value": std_b64(&broken), "pwd": "pw1"})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    for path in ["certificates", "keys", "secrets"] {
+        let r = call(&s, "GET", &format!("{base}/{path}/bad1?{V}"), t, None).await;
+        assert_eq!(r.status, 404, "{path}");
+    }
+
+    // PEM: key + certificate + chain, sent as base64 of the text (as the Python SDK does)
+    let pem = format!(
+        "{}{}{}",
+        std::fs::read_to_string(d.join("leaf.key")).unwrap(),
+        std::fs::read_to_string(d.join("leaf.pem")).unwrap(),
+        std::fs::read_to_string(d.join("ca.pem")).unwrap()
+    );
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/pem1/import?{V}"),
+        t,
+        Some(json!({"value": std_b64(pem.as_bytes()), "policy": {"secret_props": {"contentType": "application/x-pem-file"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sec = call(&s, "GET", &format!("{base}/secrets/pem1?{V}"), t, None).await;
+    assert_eq!(sec.body["contentType"], "application/x-pem-file");
+    let text = sec.body["value"].as_str().unwrap();
+    assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2);
+    assert!(text.starts_with("-----BEGIN PRIVATE KEY-----"));
+    write(d, "pem-out.pem", text.as_bytes());
+    openssl(d, &["verify", "-CAfile", "ca.pem", "pem-out.pem"]);
+    // and as raw PEM text too
+    let r = call(&s, "POST", &format!("{base}/certificates/pem2/import?{V}"), t, Some(json!({"value": pem}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // a key that does not belong to the certificate: 400, nothing created
+    let mismatched = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("other.key")).unwrap(),
+        std::fs::read_to_string(d.join("leaf.pem")).unwrap()
+    );
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/bad2/import?{V}"), t, Some(json!({"value": mismatched}))).await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    let r = call(&s, "GET", &format!("{base}/certificates/bad2?{V}"), t, None).await;
+    assert_eq!(r.status, 404);
+    let r = call(&s, "POST", &format!("{base}/certificates/bad3/import?{V}"), t, Some(json!({"value": "***"}))).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[tokio::test]
+async fn csr_merge_contacts_issuers_and_bad_input() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_ca(d);
+    make_leaf(d, "stranger");
+
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/ext/create?{V}"),
+        t,
+        Some(json!({"policy": {"x509_props": {"subject": "CN=ext.example", "sans": {"dns_names": ["ext.example"]}},
+                               "issuer": {"name": "Unknown"}}, "tags": {"t": "1"}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["status"], "inProgress");
+    assert_eq!(r.body["issuer"]["name"], "Unknown");
+    write(d, "ext.csr.der", &std_unb64(r.body["csr"].as_str().unwrap()));
+    openssl(d, &["req", "-inform", "DER", "-in", "ext.csr.der", "-verify", "-noout"]);
+    openssl(d, &["req", "-inform", "DER", "-in", "ext.csr.der", "-out", "ext.csr"]);
+    let r = call(&s, "GET", &format!("{base}/certificates/ext?{V}"), t, None).await;
+    assert_eq!(r.status, 404, "no version before the merge: {}", r.body);
+    let r = call(&s, "GET", &format!("{base}/certificates/ext/policy?{V}"), t, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lifetime_actions"][0]["action"]["action_type"], "EmailContacts");
+    // listed only with includePending=true, disabled and without a version
+    let l = call(&s, "GET", &format!("{base}/certificates?{V}"), t, None).await;
+    assert!(!l.body.to_string().contains("/certificates/ext\""), "{}", l.body);
+    let l = call(&s, "GET", &format!("{base}/certificates?{V}&includePending=true"), t, None).await;
+    let item =
+        l.body["value"].as_array().unwrap().iter().find(|i| i["id"] == format!("{base}/certificates/ext")).cloned();
+    assert_eq!(item.expect("pending certificate listed")["attributes"]["enabled"], false);
+    // a second create while the first waits: 409
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/ext/create?{V}"),
+        t,
+        Some(json!({"policy": {"x509_props": {"subject": "CN=x"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // a certificate for another key: 400; then the real one, signed by the CA
+    let stranger = std::fs::read_to_string(d.join("stranger.pem")).unwrap();
+    let der_of = |pem: &str| {
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        body
+    };
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/ext/pending/merge?{V}"),
+        t,
+        Some(json!({"x5c": [der_of(&stranger)]})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ext.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "ext.pem",
+            "-days",
+            "5",
+        ],
+    );
+    let leaf = std::fs::read_to_string(d.join("ext.pem")).unwrap();
+    let ca = std::fs::read_to_string(d.join("ca.pem")).unwrap();
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/ext/pending/merge?{V}"),
+        t,
+        Some(json!({"x5c": [der_of(&leaf), der_of(&ca)]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["tags"]["t"], "1");
+    let p = call(&s, "GET", &format!("{base}/certificates/ext/pending?{V}"), t, None).await;
+    assert_eq!(p.body["status"], "completed");
+    let sec = call(&s, "GET", &format!("{base}/secrets/ext?{V}"), t, None).await;
+    write(d, "ext.pfx", &std_unb64(sec.body["value"].as_str().unwrap()));
+    openssl(d, &["pkcs12", "-in", "ext.pfx", "-passin", "pass:", "-nodes", "-out", "ext-all.pem"]);
+    openssl(d, &["pkey", "-in", "ext-all.pem", "-out", "ext.key"]);
+    assert_eq!(key_pub(d, "ext.key"), cert_pub(d, "ext.pem", "PEM"));
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/ext/pending/merge?{V}"),
+        t,
+        Some(json!({"x5c": [der_of(&leaf)]})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "nothing left to merge: {}", r.body);
+    let r = call(&s, "DELETE", &format!("{base}/certificates/ext/pending?{V}"), t, None).await;
+    assert_eq!(r.status, 200);
+    let r = call(&s, "GET", &format!("{base}/certificates/ext/pending?{V}"), t, None).await;
+    assert_eq!((r.status, code(&r)), (404, "PendingCertificateNotFound"));
+
+    // cancel a waiting operation
+    call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/c2/create?{V}"),
+        t,
+        Some(json!({"policy": {"x509_props": {"subject": "CN=c2"}}})),
+    )
+    .await;
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/c2/pending?{V}"),
+        t,
+        Some(json!({"cancellation_requested": true})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["cancellation_requested"], true);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/c2/pending/merge?{V}"),
+        t,
+        Some(json!({"x5c": [der_of(&leaf)]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+
+    // contacts
+    let r = call(&s, "GET", &format!("{base}/certificates/contacts?{V}"), t, None).await;
+    assert_eq!(r.status, 404);
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{base}/certificates/contacts?{V}"),
+        t,
+        Some(json!({"contacts": [{"email": "a@example.com", "name": "A"}, {"email": "b@example.com", "phone": "1"}]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], format!("{base}/certificates/contacts"));
+    let r = call(&s, "GET", &format!("{base}/certificates/contacts?{V}"), t, None).await;
+    assert_eq!(r.body["contacts"].as_array().unwrap().len(), 2);
+    let r =
+        call(&s, "PUT", &format!("{base}/certificates/contacts?{V}"), t, Some(json!({"contacts": [{"name": "x"}]})))
+            .await;
+    assert_eq!(r.status, 400);
+    let r = call(&s, "DELETE", &format!("{base}/certificates/contacts?{V}"), t, None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["contacts"][0]["email"], "a@example.com");
+
+    // issuers: stored; a public CA cannot be reached, so its operation fails clearly
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{base}/certificates/issuers/dc?{V}"),
+        t,
+        Some(json!({"provider": "DigiCert", "credentials": {"account_id": "acct", "pwd": "sekrit"},
+                    "org_details": {"id": "org1", "admin_details": [{"first_name": "F", "email": "f@example.com"}]}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["credentials"]["account_id"], "acct");
+    assert!(!r.body.to_string().contains("sekrit"));
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/issuers/dc?{V}"),
+        t,
+        Some(json!({"attributes": {"enabled": false}})),
+    )
+    .await;
+    assert_eq!(r.body["attributes"]["enabled"], false);
+    assert_eq!(r.body["provider"], "DigiCert");
+    let r = call(&s, "GET", &format!("{base}/certificates/issuers?{V}"), t, None).await;
+    assert_eq!(r.body["value"][0]["provider"], "DigiCert", "{}", r.body);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/pub/create?{V}"),
+        t,
+        Some(json!({"policy": {"x509_props": {"subject": "CN=pub"}, "issuer": {"name": "dc"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = call(&s, "GET", &format!("{base}/certificates/pub/pending?{V}"), t, None).await;
+    assert_eq!(r.body["status"], "failed", "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("DigiCert"));
+    let r = call(&s, "GET", &format!("{base}/certificates/pub?{V}"), t, None).await;
+    assert_eq!(r.status, 404, "no certificate from an unreachable CA");
+    let r = call(&s, "DELETE", &format!("{base}/certificates/issuers/dc?{V}"), t, None).await;
+    assert_eq!(r.status, 200);
+    let r = call(&s, "GET", &format!("{base}/certificates/issuers/dc?{V}"), t, None).await;
+    assert_eq!((r.status, code(&r)), (404, "CertificateIssuerNotFound"));
+
+    // bad policies: each a 400 and nothing created
+    let bad: Vec<Value> = vec![
+        json!({"x509_props": {"subject": "CN=a", "validity_months": 0}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "CN=a", "validity_months": 5000}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "CN=a", "sans": {"dns_names": ["bad name!"]}}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "CN=a", "sans": {"emails": ["nope"]}}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "not a name"}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {}, "issuer": {"name": "Self"}}),
+        json!({"key_props": {"kty": "RSA", "key_size": 1024}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}),
+        json!({"key_props": {"kty": "EC", "crv": "P-256K"}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}),
+        json!({"secret_props": {"contentType": "text/plain"}, "x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "CN=a", "key_usage": ["everything"]}, "issuer": {"name": "Self"}}),
+        json!({"x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"},
+               "lifetime_actions": [{"trigger": {"lifetime_percentage": 100}, "action": {"action_type": "AutoRenew"}}]}),
+        json!({"x509_props": {"subject": "CN=a"}, "issuer": {"name": "Unknown"},
+               "lifetime_actions": [{"trigger": {"days_before_expiry": 10}, "action": {"action_type": "AutoRenew"}}]}),
+        json!({"x509_props": {"subject": "CN=a"}, "issuer": {"name": "nosuchissuer"}}),
+        json!({"x509_props": {"subject": "CN=a", "validity_months": 1}, "issuer": {"name": "Self"},
+               "lifetime_actions": [{"trigger": {"days_before_expiry": 28}, "action": {"action_type": "AutoRenew"}}]}),
+    ];
+    for (i, p) in bad.into_iter().enumerate() {
+        let r =
+            call(&s, "POST", &format!("{base}/certificates/badpol/create?{V}"), t, Some(json!({"policy": p}))).await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "case {i}: {}", r.body);
+    }
+    let r = call(&s, "GET", &format!("{base}/certificates/badpol/pending?{V}"), t, None).await;
+    assert_eq!(r.status, 404);
+    let r = call(&s, "GET", &format!("{base}/certificates/nosuch?{V}"), t, None).await;
+    assert_eq!((r.status, code(&r)), (404, "CertificateNotFound"));
+}
+
+#[tokio::test]
+async fn auto_renewal_on_the_fake_clock() {
+    let start = 1_800_000_000;
+    let s = TestServer::start_with_fake_clock(start).await;
+    let clock = s.clock.clone().unwrap();
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let core = s.running.core.clone();
+
+    let pol = |reuse: bool, trigger: Value| {
+        json!({"key_props": {"kty": "EC", "reuse_key": reuse}, "x509_props": {"subject": "CN=r", "validity_months": 12},
+               "issuer": {"name": "Self"}, "lifetime_actions": [{"trigger": trigger, "action": {"action_type": "AutoRenew"}}]})
+    };
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/certificateauthorities/rca?{V}"),
+        t,
+        Some(json!({"subject": "CN=R"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut by_ca = pol(false, json!({"lifetime_percentage": 80}));
+    by_ca["issuer"]["name"] = json!("rca");
+    for (name, p) in [
+        ("pct", pol(false, json!({"lifetime_percentage": 80}))),
+        ("days", pol(true, json!({"days_before_expiry": 30}))),
+        ("byca", by_ca),
+    ] {
+        let r =
+            call(&s, "POST", &format!("{base}/certificates/{name}/create?{V}"), t, Some(json!({"policy": p}))).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    let key_of = |b: &Value| b["key"]["x"].as_str().unwrap().to_owned();
+    let k_pct = call(&s, "GET", &format!("{base}/keys/pct?{V}"), t, None).await.body;
+    let k_days = call(&s, "GET", &format!("{base}/keys/days?{V}"), t, None).await.body;
+
+    assert_eq!(core.renew_due_certificates().await.unwrap(), 0);
+    // 300 days: 80 % of a year (292 days) has passed, 30 days before expiry has not
+    clock.advance(300 * 86_400);
+    assert_eq!(core.renew_due_certificates().await.unwrap(), 2, "pct and byca");
+    assert_eq!(core.renew_due_certificates().await.unwrap(), 0, "the new version moves the trigger");
+    // (the fake clock moved past the token's lifetime)
+    let t2 = token(&s).await;
+    let t = Some(t2.as_str());
+    let vs = call(&s, "GET", &format!("{base}/certificates/pct/versions?{V}"), t, None).await;
+    assert_eq!(vs.body["value"].as_array().unwrap().len(), 2);
+    let vs = call(&s, "GET", &format!("{base}/certificates/byca/versions?{V}"), t, None).await;
+    assert_eq!(vs.body["value"].as_array().unwrap().len(), 2);
+    let k2 = call(&s, "GET", &format!("{base}/keys/pct?{V}"), t, None).await.body;
+    assert_ne!(key_of(&k2), key_of(&k_pct), "a new key unless reuse_key");
+    let c = call(&s, "GET", &format!("{base}/certificates/pct?{V}"), t, None).await.body;
+    assert_eq!(c["attributes"]["nbf"], start + 300 * 86_400);
+
+    // 340 days: within 30 days of the end of the first year
+    clock.advance(40 * 86_400);
+    assert_eq!(core.renew_due_certificates().await.unwrap(), 1);
+    let t3 = token(&s).await;
+    let t = Some(t3.as_str());
+    let k3 = call(&s, "GET", &format!("{base}/keys/days?{V}"), t, None).await.body;
+    assert_eq!(key_of(&k3), key_of(&k_days), "reuse_key keeps the key");
+    let vs = call(&s, "GET", &format!("{base}/certificates/days/versions?{V}"), t, None).await;
+    assert_eq!(vs.body["value"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn private_ca_issues_with_chain() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let root = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/certificateauthorities/Root1?{V}"),
+        t,
+        Some(json!({"subject": "CN=Strongbox Test Root, O=Test", "kty": "RSA", "key_size": 2048})),
+    )
+    .await;
+    assert_eq!(root.status, 201, "{}", root.body);
+    assert!(root.body.get("key").is_none() && !root.body.to_string().contains("PRIVATE"));
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/certificateauthorities/Root1?{V}"),
+        t,
+        Some(json!({"subject": "CN=x"})),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let inter = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/certificateauthorities/Issuing1?{V}"),
+        t,
+        Some(json!({"subject": "CN=Strongbox Issuing CA", "parent": "root1", "path_len": 0})),
+    )
+    .await;
+    assert_eq!(inter.status, 201, "{}", inter.body);
+    assert_eq!(inter.body["x5c"].as_array().unwrap().len(), 1);
+    let l = call(&s, "GET", &format!("{base}/_strongbox/certificateauthorities?{V}"), t, None).await;
+    assert_eq!(l.body["value"].as_array().unwrap().len(), 2, "{}", l.body);
+    write(d, "root.der", &std_unb64(root.body["cer"].as_str().unwrap()));
+    openssl(d, &["x509", "-inform", "DER", "-in", "root.der", "-out", "root.pem"]);
+    write(d, "inter.der", &std_unb64(inter.body["cer"].as_str().unwrap()));
+    openssl(d, &["x509", "-inform", "DER", "-in", "inter.der", "-out", "inter.pem"]);
+    openssl(d, &["verify", "-CAfile", "root.pem", "inter.pem"]);
+
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/svc/create?{V}"),
+        t,
+        Some(json!({"policy": {"x509_props": {"subject": "CN=svc.example", "sans": {"dns_names": ["svc.example"]}},
+                               "issuer": {"name": "Issuing1"}, "secret_props": {"contentType": "application/x-pem-file"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let p = call(&s, "GET", &format!("{base}/certificates/svc/pending?{V}"), t, None).await;
+    assert_eq!(p.body["status"], "completed", "{}", p.body);
+    let c = call(&s, "GET", &format!("{base}/certificates/svc?{V}"), t, None).await;
+    write(d, "svc.der", &std_unb64(c.body["cer"].as_str().unwrap()));
+    openssl(d, &["x509", "-inform", "DER", "-in", "svc.der", "-out", "svc.pem"]);
+    openssl(d, &["verify", "-CAfile", "root.pem", "-untrusted", "inter.pem", "svc.pem"]);
+    // the secret carries key, leaf, intermediate and root; OpenSSL verifies the chain from it
+    let sec = call(&s, "GET", &format!("{base}/secrets/svc?{V}"), t, None).await;
+    let text = sec.body["value"].as_str().unwrap();
+    assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 3, "{text}");
+    write(d, "bundle.pem", text.as_bytes());
+    openssl(d, &["verify", "-CAfile", "root.pem", "-untrusted", "bundle.pem", "svc.pem"]);
+    openssl(d, &["pkey", "-in", "bundle.pem", "-out", "svc.key"]);
+    assert_eq!(key_pub(d, "svc.key"), cert_pub(d, "svc.pem", "PEM"));
+
+    let r = call(&s, "GET", &format!("{base}/_strongbox/certificateauthorities/nosuch?{V}"), t, None).await;
+    assert_eq!(r.status, 404);
+}
