@@ -10,7 +10,7 @@
 # `openssl speed -multi 2 rsa2048 ecdsap256`. Targets (from the keys issue):
 #   RSA-2048 sign through the API >= 85% of OpenSSL's 2-core sign rate
 #   P-256 sign through the API    >= 60% of the nginx HTTPS static ceiling
-# SoftHSM (PKCS#11) key rates are not measured: that backend is not built yet.
+# SoftHSM2 (PKCS#11) key rates: bench/issuance.sh.
 #
 # Environment knobs (all optional):
 #   BENCH_DURATION       seconds per wrk run (default 15; "15s" is accepted too)
@@ -227,7 +227,7 @@ done
 row rs256 "API RSA-2048 sign (RS256)" "${SSL_RSA_SIGN[mean]}"
 row rsa_decrypt "API RSA-2048 decrypt (RSA-OAEP)" "${SSL_RSA_DEC[mean]}"
 row es256 "API P-256 sign (ES256)" "${SSL_EC_SIGN[mean]}"
-echo "SoftHSM (PKCS#11) keys: not built yet — no figures."
+echo "SoftHSM2 (PKCS#11) key rates: run bench/issuance.sh."
 [[ -z "$SSL_DEC_NOTE" ]] || echo "decrypt % OpenSSL: $SSL_DEC_NOTE."
 echo
 echo "CPU per request, independent of how the cores are shared (rate if the server had all $SPEED_MULTI cores to itself):"

@@ -508,7 +508,7 @@ impl Core {
             }
             (Some(secret), None, _) => {
                 // Every registered hash is checked (no early exit), so timing does not tell
-                // which secret came close; Argon2 verification itself is constant time.
+                // which secret came close; each comparison is constant time.
                 let mut matched = None;
                 let mut expired = false;
                 for s in &sp.secrets {

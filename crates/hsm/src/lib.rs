@@ -81,9 +81,11 @@ impl Pkcs11Config {
 }
 
 /// A module can be initialised once per process and finalising it would break every other user,
-/// so contexts are shared and kept for the life of the process.
-fn context(module: &Path) -> Result<Pkcs11> {
-    static CONTEXTS: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+/// so contexts are shared and kept for the life of the process, each with its store lock (see
+/// [`Token::store`]; it must be shared by every provider on the module, not per provider).
+fn context(module: &Path) -> Result<(Pkcs11, Arc<RwLock<()>>)> {
+    type Contexts = HashMap<PathBuf, (Pkcs11, Arc<RwLock<()>>)>;
+    static CONTEXTS: OnceLock<Mutex<Contexts>> = OnceLock::new();
     let map = CONTEXTS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = map.lock().map_err(|_| Error::internal("PKCS#11 context table poisoned"))?;
     if let Some(c) = map.get(module) {
@@ -95,8 +97,9 @@ fn context(module: &Path) -> Result<Pkcs11> {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(Error::internal(format!("C_Initialize failed: {e}"))),
     }
-    map.insert(module.to_owned(), ctx.clone());
-    Ok(ctx)
+    let entry = (ctx, Arc::new(RwLock::new(())));
+    map.insert(module.to_owned(), entry.clone());
+    Ok(entry)
 }
 
 fn ck(what: &str) -> impl FnOnce(CkError) -> Error + '_ {
@@ -116,14 +119,15 @@ struct Token {
     sessions: Mutex<Vec<Session>>,
     /// Changes to token objects (create, destroy) take this exclusively, every other call
     /// shares it. SoftHSM2's file object store fails (`CKR_GENERAL_ERROR`, seen under parallel
-    /// tests) when one session creates a token object while others use the store.
-    store: RwLock<()>,
+    /// tests) when one session creates a token object while others use the store. Shared by
+    /// every provider opened on the same module in this process.
+    store: Arc<RwLock<()>>,
     oaep256: AtomicU8,
 }
 
 impl Token {
     fn open(cfg: &Pkcs11Config) -> Result<Self> {
-        let ctx = context(&cfg.module)?;
+        let (ctx, store) = context(&cfg.module)?;
         let slots = ctx.get_slots_with_initialized_token().map_err(ck("C_GetSlotList"))?;
         let slot = slots
             .into_iter()
@@ -143,7 +147,7 @@ impl Token {
             slot,
             label: cfg.token.clone(),
             sessions: Mutex::new(vec![session]),
-            store: RwLock::new(()),
+            store,
             oaep256: AtomicU8::new(OAEP256_UNKNOWN),
         })
     }

@@ -143,7 +143,7 @@ pub(super) fn new_secret(
     let hint: String = secret.expose().chars().take(3).collect();
     let rec = ClientSecretRec {
         id: uuid::Uuid::new_v4().to_string(),
-        hash: strongbox_crypto::password::hash(secret.expose())?,
+        hash: strongbox_crypto::password::hash_generated(secret.expose()),
         expires,
         hint,
         display_name: display_name.to_owned(),
