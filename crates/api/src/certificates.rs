@@ -467,6 +467,7 @@ fn ca_wire(ctx: &Ctx<'_>, c: &CaView) -> w::CaBundle {
         nbf: c.not_before,
         exp: c.not_after,
         created: c.created,
+        hsm: c.hsm,
     }
 }
 
@@ -516,12 +517,23 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
         Delete(name) => ok(&core.delete_certificate(vault, &name).await?),
         List => {
             let (resume, max) = paging(ctx)?;
-            let mut l = core.list_certificates(vault, resume.as_deref(), max).await?;
             // `includePending=true`: certificates still waiting for their first version come
-            // after the last page of issued ones.
-            if ctx.q("includePending").is_some_and(|v| v.eq_ignore_ascii_case("true")) && l.next.is_none() {
-                l.items.extend(core.list_pending_certificates(vault).await?);
+            // after the issued ones, on pages of at most `maxresults` like every other; the
+            // nextLink keeps the flag.
+            if ctx.q("includePending").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+                let l = core.list_certificates_with_pending(vault, resume.as_deref(), max).await?;
+                let value: Vec<w::CertificateBundle> = l.items.iter().map(|v| bundle(ctx, v, false)).collect();
+                let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
+                let next_link = l.next.map(|n| {
+                    format!(
+                        "{}/certificates?api-version={api}&includePending=true&$skiptoken={}&maxresults={max}",
+                        ctx.base(),
+                        strongbox_wire::encode_skiptoken(&n)
+                    )
+                });
+                return Ok(json(StatusCode::OK, &strongbox_wire::Page { value, next_link }));
             }
+            let l = core.list_certificates(vault, resume.as_deref(), max).await?;
             Ok(listing(ctx, "certificates", l, false, max))
         }
         ListVersions(name) => {

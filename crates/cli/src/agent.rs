@@ -97,7 +97,7 @@ fn new_cred(client_id: &str, lifetime: i64) -> anyhow::Result<(String, Cred)> {
     let (pem, key) = strongbox_crypto::jwt::generate_client_certificate(
         &format!("strongbox-agent {client_id}"),
         now - 300,
-        now + lifetime,
+        now.saturating_add(lifetime),
     )?;
     let info = strongbox_crypto::jwt::parse_certificate(pem.as_bytes())?;
     Ok((pem, Cred { key, sha256: info.sha256 }))

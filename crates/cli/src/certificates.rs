@@ -491,6 +491,10 @@ pub enum CaCmd {
         /// Path length constraint.
         #[arg(long)]
         path_len: Option<u8>,
+        /// Generate the CA key in the server's HSM (PKCS#11 token); the token signs everything
+        /// the CA issues. RSA, P-256 or P-384.
+        #[arg(long)]
+        hsm: bool,
         /// Write the CA certificate (PEM) to this file.
         #[arg(long)]
         cert_file: Option<PathBuf>,
@@ -501,9 +505,9 @@ pub enum CaCmd {
 
 pub async fn run_ca(cmd: CaCmd) -> anyhow::Result<()> {
     match cmd {
-        CaCmd::Create { n, subject, parent, kty, size, curve, validity_months, path_len, cert_file } => {
+        CaCmd::Create { n, subject, parent, kty, size, curve, validity_months, path_len, hsm, cert_file } => {
             let body = json!({ "subject": subject, "parent": parent, "kty": kty, "key_size": size, "crv": curve,
-                               "validity_months": validity_months, "path_len": path_len });
+                               "validity_months": validity_months, "path_len": path_len, "hsm": hsm });
             let cl = n.at.client().await?;
             let reply = cl.call("PUT", &format!("/_strongbox/certificateauthorities/{}", n.name), Some(body)).await?;
             if let Some(f) = cert_file {

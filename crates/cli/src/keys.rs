@@ -1,5 +1,7 @@
 //! `strongbox key …`: keys (modelled on `az keyvault key`) and the cryptography done with them.
 
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -8,7 +10,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_text, write_file};
+use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_text};
 
 /// base64url as the wire uses it (no padding); padding is tolerated on input.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -287,7 +289,16 @@ async fn crypt(op: &str, c: Crypt) -> anyhow::Result<()> {
         None => c.k.print(&reply),
         Some(f) => {
             let v = reply.get("value").and_then(Value::as_str).context("the reply has no value")?;
-            write_file(f, B64URL.decode(v).context("the reply value is not base64url")?)?;
+            // decrypt/unwrapKey output is plaintext or key material: owner-only file
+            let bytes = B64URL.decode(v).context("the reply value is not base64url")?;
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(f)
+                .with_context(|| format!("cannot write {}", f.display()))?;
+            out.write_all(&bytes).with_context(|| format!("cannot write {}", f.display()))?;
             eprintln!("{op} result written to {}", f.display());
         }
     }

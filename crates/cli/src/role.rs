@@ -373,7 +373,8 @@ fn duration(s: &str) -> anyhow::Result<Value> {
         "d" => 86400,
         _ => bail!("'{s}' is not a duration such as 1h or 30m"),
     };
-    Ok(json!(n * mult))
+    let secs = n.checked_mul(mult).with_context(|| format!("'{s}' is too long a duration"))?;
+    Ok(json!(secs))
 }
 
 /// A role's id from its name or id, through the vault's role definition list.
@@ -672,5 +673,14 @@ pub async fn vault_auth(cmd: VaultAuthCmd) -> anyhow::Result<()> {
             let body = json!({ "enableRbacAuthorization": enable_rbac_authorization });
             at.show("PATCH", &format!("/_strongbox/vaults/{name}"), Some(body)).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn duration_overflow_is_an_error_not_a_panic() {
+        assert_eq!(super::duration("90m").unwrap(), serde_json::json!(5400));
+        assert!(super::duration("9223372036854775807d").is_err());
     }
 }

@@ -391,6 +391,21 @@ pub(crate) fn managed_error(c: &Collection, op: &str) -> Error {
     Error::new(kind, format!("Operation \"{op}\" is not allowed as this object's lifetime is managed by Key Vault."))
 }
 
+/// A restore refused because the name of the certificate's key or secret is taken.
+fn name_taken(c: &Collection, cert: &str, e: Error) -> Error {
+    if matches!(e.kind, ErrorKind::Conflict | ErrorKind::DeletedButRecoverable) {
+        Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "Certificate {cert} cannot be restored: the name of its {} is taken ({}) Nothing was restored.",
+                c.noun, e.message
+            ),
+        )
+    } else {
+        e
+    }
+}
+
 fn is_pem(bytes: &[u8]) -> bool {
     let t: Vec<u8> = bytes.iter().copied().skip_while(|b| b.is_ascii_whitespace()).take(10).collect();
     t.starts_with(b"-----BEGIN")
@@ -828,22 +843,52 @@ impl Core {
         self.cert_listing(&v, p)
     }
 
-    /// Certificates that exist only as an operation in progress (`includePending=true`): shown
-    /// disabled, without a version, as Azure lists them.
-    pub async fn list_pending_certificates(&self, vault: &str) -> Result<Vec<CertView>> {
+    /// `GET /certificates?includePending=true`: issued certificates by name, then those that
+    /// exist only as an operation in progress (shown disabled, without a version, as Azure lists
+    /// them). Every page holds at most `max` items; the resume token is the storage key of the
+    /// next item, a `certop/…` key once the listing has reached the pending part.
+    pub async fn list_certificates_with_pending(
+        &self,
+        vault: &str,
+        resume: Option<&str>,
+        max: usize,
+    ) -> Result<CertListing> {
         let v = self.vault(vault).await?;
+        let pending_prefix = format!("certop/{}/", v.name);
+        let (mut items, pending_from) = match resume {
+            Some(r) if r.starts_with(&pending_prefix) => (Vec::new(), r.to_owned()),
+            _ => {
+                let l = self.list_certificates(vault, resume, max).await?;
+                if l.next.is_some() {
+                    return Ok(l);
+                }
+                (l.items, pending_prefix.clone())
+            }
+        };
+        let room = max.saturating_sub(items.len());
+        let (pending, next) = self.pending_page(&v, &pending_from, room).await?;
+        items.extend(pending);
+        Ok(CertListing { items, next })
+    }
+
+    /// Up to `room` pending-only certificates from the storage key `from` on, and the key of the
+    /// next one if there is one more.
+    async fn pending_page(&self, v: &VaultRecord, from: &str, room: usize) -> Result<(Vec<CertView>, Option<String>)> {
         let prefix = format!("certop/{}/", v.name);
-        let mut start = prefix.clone();
+        let mut start = from.to_owned();
         let mut out = Vec::new();
         loop {
             let rows = self.barrier.scan_prefix(&prefix, &start, 100).await?;
-            let Some((last, _)) = rows.last() else { return Ok(out) };
+            let Some((last, _)) = rows.last() else { return Ok((out, None)) };
             start = format!("{last}\0");
             for (k, b) in rows {
                 let op: PendingRec = decode(&k, &b)?;
                 let lc = op.name.to_ascii_lowercase();
                 if op.status != "inProgress" || self.barrier.get(&CERTS.head_key(&v.name, &lc)).await?.is_some() {
                     continue;
+                }
+                if out.len() == room {
+                    return Ok((out, Some(k)));
                 }
                 let meta = VersionMeta {
                     version: String::new(),
@@ -857,7 +902,7 @@ impl Core {
                     managed: false,
                 };
                 out.push(CertView {
-                    attributes: Attributes::of(&v, &meta),
+                    attributes: Attributes::of(v, &meta),
                     name: op.name,
                     version: String::new(),
                     cer: None,
@@ -1186,23 +1231,55 @@ impl Core {
         if !rest.is_empty() {
             return Err(invalid());
         }
-        let o = self.obj_restore::<CertPayload>(&CERTS, &v, parts[0]).await?;
-        let key_ok =
-            self.obj_restore::<KeyPayload>(&KEYS, &v, parts[1]).await.map(|k| k.name.eq_ignore_ascii_case(&o.name));
-        let secret_ok = self
-            .obj_restore::<SecretString>(&SECRETS, &v, parts[2])
-            .await
-            .map(|s| s.name.eq_ignore_ascii_case(&o.name));
-        if !matches!((&key_ok, &secret_ok), (Ok(true), Ok(true))) {
-            tracing::warn!(certificate = %o.name, "certificate restored without its matching key or secret");
-            return Err(Error::new(
-                ErrorKind::Conflict,
-                format!(
-                    "Certificate {} was restored, but its key or secret could not be (a key or secret with that name may already exist).",
-                    o.name
-                ),
+        // Every name the blob writes is checked first and all three objects are written in one
+        // transaction: a taken key or secret name refuses the whole restore, nothing is written.
+        let cd = self.obj_open_backup::<CertPayload>(&CERTS, parts[0])?;
+        let kd = self.obj_open_backup::<KeyPayload>(&KEYS, parts[1])?;
+        let sd = self.obj_open_backup::<SecretString>(&SECRETS, parts[2])?;
+        // The three inner blobs must describe one certificate: the same name, the same versions
+        // and latest version, and a key and secret managed by it.
+        let versions = |vs: Vec<&VersionMeta>| -> Vec<String> {
+            let mut ids: Vec<String> = vs.into_iter().map(|m| m.version.clone()).collect();
+            ids.sort();
+            ids
+        };
+        let cert_versions = versions(cd.versions.iter().map(|r| &r.meta).collect());
+        let consistent = kd.name.eq_ignore_ascii_case(&cd.name)
+            && sd.name.eq_ignore_ascii_case(&cd.name)
+            && kd.latest == cd.latest
+            && sd.latest == cd.latest
+            && versions(kd.versions.iter().map(|r| &r.meta).collect()) == cert_versions
+            && versions(sd.versions.iter().map(|r| &r.meta).collect()) == cert_versions
+            && kd.versions.iter().all(|r| r.meta.managed)
+            && sd.versions.iter().all(|r| r.meta.managed);
+        if !consistent {
+            return Err(Error::bad(
+                "The backup blob is invalid: its certificate, key and secret parts do not belong to one certificate.",
             ));
         }
+        let (o, txn) = self.obj_stage_restore::<CertPayload>(&CERTS, &v, cd, BTxn::new()).await?;
+        let (_, txn) = self
+            .obj_stage_restore::<KeyPayload>(&KEYS, &v, kd, txn)
+            .await
+            .map_err(|e| name_taken(&KEYS, &o.name, e))?;
+        let (_, txn) = self
+            .obj_stage_restore::<SecretString>(&SECRETS, &v, sd, txn)
+            .await
+            .map_err(|e| name_taken(&SECRETS, &o.name, e))?;
+        self.barrier.commit(txn).await.map_err(|e| {
+            if e.kind == ErrorKind::Conflict {
+                Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "Certificate {} cannot be restored: its name, or the name of its key or secret, was taken meanwhile. Nothing was restored.",
+                        o.name
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
+        self.forget_key_ops(&v.name, &o.name.to_ascii_lowercase());
         self.cert_view(&v, o, true)
     }
 

@@ -122,13 +122,25 @@ pub struct KeyStorageSummary {
     pub hsm_handle: Option<String>,
 }
 
-/// Inputs of encrypt/decrypt/wrapKey/unwrapKey besides the key and algorithm.
-#[derive(Debug, Default)]
+/// Inputs of encrypt/decrypt/wrapKey/unwrapKey besides the key and algorithm. `value` is
+/// plaintext or a key to wrap, so `Debug` shows only lengths.
+#[derive(Default)]
 pub struct CipherInput {
     pub value: Vec<u8>,
     pub iv: Option<Vec<u8>>,
     pub aad: Option<Vec<u8>>,
     pub tag: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for CipherInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CipherInput")
+            .field("value_len", &self.value.len())
+            .field("iv_len", &self.iv.as_ref().map(Vec::len))
+            .field("aad_len", &self.aad.as_ref().map(Vec::len))
+            .field("tag_len", &self.tag.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 pub(crate) type HandleCache = RwLock<HashMap<String, Arc<dyn KeyHandle>>>;
@@ -311,7 +323,7 @@ impl Core {
         }
     }
 
-    fn key_provider(&self) -> Result<Arc<dyn KeyProvider>> {
+    pub(crate) fn key_provider(&self) -> Result<Arc<dyn KeyProvider>> {
         self.key_runtime.provider.read().ok().and_then(|p| p.clone()).ok_or_else(no_provider)
     }
 

@@ -157,3 +157,17 @@ async fn symmetric_and_hsm_types_by_vault_kind() {
     let e = c.key_encrypt("default", "r", None, "encrypt", "A256GCM", &input).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadParameter);
 }
+
+#[test]
+fn cipher_input_debug_hides_the_value() {
+    let input = CipherInput {
+        value: b"plaintext-secret".to_vec(),
+        iv: Some(vec![0xab; 16]),
+        aad: Some(b"aad-data".to_vec()),
+        tag: None,
+    };
+    let shown = format!("{input:?}");
+    assert!(!shown.contains("112"), "{shown}"); // b'p'
+    assert!(!shown.contains("171"), "{shown}"); // 0xab
+    assert!(shown.contains("value_len: 16"), "{shown}");
+}

@@ -593,6 +593,17 @@ impl Core {
         v: &VaultRecord,
         blob: &[u8],
     ) -> Result<Object<P>> {
+        let doc = self.obj_open_backup::<P>(c, blob)?;
+        let (o, txn) = self.obj_stage_restore::<P>(c, v, doc, BTxn::new()).await?;
+        self.barrier
+            .commit(txn)
+            .await
+            .map_err(|e| if e.kind == ErrorKind::Conflict { c.exists(&o.name) } else { e })?;
+        Ok(o)
+    }
+
+    /// Decrypts, authenticates and checks a backup blob of collection `c`.
+    pub(crate) fn obj_open_backup<P: DeserializeOwned>(&self, c: &Collection, blob: &[u8]) -> Result<Backup<P>> {
         let invalid = || Error::bad("The backup blob is invalid, corrupt, or was not created by this deployment.");
         let body = blob.strip_prefix(BACKUP_MAGIC.as_slice()).ok_or_else(invalid)?;
         let plain = self.backup_key.open(c.backup_aad, body).map_err(|_| invalid())?;
@@ -600,6 +611,26 @@ impl Core {
         if doc.format != 1 || doc.kind != c.noun {
             return Err(invalid());
         }
+        ObjectName::parse(&doc.name).map_err(|_| invalid())?;
+        if !doc.versions.iter().any(|r| r.meta.version == doc.latest) {
+            return Err(invalid());
+        }
+        for r in &doc.versions {
+            Version::parse(&r.meta.version).map_err(|_| invalid())?;
+        }
+        Ok(doc)
+    }
+
+    /// Adds the writes of an opened backup (guarded by "the name is free") to `txn` without
+    /// committing: for restores that write several objects in one transaction.
+    pub(crate) async fn obj_stage_restore<P: Serialize + DeserializeOwned + Clone>(
+        &self,
+        c: &Collection,
+        v: &VaultRecord,
+        doc: Backup<P>,
+        txn: BTxn,
+    ) -> Result<(Object<P>, BTxn)> {
+        let invalid = || Error::bad("The backup blob is invalid, corrupt, or was not created by this deployment.");
         let name = ObjectName::parse(&doc.name).map_err(|_| invalid())?;
         let lc = name.key();
         let hk = c.head_key(&v.name, &lc);
@@ -617,15 +648,10 @@ impl Core {
             latest_payload: Some(latest.payload.clone()),
             deleted: None,
         };
-        let mut txn = BTxn::new().absent(&hk).absent(&dk).put(&hk, encode(&head)?);
+        let mut txn = txn.absent(&hk).absent(&dk).put(&hk, encode(&head)?);
         for r in &doc.versions {
-            Version::parse(&r.meta.version).map_err(|_| invalid())?;
             txn = txn.put(c.version_key(&v.name, &lc, &r.meta.version), encode(r)?);
         }
-        self.barrier
-            .commit(txn)
-            .await
-            .map_err(|e| if e.kind == ErrorKind::Conflict { c.exists(name.as_str()) } else { e })?;
-        Ok(Object { name: head.name, meta: head.latest, payload: head.latest_payload, deleted: None })
+        Ok((Object { name: head.name, meta: head.latest, payload: head.latest_payload, deleted: None }, txn))
     }
 }

@@ -7,12 +7,13 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, OtherNameValue, PublicKeyData, SanType, SerialNumber, SignatureAlgorithm,
+    KeyUsagePurpose, OtherNameValue, PublicKeyData, SanType, SerialNumber, SignatureAlgorithm, SigningKey,
 };
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use strongbox_types::{Error, Result, SecretBytes};
 
-use crate::keys::{Curve, KeyKind, KeyMaterial};
+use crate::handle::KeyHandle;
+use crate::keys::{Curve, KeyKind, KeyMaterial, SignAlg};
 
 /// OID of the UPN `otherName` (Microsoft `szOID_NT_PRINCIPAL_NAME`).
 const UPN_OID: &[u64] = &[1, 3, 6, 1, 4, 1, 311, 20, 2, 3];
@@ -169,7 +170,8 @@ fn bad_subject(subject: &str) -> Error {
 fn parse_oid(s: &str) -> Result<Vec<u64>> {
     let parts: Option<Vec<u64>> = s.split('.').map(|p| p.parse().ok()).collect();
     match parts {
-        Some(p) if p.len() >= 2 => Ok(p),
+        // The first two arcs must be encodable (X.690 8.19.4), or the DER writer panics.
+        Some(p) if p.len() >= 2 && ((p[0] < 2 && p[1] < 40) || (p[0] == 2 && p[1] < u64::MAX - 80)) => Ok(p),
         _ => Err(Error::bad(format!(
             "The extended key usage '{}' is not a dotted OID.",
             s.chars().take(64).collect::<String>()
@@ -280,6 +282,131 @@ pub fn issue(spec: &X509Spec, subject_key: &KeyMaterial, ca_cert_der: &[u8], ca_
     let issuer = Issuer::from_ca_cert_der(&ca_cert_der.into(), ca_kp).map_err(gen_err)?;
     let p = params(spec)?;
     Ok(p.signed_by(&kp, &issuer).map_err(gen_err)?.der().to_vec())
+}
+
+/// A key that signs or is certified: software, or a handle whose private part stays in a
+/// provider (an HSM), which then signs inside the token.
+#[derive(Debug, Clone, Copy)]
+pub enum CertKey<'a> {
+    Soft(&'a KeyMaterial),
+    Handle(&'a dyn KeyHandle),
+}
+
+/// A [`CertKey`] as rcgen sees it: a key pair, or a remote signer with its public key.
+enum Signer<'a> {
+    Soft(KeyPair),
+    Handle { handle: &'a dyn KeyHandle, public: Vec<u8>, alg: &'static SignatureAlgorithm, sign: SignAlg },
+}
+
+fn der_len(len: usize, out: &mut Vec<u8>) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+}
+
+fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    der_len(body.len(), &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn der_uint(n: &[u8]) -> Vec<u8> {
+    let mut v: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
+    if v.first().is_none_or(|b| b & 0x80 != 0) {
+        v.insert(0, 0);
+    }
+    der_tlv(0x02, &v)
+}
+
+impl<'a> Signer<'a> {
+    fn of(key: CertKey<'a>) -> Result<Self> {
+        match key {
+            CertKey::Soft(k) => Ok(Signer::Soft(rcgen_key(k)?)),
+            CertKey::Handle(h) => {
+                let jwk = h.public_jwk();
+                let part = |v: &Option<String>| {
+                    v.as_deref()
+                        .and_then(|s| crate::b64url_decode(s).ok())
+                        .ok_or_else(|| Error::internal("the provider key has an incomplete public key"))
+                };
+                let (public, alg, sign) = match h.kind() {
+                    KeyKind::Rsa => {
+                        let body = [der_uint(&part(&jwk.n)?), der_uint(&part(&jwk.e)?)].concat();
+                        (der_tlv(0x30, &body), &rcgen::PKCS_RSA_SHA256, SignAlg::RS256)
+                    }
+                    KeyKind::Ec(c) => {
+                        let (alg, sign) = match c {
+                            Curve::P256 => (&rcgen::PKCS_ECDSA_P256_SHA256, SignAlg::ES256),
+                            Curve::P384 => (&rcgen::PKCS_ECDSA_P384_SHA384, SignAlg::ES384),
+                            _ => return Err(Error::bad("A CA key in the HSM must be RSA, P-256 or P-384.")),
+                        };
+                        ([[0x04].as_slice(), &part(&jwk.x)?, &part(&jwk.y)?].concat(), alg, sign)
+                    }
+                    KeyKind::Oct => return Err(Error::bad("Certificates need an RSA or EC key.")),
+                };
+                Ok(Signer::Handle { handle: h, public, alg, sign })
+            }
+        }
+    }
+}
+
+impl PublicKeyData for Signer<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            Signer::Soft(k) => k.der_bytes(),
+            Signer::Handle { public, .. } => public,
+        }
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        match self {
+            Signer::Soft(k) => k.algorithm(),
+            Signer::Handle { alg, .. } => alg,
+        }
+    }
+}
+
+impl SigningKey for Signer<'_> {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        use aws_lc_rs::digest;
+        match self {
+            Signer::Soft(k) => k.sign(msg),
+            Signer::Handle { handle, sign, .. } => {
+                let d = match sign {
+                    SignAlg::ES384 => digest::digest(&digest::SHA384, msg),
+                    _ => digest::digest(&digest::SHA256, msg),
+                };
+                let sig = handle.sign(*sign, d.as_ref()).map_err(|_| rcgen::Error::RemoteKeyError)?;
+                if matches!(sign, SignAlg::RS256) {
+                    return Ok(sig);
+                }
+                // The token answers ECDSA as r ‖ s; X.509 wants the DER ECDSA-Sig-Value.
+                if sig.is_empty() || sig.len() % 2 != 0 {
+                    return Err(rcgen::Error::RemoteKeyError);
+                }
+                let (r, s) = sig.split_at(sig.len() / 2);
+                Ok(der_tlv(0x30, &[der_uint(r), der_uint(s)].concat()))
+            }
+        }
+    }
+}
+
+/// A self-signed certificate (DER) for any [`CertKey`].
+pub fn self_signed_by(spec: &X509Spec, key: CertKey<'_>) -> Result<Vec<u8>> {
+    let signer = Signer::of(key)?;
+    Ok(params(spec)?.self_signed(&signer).map_err(gen_err)?.der().to_vec())
+}
+
+/// A certificate for `subject` signed by the CA (`ca_cert_der` with `ca_key`), for any keys.
+pub fn issue_by(spec: &X509Spec, subject: CertKey<'_>, ca_cert_der: &[u8], ca_key: CertKey<'_>) -> Result<Vec<u8>> {
+    let subject = Signer::of(subject)?;
+    let issuer = Issuer::from_ca_cert_der(&ca_cert_der.into(), Signer::of(ca_key)?).map_err(gen_err)?;
+    Ok(params(spec)?.signed_by(&subject, &issuer).map_err(gen_err)?.der().to_vec())
 }
 
 /// Parses a certificate (DER). Anything that is not one exact certificate is refused.
@@ -506,6 +633,30 @@ mod tests {
         }
     }
 
+    /// The remote-signer path (hash, sign the digest through `KeyHandle`, r ‖ s → DER) with a
+    /// software key standing in for the token: the result verifies and carries the same SPKI.
+    #[test]
+    fn handle_keys_sign_certificates() {
+        for ca in [
+            KeyMaterial::generate_rsa(2048).unwrap(),
+            KeyMaterial::generate_ec(Curve::P256).unwrap(),
+            KeyMaterial::generate_ec(Curve::P384).unwrap(),
+        ] {
+            let mut ca_spec = spec("CN=handle root");
+            ca_spec.ca = Some(None);
+            ca_spec.key_usage = vec!["keyCertSign".into(), "cRLSign".into()];
+            let root = self_signed_by(&ca_spec, CertKey::Handle(&ca)).unwrap();
+            assert!(signed_by(&root, &root));
+            assert_eq!(inspect(&root).unwrap().spki, spki_of(&ca).unwrap());
+            let leaf_key = KeyMaterial::generate_ec(Curve::P256).unwrap();
+            let leaf = issue_by(&spec("CN=leaf"), CertKey::Soft(&leaf_key), &root, CertKey::Handle(&ca)).unwrap();
+            assert!(signed_by(&leaf, &root));
+            assert!(!signed_by(&root, &leaf));
+        }
+        let k = KeyMaterial::generate_ec(Curve::P521).unwrap();
+        assert!(self_signed_by(&spec("CN=x"), CertKey::Handle(&k)).is_err());
+    }
+
     #[test]
     fn self_signed_round_trip() {
         for key in [KeyMaterial::generate_rsa(2048).unwrap(), KeyMaterial::generate_ec(Curve::P384).unwrap()] {
@@ -552,6 +703,16 @@ mod tests {
         assert!(self_signed(&s, &KeyMaterial::generate_ec(Curve::P256).unwrap()).is_err());
         let k = KeyMaterial::generate_ec(Curve::P256K).unwrap();
         assert!(self_signed(&spec("CN=a"), &k).is_err());
+        // OIDs whose first arcs cannot be encoded are refused, not a panic in the DER writer
+        let key = KeyMaterial::generate_ec(Curve::P256).unwrap();
+        for oid in ["3.1", "1.40", "0.99", "2.18446744073709551615"] {
+            let mut s = spec("CN=a");
+            s.ekus = vec![oid.into()];
+            assert_eq!(self_signed(&s, &key).unwrap_err().kind, strongbox_types::ErrorKind::BadParameter, "{oid}");
+        }
+        let mut s = spec("CN=a");
+        s.ekus = vec!["2.999.1".into()];
+        assert!(self_signed(&s, &key).is_ok());
     }
 
     #[test]

@@ -856,3 +856,242 @@ async fn private_ca_issues_with_chain() {
     let r = call(&s, "GET", &format!("{base}/_strongbox/certificateauthorities/nosuch?{V}"), t, None).await;
     assert_eq!(r.status, 404);
 }
+
+/// The three length-prefixed parts of a certificate backup blob (certificate, key, secret).
+fn backup_parts(value: &Value) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let blob = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.as_str().unwrap()).unwrap();
+    assert_eq!(&blob[..4], b"SBC1");
+    let mut rest = &blob[4..];
+    let mut parts = Vec::new();
+    for _ in 0..3 {
+        let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+        parts.push(rest[4..4 + len].to_vec());
+        rest = &rest[4 + len..];
+    }
+    parts
+}
+
+fn backup_of(parts: &[&[u8]]) -> Value {
+    use base64::Engine;
+    let mut blob = b"SBC1".to_vec();
+    for p in parts {
+        blob.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        blob.extend_from_slice(p);
+    }
+    json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(blob))
+}
+
+#[tokio::test]
+async fn restore_checks_every_name_before_writing_anything() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let self_policy = json!({"policy": {"x509_props": {"subject": "CN=rc"}, "issuer": {"name": "Self"}}});
+    for n in ["rc", "other"] {
+        let r = call(&s, "POST", &format!("{base}/certificates/{n}/create?{V}"), t, Some(self_policy.clone())).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+    let b = call(&s, "POST", &format!("{base}/certificates/rc/backup?{V}"), t, None).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    let ob = call(&s, "POST", &format!("{base}/certificates/other/backup?{V}"), t, None).await;
+    let blob = b.body["value"].clone();
+    call(&s, "DELETE", &format!("{base}/certificates/rc?{V}"), t, None).await;
+    let r = call(&s, "DELETE", &format!("{base}/deletedcertificates/rc?{V}"), t, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let gone = |what: &'static str| {
+        let s = &s;
+        let base = base.clone();
+        async move {
+            for path in ["certificates", "keys", "secrets"] {
+                let r = call(s, "GET", &format!("{base}/{path}/rc?{V}"), t, None).await;
+                let expect = if path == what { 200 } else { 404 };
+                assert_eq!(r.status, expect, "{path} after a refused restore: {}", r.body);
+            }
+        }
+    };
+
+    // an unrelated secret holds the name: 409, and neither certificate nor key is written
+    let r = call(&s, "PUT", &format!("{base}/secrets/rc?{V}"), t, Some(json!({"value": "unrelated"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": blob}))).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let msg = r.body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("secret") && msg.contains("Nothing was restored"), "{msg}");
+    gone("secrets").await;
+    let r = call(&s, "GET", &format!("{base}/secrets/rc?{V}"), t, None).await;
+    assert_eq!(r.body["value"], "unrelated");
+    call(&s, "DELETE", &format!("{base}/secrets/rc?{V}"), t, None).await;
+    let r = call(&s, "DELETE", &format!("{base}/deletedsecrets/rc?{V}"), t, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // an unrelated key holds the name: the same
+    let r =
+        call(&s, "POST", &format!("{base}/keys/rc/create?{V}"), t, Some(json!({"kty": "EC", "crv": "P-256"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": blob}))).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("key"), "{}", r.body);
+    gone("keys").await;
+    call(&s, "DELETE", &format!("{base}/keys/rc?{V}"), t, None).await;
+    let r = call(&s, "DELETE", &format!("{base}/deletedkeys/rc?{V}"), t, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // inner blobs of two different certificates: refused, nothing written
+    let mine = backup_parts(&blob);
+    let theirs = backup_parts(&ob.body["value"]);
+    let mixed = backup_of(&[&mine[0], &theirs[1], &mine[2]]);
+    let r = call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": mixed}))).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("do not belong to one certificate"), "{}", r.body);
+    gone("none").await;
+
+    // all names free: restored, all three
+    let r = call(&s, "POST", &format!("{base}/certificates/restore?{V}"), t, Some(json!({"value": blob}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for path in ["certificates", "keys", "secrets"] {
+        let r = call(&s, "GET", &format!("{base}/{path}/rc?{V}"), t, None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn include_pending_pages_respect_maxresults() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let mut want = Vec::new();
+    for i in 0..3 {
+        let n = format!("issued{i}");
+        let body = json!({"policy": {"x509_props": {"subject": "CN=i"}, "issuer": {"name": "Self"}}});
+        let r = call(&s, "POST", &format!("{base}/certificates/{n}/create?{V}"), t, Some(body)).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        want.push(format!("{base}/certificates/{n}"));
+    }
+    for i in 0..3 {
+        let n = format!("waiting{i}");
+        let body = json!({"policy": {"x509_props": {"subject": "CN=w"}, "issuer": {"name": "Unknown"}}});
+        let r = call(&s, "POST", &format!("{base}/certificates/{n}/create?{V}"), t, Some(body)).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        want.push(format!("{base}/certificates/{n}"));
+    }
+    for max in [1usize, 2, 3, 4, 25] {
+        let mut url = format!("{base}/certificates?{V}&includePending=true&maxresults={max}");
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let l = call(&s, "GET", &url, t, None).await;
+            assert_eq!(l.status, 200, "{}", l.body);
+            let items = l.body["value"].as_array().unwrap();
+            assert!(items.len() <= max, "max {max}: a page of {}: {}", items.len(), l.body);
+            assert!(!items.is_empty(), "max {max}: an empty page: {}", l.body);
+            seen.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+            pages += 1;
+            assert!(pages < 20);
+            match l.body["nextLink"].as_str() {
+                Some(n) => url = n.to_owned(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "max {max}");
+    }
+    // without the flag, pending certificates stay out of every page
+    let l = call(&s, "GET", &format!("{base}/certificates?{V}&maxresults=25"), t, None).await;
+    assert_eq!(l.body["value"].as_array().unwrap().len(), 3, "{}", l.body);
+}
+
+#[tokio::test]
+async fn hsm_ca_signs_inside_the_token() {
+    let ca_url = |base: &str, n: &str| format!("{base}/_strongbox/certificateauthorities/{n}?{V}");
+    // without a PKCS#11 provider: the clear "not configured" error, nothing created
+    {
+        let s = TestServer::start().await;
+        let t = token(&s).await;
+        let t = Some(t.as_str());
+        let base = s.vault_url("default");
+        let r = call(&s, "PUT", &ca_url(&base, "HsmRoot"), t, Some(json!({"subject": "CN=r", "hsm": true}))).await;
+        assert_eq!(r.status, 501, "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("PKCS#11"), "{}", r.body);
+        let r = call(&s, "GET", &ca_url(&base, "HsmRoot"), t, None).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+    }
+    let Some(s) = TestServer::start_with_hsm().await else {
+        println!("SKIPPED: hsm_ca_signs_inside_the_token (no PKCS#11 token: install softhsm2 and run scripts/test.sh)");
+        return;
+    };
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let root = call(
+        &s,
+        "PUT",
+        &ca_url(&base, "HsmRoot"),
+        t,
+        Some(json!({"subject": "CN=HSM Root, O=Test", "kty": "RSA", "key_size": 2048, "hsm": true})),
+    )
+    .await;
+    assert_eq!(root.status, 201, "{}", root.body);
+    assert_eq!(root.body["hsm"], true);
+    let r =
+        call(&s, "PUT", &ca_url(&base, "Big"), t, Some(json!({"subject": "CN=b", "crv": "P-521", "hsm": true}))).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // an HSM intermediate (P-384) signed by the HSM root, and a software one under it as well
+    let inter = call(
+        &s,
+        "PUT",
+        &ca_url(&base, "HsmIssuing"),
+        t,
+        Some(json!({"subject": "CN=HSM Issuing", "parent": "HsmRoot", "crv": "P-384", "hsm": true, "path_len": 0})),
+    )
+    .await;
+    assert_eq!(inter.status, 201, "{}", inter.body);
+    let soft = call(
+        &s,
+        "PUT",
+        &ca_url(&base, "SoftIssuing"),
+        t,
+        Some(json!({"subject": "CN=Soft Issuing", "parent": "HsmRoot", "path_len": 0})),
+    )
+    .await;
+    assert_eq!(soft.status, 201, "{}", soft.body);
+    assert_eq!(soft.body["hsm"], false);
+    for (n, b) in [("root", &root), ("inter", &inter), ("soft", &soft)] {
+        write(d, &format!("{n}.der"), &std_unb64(b.body["cer"].as_str().unwrap()));
+        openssl(d, &["x509", "-inform", "DER", "-in", &format!("{n}.der"), "-out", &format!("{n}.pem")]);
+    }
+    openssl(d, &["verify", "-CAfile", "root.pem", "root.pem"]);
+    openssl(d, &["verify", "-CAfile", "root.pem", "inter.pem"]);
+    openssl(d, &["verify", "-CAfile", "root.pem", "soft.pem"]);
+    assert!(openssl_fails(d, &["verify", "-CAfile", "inter.pem", "soft.pem"]));
+
+    for (cert, issuer, kty) in [("leaf-p256", "HsmIssuing", "EC"), ("leaf-rsa", "HsmRoot", "RSA")] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/{cert}/create?{V}"),
+            t,
+            Some(json!({"policy": {"key_props": {"kty": kty}, "x509_props": {"subject": format!("CN={cert}")},
+                                   "issuer": {"name": issuer}}})),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let p = call(&s, "GET", &format!("{base}/certificates/{cert}/pending?{V}"), t, None).await;
+        assert_eq!(p.body["status"], "completed", "{}", p.body);
+        let c = call(&s, "GET", &format!("{base}/certificates/{cert}?{V}"), t, None).await;
+        write(d, &format!("{cert}.der"), &std_unb64(c.body["cer"].as_str().unwrap()));
+        openssl(d, &["x509", "-inform", "DER", "-in", &format!("{cert}.der"), "-out", &format!("{cert}.pem")]);
+        let text = openssl(d, &["x509", "-in", &format!("{cert}.pem"), "-noout", "-text"]);
+        let want = if issuer == "HsmIssuing" { "ecdsa-with-SHA384" } else { "sha256WithRSAEncryption" };
+        assert!(text.contains(want), "{text}");
+        if issuer == "HsmIssuing" {
+            openssl(d, &["verify", "-CAfile", "root.pem", "-untrusted", "inter.pem", &format!("{cert}.pem")]);
+        } else {
+            openssl(d, &["verify", "-CAfile", "root.pem", &format!("{cert}.pem")]);
+        }
+    }
+}

@@ -330,4 +330,7 @@ pub struct CaBundle {
     pub nbf: UnixTime,
     pub exp: UnixTime,
     pub created: UnixTime,
+    /// The CA key lives in the HSM (Strongbox extension).
+    #[serde(default)]
+    pub hsm: bool,
 }

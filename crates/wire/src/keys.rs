@@ -78,7 +78,8 @@ pub struct KeyUpdateParameters {
 }
 
 /// encrypt / decrypt / wrapkey / unwrapkey / sign body (`value` is base64url; for sign it is the digest).
-#[derive(Debug, Deserialize)]
+/// `value` may be a plaintext or a key to wrap: `Debug` shows only its length.
+#[derive(Deserialize)]
 pub struct KeyOperationsParameters {
     pub alg: Option<String>,
     pub value: Option<String>,
@@ -99,8 +100,9 @@ pub struct KeyVerifyParameters {
 }
 
 /// `KeyOperationResult`: `iv`, `tag` (AES-GCM and AES-CBC encryption) and `aad` (echoed for
-/// AES-GCM) are present only when they apply.
-#[derive(Debug, Serialize)]
+/// AES-GCM) are present only when they apply. `value` may be a plaintext or an unwrapped key:
+/// `Debug` shows only its length.
+#[derive(Serialize)]
 pub struct KeyOperationResult {
     pub kid: String,
     pub value: String,
@@ -110,6 +112,24 @@ pub struct KeyOperationResult {
     pub tag: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aad: Option<String>,
+}
+
+impl std::fmt::Debug for KeyOperationsParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyOperationsParameters")
+            .field("alg", &self.alg)
+            .field("value_len", &self.value.as_ref().map(String::len))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for KeyOperationResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyOperationResult")
+            .field("kid", &self.kid)
+            .field("value_len", &self.value.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -167,4 +187,26 @@ pub struct RotationPolicyAttributes {
     pub created: Option<UnixTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<UnixTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn key_operation_debug_hides_values() {
+        let p: KeyOperationsParameters =
+            serde_json::from_str(r#"{"alg":"A256KW","value":"c2VjcmV0LWtleS1tYXRlcmlhbA"}"#).unwrap();
+        let r = KeyOperationResult {
+            kid: "https://v/keys/k/1".into(),
+            value: "cGxhaW50ZXh0LXZhbHVl".into(),
+            iv: None,
+            tag: None,
+            aad: None,
+        };
+        let shown = format!("{p:?} {r:?}");
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("cGxhaW50"), "{shown}");
+        assert!(shown.contains("A256KW") && shown.contains("value_len"));
+    }
 }

@@ -1,11 +1,15 @@
 //! The built-in private certificate authority: root or intermediate CAs per vault, whose keys
-//! stay in the barrier, and issuance of certificates whose policy names the CA as issuer.
+//! stay in the barrier or, with `hsm`, in the PKCS#11 token (the token then signs every
+//! certificate the CA issues), and issuance of certificates whose policy names the CA as issuer.
 //!
 //! Storage: `certca/{vault}/{name}`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
-use strongbox_crypto::certs::{self as x509, X509Spec};
+use strongbox_crypto::certs::{self as x509, CertKey, X509Spec};
+use strongbox_crypto::handle::{KeyHandle, KeySpec};
 use strongbox_crypto::keys::{Curve, KeyMaterial};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
@@ -24,8 +28,12 @@ struct CaRec {
     /// The issuers above it (intermediates), leaf-most first, standard base64.
     chain: Vec<String>,
     parent: Option<String>,
-    /// `KeyMaterial::to_storage`, hex (barrier-encrypted like every record).
+    /// `KeyMaterial::to_storage`, hex (barrier-encrypted like every record); empty when the key
+    /// lives in the HSM.
     key: SecretString,
+    /// The HSM provider's handle id of the CA key (never key material).
+    #[serde(default)]
+    hsm: Option<String>,
     not_before: i64,
     not_after: i64,
     created: i64,
@@ -43,6 +51,8 @@ pub struct CaView {
     pub not_before: i64,
     pub not_after: i64,
     pub created: i64,
+    /// The CA key lives in the HSM.
+    pub hsm: bool,
 }
 
 /// `strongbox ca create`.
@@ -57,7 +67,7 @@ pub struct NewCa {
     pub crv: Option<String>,
     pub validity_months: Option<u32>,
     pub path_len: Option<u8>,
-    /// Keep the CA key in the HSM (not available yet).
+    /// Keep the CA key in the HSM (needs a configured PKCS#11 provider; RSA, P-256 or P-384).
     pub hsm: bool,
 }
 
@@ -79,12 +89,42 @@ fn view(r: &CaRec) -> Result<CaView> {
         not_before: r.not_before,
         not_after: r.not_after,
         created: r.created,
+        hsm: r.hsm.is_some(),
     })
+}
+
+/// A CA's signing key, loaded: software, or a handle into the HSM.
+enum CaSigner {
+    Soft(KeyMaterial),
+    Hsm(Arc<dyn KeyHandle>),
+}
+
+impl CaSigner {
+    fn as_cert_key(&self) -> CertKey<'_> {
+        match self {
+            CaSigner::Soft(k) => CertKey::Soft(k),
+            CaSigner::Hsm(h) => CertKey::Handle(h.as_ref()),
+        }
+    }
+}
+
+fn no_hsm() -> Error {
+    Error::new(
+        ErrorKind::NotImplemented,
+        "CA keys in the HSM need a PKCS#11 token, and this server has none configured (STRONGBOX_PKCS11_MODULE, STRONGBOX_PKCS11_TOKEN, STRONGBOX_PKCS11_PIN).",
+    )
 }
 
 impl Core {
     async fn read_ca(&self, v: &VaultRecord, name: &str) -> Result<Option<CaRec>> {
         self.read_json(&ca_key(&v.name, &name.to_ascii_lowercase())).await
+    }
+
+    fn ca_signer(&self, r: &CaRec) -> Result<CaSigner> {
+        match &r.hsm {
+            Some(id) => Ok(CaSigner::Hsm(self.key_provider().map_err(|_| no_hsm())?.open(id)?)),
+            None => Ok(CaSigner::Soft(key_from_hex(&r.key)?)),
+        }
     }
 
     /// Creates a root (self-signed) or intermediate (signed by `parent`) CA.
@@ -94,12 +134,6 @@ impl Core {
         if ["self", "unknown"].contains(&name.key().as_str()) {
             return Err(Error::bad("'Self' and 'Unknown' are reserved issuer names."));
         }
-        if req.hsm {
-            return Err(Error::new(
-                ErrorKind::NotImplemented,
-                "CA keys in the HSM are not available in this Strongbox release yet.",
-            ));
-        }
         if req.subject.trim().is_empty() {
             return Err(Error::bad("A CA needs a subject such as 'CN=Example Root CA'."));
         }
@@ -108,16 +142,23 @@ impl Core {
         if !(1..=MAX_CA_MONTHS).contains(&months) {
             return Err(Error::bad(format!("A CA's validity must be between 1 and {MAX_CA_MONTHS} months.")));
         }
-        let key = match req.kty.as_deref().unwrap_or("EC") {
-            "RSA" => KeyMaterial::generate_rsa(req.key_size.unwrap_or(3072) as usize)?,
-            "EC" => KeyMaterial::generate_ec(match req.crv.as_deref().unwrap_or("P-256") {
+        let spec_k = match req.kty.as_deref().unwrap_or("EC") {
+            "RSA" => KeySpec::Rsa(req.key_size.unwrap_or(3072) as usize),
+            "EC" => KeySpec::Ec(match req.crv.as_deref().unwrap_or("P-256") {
                 "P-256" => Curve::P256,
                 "P-384" => Curve::P384,
-                "P-521" => Curve::P521,
+                "P-521" if !req.hsm => Curve::P521,
+                "P-521" => return Err(Error::bad("A CA key in the HSM must be RSA, P-256 or P-384.")),
                 _ => return Err(Error::bad("A CA's curve must be P-256, P-384 or P-521.")),
-            })?,
+            }),
             _ => return Err(Error::bad("A CA's key type must be RSA or EC.")),
         };
+        if let KeySpec::Rsa(bits) = spec_k
+            && ![2048, 3072, 4096].contains(&bits)
+        {
+            return Err(Error::bad("A CA's RSA key size must be 2048, 3072 or 4096."));
+        }
+        let provider = if req.hsm { Some(self.key_provider().map_err(|_| no_hsm())?) } else { None };
         let now = self.now();
         let mut spec = X509Spec {
             subject: req.subject.clone(),
@@ -134,35 +175,68 @@ impl Core {
                 format!("A certificate authority named {name} already exists."),
             ));
         }
-        let (der, chain, parent) = match &req.parent {
-            None => (x509::self_signed(&spec, &key)?, Vec::new(), None),
+        let parent = match &req.parent {
+            Some(p) => Some(self.read_ca(&v, p).await?.ok_or_else(|| ca_not_found(p))?),
+            None => None,
+        };
+        let parent_signer = parent.as_ref().map(|p| self.ca_signer(p)).transpose()?;
+        // The key: generated in the token (only its handle id is stored) or in software.
+        let (key, hsm_id) = match &provider {
             Some(p) => {
-                let parent = self.read_ca(&v, p).await?.ok_or_else(|| ca_not_found(p))?;
+                let (id, h) = p.generate(spec_k)?;
+                (CaSigner::Hsm(h), Some(id))
+            }
+            None => (
+                CaSigner::Soft(match spec_k {
+                    KeySpec::Rsa(bits) => KeyMaterial::generate_rsa(bits)?,
+                    KeySpec::Ec(c) => KeyMaterial::generate_ec(c)?,
+                    KeySpec::Oct(_) => return Err(Error::bad("A CA's key type must be RSA or EC.")),
+                }),
+                None,
+            ),
+        };
+        let drop_hsm_key = |e: Error| {
+            if let (Some(p), Some(id)) = (&provider, &hsm_id)
+                && let Err(d) = p.destroy(id)
+            {
+                tracing::warn!(error = %d, "could not destroy the HSM key of a CA that was not created");
+            }
+            e
+        };
+        let signed = match (&parent, &parent_signer) {
+            (Some(parent), Some(ps)) => {
                 spec.not_after = spec.not_after.min(parent.not_after);
                 let pder = unb64(&parent.cer)?;
-                let der = x509::issue(&spec, &key, &pder, &key_from_hex(&parent.key)?)?;
-                let mut chain = vec![parent.cer.clone()];
-                chain.extend(parent.chain.iter().cloned());
-                (der, chain, Some(parent.name))
+                x509::issue_by(&spec, key.as_cert_key(), &pder, ps.as_cert_key()).map(|der| {
+                    let mut chain = vec![parent.cer.clone()];
+                    chain.extend(parent.chain.iter().cloned());
+                    (der, chain, Some(parent.name.clone()))
+                })
             }
+            _ => x509::self_signed_by(&spec, key.as_cert_key()).map(|der| (der, Vec::new(), None)),
         };
+        let (der, chain, parent) = signed.map_err(drop_hsm_key)?;
         let rec = CaRec {
             name: name.as_str().to_owned(),
             subject: req.subject,
             cer: b64(&der),
             chain,
             parent,
-            key: key_hex(&key),
+            key: match &key {
+                CaSigner::Soft(k) => key_hex(k),
+                CaSigner::Hsm(_) => SecretString::default(),
+            },
+            hsm: hsm_id.clone(),
             not_before: spec.not_before,
             not_after: spec.not_after,
             created: now,
         };
         self.barrier.commit(BTxn::new().absent(&k).put(&k, encode(&rec)?)).await.map_err(|e| {
-            if e.kind == ErrorKind::Conflict {
+            drop_hsm_key(if e.kind == ErrorKind::Conflict {
                 Error::new(ErrorKind::Conflict, format!("A certificate authority named {name} already exists."))
             } else {
                 e
-            }
+            })
         })?;
         view(&rec)
     }
@@ -208,7 +282,8 @@ impl Core {
         }
         spec.not_after = spec.not_after.min(ca.not_after);
         let ca_der = unb64(&ca.cer)?;
-        let leaf = x509::issue(&spec, key, &ca_der, &key_from_hex(&ca.key)?)?;
+        let signer = self.ca_signer(&ca)?;
+        let leaf = x509::issue_by(&spec, CertKey::Soft(key), &ca_der, signer.as_cert_key())?;
         let mut chain = vec![leaf, ca_der];
         for c in &ca.chain {
             chain.push(unb64(c)?);

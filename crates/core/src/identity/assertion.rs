@@ -168,7 +168,7 @@ impl Core {
     /// `exp` required and not passed, `nbf` (if present) reached; returns `exp`.
     fn check_times(&self, u: &Unverified<'_>, now: i64) -> Result<i64, OAuthError> {
         let exp = u.time_claim("exp").ok_or_else(|| malformed("the 'exp' claim is required"))?;
-        if now > exp + SKEW {
+        if now > exp.saturating_add(SKEW) {
             return Err(time_range());
         }
         if u.time_claim("nbf").is_some_and(|nbf| nbf > now + SKEW) {

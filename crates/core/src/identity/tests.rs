@@ -86,3 +86,32 @@ async fn a_status_row_from_another_node_is_reread_within_the_ttl() {
     clock.advance(crate::STATUS_TTL);
     assert!(n2.authenticate(t.access_token.expose()).await.is_err(), "re-read after the TTL");
 }
+
+#[tokio::test]
+async fn an_assertion_with_a_huge_exp_is_refused_not_a_panic() {
+    let (c, _) = core().await;
+    let (app, _) = c.create_app("big-exp").await.unwrap();
+    let now = 1_800_000_000;
+    let (pem, key) = strongbox_crypto::jwt::generate_client_certificate("big-exp", now - 300, now + 86_400).unwrap();
+    c.upload_certificate(&app, pem.as_bytes(), None).await.unwrap();
+    let info = strongbox_crypto::jwt::parse_certificate(pem.as_bytes()).unwrap();
+    let header = serde_json::json!({"alg": "ES256", "x5t#S256": strongbox_crypto::b64url(&info.sha256)});
+    for exp in [serde_json::json!(i64::MAX), serde_json::json!(1e300)] {
+        let claims = serde_json::json!({
+            "aud": c.token_endpoint(), "iss": app, "sub": app,
+            "jti": format!("j-{exp}"), "nbf": now, "exp": exp,
+        });
+        let req = TokenRequest {
+            grant_type: Some("client_credentials".into()),
+            client_id: Some(app.clone()),
+            client_assertion_type: Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()),
+            client_assertion: Some(SecretString::new(
+                strongbox_crypto::jwt::sign_es256(&key, &header, &claims).unwrap(),
+            )),
+            scope: Some("https://vault.localhost:8443/.default".into()),
+            ..Default::default()
+        };
+        let e = c.issue_token(c.tenant_id(), &req).await.err().unwrap();
+        assert_eq!((e.status, e.code()), (400, "AADSTS700024"), "{exp}");
+    }
+}
