@@ -7,6 +7,11 @@
 //! operation, completed by merge), and issuer records. Public CA providers are stored but cannot
 //! be reached from here: their pending operations fail with a clear error.
 //!
+//! `RSA-HSM`/`EC-HSM` policies (premium vaults with a PKCS#11 token): the key is generated in the
+//! token, the key record holds only its handle, the certificate or CSR is signed by the token,
+//! and the secret holds the certificate chain without a private key (never exportable). Purging
+//! the certificate purges the key, which destroys the token object.
+//!
 //! Storage beyond the three collections: `certop/{vault}/{name}` pending operation,
 //! `certissuer/{vault}/{name}` issuers, `certcontacts/{vault}` contacts,
 //! `certnote/{vault}/{name}/{version}` EmailContacts notifications already raised.
@@ -18,10 +23,13 @@ pub use ca::{CaView, NewCa};
 
 pub use policy::{CertLifetimeAction, CertPolicy, PolicyInput};
 
+use std::sync::Arc;
+
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_crypto::certs::{self as x509, CertInfo, X509Spec};
+use strongbox_crypto::handle::{KeyHandle, KeySpec};
 use strongbox_crypto::keys::{KeyKind, KeyMaterial};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, SecretString, Version};
 
@@ -86,6 +94,9 @@ struct PendingRec {
     /// While waiting for a merge: the key (`KeyMaterial::to_storage`, hex), the policy and the
     /// attributes of the version to create.
     key: Option<SecretString>,
+    /// While waiting for a merge with an HSM key: the provider's handle id (never material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hsm_key: Option<String>,
     policy: CertPolicy,
     tags: Option<Tags>,
     enabled: Option<bool>,
@@ -315,6 +326,30 @@ fn new_key(policy: &CertPolicy) -> Result<KeyMaterial> {
     }
 }
 
+/// The key of a certificate version: software, or generated in the PKCS#11 token (`-HSM` key
+/// types), where it signs the certificate or CSR through the provider and never leaves.
+#[derive(Debug)]
+enum IssueKey {
+    Soft(KeyMaterial),
+    Hsm { id: String, handle: Arc<dyn KeyHandle> },
+}
+
+impl IssueKey {
+    fn cert_key(&self) -> x509::CertKey<'_> {
+        match self {
+            IssueKey::Soft(k) => x509::CertKey::Soft(k),
+            IssueKey::Hsm { handle, .. } => x509::CertKey::Handle(handle.as_ref()),
+        }
+    }
+
+    fn kind(&self) -> KeyKind {
+        match self {
+            IssueKey::Soft(k) => k.kind(),
+            IssueKey::Hsm { handle, .. } => handle.kind(),
+        }
+    }
+}
+
 fn key_hex(k: &KeyMaterial) -> SecretString {
     SecretString::new(strongbox_crypto::hex(k.to_storage().expose()))
 }
@@ -326,8 +361,11 @@ fn key_from_hex(s: &SecretString) -> Result<KeyMaterial> {
 
 /// The secret value: base64 PFX without a password, or PEM (key first, then the chain). The
 /// private key is included only when the policy makes it exportable.
-fn secret_value(policy: &CertPolicy, key: &KeyMaterial, chain: &[Vec<u8>]) -> Result<SecretString> {
-    let pkcs8 = if policy.exportable { Some(x509::pkcs8_of(key)) } else { None };
+fn secret_value(policy: &CertPolicy, key: &IssueKey, chain: &[Vec<u8>]) -> Result<SecretString> {
+    let pkcs8 = match key {
+        IssueKey::Soft(k) if policy.exportable => Some(x509::pkcs8_of(k)),
+        _ => None,
+    };
     encode_secret(&policy.content_type, pkcs8.as_ref(), chain)
 }
 
@@ -505,7 +543,7 @@ impl Core {
         &self,
         v: &VaultRecord,
         name: &ObjectName,
-        key: &KeyMaterial,
+        key: &IssueKey,
         chain: Vec<Vec<u8>>,
         policy: CertPolicy,
         tags: Option<Tags>,
@@ -522,7 +560,16 @@ impl Core {
             (_, false) => "EC",
             (_, true) => "EC-HSM",
         };
-        let key_payload: KeyPayload = crate::keys::payload(kty, key_ops(&policy, key.kind()), key);
+        let key_payload: KeyPayload = match key {
+            IssueKey::Soft(k) => crate::keys::payload(kty, key_ops(&policy, k.kind()), k),
+            // Like `-HSM` keys made through the keys API: the record holds only the handle id.
+            IssueKey::Hsm { id, handle } => KeyPayload {
+                kty: kty.to_owned(),
+                key_ops: key_ops(&policy, handle.kind()),
+                material: SecretString::default(),
+                hsm: Some(id.clone()),
+            },
+        };
         let cert_payload = CertPayload {
             cer: b64(leaf),
             chain: chain.iter().skip(1).map(|c| b64(c)).collect(),
@@ -558,6 +605,7 @@ impl Core {
                 o.status_details = None;
                 o.error = None;
                 o.key = None;
+                o.hsm_key = None;
                 o.target_version = Some(version.clone());
                 o
             });
@@ -594,7 +642,60 @@ impl Core {
         policy: CertPolicy,
         tags: Option<Tags>,
         enabled: Option<bool>,
-        reuse: Option<KeyMaterial>,
+        reuse: Option<IssueKey>,
+    ) -> Result<CertOperationView> {
+        let (key, fresh) = match reuse {
+            Some(k) if policy.reuse_key => (k, false),
+            _ => (self.new_issue_key(&policy)?, true),
+        };
+        let mut held = false;
+        let r = self.issue_with(v, name, policy, tags, enabled, &key, &mut held).await;
+        // A fresh token key that no committed version or pending operation holds is destroyed.
+        if fresh && !held {
+            self.drop_issue_key(&key);
+        }
+        r
+    }
+
+    /// Generates the key a new version is issued for: in the token for `-HSM` key types.
+    fn new_issue_key(&self, policy: &CertPolicy) -> Result<IssueKey> {
+        if !policy.kty.ends_with("-HSM") {
+            return Ok(IssueKey::Soft(new_key(policy)?));
+        }
+        let spec = match policy.kind()? {
+            KeyKind::Rsa => KeySpec::Rsa(policy.key_size.unwrap_or(2048) as usize),
+            KeyKind::Ec(c) => KeySpec::Ec(c),
+            KeyKind::Oct => return Err(Error::bad("Certificates need an RSA or EC key.")),
+        };
+        let (id, handle) = self.key_provider()?.generate(spec)?;
+        Ok(IssueKey::Hsm { id, handle })
+    }
+
+    /// Destroys the token object of a key that was not kept (best effort, logged).
+    fn drop_issue_key(&self, key: &IssueKey) {
+        if let IssueKey::Hsm { id, .. } = key {
+            self.drop_hsm_id(id);
+        }
+    }
+
+    fn drop_hsm_id(&self, id: &str) {
+        if let Err(e) = self.key_provider().and_then(|p| p.destroy(id)) {
+            tracing::warn!(error = %e, "could not destroy the HSM key of a certificate that was not issued");
+        }
+    }
+
+    /// `issue` with the key chosen. Sets `held` once a committed version or a pending operation
+    /// holds the key.
+    #[allow(clippy::too_many_arguments)]
+    async fn issue_with(
+        &self,
+        v: &VaultRecord,
+        name: &ObjectName,
+        policy: CertPolicy,
+        tags: Option<Tags>,
+        enabled: Option<bool>,
+        key: &IssueKey,
+        held: &mut bool,
     ) -> Result<CertOperationView> {
         let lc = name.key();
         let mut op = PendingRec {
@@ -610,35 +711,37 @@ impl Core {
             request_id: strongbox_crypto::hex(&strongbox_crypto::random_array::<16>()?),
             cancellation_requested: false,
             key: None,
+            hsm_key: None,
             policy: policy.clone(),
             tags: tags.clone(),
             enabled,
             created: self.now(),
         };
-        let key = match reuse {
-            Some(k) if policy.reuse_key => k,
-            _ => new_key(&policy)?,
-        };
         let now = self.now();
         match policy.issuer.as_str() {
             "Self" => {
-                let der = x509::self_signed(&spec_of(&policy, now)?, &key)?;
-                self.commit_version(v, name, &key, vec![der], policy, tags, enabled, Some(op.clone())).await?;
+                let der = x509::self_signed_by(&spec_of(&policy, now)?, key.cert_key())?;
+                self.commit_version(v, name, key, vec![der], policy, tags, enabled, Some(op.clone())).await?;
+                *held = true;
                 let done: PendingRec =
                     self.read_json(&op_key(&v.name, &lc)).await?.ok_or_else(|| op_not_found(name.as_str()))?;
                 return Ok(view_op(&done));
             }
             "Unknown" => {
-                let csr = x509::csr(&spec_of(&policy, now)?, &key)?;
+                let csr = x509::csr_by(&spec_of(&policy, now)?, key.cert_key())?;
                 op.csr = Some(b64(&csr));
                 op.status_details =
                     Some("Pending certificate created. Please Perform Merge to complete the request.".into());
-                op.key = Some(key_hex(&key));
+                match key {
+                    IssueKey::Soft(k) => op.key = Some(key_hex(k)),
+                    IssueKey::Hsm { id, .. } => op.hsm_key = Some(id.clone()),
+                }
             }
             other => {
                 // A built-in CA of this vault signs at once.
-                if let Some(chain) = self.issue_with_ca(v, other, spec_of(&policy, now)?, &key).await? {
-                    self.commit_version(v, name, &key, chain, policy, tags, enabled, Some(op.clone())).await?;
+                if let Some(chain) = self.issue_with_ca(v, other, spec_of(&policy, now)?, key.cert_key()).await? {
+                    self.commit_version(v, name, key, chain, policy, tags, enabled, Some(op.clone())).await?;
+                    *held = true;
                     let done: PendingRec =
                         self.read_json(&op_key(&v.name, &lc)).await?.ok_or_else(|| op_not_found(name.as_str()))?;
                     return Ok(view_op(&done));
@@ -664,6 +767,7 @@ impl Core {
         }
         // The CSR's key waits in the operation record (encrypted by the barrier like any key).
         self.barrier.commit(BTxn::new().put(op_key(&v.name, &lc), encode(&op)?)).await?;
+        *held = op.hsm_key.is_some();
         Ok(view_op(&op))
     }
 
@@ -777,6 +881,13 @@ impl Core {
         if policy.kind()? != key.kind() {
             return Err(Error::bad("The policy's key type does not match the imported key."));
         }
+        if policy.kty.ends_with("-HSM") {
+            return Err(Error::new(
+                ErrorKind::NotImplemented,
+                "Importing a certificate with an HSM-protected key (RSA-HSM, EC-HSM) is not available in this Strongbox release yet.",
+            ));
+        }
+        let key = IssueKey::Soft(key);
         self.refuse_deleted_cert(&v, &name).await?;
         self.refuse_pending(&v, &name).await?;
         self.commit_version(&v, &name, &key, chain, policy, req.tags, req.enabled, None).await
@@ -1025,7 +1136,11 @@ impl Core {
             op.status = "cancelled".into();
             op.status_details = Some("The certificate operation was cancelled.".into());
             op.key = None;
+            let hsm_key = op.hsm_key.take();
             self.barrier.commit(BTxn::new().unchanged(&k, &stamp).put(&k, encode(&op)?)).await?;
+            if let Some(id) = hsm_key {
+                self.drop_hsm_id(&id);
+            }
         }
         Ok(view_op(&op))
     }
@@ -1038,6 +1153,9 @@ impl Core {
         let (op, stamp) =
             self.read_json_versioned::<PendingRec>(&k).await?.ok_or_else(|| op_not_found(name.as_str()))?;
         self.barrier.commit(BTxn::new().unchanged(&k, &stamp).delete(&k)).await?;
+        if let Some(id) = &op.hsm_key {
+            self.drop_hsm_id(id);
+        }
         Ok(view_op(&op))
     }
 
@@ -1048,8 +1166,9 @@ impl Core {
         let name = ObjectName::parse(name)?;
         let op: PendingRec =
             self.read_json(&op_key(&v.name, &name.key())).await?.ok_or_else(|| op_not_found(name.as_str()))?;
-        let key = match (&op.key, op.status.as_str()) {
-            (Some(k), "inProgress") => key_from_hex(k)?,
+        let key = match (&op.key, &op.hsm_key, op.status.as_str()) {
+            (Some(k), _, "inProgress") => IssueKey::Soft(key_from_hex(k)?),
+            (None, Some(id), "inProgress") => IssueKey::Hsm { id: id.clone(), handle: self.key_provider()?.open(id)? },
             _ => {
                 return Err(Error::bad(format!(
                     "Certificate {name} has no pending operation waiting for a merge (status: {}).",
@@ -1059,7 +1178,7 @@ impl Core {
         };
         let leaf = req.x5c.first().ok_or_else(|| Error::bad("The 'x5c' member needs at least one certificate."))?;
         let info = x509::inspect(leaf)?;
-        if info.spki != x509::spki_of(&key)? {
+        if info.spki != x509::spki_by(key.cert_key())? {
             return Err(Error::bad(
                 "Public key from x509 certificate and key of this instance doesn't match: the merged certificate was not issued for this certificate's pending request.",
             ));
@@ -1504,7 +1623,10 @@ impl Core {
         let reuse = if p.policy.reuse_key {
             let k = self.obj_get::<KeyPayload>(&KEYS, &v, &name, Some(&meta.version)).await?;
             let kp = k.payload.ok_or_else(|| Error::internal("key payload missing"))?;
-            Some(crate::keys::material_of(&kp)?)
+            Some(match &kp.hsm {
+                Some(id) => IssueKey::Hsm { id: id.clone(), handle: self.key_provider()?.open(id)? },
+                None => IssueKey::Soft(crate::keys::material_of(&kp)?),
+            })
         } else {
             None
         };

@@ -10,12 +10,14 @@
 //! the database takes effect within that time.
 
 mod assertion;
+mod issuer_keys;
 mod limits;
 mod manage;
 mod managed;
 mod signing;
 mod users;
 
+pub use issuer_keys::{FetchFuture, IssuerKeyFetcher};
 pub use manage::{CredentialView, FederatedCredentialView, NewCredential, ServicePrincipalView, TrustedIssuerView};
 pub use managed::NewManagedIdentity;
 pub use signing::IdentityPolicy;
@@ -175,6 +177,10 @@ pub(crate) struct IdentityState {
     limiter: Mutex<limits::Limiter>,
     /// When the signing keys were last re-read because of an unknown `kid` (throttles that).
     last_key_reload: Mutex<i64>,
+    /// Fetches trusted issuers' keys (installed by the server; core does no HTTP).
+    issuer_fetcher: RwLock<Option<Arc<dyn issuer_keys::IssuerKeyFetcher>>>,
+    /// When each trusted issuer's keys were last fetched (throttles unknown-`kid` refreshes).
+    issuer_attempts: Mutex<HashMap<String, i64>>,
 }
 
 impl IdentityState {
@@ -199,6 +205,8 @@ impl IdentityState {
             status: RwLock::new(HashMap::new()),
             limiter: Mutex::new(limits::Limiter::default()),
             last_key_reload: Mutex::new(i64::MIN),
+            issuer_fetcher: RwLock::new(None),
+            issuer_attempts: Mutex::new(HashMap::new()),
         })
     }
 

@@ -24,9 +24,9 @@ pub use certificates::{
 pub use events::SecurityEvent;
 pub use groups::Group;
 pub use identity::{
-    AuthFailure, CredentialView, DeviceAuthorization, FederatedCredentialView, IdentityPolicy, NewCredential,
-    NewManagedIdentity, NewServicePrincipal, OAuthError, Principal, STATUS_TTL, ServicePrincipalView, TokenGrant,
-    TokenRequest, TrustedIssuerView, UserChange, UserView,
+    AuthFailure, CredentialView, DeviceAuthorization, FederatedCredentialView, FetchFuture, IdentityPolicy,
+    IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, Principal, STATUS_TTL,
+    ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
 };
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
 pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};

@@ -409,6 +409,21 @@ pub fn issue_by(spec: &X509Spec, subject: CertKey<'_>, ca_cert_der: &[u8], ca_ke
     Ok(params(spec)?.signed_by(&subject, &issuer).map_err(gen_err)?.der().to_vec())
 }
 
+/// A PKCS#10 certificate signing request (DER) for any [`CertKey`] (an HSM key signs it inside
+/// the token).
+pub fn csr_by(spec: &X509Spec, key: CertKey<'_>) -> Result<Vec<u8>> {
+    let signer = Signer::of(key)?;
+    let mut p = params(spec)?;
+    p.serial_number = None;
+    p.use_authority_key_identifier_extension = false;
+    Ok(p.serialize_request(&signer).map_err(gen_err)?.der().to_vec())
+}
+
+/// The DER SubjectPublicKeyInfo of any [`CertKey`].
+pub fn spki_by(key: CertKey<'_>) -> Result<Vec<u8>> {
+    Ok(Signer::of(key)?.subject_public_key_info())
+}
+
 /// Parses a certificate (DER). Anything that is not one exact certificate is refused.
 pub fn inspect(der: &[u8]) -> Result<CertInfo> {
     use x509_parser::extensions::{GeneralName, ParsedExtension};

@@ -22,6 +22,8 @@ use strongbox_types::{Clock, SecretString, SystemClock};
 
 pub use strongbox_hsm::Pkcs11Config;
 
+mod issuer_fetch;
+
 #[derive(Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
@@ -38,6 +40,11 @@ pub struct ServerConfig {
     pub cache_entries: usize,
     /// The PKCS#11 token for HSM-protected keys (`-HSM` key types); `None`: those are refused.
     pub pkcs11: Option<strongbox_hsm::Pkcs11Config>,
+    /// Extra PEM CA file trusted (besides the system roots) when fetching trusted issuers'
+    /// discovery documents and JWKS (`STRONGBOX_TRUSTED_ISSUER_CA`).
+    pub trusted_issuer_ca: Option<PathBuf>,
+    /// How often the keys of trusted issuers registered by discovery URL are re-fetched.
+    pub issuer_refresh_interval: Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -62,6 +69,10 @@ impl ServerConfig {
             purge_interval: Duration::from_secs(60),
             cache_entries: 0,
             pkcs11: None,
+            trusted_issuer_ca: std::env::var_os("STRONGBOX_TRUSTED_ISSUER_CA")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            issuer_refresh_interval: Duration::from_secs(3600),
             clock: Arc::new(SystemClock),
         }
     }
@@ -209,6 +220,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         tracing::info!(token = %p11.token, module = %p11.module.display(), "HSM-protected keys use a PKCS#11 token");
         core.set_key_provider(Arc::new(provider));
     }
+    let fetcher = issuer_fetch::HttpIssuerFetcher::new(cfg.trusted_issuer_ca.as_deref())?;
+    core.set_issuer_key_fetcher(Arc::new(fetcher));
     let created = core.bootstrap(&cfg.default_vault).await?;
 
     let ca = load_or_create_ca(&cfg.data_dir)?;
@@ -298,6 +311,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             // token signing-key rotation (JWKS overlap), expired assertion ids, stale status rows
             if let Err(e) = purge_core.identity_maintenance().await {
                 tracing::warn!(error = %e, "identity maintenance failed");
+            }
+        }
+    }));
+
+    // trusted external issuers registered by discovery URL: re-fetch their keys
+    let issuer_core = core.clone();
+    let every = cfg.issuer_refresh_interval;
+    tasks.push(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match issuer_core.refresh_trusted_issuers().await {
+                Ok(n) => tracing::debug!(refreshed = n, "refreshed trusted issuers' keys"),
+                Err(e) => tracing::warn!(error = %e, "trusted issuer key refresh failed"),
             }
         }
     }));

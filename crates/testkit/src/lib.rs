@@ -100,6 +100,22 @@ impl TestServer {
         Self { running, dir, port, boot, http, clock }
     }
 
+    /// A server whose configuration the test adjusts before start (optionally on a fake clock).
+    pub async fn start_configured(clock: Option<FakeClock>, edit: impl FnOnce(&mut ServerConfig)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = ServerConfig::new(dir.path().join("data"));
+        cfg.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+        if let Some(c) = &clock {
+            cfg.clock = Arc::new(c.clone()) as Arc<dyn Clock>;
+        }
+        edit(&mut cfg);
+        let running = strongbox_server::start(cfg).await.unwrap();
+        let port = running.addrs[0].port();
+        let http = https_client(&running.ca_pem);
+        let boot = running.bootstrap.clone();
+        Self { running, dir, port, boot, http, clock }
+    }
+
     /// Stops the server and hands back its data folder (for restart tests).
     pub async fn stop(self) -> tempfile::TempDir {
         self.running.shutdown();

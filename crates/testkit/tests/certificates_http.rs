@@ -1095,3 +1095,281 @@ async fn hsm_ca_signs_inside_the_token() {
         }
     }
 }
+
+// --- HSM-protected certificate keys ---------------------------------------------------------
+
+fn der_tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let len: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | len.len() as u8);
+        out.extend(len);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+fn der_int(n: &[u8]) -> Vec<u8> {
+    let mut v: Vec<u8> = n.iter().copied().skip_while(|b| *b == 0).collect();
+    if v.first().is_none_or(|b| b & 0x80 != 0) {
+        v.insert(0, 0);
+    }
+    der_tlv(0x02, &v)
+}
+
+fn url_unb64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).unwrap()
+}
+
+fn url_b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The public key of a JWK from the keys API as PEM, normalised by `openssl pkey`.
+fn jwk_pub(dir: &Path, jwk: &Value) -> String {
+    let part = |k: &str| url_unb64(jwk[k].as_str().unwrap());
+    let spki = if jwk["kty"].as_str().unwrap().starts_with("RSA") {
+        let alg = der_tlv(
+            0x30,
+            &[der_tlv(0x06, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), vec![5, 0]].concat(),
+        );
+        let rsa = der_tlv(0x30, &[der_int(&part("n")), der_int(&part("e"))].concat());
+        der_tlv(0x30, &[alg, der_tlv(0x03, &[&[0u8][..], &rsa].concat())].concat())
+    } else {
+        assert_eq!(jwk["crv"], "P-256");
+        let alg = der_tlv(
+            0x30,
+            &[
+                der_tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]),
+                der_tlv(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]),
+            ]
+            .concat(),
+        );
+        let point = [vec![4u8], part("x"), part("y")].concat();
+        der_tlv(0x30, &[alg, der_tlv(0x03, &[&[0u8][..], &point].concat())].concat())
+    };
+    write(dir, "jwk.der", &spki);
+    openssl(dir, &["pkey", "-pubin", "-inform", "DER", "-in", "jwk.der", "-pubout"])
+}
+
+#[tokio::test]
+async fn hsm_certificate_keys_in_a_premium_vault() {
+    let vault_url = |s: &TestServer| format!("https://localhost:{}/_strongbox/vaults/prem?{V}", s.port);
+    let hsm_policy = json!({"policy": {"key_props": {"kty": "RSA-HSM", "exportable": false},
+                                       "x509_props": {"subject": "CN=hsm"}}});
+    // without a PKCS#11 provider: the clear 501, nothing created
+    {
+        let s = TestServer::start().await;
+        let t = token(&s).await;
+        let t = Some(t.as_str());
+        assert_eq!(call(&s, "PUT", &vault_url(&s), t, Some(json!({"sku": "premium"}))).await.status, 201);
+        let base = s.vault_url("prem");
+        let r = call(&s, "POST", &format!("{base}/certificates/c/create?{V}"), t, Some(hsm_policy.clone())).await;
+        assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("PKCS#11"), "{}", r.body);
+        let r = call(&s, "GET", &format!("{base}/certificates/c?{V}"), t, None).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        // a standard vault refuses HSM key types with 400
+        let r = call(
+            &s,
+            "POST",
+            &format!("{}/certificates/c/create?{V}", s.vault_url("default")),
+            t,
+            Some(hsm_policy.clone()),
+        )
+        .await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    }
+    let Some(s) = TestServer::start_with_hsm().await else {
+        println!(
+            "SKIPPED: hsm_certificate_keys_in_a_premium_vault (no PKCS#11 token: install softhsm2 and run scripts/test.sh)"
+        );
+        return;
+    };
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    assert_eq!(call(&s, "PUT", &vault_url(&s), t, Some(json!({"sku": "premium"}))).await.status, 201);
+    let base = s.vault_url("prem");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p11 = strongbox_hsm::Pkcs11Provider::open(&strongbox_hsm::Pkcs11Config::from_env().unwrap().unwrap()).unwrap();
+
+    // an HSM key never leaves the token: exportable is refused (also on a policy update)
+    for kty in ["RSA-HSM", "EC-HSM"] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/x/create?{V}"),
+            t,
+            Some(json!({"policy": {"key_props": {"kty": kty, "exportable": true}, "x509_props": {"subject": "CN=x"}}})),
+        )
+        .await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    }
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/x/create?{V}"),
+        t,
+        Some(json!({"policy": {"key_props": {"kty": "EC-HSM", "crv": "P-521"}, "x509_props": {"subject": "CN=x"}}})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    assert_eq!(call(&s, "GET", &format!("{base}/certificates/x?{V}"), t, None).await.status, 404);
+
+    // a built-in CA of the vault issues HSM-keyed certificates too
+    let root = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/certificateauthorities/Root?{V}"),
+        t,
+        Some(json!({"subject": "CN=Vault Root"})),
+    )
+    .await;
+    assert_eq!(root.status, 201, "{}", root.body);
+    write(d, "root.der", &std_unb64(root.body["cer"].as_str().unwrap()));
+    openssl(d, &["x509", "-inform", "DER", "-in", "root.der", "-out", "root.pem"]);
+
+    let digest = {
+        write(d, "msg", b"signed by the certificate's key in the token");
+        let out = Command::new("openssl").args(["dgst", "-sha256", "-binary", "msg"]).current_dir(d).output().unwrap();
+        out.stdout
+    };
+    write(d, "d.bin", &digest);
+    let mut handles = Vec::new();
+    for (cert, key_props, issuer) in [
+        ("rsa-hsm", json!({"kty": "RSA-HSM", "key_size": 2048}), "Self"),
+        ("ec-hsm", json!({"kty": "EC-HSM", "crv": "P-256", "exportable": false}), "Self"),
+        ("ca-hsm", json!({"kty": "EC-HSM"}), "Root"),
+    ] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/{cert}/create?{V}"),
+            t,
+            Some(json!({"policy": {"key_props": key_props, "x509_props": {"subject": format!("CN={cert}")},
+                                   "issuer": {"name": issuer}}})),
+        )
+        .await;
+        assert_eq!(r.status, 202, "{cert}: {}", r.body);
+        let p = call(&s, "GET", &format!("{base}/certificates/{cert}/pending?{V}"), t, None).await;
+        assert_eq!(p.body["status"], "completed", "{}", p.body);
+        let c = call(&s, "GET", &format!("{base}/certificates/{cert}?{V}"), t, None).await;
+        assert_eq!(c.status, 200, "{}", c.body);
+        assert_eq!(c.body["policy"]["key_props"]["exportable"], false, "{}", c.body);
+        let pem = format!("{cert}.pem");
+        write(d, &format!("{cert}.der"), &std_unb64(c.body["cer"].as_str().unwrap()));
+        openssl(d, &["x509", "-inform", "DER", "-in", &format!("{cert}.der"), "-out", &pem]);
+        if issuer == "Self" {
+            openssl(d, &["verify", "-CAfile", &pem, &pem]);
+        } else {
+            openssl(d, &["verify", "-CAfile", "root.pem", &pem]);
+            assert!(openssl_fails(d, &["verify", "-CAfile", &pem, &pem]), "not self-signed");
+        }
+        // the certificate carries the token key the keys API shows
+        let kid = c.body["kid"].as_str().unwrap().to_owned();
+        let k = call(&s, "GET", &format!("{kid}?{V}"), t, None).await;
+        assert_eq!(k.status, 200, "{}", k.body);
+        let want_kty = if cert == "rsa-hsm" { "RSA-HSM" } else { "EC-HSM" };
+        assert_eq!(k.body["key"]["kty"], want_kty);
+        assert!(k.body["key"].get("d").is_none());
+        let cert_key = cert_pub(d, &pem, "PEM");
+        assert_eq!(jwk_pub(d, &k.body["key"]), cert_key, "{cert}");
+        write(d, "cert-pub.pem", cert_key.as_bytes());
+        // the stored key record holds only the token handle
+        let version = kid.rsplit('/').next().unwrap();
+        let recs = s.running.core.key_storage_summary("prem", cert, version).await.unwrap();
+        assert!(!recs.is_empty());
+        for rec in &recs {
+            assert_eq!(rec.material_len, 0, "no key material in storage: {rec:?}");
+            assert!(rec.hsm_handle.is_some(), "{rec:?}");
+        }
+        let handle = recs[0].hsm_handle.clone().unwrap();
+        assert!(p11.exists(&handle).unwrap());
+        handles.push(handle);
+        // the keys API signs with it; openssl verifies against the certificate's public key
+        let (alg, opts): (&str, &[&str]) =
+            if cert == "rsa-hsm" { ("RS256", &["-pkeyopt", "digest:sha256"]) } else { ("ES256", &[]) };
+        let r =
+            call(&s, "POST", &format!("{kid}/sign?{V}"), t, Some(json!({"alg": alg, "value": url_b64(&digest)}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut sig = url_unb64(r.body["value"].as_str().unwrap());
+        if alg == "ES256" {
+            let (r, s) = sig.split_at(sig.len() / 2);
+            sig = der_tlv(0x30, &[der_int(r), der_int(s)].concat());
+        }
+        write(d, "s.bin", &sig);
+        let mut args =
+            vec!["pkeyutl", "-verify", "-pubin", "-inkey", "cert-pub.pem", "-in", "d.bin", "-sigfile", "s.bin"];
+        args.extend_from_slice(opts);
+        assert!(openssl(d, &args).contains("Signature Verified Successfully"));
+        write(d, "s.bin", &[sig[..sig.len() - 1].to_vec(), vec![sig[sig.len() - 1] ^ 1]].concat());
+        assert!(openssl_fails(d, &args), "a changed signature does not verify");
+        // the secret holds the certificate (and chain) without a private key
+        let sec = call(&s, "GET", &format!("{base}/secrets/{cert}?{V}"), t, None).await;
+        assert_eq!(sec.status, 200, "{}", sec.body);
+        assert_eq!(sec.body["managed"], true);
+        write(d, "s.pfx", &std_unb64(sec.body["value"].as_str().unwrap()));
+        let certs = openssl(d, &["pkcs12", "-in", "s.pfx", "-passin", "pass:", "-nokeys"]);
+        assert_eq!(certs.matches("BEGIN CERTIFICATE").count(), if issuer == "Self" { 1 } else { 2 }, "{certs}");
+        let keys = openssl(d, &["pkcs12", "-in", "s.pfx", "-passin", "pass:", "-nocerts", "-nodes"]);
+        assert!(!keys.contains("PRIVATE KEY"), "no private key in the secret of an HSM certificate");
+    }
+
+    // CSR for the Unknown issuer, signed by the token key; merged back
+    make_ca(d);
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/csr-hsm/create?{V}"),
+        t,
+        Some(json!({"policy": {"key_props": {"kty": "EC-HSM", "crv": "P-256"},
+                               "x509_props": {"subject": "CN=csr-hsm"}, "issuer": {"name": "Unknown"}}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    write(d, "h.csr.der", &std_unb64(r.body["csr"].as_str().unwrap()));
+    openssl(d, &["req", "-inform", "DER", "-in", "h.csr.der", "-verify", "-noout"]);
+    openssl(d, &["req", "-inform", "DER", "-in", "h.csr.der", "-out", "h.csr"]);
+    openssl(
+        d,
+        &["x509", "-req", "-in", "h.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "h.pem"],
+    );
+    let der_of = |f: &str| {
+        let pem = std::fs::read_to_string(d.join(f)).unwrap();
+        pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()
+    };
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/csr-hsm/pending/merge?{V}"),
+        t,
+        Some(json!({"x5c": [der_of("h.pem"), der_of("ca.pem")]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let kid = r.body["kid"].as_str().unwrap().to_owned();
+    let k = call(&s, "GET", &format!("{kid}?{V}"), t, None).await;
+    assert_eq!(jwk_pub(d, &k.body["key"]), cert_pub(d, "h.pem", "PEM"));
+    let recs = s.running.core.key_storage_summary("prem", "csr-hsm", kid.rsplit('/').next().unwrap()).await.unwrap();
+    assert!(recs.iter().all(|r| r.material_len == 0 && r.hsm_handle.is_some()), "{recs:?}");
+    handles.push(recs[0].hsm_handle.clone().unwrap());
+    // deleting the pending record after the merge leaves the version's token key alone
+    assert_eq!(call(&s, "DELETE", &format!("{base}/certificates/csr-hsm/pending?{V}"), t, None).await.status, 200);
+    assert!(p11.exists(handles.last().unwrap()).unwrap());
+
+    // delete + purge of the certificate destroys its token objects
+    for (cert, handle) in ["rsa-hsm", "ec-hsm", "ca-hsm", "csr-hsm"].iter().zip(&handles) {
+        assert!(p11.exists(handle).unwrap());
+        assert_eq!(call(&s, "DELETE", &format!("{base}/certificates/{cert}?{V}"), t, None).await.status, 200);
+        assert!(p11.exists(handle).unwrap(), "a deleted certificate stays recoverable");
+        let r = call(&s, "DELETE", &format!("{base}/deletedcertificates/{cert}?{V}"), t, None).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert!(!p11.exists(handle).unwrap(), "{cert}: token object destroyed on purge");
+    }
+}

@@ -577,6 +577,151 @@ async fn signing_keys_rotate_with_jwks_overlap() {
     assert_eq!(t.probe(&fresh).await, 200);
 }
 
+/// A static HTTPS file server (`openssl s_server -WWW`, serving `dir`) on a loopback port,
+/// with a certificate from a local CA (`ca.pem` in `dir`'s parent). Killed on drop.
+struct StaticHttps {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for StaticHttps {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl StaticHttps {
+    fn start(d: &Path, www: &Path) -> Self {
+        let run = |cmd: &str| openssl(d, &cmd.split(' ').collect::<Vec<_>>());
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+        run(&format!(
+            "req -x509 {ec} -keyout ca.key -out ca.pem -days 30 -subj /CN=TestIdpCA -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+        ));
+        run(&format!("req -new {ec} -keyout tls.key -out tls.csr -subj /CN=127.0.0.1"));
+        std::fs::write(
+            d.join("tls.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        run("x509 -req -in tls.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tls.pem -days 30 -extfile tls.ext");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("openssl")
+            .current_dir(www)
+            .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}")])
+            .args(["-cert", d.join("tls.pem").to_str().unwrap(), "-key", d.join("tls.key").to_str().unwrap()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server starts");
+        let s = Self { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("openssl s_server did not start on port {port}");
+    }
+
+    fn url(&self, file: &str) -> String {
+        format!("https://127.0.0.1:{}/{file}", self.port)
+    }
+}
+
+#[tokio::test]
+async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let www = d.join("www");
+    std::fs::create_dir(&www).unwrap();
+    let idp = StaticHttps::start(d, &www);
+    let issuer = "https://idp.corp.example/tenant-a";
+    let write = |file: &str, v: &Value| std::fs::write(www.join(file), v.to_string()).unwrap();
+    write("disc.json", &json!({"issuer": issuer, "jwks_uri": idp.url("jwks.json")}));
+    write("disc-other.json", &json!({"issuer": "https://someone.else.example", "jwks_uri": idp.url("jwks.json")}));
+    let (k1, k2, k3) = (make_cert(d, "iss-ec-1", "ec"), make_cert(d, "iss-ec-2", "ec"), make_cert(d, "iss-ec-3", "ec"));
+    write("jwks.json", &json!({"keys": [jwk_of(d, &k1, "k1")]}));
+
+    let ca = d.join("ca.pem");
+    let s = TestServer::start_configured(Some(strongbox_types::FakeClock::new(T0)), |c| {
+        c.trusted_issuer_ca = Some(ca.clone());
+    })
+    .await;
+    let admin = s.admin_token().await;
+    let t = Srv { s, admin };
+    let put = |url: String| {
+        let t = &t;
+        async move {
+            t.mgmt("PUT", "_strongbox/trustedissuers/corp", Some(json!({"issuer": issuer, "discoveryUrl": url}))).await
+        }
+    };
+
+    // failures are 400s naming the host, and nothing is stored
+    let bad = |r: &common::Reply, host: &str, what: &str| {
+        assert_eq!(r.status, 400, "{}", r.body);
+        let m = r.body["error"]["message"].as_str().unwrap();
+        assert!(m.contains(host) && m.contains(what), "{m}");
+    };
+    let host = format!("127.0.0.1:{}", idp.port);
+    bad(&put(idp.url("disc-other.json")).await, &host, "not the registered");
+    // (s_server answers a missing file with a 200 and an error text)
+    bad(&put(idp.url("missing.json")).await, &host, "is not JSON");
+    std::fs::write(www.join("huge.json"), vec![b' '; 300 * 1024]).unwrap();
+    bad(&put(idp.url("huge.json")).await, &host, "larger than");
+    bad(&put("https://127.0.0.1:1/disc.json".into()).await, "127.0.0.1:1", "failed");
+    bad(&put(format!("http://127.0.0.1:{}/disc.json", idp.port)).await, "", "https");
+    let listed = t.mgmt("GET", "_strongbox/trustedissuers", None).await;
+    assert_eq!(listed.body["value"], json!([]), "{}", listed.body);
+
+    // registered by discovery URL only: the server fetched the keys itself
+    let r = put(idp.url("disc.json")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["keyIds"], json!(["k1"]));
+    assert_eq!(r.body["jwksFetched"], T0);
+
+    let (app, _) = t.new_sp("corp-workload").await;
+    let subject = "user:alice";
+    let fc = t
+        .mgmt(
+            "POST",
+            &format!("{SP}/{app}/federatedcredentials"),
+            Some(json!({"name": "corp", "issuer": issuer, "subject": subject})),
+        )
+        .await;
+    assert_eq!(fc.status, 201, "{}", fc.body);
+    let aud = "api://AzureADTokenExchange";
+    let fed = |c: &Cert, kid: &str| {
+        let claims = json!({"iss": issuer, "sub": subject, "aud": [aud], "iat": T0, "nbf": T0, "exp": T0 + 3600});
+        sign_jwt(d, &c.key, &json!({"alg": "ES256", "typ": "JWT", "kid": kid}), &claims)
+    };
+    let tok = access(&t.assertion_token(&app, &fed(&k1, "k1")).await);
+    assert_eq!(claims(&tok)["appid"], app.as_str());
+
+    // the issuer rotates k1 -> k2; within a minute of the last fetch an unknown kid is refused
+    write("jwks.json", &json!({"keys": [jwk_of(d, &k2, "k2")]}));
+    assert_oauth(&t.assertion_token(&app, &fed(&k2, "k2")).await, 401, "invalid_client", "AADSTS700027");
+    // later, the unknown kid makes the server re-fetch: the new key works, the removed one not
+    t.advance(61);
+    access(&t.assertion_token(&app, &fed(&k2, "k2")).await);
+    assert_oauth(&t.assertion_token(&app, &fed(&k1, "k1")).await, 401, "invalid_client", "AADSTS700027");
+
+    // the scheduled refresh (what the background loop runs) picks up the next rotation
+    write("jwks.json", &json!({"keys": [jwk_of(d, &k3, "k3")]}));
+    assert_oauth(&t.assertion_token(&app, &fed(&k3, "k3")).await, 401, "invalid_client", "AADSTS700027");
+    assert_eq!(t.s.running.core.refresh_trusted_issuers().await.unwrap(), 1);
+    let listed = t.mgmt("GET", "_strongbox/trustedissuers", None).await;
+    assert_eq!(listed.body["value"][0]["keyIds"], json!(["k3"]), "{}", listed.body);
+    access(&t.assertion_token(&app, &fed(&k3, "k3")).await);
+    assert_oauth(&t.assertion_token(&app, &fed(&k2, "k2")).await, 401, "invalid_client", "AADSTS700027");
+
+    // a failed refresh keeps the last good keys
+    std::fs::remove_file(www.join("jwks.json")).unwrap();
+    assert_eq!(t.s.running.core.refresh_trusted_issuers().await.unwrap(), 0);
+    access(&t.assertion_token(&app, &fed(&k3, "k3")).await);
+}
+
 fn base32_decode(s: &str) -> Vec<u8> {
     let (mut buf, mut bits, mut out) = (0u32, 0u32, Vec::new());
     for c in s.bytes() {

@@ -274,7 +274,7 @@ impl Core {
         v: &VaultRecord,
         name: &str,
         mut spec: X509Spec,
-        key: &KeyMaterial,
+        key: CertKey<'_>,
     ) -> Result<Option<Vec<Vec<u8>>>> {
         let Some(ca) = self.read_ca(v, name).await? else { return Ok(None) };
         if spec.not_before >= ca.not_after {
@@ -283,7 +283,7 @@ impl Core {
         spec.not_after = spec.not_after.min(ca.not_after);
         let ca_der = unb64(&ca.cer)?;
         let signer = self.ca_signer(&ca)?;
-        let leaf = x509::issue_by(&spec, CertKey::Soft(key), &ca_der, signer.as_cert_key())?;
+        let leaf = x509::issue_by(&spec, key, &ca_der, signer.as_cert_key())?;
         let mut chain = vec![leaf, ca_der];
         for c in &ca.chain {
             chain.push(unb64(c)?);

@@ -5,7 +5,8 @@
 //! send): RSA 2048, exportable, `reuse_key` false, `application/x-pkcs12`, EKUs server and
 //! client authentication, key usage `digitalSignature` + `keyEncipherment` (RSA) or
 //! `digitalSignature` (EC), 12 months, and one lifetime action at 80 % of the lifetime:
-//! `AutoRenew` for issuers that can renew, `EmailContacts` for `Unknown`.
+//! `AutoRenew` for issuers that can renew, `EmailContacts` for `Unknown`. `-HSM` key types are
+//! never exportable (`exportable: true` is refused) and EC-HSM takes P-256 or P-384.
 
 use serde::{Deserialize, Serialize};
 use strongbox_crypto::certs::{self as x509, CertInfo, KEY_USAGES};
@@ -161,12 +162,8 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
                 v.name
             )));
         }
-        "RSA-HSM" | "EC-HSM" => {
-            return Err(Error::new(
-                strongbox_types::ErrorKind::NotImplemented,
-                "HSM-protected certificate keys are not available in this Strongbox release yet.",
-            ));
-        }
+        // Generated in the PKCS#11 token at issuance (501 there when no token is configured).
+        "RSA-HSM" | "EC-HSM" => kty,
         other => {
             return Err(Error::bad(format!(
                 "Invalid key type '{}' for a certificate. Supported key types are RSA and EC.",
@@ -178,6 +175,7 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
     let same_kty = base.is_some_and(|b| b.kty == kty);
     let inherit = |f: fn(&CertPolicy) -> Option<u32>| if same_kty { base.and_then(f) } else { None };
     let is_rsa = kty.starts_with("RSA");
+    let hsm = kty.ends_with("-HSM");
     let (key_size, crv) = if is_rsa {
         if input.crv.is_some() {
             return Err(Error::bad("'crv' does not apply to RSA keys."));
@@ -202,6 +200,13 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
         let c = curve(Some(&crv))?;
         if input.key_size.is_some_and(|n| n as usize != c.bits()) {
             return Err(Error::bad("'key_size' does not match the curve 'crv'."));
+        }
+        // The token signs certificates and CSRs for P-256 and P-384 keys.
+        if hsm && !matches!(crv.as_str(), "P-256" | "P-384") {
+            return Err(Error::bad(format!(
+                "The curve {} is not supported for EC-HSM certificate keys; use P-256 or P-384.",
+                short(&crv)
+            )));
         }
         (Some(c.bits() as u32), Some(crv))
     };
@@ -314,7 +319,17 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
     }
 
     Ok(CertPolicy {
-        exportable: input.exportable.or(base.map(|b| b.exportable)).unwrap_or(true),
+        exportable: if hsm {
+            // An HSM key never leaves the token (Azure refuses exportable HSM keys too).
+            if input.exportable == Some(true) {
+                return Err(Error::bad(format!(
+                    "Exportable keys are not supported for the key type {kty}: an HSM-protected key never leaves the HSM. Set 'exportable' to false."
+                )));
+            }
+            false
+        } else {
+            input.exportable.or(base.map(|b| b.exportable)).unwrap_or(true)
+        },
         kty,
         key_size,
         crv,

@@ -193,24 +193,33 @@ impl Core {
                 ),
             )
         };
-        let issuer = self.trusted_issuer_by_url(&iss).await.map_err(internal)?.ok_or_else(no_issuer)?;
+        let mut issuer = self.trusted_issuer_by_url(&iss).await.map_err(internal)?.ok_or_else(no_issuer)?;
         let candidates: Vec<_> = sp.federated.iter().filter(|f| f.issuer == iss).collect();
         if candidates.is_empty() {
             return Err(no_issuer());
         }
-        let keys: Vec<(Option<String>, VerifyKey)> = issuer
-            .jwks
-            .get("keys")
-            .and_then(serde_json::Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|k| {
-                        let kid = k.get("kid").and_then(serde_json::Value::as_str).map(str::to_owned);
-                        VerifyKey::from_jwk(k).map(|v| (kid, v))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let keys_of = |jwks: &serde_json::Value| -> Vec<(Option<String>, VerifyKey)> {
+            jwks.get("keys")
+                .and_then(serde_json::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| {
+                            let kid = k.get("kid").and_then(serde_json::Value::as_str).map(str::to_owned);
+                            VerifyKey::from_jwk(k).map(|v| (kid, v))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut keys = keys_of(&issuer.jwks);
+        if let Some(kid) = &u.header.kid
+            && !keys.iter().any(|(k, _)| k.as_deref() == Some(kid.as_str()))
+            && let Some(fresh) = self.refresh_issuer_for_unknown_kid(&issuer).await
+        {
+            // the issuer may have rotated its keys since they were last fetched
+            issuer = fresh;
+            keys = keys_of(&issuer.jwks);
+        }
         let by_kid: Vec<&VerifyKey> = match &u.header.kid {
             Some(kid) => keys.iter().filter(|(k, _)| k.as_deref() == Some(kid.as_str())).map(|(_, v)| v).collect(),
             None => keys.iter().map(|(_, v)| v).collect(),

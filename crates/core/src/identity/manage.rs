@@ -14,7 +14,7 @@ use super::{ClientCertRec, ClientSecretRec, FederatedRec, SP_PREFIX, ServicePrin
 use crate::events::SecurityEvent;
 use crate::{CAS_RETRIES, Core, decode, encode};
 
-const ISSUER_PREFIX: &str = "issuer/";
+pub(super) const ISSUER_PREFIX: &str = "issuer/";
 const MAX_SECRETS: usize = 20;
 const MAX_CERTS: usize = 20;
 /// Entra's limit of federated credentials per application.
@@ -130,6 +130,14 @@ impl From<&TrustedIssuerRec> for TrustedIssuerView {
             jwks_fetched: (r.jwks_fetched > 0).then_some(r.jwks_fetched),
         }
     }
+}
+
+/// How many keys of a JWKS (`{"keys": [...]}`) this server can verify with.
+pub(super) fn usable_keys(jwks: &Value) -> usize {
+    jwks.get("keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter(|k| strongbox_crypto::jwt::VerifyKey::from_jwk(k).is_some()).count())
+        .unwrap_or(0)
 }
 
 /// A fresh client secret record and the secret (`sbx~` + 256 random bits, base64url).
@@ -512,8 +520,9 @@ impl Core {
         Ok(())
     }
 
-    /// Trusts an external OIDC issuer. `jwks` (`{"keys": [...]}`) is required now; a
-    /// `discovery_url` is kept so the keys can be refreshed from it.
+    /// Trusts an external OIDC issuer. With only a `discovery_url` the server fetches the keys
+    /// now (the discovery `issuer` must equal `issuer`) and refreshes them later; with `jwks`
+    /// (`{"keys": [...]}`) those keys are stored as given.
     pub async fn put_trusted_issuer(
         &self,
         name: &str,
@@ -528,22 +537,20 @@ impl Core {
         if !issuer.starts_with("https://") && !issuer.starts_with("http://") {
             return Err(Error::bad("The issuer must be an https URL (the token's 'iss' claim)."));
         }
+        if let Some(u) = &discovery_url {
+            check_text("discoveryUrl", u, 1000)?;
+        }
+        let mut fetched = 0;
         let jwks = match (jwks, &discovery_url) {
             (Some(j), _) => j,
-            (None, Some(_)) => {
-                return Err(Error::new(
-                    ErrorKind::NotImplemented,
-                    "The server does not fetch keys itself yet: give 'jwks' (`strongbox ad trusted-issuer create --discovery-url` fetches them for you).",
-                ));
+            (None, Some(url)) => {
+                let j = self.fetch_issuer_jwks(issuer, url).await?;
+                fetched = self.now();
+                j
             }
-            (None, None) => return Err(Error::bad("Give 'jwks' ({\"keys\": [...]}).")),
+            (None, None) => return Err(Error::bad("Give 'jwks' ({\"keys\": [...]}) or 'discoveryUrl'.")),
         };
-        let usable = jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|k| strongbox_crypto::jwt::VerifyKey::from_jwk(k).is_some()).count())
-            .unwrap_or(0);
-        if usable == 0 {
+        if usable_keys(&jwks) == 0 {
             return Err(Error::bad("The JWKS has no usable key (RSA, or EC P-256/P-384)."));
         }
         let now = self.now();
@@ -552,7 +559,7 @@ impl Core {
             issuer: issuer.to_owned(),
             jwks,
             discovery_url,
-            jwks_fetched: 0,
+            jwks_fetched: fetched,
             created: now,
         };
         let key = format!("{ISSUER_PREFIX}{}", rec.name);

@@ -114,6 +114,21 @@ impl Core {
         })
     }
 
+    /// Records an agent call as a security event; a refused credential (401) also counts as a
+    /// failed sign-in for the client id and the address.
+    async fn record_agent_call(&self, kind: &str, req: &TokenRequest, result: &Result<String, OAuthError>) {
+        let client = req.client_id.as_deref().unwrap_or_default();
+        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
+        let (outcome, detail) = match result {
+            Ok(_) => ("success", ""),
+            Err(e) => ("failure", e.code()),
+        };
+        if result.as_ref().is_err_and(|e| e.status == 401) {
+            self.note_failure(req);
+        }
+        self.security_event(SecurityEvent::new(kind, outcome, client, &peer, detail)).await;
+    }
+
     /// The agent's first contact: the one-time code for its certificate. Refused codes count
     /// as failed sign-ins (throttled per client id and address).
     pub async fn enroll_agent(
@@ -123,17 +138,8 @@ impl Core {
         code: &SecretString,
         certificate_pem: &str,
     ) -> Result<String, OAuthError> {
-        let client = req.client_id.clone().unwrap_or_default();
         let result = self.enroll_inner(tenant, req, code, certificate_pem).await;
-        let (outcome, detail) = match &result {
-            Ok(_) => ("success", String::new()),
-            Err(e) => ("failure", e.code().to_owned()),
-        };
-        if result.as_ref().is_err_and(|e| e.status == 401) {
-            self.note_failure(req);
-        }
-        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
-        self.security_event(SecurityEvent::new("managed-identity.enroll", outcome, &client, &peer, &detail)).await;
+        self.record_agent_call("managed-identity.enroll", req, &result).await;
         result
     }
 
@@ -196,17 +202,8 @@ impl Core {
         assertion: &SecretString,
         certificate_pem: &str,
     ) -> Result<String, OAuthError> {
-        let client = req.client_id.clone().unwrap_or_default();
         let result = self.rotate_inner(tenant, req, assertion, certificate_pem).await;
-        let (outcome, detail) = match &result {
-            Ok(_) => ("success", String::new()),
-            Err(e) => ("failure", e.code().to_owned()),
-        };
-        if result.as_ref().is_err_and(|e| e.status == 401) {
-            self.note_failure(req);
-        }
-        let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
-        self.security_event(SecurityEvent::new("managed-identity.rotate", outcome, &client, &peer, &detail)).await;
+        self.record_agent_call("managed-identity.rotate", req, &result).await;
         result
     }
 
