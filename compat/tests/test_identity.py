@@ -203,12 +203,19 @@ def _start_agent(server: Server, client_id: str, code: str, state: Path, rotate_
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True)
     found: dict[str, str] = {}
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(found) < 2:
+    while time.monotonic() < deadline and "IDENTITY_ENDPOINT" not in found:
         line = proc.stdout.readline()
         if not line:
             break
-        if "=" in line and line.startswith("IDENTITY_"):
-            k, v = line.strip().split("=", 1)
+        assert "IDENTITY_HEADER" not in line, "the agent must not print its header"
+        if line.startswith("IDENTITY_ENDPOINT="):
+            found["IDENTITY_ENDPOINT"] = line.strip().split("=", 1)[1]
+    if found:
+        # the workload reads the rest of its environment from the agent's 0600 file
+        env_file = state / "identity.env"
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        for line in env_file.read_text().splitlines():
+            k, v = line.split("=", 1)
             found[k] = v
     return proc, found
 

@@ -277,9 +277,11 @@ pub(crate) async fn run(a: AgentArgs) -> anyhow::Result<()> {
     let endpoint = format!("http://{addr}/msi/token");
     let env = format!("IDENTITY_ENDPOINT={endpoint}\nIDENTITY_HEADER={}\n", agent.header.expose());
     write_private(&a.state_dir.join("identity.env"), env.as_bytes())?;
-    print!("{env}");
+    // The header is a credential for the endpoint: it goes only to the 0600 file, never to
+    // stdout, which service managers usually keep in a log.
+    println!("IDENTITY_ENDPOINT={endpoint}");
     println!(
-        "strongbox agent: ready; the workload's environment is also in {}",
+        "strongbox agent: ready; the workload's environment (IDENTITY_ENDPOINT, IDENTITY_HEADER) is in {}",
         a.state_dir.join("identity.env").display()
     );
     std::io::stdout().flush()?;
