@@ -482,17 +482,7 @@ impl Core {
                 ),
             ));
         }
-        if let Some(wait) = self.throttled(req) {
-            let mut e = OAuthError::new(
-                429,
-                "temporarily_unavailable",
-                format!(
-                    "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
-                ),
-            );
-            e.retry_after = Some(wait);
-            return Err(e);
-        }
+        self.back_off(req)?;
         let unknown = || {
             OAuthError::new(
                 400,

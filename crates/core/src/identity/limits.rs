@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::TokenRequest;
+use super::{OAuthError, TokenRequest};
 use crate::Core;
 
 /// Failures counted within this many seconds.
@@ -81,6 +81,24 @@ impl Core {
         let a = client_key(req).and_then(|k| l.blocked(&k, now));
         let b = address_key(req).and_then(|k| l.blocked(&k, now));
         a.max(b)
+    }
+
+    /// The 429 every credential exchange answers while its client id or address is in back-off.
+    pub(super) fn back_off(&self, req: &TokenRequest) -> Result<(), OAuthError> {
+        match self.throttled(req) {
+            None => Ok(()),
+            Some(wait) => {
+                let mut e = OAuthError::new(
+                    429,
+                    "temporarily_unavailable",
+                    format!(
+                        "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
+                    ),
+                );
+                e.retry_after = Some(wait);
+                Err(e)
+            }
+        }
     }
 
     pub(super) fn note_failure(&self, req: &TokenRequest) {

@@ -153,15 +153,7 @@ impl Core {
         if !self.is_our_tenant(tenant) {
             return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
         }
-        if let Some(wait) = self.throttled(req) {
-            let mut e = OAuthError::new(
-                429,
-                "temporarily_unavailable",
-                format!("AADSTS50053: Too many failed attempts. Retry after {wait} seconds."),
-            );
-            e.retry_after = Some(wait);
-            return Err(e);
-        }
+        self.back_off(req)?;
         let client_id = req.client_id.as_deref().unwrap_or_default();
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(bad_code());
@@ -217,12 +209,7 @@ impl Core {
         if !self.is_our_tenant(tenant) {
             return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
         }
-        if let Some(wait) = self.throttled(req) {
-            let mut e =
-                OAuthError::new(429, "temporarily_unavailable", format!("AADSTS50053: Retry after {wait} seconds."));
-            e.retry_after = Some(wait);
-            return Err(e);
-        }
+        self.back_off(req)?;
         let client_id = req.client_id.as_deref().unwrap_or_default();
         let unknown =
             || OAuthError::new(400, "unauthorized_client", "AADSTS700016: Application was not found in the directory.");
