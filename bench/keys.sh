@@ -183,6 +183,19 @@ RSS_AFTER_KB=$(rss_kb "$SB_PID")
 HWM_KB=$(hwm_kb "$SB_PID")
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 openssl_speed after
+# the server's own library, single core, no HTTP: how much of the gap to OpenSSL is aws-lc itself
+OPS_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/examples/op_speed"
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  (cd "$REPO" && cargo build --release -p strongbox-crypto --example op_speed) || die "cargo build of op_speed failed"
+fi
+LIB_RS256=- LIB_ES256=- LIB_OAEP=-
+if [[ -x "$OPS_BIN" ]]; then
+  log "aws-lc single-core rates (crates/crypto/examples/op_speed.rs)"
+  "$OPS_BIN" 5 >"$WORK/op_speed.log" 2>&1 || die "op_speed failed"
+  LIB_RS256=$(awk '/sign RS256/ {print $(NF-3)}' "$WORK/op_speed.log")
+  LIB_OAEP=$(awk '/decrypt OAEP/ {print $(NF-3)}' "$WORK/op_speed.log")
+  LIB_ES256=$(awk '/sign ES256/ {print $(NF-3)}' "$WORK/op_speed.log")
+fi
 for v in SSL_RSA_SIGN SSL_RSA_DEC SSL_EC_SIGN; do # the mean of both goes under "mean"
   declare -n a=$v
   a[mean]=$(awk -v x="${a[before]}" -v y="${a[after]}" 'BEGIN {printf "%.1f", (x + y) / 2}')
@@ -240,6 +253,16 @@ proj() { # proj NAME OPENSSL-RATE LABEL [nginx]
 proj rs256 "${SSL_RSA_SIGN[mean]}" "RSA-2048 sign (RS256)"
 proj rsa_decrypt "${SSL_RSA_DEC[mean]}" "RSA-2048 decrypt (RSA-OAEP)"
 proj es256 "${SSL_EC_SIGN[mean]}" "P-256 sign (ES256)" nginx
+if [[ "$LIB_RS256" != - ]]; then
+  echo "The server's crypto library alone (aws-lc via crates/crypto, one core, no HTTP), next to OpenSSL per core:"
+  lib() { # lib LABEL LIB-RATE OPENSSL-MULTI-RATE API-CPU-US
+    awk -v l="$1" -v r="$2" -v o="$3" -v m="$SPEED_MULTI" -v c="$4" 'BEGIN {
+      printf "  %-30s %6.0f/s (%.1f µs/op) = %5.1f%% of OpenSSL per core; the API spends %.1f µs/req more\n", l, r, 1e6 / r, 100 * r * m / o, c - 1e6 / r }'
+  }
+  lib "RSA-2048 sign (RS256)" "$LIB_RS256" "${SSL_RSA_SIGN[mean]}" "${CPU[rs256]}"
+  lib "RSA-2048 decrypt (RSA-OAEP)" "$LIB_OAEP" "${SSL_RSA_DEC[mean]}" "${CPU[rsa_decrypt]}"
+  lib "P-256 sign (ES256)" "$LIB_ES256" "${SSL_EC_SIGN[mean]}" "${CPU[es256]}"
+fi
 echo "server RSS: $(mib "$RSS_BEFORE_KB") MiB before the runs, $(mib "$RSS_AFTER_KB") MiB after (peak $(mib "$HWM_KB") MiB)"
 echo "load average (1/5/15 min): $LOAD_START at start, $LOAD_END at end"
 max_other=$(printf '%s\n' "${OTHER_CORES[@]}" "${SSL_OTHER[@]}" | sort -g | tail -1)

@@ -95,6 +95,37 @@ fi
 cargo_passed=$(grep -oE 'test result: ok\. [0-9]+ passed' $TARGET_DIR/cargo-test.log | awk '{s+=$4} END {print s+0}')
 echo "cargo test: ${cargo_passed} passed"
 
+# Fuzzing: the stable smoke fuzzer (crates/crypto/tests/fuzz_smoke.rs) ran above with cargo test;
+# with cargo-fuzz and a nightly toolchain, each libFuzzer target also runs for a short time
+# (STRONGBOX_FUZZ_SECONDS each, default 20; 0 skips). New corpus entries go to a temp folder, the
+# seeds in fuzz/corpus stay untouched; a crash is saved under fuzz/artifacts/ and fails the run.
+step "cargo fuzz (short libFuzzer runs)"
+fuzz_secs="${STRONGBOX_FUZZ_SECONDS:-20}"
+if [[ "$fuzz_secs" == "0" ]]; then
+    echo "SKIPPED: cargo fuzz (STRONGBOX_FUZZ_SECONDS=0; the stable smoke fuzzer still ran)"
+elif cargo +nightly fuzz --version >/dev/null 2>&1; then
+    fuzz_start=$SECONDS
+    cargo +nightly fuzz build --fuzz-dir fuzz 2>&1 | tail -n 3
+    for target in jwk_import decrypt jws_verify; do
+        fuzz_new="$(mktemp -d)"
+        fuzz_dict=()
+        [[ -f "fuzz/$target.dict" ]] && fuzz_dict=("-dict=fuzz/$target.dict")
+        if ! cargo +nightly fuzz run --fuzz-dir fuzz "$target" "$fuzz_new" "fuzz/corpus/$target" -- \
+            -max_total_time="$fuzz_secs" -timeout=10 -print_final_stats=1 "${fuzz_dict[@]}" \
+            >"$TARGET_DIR/fuzz-$target.log" 2>&1; then
+            rm -rf "$fuzz_new"
+            tail -n 40 "$TARGET_DIR/fuzz-$target.log"
+            echo "cargo fuzz $target FAILED (full log: $TARGET_DIR/fuzz-$target.log; reproducer in fuzz/artifacts/$target/)"
+            exit 1
+        fi
+        rm -rf "$fuzz_new"
+        echo "fuzz $target: $(grep -m1 -oE 'stat::number_of_executed_units: *[0-9]+' "$TARGET_DIR/fuzz-$target.log" | grep -oE '[0-9]+$') runs in ${fuzz_secs}s, no crash"
+    done
+    echo "cargo fuzz: done in $((SECONDS - fuzz_start))s"
+else
+    echo "SKIPPED: cargo-fuzz not installed (the stable smoke fuzzer still ran)"
+fi
+
 if [[ "${STRONGBOX_SKIP_COMPAT:-0}" == "1" ]]; then
     echo "SKIPPED: Python SDK compatibility tier (STRONGBOX_SKIP_COMPAT=1)"
     compat_passed=0

@@ -479,6 +479,7 @@ fn decode_std(s: &str, what: &str) -> Result<Vec<u8>> {
 
 pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Result<Response> {
     use CertRoute::*;
+    crate::secrets::not_on_managed_hsm(ctx, "certificates").await?;
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));

@@ -11,7 +11,11 @@
 //! | GET, POST | `serviceprincipals/{id}/federatedcredentials` | list; `{name, issuer, subject, audiences}` |
 //! | DELETE | `serviceprincipals/{id}/federatedcredentials/{id or name}` | |
 //! | GET | `trustedissuers` | list |
-//! | PUT, DELETE | `trustedissuers/{name}` | `{issuer, jwks, discoveryUrl}` |
+//! | GET | `attestationauthorities` | list (secure key release) |
+//! | PUT, DELETE | `attestationauthorities/{name}` | `{authority, jwks}` (no `jwks`: fetched from the authority) |
+//! | PUT, DELETE | `trustedissuers/{name}` | `{issuer, jwks, discoveryUrl, userTokens}` |
+//! | PATCH | `trustedissuers/{name}` | `{"userTokens": {audiences, userClaim, principalMapping} or null}` |
+//! | POST | `trustedissuers/{name}/principalid` | `{"value"}` → `{"objectId"}` of an `external` person |
 //! | GET, PUT | `identitypolicy` | `{signingKeyRotationSeconds, mfaRequiredForUsers}` |
 //! | POST | `managedidentities` | `{displayName}` → client id and a one-time enrolment code |
 //! | POST | `managedidentities/{id}/enrollmentcode` | a new one-time enrolment code |
@@ -71,6 +75,22 @@ struct PutIssuer {
     issuer: String,
     jwks: Option<Value>,
     discovery_url: Option<String>,
+    /// Present: the issuer's user tokens are accepted on the data plane with these settings.
+    #[serde(default)]
+    user_tokens: Option<strongbox_core::UserTokens>,
+}
+
+/// `PATCH trustedissuers/{name}`: `{"userTokens": {...}}` turns acceptance on, `null` off.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PatchIssuer {
+    user_tokens: Option<strongbox_core::UserTokens>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrincipalIdQuery {
+    value: String,
 }
 
 fn nf() -> Error {
@@ -148,10 +168,35 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             core.delete_federated_credential(id, fed).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
+        (["attestationauthorities"], &Method::GET) => {
+            ok(json!({ "value": core.list_attestation_authorities().await? }))
+        }
+        (["attestationauthorities", name], &Method::PUT) => {
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase", deny_unknown_fields)]
+            struct PutAuthority {
+                authority: String,
+                jwks: Option<Value>,
+            }
+            let b: PutAuthority = parse_json(body)?;
+            ok(json!(core.put_attestation_authority(name, &b.authority, b.jwks).await?))
+        }
+        (["attestationauthorities", name], &Method::DELETE) => {
+            core.delete_attestation_authority(name).await?;
+            Ok(empty(StatusCode::NO_CONTENT))
+        }
         (["trustedissuers"], &Method::GET) => ok(json!({ "value": core.list_trusted_issuers().await? })),
         (["trustedissuers", name], &Method::PUT) => {
             let b: PutIssuer = parse_json(body)?;
-            ok(json!(core.put_trusted_issuer(name, &b.issuer, b.jwks, b.discovery_url).await?))
+            ok(json!(core.put_trusted_issuer(name, &b.issuer, b.jwks, b.discovery_url, b.user_tokens).await?))
+        }
+        (["trustedissuers", name], &Method::PATCH) => {
+            let b: PatchIssuer = parse_json(body)?;
+            ok(json!(core.set_trusted_issuer_user_tokens(name, b.user_tokens).await?))
+        }
+        (["trustedissuers", name, "principalid"], &Method::POST) => {
+            let b: PrincipalIdQuery = parse_json(body)?;
+            ok(json!({ "objectId": core.external_principal_id(name, &b.value).await? }))
         }
         (["trustedissuers", name], &Method::DELETE) => {
             core.delete_trusted_issuer(name).await?;
@@ -217,8 +262,11 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             | ["serviceprincipals", _]
             | ["serviceprincipals", _, "credentials" | "certificates" | "federatedcredentials"]
             | ["serviceprincipals", _, "credentials" | "federatedcredentials", _]
+            | ["attestationauthorities"]
+            | ["attestationauthorities", _]
             | ["trustedissuers"]
             | ["trustedissuers", _]
+            | ["trustedissuers", _, "principalid"]
             | ["identitypolicy"]
             | ["managedidentities"]
             | ["users"]

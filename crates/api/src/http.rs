@@ -127,6 +127,10 @@ async fn serve(
     }
     strongbox_wire::check_api_version(ctx.q("api-version"))?;
     let body = if route.wants_body() { Some(read_body(body).await?) } else { None };
+    // Secure key release records who released the key: it needs the principal.
+    if let Route::ReleaseKey(name, version) = &route {
+        return keys::release(ctx, name, version.as_deref(), principal, body).await;
+    }
     match route.family() {
         Family::Secrets => secrets::serve(ctx, route, body).await,
         Family::Keys => keys::serve(ctx, route, body).await,

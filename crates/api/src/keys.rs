@@ -5,14 +5,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use strongbox_core::{
     ActionType, CipherInput, CommonUpdate, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction,
-    RotationPolicy,
+    ReleasePolicy, ReleaseRequest, RotationPolicy,
 };
-use strongbox_types::{Error, ErrorKind};
+use strongbox_types::Error;
 use strongbox_wire::BlobValue;
 use strongbox_wire::keys::{
     ActionWire, KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult,
-    KeyOperationsParameters, KeyRotationPolicy, KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult,
-    LifetimeActionWire, RandomBytesRequest, RotationPolicyAttributes, TriggerWire,
+    KeyOperationsParameters, KeyReleaseParameters, KeyReleasePolicy, KeyReleaseResult, KeyRotationPolicy,
+    KeyUpdateParameters, KeyVerifyParameters, KeyVerifyResult, LifetimeActionWire, RandomBytesRequest,
+    RotationPolicyAttributes, TriggerWire,
 };
 
 use crate::http::{Ctx, empty, json, page, paging, parse_json, wire_attributes};
@@ -23,13 +24,23 @@ fn b64(field: &str, v: Option<String>) -> Result<Vec<u8>, Error> {
     strongbox_crypto::b64url_decode(&v).map_err(|_| Error::bad(format!("The '{field}' member is not valid base64url.")))
 }
 
-fn release_policy_not_yet(p: &Option<serde_json::Value>) -> Result<(), Error> {
-    match p {
-        Some(v) if !v.is_null() => Err(Error::new(
-            ErrorKind::NotImplemented,
-            "Key release policies are not implemented in this Strongbox release yet.",
-        )),
-        _ => Ok(()),
+/// A wire release policy for core (which checks `data` and the grammar).
+fn release_policy_from_wire(p: Option<KeyReleasePolicy>) -> Result<Option<ReleasePolicy>, Error> {
+    let Some(p) = p else { return Ok(None) };
+    let data =
+        p.data.filter(|d| !d.is_empty()).ok_or_else(|| Error::bad("The release policy's 'data' is required."))?;
+    Ok(Some(ReleasePolicy {
+        content_type: p.content_type.unwrap_or_default(),
+        immutable: p.immutable.unwrap_or(false),
+        data,
+    }))
+}
+
+fn policy_to_wire_release(p: &ReleasePolicy) -> KeyReleasePolicy {
+    KeyReleasePolicy {
+        content_type: Some(p.content_type.clone()),
+        immutable: Some(p.immutable),
+        data: Some(p.data.clone()),
     }
 }
 
@@ -40,11 +51,8 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
     match route {
         Route::CreateKey(name) => {
             let p: KeyCreateParameters = parse_json(body)?;
-            release_policy_not_yet(&p.release_policy)?;
+            let release_policy = release_policy_from_wire(p.release_policy)?;
             let a = p.attributes.unwrap_or_default();
-            if a.exportable == Some(true) {
-                return Err(Error::bad("Exportable keys require a release policy, which is not implemented yet."));
-            }
             let req = CreateKey {
                 kty: p.kty.ok_or_else(|| Error::bad("The 'kty' member is required."))?,
                 key_size: p.key_size,
@@ -55,25 +63,29 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 enabled: a.enabled,
                 nbf: a.nbf,
                 exp: a.exp,
+                exportable: a.exportable,
+                release_policy,
             };
             ok(&core.create_key(vault, &name, req).await?)
         }
         Route::ImportKey(name) => {
             let p: KeyImportParameters = parse_json(body)?;
-            release_policy_not_yet(&p.release_policy)?;
+            let release_policy = release_policy_from_wire(p.release_policy)?;
             let jwk = p.key.ok_or_else(|| Error::bad("The 'key' member is required."))?;
             let a = p.attributes.unwrap_or_default();
             let props = KeyProps { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
-            let v = core.import_key(vault, &name, &jwk, p.hsm.unwrap_or(false), props).await?;
+            let hsm = p.hsm.unwrap_or(false);
+            let exportable = a.exportable.unwrap_or(false);
+            let v = core.import_key_with_release(vault, &name, &jwk, hsm, props, exportable, release_policy).await?;
             ok(&v)
         }
         Route::GetKey(name, version) => ok(&core.get_key(vault, &name, version.as_deref()).await?),
         Route::UpdateKey(name, version) => {
             let p: KeyUpdateParameters = parse_json(body)?;
-            release_policy_not_yet(&p.release_policy)?;
+            let release_policy = release_policy_from_wire(p.release_policy)?;
             let a = p.attributes.unwrap_or_default();
             let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
-            let upd = KeyUpdate { key_ops: p.key_ops, common };
+            let upd = KeyUpdate { key_ops: p.key_ops, common, release_policy, exportable: a.exportable };
             ok(&core.update_key(vault, &name, version.as_deref(), upd).await?)
         }
         Route::DeleteKey(name) => ok(&core.delete_key(vault, &name).await?),
@@ -233,7 +245,7 @@ fn listing(ctx: &Ctx<'_>, path: &str, l: KeyListing, versioned: bool, max: usize
 }
 
 fn attributes(v: &KeyView) -> KeyAttributes {
-    wire_attributes(&v.attributes, Some(false))
+    wire_attributes(&v.attributes, Some(v.exportable))
 }
 
 fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {
@@ -255,10 +267,55 @@ fn bundle(ctx: &Ctx<'_>, v: &KeyView) -> KeyBundle {
         attributes: attributes(v),
         tags: v.tags.clone(),
         managed: v.managed.then_some(true),
+        release_policy: v.release_policy.as_ref().map(policy_to_wire_release),
         ..Default::default()
     };
     deleted_fields(ctx, v, &mut b);
     b
+}
+
+/// `POST /keys/{name}/{version}/release`: verifies the attestation token against the version's
+/// release policy (core) and answers `{value: JWS}`, signed ES256 with the token service's current
+/// key (verifiable with the tenant's published JWKS). The payload follows Azure's:
+/// `{request: {api-version, enc, kid, nonce}, response: {key: {attributes, key: {kid, kty,
+/// key_ops, public members, key_hsm}, release_policy, tags}}}`, where `key_hsm` is base64url of
+/// `{schema_version, header: {kid, alg: "dir", enc}, ciphertext}`.
+pub async fn release(
+    ctx: &Ctx<'_>,
+    name: &str,
+    version: Option<&str>,
+    principal: &strongbox_core::Principal,
+    body: Option<Bytes>,
+) -> Result<Response, Error> {
+    let p: KeyReleaseParameters = parse_json(body)?;
+    let target = p.target.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad("The 'target' member is required."))?;
+    let req = ReleaseRequest { target: &target, nonce: p.nonce.as_deref(), enc: p.enc.as_deref() };
+    let r = ctx.st.core.release_key(ctx.vault.as_str(), name, version, req, &principal.object_id).await?;
+    let b = bundle(ctx, &r.view);
+    let mut key = serde_json::to_value(&b.key).map_err(|_| Error::internal("key encoding"))?;
+    if let Some(o) = key.as_object_mut() {
+        o.insert("key_hsm".into(), serde_json::Value::String(r.key_hsm));
+    }
+    let kid = key.get("kid").cloned().unwrap_or_default();
+    let payload = serde_json::json!({
+        "request": {
+            "api-version": ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION),
+            "enc": r.enc,
+            "kid": kid,
+            "nonce": p.nonce,
+        },
+        "response": {
+            "key": {
+                "attributes": b.attributes,
+                "key": key,
+                "release_policy": b.release_policy,
+                "tags": b.tags,
+            }
+        },
+        "iat": ctx.st.core.now(),
+    });
+    let value = ctx.st.core.sign_release(&payload)?;
+    Ok(json(StatusCode::OK, &KeyReleaseResult { value }))
 }
 
 /// A list item: `kid` only (base id for key lists, versioned for version lists).

@@ -44,6 +44,7 @@ pub fn permission(route: &Route) -> Option<(PolicyArea, &'static str)> {
         Route::RotateKey(_) => (Keys, "rotate"),
         Route::GetRotationPolicy(_) => (Keys, "getrotationpolicy"),
         Route::SetRotationPolicy(_) => (Keys, "setrotationpolicy"),
+        Route::ReleaseKey(..) => (Keys, "release"),
         Route::Certificate(c) => return certificate_permission(c),
         Route::NotYet(action) if action.contains("/keys/") => (Keys, "release"),
         Route::NotYet(_) => (Certificates, "get"),

@@ -95,7 +95,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("POST /keys/k/rotate", "Y..Y.......", "Y..Y.......", "Y..Y......."),
     ("GET /keys/k/rotationpolicy", "Y..Y...Y...", "Y..Y...Y...", "Y..Y...Y..."),
     ("PUT /keys/k/rotationpolicy", "Y..Y.......", "Y..Y.......", "Y..Y......."),
-    ("POST /keys/k/0123456789abcdef0123456789abcdef/release", "Y..Y.Y.....", "Y..Y.Y.....", "..........."),
+    ("POST /keys/k/0123456789abcdef0123456789abcdef/release", "Y..Y.Y.....", "Y..Y.Y.....", "Y..Y.Y....."),
     ("GET /_strongbox/certificateauthorities", "YY.....Y...", "YY.....Y...", "..........."),
     ("GET /_strongbox/certificateauthorities/ca", "YY.....Y...", "YY.....Y...", "..........."),
     ("PUT /_strongbox/certificateauthorities/ca", "YY.........", "YY.........", "..........."),

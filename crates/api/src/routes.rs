@@ -36,6 +36,8 @@ pub enum Route {
     RotateKey(String),
     GetRotationPolicy(String),
     SetRotationPolicy(String),
+    /// `POST /keys/{name}[/{version}]/release` (secure key release).
+    ReleaseKey(String, Option<String>),
     Rng,
     /// Certificates, key rotation and release: not built yet; answered with
     /// an honest 501 after authentication.
@@ -148,6 +150,7 @@ impl Route {
             | Route::RotateKey(_)
             | Route::GetRotationPolicy(_)
             | Route::SetRotationPolicy(_)
+            | Route::ReleaseKey(..)
             | Route::Rng => Family::Keys,
             Route::VaultList | Route::VaultGet(_) | Route::VaultCreate(_) | Route::CreateServicePrincipal => {
                 Family::Vaults
@@ -208,6 +211,7 @@ impl Route {
             Route::GetRotationPolicy(_) => "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
             Route::SetRotationPolicy(_) => "Microsoft.KeyVault/vaults/keyrotationpolicies/write",
             Route::Rng => "Microsoft.KeyVault/vaults/rng/action",
+            Route::ReleaseKey(..) => "Microsoft.KeyVault/vaults/keys/release/action",
             Route::NotYet(action) => action,
             Route::Certificate(c) => c.data_action(),
             Route::VaultList | Route::VaultGet(_) => "Microsoft.KeyVault/vaults/read",
@@ -251,7 +255,8 @@ impl Route {
             | Route::KeyOp(n, _, _)
             | Route::RotateKey(n)
             | Route::GetRotationPolicy(n)
-            | Route::SetRotationPolicy(n) => format!("/vaults/{vault}/keys/{n}"),
+            | Route::SetRotationPolicy(n)
+            | Route::ReleaseKey(n, _) => format!("/vaults/{vault}/keys/{n}"),
             Route::VaultGet(n) | Route::VaultCreate(n) => format!("/vaults/{n}"),
             Route::RoleDefinitions(scope, _)
             | Route::PutRoleDefinition(scope, _)
@@ -296,6 +301,7 @@ impl Route {
                 | Route::RestoreKey
                 | Route::KeyOp(..)
                 | Route::SetRotationPolicy(_)
+                | Route::ReleaseKey(..)
                 | Route::Rng
                 | Route::PutRoleAssignment(..)
                 | Route::PutRoleDefinition(..)
@@ -380,6 +386,15 @@ impl Route {
                 (true, false) => Ok(Route::BackupKey(own(1))),
                 _ => Err(na()),
             },
+            // A client without a version sends `/keys/{name}//release` (the empty segment is dropped).
+            ("keys", 3) if lit(2, "release") => match *method {
+                Method::POST => Ok(Route::ReleaseKey(own(1), None)),
+                _ => Err(na()),
+            },
+            ("keys", 4) if lit(3, "release") => match *method {
+                Method::POST => Ok(Route::ReleaseKey(own(1), Some(own(2)))),
+                _ => Err(na()),
+            },
             ("keys", 3) if lit(2, "rotate") => match *method {
                 Method::POST => Ok(Route::RotateKey(own(1))),
                 _ => Err(na()),
@@ -402,9 +417,7 @@ impl Route {
                 (true, Some(op)) => Ok(Route::KeyOp(own(1), Some(own(2)), op)),
                 _ => Err(na()),
             },
-            ("keys", 4) if lit(3, "release") || lit(3, "attestation") => {
-                Ok(Route::NotYet("Microsoft.KeyVault/vaults/keys/release/action"))
-            }
+            ("keys", 4) if lit(3, "attestation") => Ok(Route::NotYet("Microsoft.KeyVault/vaults/keys/release/action")),
             ("deletedkeys", 1) => match *method {
                 Method::GET => Ok(Route::ListDeletedKeys),
                 _ => Err(na()),
@@ -438,6 +451,7 @@ impl Route {
             ("_strongbox", 2..=5)
                 if lit(1, "serviceprincipals")
                     || lit(1, "trustedissuers")
+                    || lit(1, "attestationauthorities")
                     || lit(1, "identitypolicy")
                     || lit(1, "managedidentities")
                     || lit(1, "users") =>

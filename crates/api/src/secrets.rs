@@ -4,13 +4,14 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::response::Response;
 use strongbox_core::{CommonUpdate, Listing, SecretUpdate, SecretView, SetSecret};
-use strongbox_types::Error;
+use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::{BlobValue, SecretBundle, SecretSetParameters, SecretUpdateParameters};
 
 use crate::http::{Ctx, empty, json, page, paging, parse_json, wire_attributes};
 use crate::routes::Route;
 
 pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
+    not_on_managed_hsm(ctx, "secrets").await?;
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
     let ok = |b: &SecretBundle| Ok(json(StatusCode::OK, b));
@@ -122,5 +123,17 @@ fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
         recovery_id: v.deleted.map(|_| format!("{base}/deletedsecrets/{}", v.name)),
         scheduled_purge_date: v.deleted.map(|d| d.scheduled_purge_date),
         deleted_date: v.deleted.map(|d| d.deleted_date),
+    }
+}
+
+/// Azure Managed HSM serves keys (plus RNG, settings and roles) only: a managed HSM pool has no
+/// secrets or certificates paths, so they answer like any path the service does not have (404).
+pub(crate) async fn not_on_managed_hsm(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
+    match ctx.st.core.vault_info(&ctx.vault).await {
+        Ok(v) if v.sku == strongbox_core::Sku::ManagedHsm => Err(Error::new(
+            ErrorKind::RouteNotFound,
+            format!("The requested path does not exist on this vault: a managed HSM pool holds keys only, no {what}."),
+        )),
+        _ => Ok(()),
     }
 }

@@ -149,6 +149,11 @@ pub(crate) enum AdMore {
         #[command(subcommand)]
         cmd: IssuerCmd,
     },
+    /// Attestation authorities whose tokens secure key release accepts (never sign-in issuers).
+    AttestationAuthority {
+        #[command(subcommand)]
+        cmd: AttestationCmd,
+    },
     /// Managed identities (served to workloads by `strongbox agent`; no secret in the app).
     Identity {
         #[command(subcommand)]
@@ -181,6 +186,88 @@ pub(crate) enum IssuerCmd {
         /// `https://…/.well-known/openid-configuration`; its `jwks_uri` is fetched by this command.
         #[arg(long, conflicts_with = "jwks_file")]
         discovery_url: Option<String>,
+        #[command(flatten)]
+        u: UserTokenArgs,
+        #[command(flatten)]
+        c: Conn,
+    },
+    /// Turn acceptance of the issuer's user tokens on (`--accept-user-tokens` with its settings)
+    /// or off (`--no-user-tokens`); the keys stay.
+    Update {
+        #[arg(long)]
+        name: String,
+        #[arg(long, conflicts_with_all = ["accept_user_tokens", "audience"])]
+        no_user_tokens: bool,
+        #[command(flatten)]
+        u: UserTokenArgs,
+        #[command(flatten)]
+        c: Conn,
+    },
+    /// The object id an `--principal-mapping external` person gets (to assign roles to it).
+    PrincipalId {
+        #[arg(long)]
+        name: String,
+        /// The value of the issuer's user claim (e.g. the person's `oid` or email).
+        #[arg(long)]
+        value: String,
+        #[command(flatten)]
+        c: Conn,
+    },
+    List {
+        #[command(flatten)]
+        c: Conn,
+    },
+    Delete {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        c: Conn,
+    },
+}
+
+/// Acceptance of a trusted issuer's user tokens on the data plane (a corporate IdP).
+#[derive(clap::Args)]
+pub(crate) struct UserTokenArgs {
+    /// Accept this issuer's user tokens as bearer tokens for the vault.
+    #[arg(long, requires = "audience")]
+    accept_user_tokens: bool,
+    /// An `aud` the IdP puts in tokens for the vault (repeatable), e.g. the vault resource URI.
+    #[arg(long, requires = "accept_user_tokens")]
+    audience: Vec<String>,
+    /// The claim naming the person: email, preferred_username, upn, unique_name, sub or oid.
+    #[arg(long, default_value = "email", requires = "accept_user_tokens")]
+    user_claim: String,
+    /// `user`: the claim value is the UPN of a Strongbox user; `external`: no local user, the
+    /// object id is derived from the issuer and the claim value (see `principal-id`).
+    #[arg(long, default_value = "user", value_parser = ["user", "external"], requires = "accept_user_tokens")]
+    principal_mapping: String,
+}
+
+impl UserTokenArgs {
+    fn body(&self) -> Value {
+        if !self.accept_user_tokens {
+            return Value::Null;
+        }
+        json!({
+            "audiences": self.audience,
+            "userClaim": self.user_claim,
+            "principalMapping": self.principal_mapping,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AttestationCmd {
+    /// Add or replace an attestation authority: its keys from a JWKS file, or fetched by the
+    /// server from `{authority}/.well-known/openid-configuration` (Azure Attestation: `…/certs`).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The tokens' `iss`, e.g. https://myattest.weu.attest.azure.net
+        #[arg(long)]
+        authority: String,
+        #[arg(long)]
+        jwks_file: Option<PathBuf>,
         #[command(flatten)]
         c: Conn,
     },
@@ -355,7 +442,7 @@ pub(crate) async fn run_sp(cmd: SpMore) -> anyhow::Result<()> {
 pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
     match cmd {
         AdMore::TrustedIssuer { cmd } => match cmd {
-            IssuerCmd::Create { name, issuer, jwks_file, discovery_url, c } => {
+            IssuerCmd::Create { name, issuer, jwks_file, discovery_url, u, c } => {
                 let (issuer, jwks) = match (jwks_file, &discovery_url) {
                     (Some(f), _) => {
                         let jwks: Value = serde_json::from_str(&read_text(&f)?)
@@ -365,12 +452,41 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
                     (None, Some(url)) => fetch_jwks(url, issuer).await?,
                     (None, None) => anyhow::bail!("give --jwks-file or --discovery-url"),
                 };
-                let body = json!({ "issuer": issuer, "jwks": jwks, "discoveryUrl": discovery_url });
+                let mut body = json!({ "issuer": issuer, "jwks": jwks, "discoveryUrl": discovery_url });
+                if u.accept_user_tokens {
+                    body["userTokens"] = u.body();
+                }
                 call(&c, "PUT", &format!("/_strongbox/trustedissuers/{name}"), Some(body)).await
+            }
+            IssuerCmd::Update { name, no_user_tokens, u, c } => {
+                if !no_user_tokens && !u.accept_user_tokens {
+                    anyhow::bail!("give --accept-user-tokens (with --audience) or --no-user-tokens");
+                }
+                let body = json!({ "userTokens": u.body() });
+                call(&c, "PATCH", &format!("/_strongbox/trustedissuers/{name}"), Some(body)).await
+            }
+            IssuerCmd::PrincipalId { name, value, c } => {
+                let body = json!({ "value": value });
+                call(&c, "POST", &format!("/_strongbox/trustedissuers/{name}/principalid"), Some(body)).await
             }
             IssuerCmd::List { c } => call(&c, "GET", "/_strongbox/trustedissuers", None).await,
             IssuerCmd::Delete { name, c } => {
                 call(&c, "DELETE", &format!("/_strongbox/trustedissuers/{name}"), None).await
+            }
+        },
+        AdMore::AttestationAuthority { cmd } => match cmd {
+            AttestationCmd::Create { name, authority, jwks_file, c } => {
+                let mut body = json!({ "authority": authority });
+                if let Some(f) = jwks_file {
+                    let jwks: Value = serde_json::from_str(&read_text(&f)?)
+                        .map_err(|_| anyhow::anyhow!("{} is not JSON", f.display()))?;
+                    body["jwks"] = jwks;
+                }
+                call(&c, "PUT", &format!("/_strongbox/attestationauthorities/{name}"), Some(body)).await
+            }
+            AttestationCmd::List { c } => call(&c, "GET", "/_strongbox/attestationauthorities", None).await,
+            AttestationCmd::Delete { name, c } => {
+                call(&c, "DELETE", &format!("/_strongbox/attestationauthorities/{name}"), None).await
             }
         },
         AdMore::Identity { cmd } => match cmd {

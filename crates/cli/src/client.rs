@@ -2,42 +2,70 @@
 //! dance, a client-credentials token, and JSON calls that surface Azure errors.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 use strongbox_server::BootstrapFile;
-use strongbox_types::SecretString;
+use strongbox_types::{Clock, SecretString, SystemClock};
+
+use crate::login::{self, SavedLogin};
 
 const API_VERSION: &str = "2025-07-01";
 
+/// Who the CLI acts as.
+enum Credential {
+    /// A service principal (bootstrap file or `AZURE_CLIENT_ID` + `AZURE_CLIENT_SECRET`).
+    ClientSecret { client_id: String, client_secret: SecretString },
+    /// A person's saved `strongbox login` (refreshed, and saved again, when it has expired).
+    User { login: Box<SavedLogin>, file: PathBuf },
+}
+
 pub struct Connection {
     tenant_id: String,
-    client_id: String,
-    client_secret: SecretString,
+    cred: Credential,
     authority: String,
     ca_pem: Option<Vec<u8>>,
     default_vault_url: Option<String>,
+    /// `https://{dns suffix}[:port]` of a saved sign-in: vault URLs are built on it.
+    resource: Option<String>,
 }
 
 impl Connection {
-    /// From a bootstrap file, or from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
-    /// `AZURE_AUTHORITY_HOST` and `STRONGBOX_CA_FILE`.
+    /// In order: a bootstrap file (`--bootstrap` / `STRONGBOX_BOOTSTRAP`); the azure-identity
+    /// variables `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
+    /// `AZURE_AUTHORITY_HOST` (+ `STRONGBOX_CA_FILE`) when a client id or secret is set; the
+    /// saved `strongbox login` (`STRONGBOX_LOGIN_FILE` or the per-user config folder).
     pub fn resolve(bootstrap: Option<&Path>) -> anyhow::Result<Self> {
-        if let Some(p) = bootstrap {
+        if let Some(p) = bootstrap.filter(|p| !p.as_os_str().is_empty()) {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
             let b: BootstrapFile = serde_json::from_str(&text).context("the bootstrap file is not valid")?;
             let ca =
                 std::fs::read(&b.ca_file).with_context(|| format!("cannot read CA file {}", b.ca_file.display()))?;
             return Ok(Self {
                 tenant_id: b.tenant_id,
-                client_id: b.client_id,
-                client_secret: b.client_secret,
+                cred: Credential::ClientSecret { client_id: b.client_id, client_secret: b.client_secret },
                 authority: b.authority,
                 ca_pem: Some(ca),
                 default_vault_url: Some(b.vault_url),
+                resource: None,
             });
         }
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if set("AZURE_CLIENT_ID") || set("AZURE_CLIENT_SECRET") {
+            return Self::from_env();
+        }
+        let file = login::login_file(None);
+        match file.as_deref().map(login::load).transpose()?.flatten() {
+            Some(l) => Self::from_login(l, file.unwrap_or_default()),
+            None => bail!(
+                "no credentials: pass --bootstrap FILE, set AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET and \
+                 AZURE_AUTHORITY_HOST, or sign in with `strongbox login`"
+            ),
+        }
+    }
+
+    fn from_env() -> anyhow::Result<Self> {
         let var = |k: &str| std::env::var(k).map_err(|_| anyhow!("{k} is not set (or pass --bootstrap FILE)"));
         let ca_pem = match std::env::var("STRONGBOX_CA_FILE") {
             Ok(f) => Some(std::fs::read(&f).with_context(|| format!("cannot read STRONGBOX_CA_FILE {f}"))?),
@@ -45,11 +73,32 @@ impl Connection {
         };
         Ok(Self {
             tenant_id: var("AZURE_TENANT_ID")?,
-            client_id: var("AZURE_CLIENT_ID")?,
-            client_secret: SecretString::new(var("AZURE_CLIENT_SECRET")?),
+            cred: Credential::ClientSecret {
+                client_id: var("AZURE_CLIENT_ID")?,
+                client_secret: SecretString::new(var("AZURE_CLIENT_SECRET")?),
+            },
             authority: var("AZURE_AUTHORITY_HOST")?.trim_end_matches('/').to_owned(),
             ca_pem,
             default_vault_url: None,
+            resource: None,
+        })
+    }
+
+    fn from_login(l: SavedLogin, file: PathBuf) -> anyhow::Result<Self> {
+        let ca_path = l.ca_file.clone().or_else(|| std::env::var_os("STRONGBOX_CA_FILE").map(PathBuf::from));
+        let ca_pem = match ca_path {
+            Some(f) => Some(std::fs::read(&f).with_context(|| format!("cannot read CA file {}", f.display()))?),
+            None => None,
+        };
+        let authority = l.authority.trim_end_matches('/').to_owned();
+        Ok(Self {
+            tenant_id: l.tenant.clone(),
+            // the bare server host (the authority) serves the default vault and the management API
+            default_vault_url: Some(authority.clone()),
+            authority,
+            resource: Some(l.resource.trim_end_matches('/').to_owned()),
+            ca_pem,
+            cred: Credential::User { login: Box::new(l), file },
         })
     }
 
@@ -64,6 +113,10 @@ impl Connection {
     /// `https://{name}.{suffix}`: the suffix (with port) comes from the bootstrap vault URL, or
     /// from `STRONGBOX_DNS_SUFFIX` (default `vault.localhost`) and the authority's port.
     pub fn vault_url_for(&self, name: &str) -> anyhow::Result<String> {
+        if let Some(r) = &self.resource {
+            let host = r.strip_prefix("https://").context("the signed-in resource must be https")?;
+            return Ok(format!("https://{name}.{host}"));
+        }
         if let Some(u) = &self.default_vault_url {
             let host = u.strip_prefix("https://").context("vault URL must be https")?;
             let (_, suffix) = host.split_once('.').context("vault URL has no DNS suffix")?;
@@ -82,6 +135,58 @@ impl Connection {
             None => bail!("give --vault-name or --vault-url"),
         }
     }
+}
+
+/// POSTs a token request; the reply body (an OAuth error reply is returned as is, with its
+/// `error_description`, which never holds a token).
+async fn token_request(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> anyhow::Result<Value> {
+    let r = http.post(url).form(form).send().await.context("token request failed")?;
+    let status = r.status();
+    let body: Value = r.json().await.context("token reply is not JSON")?;
+    if !status.is_success() && body.get("error_description").is_none() {
+        bail!("authentication failed (HTTP {})", status.as_u16());
+    }
+    Ok(body)
+}
+
+/// A saved sign-in's access token for `resource`: the saved one while it is fresh, otherwise a
+/// new one from the refresh token (both tokens then replace the saved ones: refresh tokens are
+/// single use).
+async fn user_token(
+    http: &reqwest::Client,
+    token_url: &str,
+    resource: &str,
+    login: &mut SavedLogin,
+    file: &Path,
+) -> anyhow::Result<()> {
+    // one audience serves the data plane and the /_strongbox management API
+    if login.resource.trim_end_matches('/') != resource.trim_end_matches('/') {
+        bail!(
+            "the saved sign-in is for {} but this server wants tokens for {resource}; run `strongbox login --resource {resource}`",
+            login.resource
+        );
+    }
+    let now = SystemClock.now();
+    if login.access_is_fresh(now) {
+        return Ok(());
+    }
+    let Some(refresh) = login.refresh_token.clone() else {
+        bail!("the saved sign-in has expired; run `strongbox login` again");
+    };
+    let scope = format!("{resource}/.default offline_access");
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", login.client_id.as_str()),
+        ("refresh_token", refresh.expose()),
+        ("scope", scope.as_str()),
+    ];
+    let body = token_request(http, token_url, &form).await?;
+    if let Some(e) = body.get("error_description").and_then(Value::as_str) {
+        bail!("the saved sign-in has expired or was revoked ({e}); run `strongbox login` again");
+    }
+    login.update_from_reply(&body, SystemClock.now())?;
+    login::save(file, login).context("cannot save the refreshed sign-in")?;
+    Ok(())
 }
 
 pub struct Client {
@@ -128,23 +233,27 @@ impl Client {
             .context("the challenge has no resource")?
             .to_owned();
         let token_url = format!("{}/{}/oauth2/v2.0/token", conn.authority, conn.tenant_id);
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", conn.client_id.as_str()),
-            ("client_secret", conn.client_secret.expose()),
-            ("scope", &format!("{resource}/.default")),
-        ];
-        let r = http.post(&token_url).form(&form).send().await.context("token request failed")?;
-        let status = r.status();
-        let body: Value = r.json().await.context("token reply is not JSON")?;
-        if !status.is_success() {
-            bail!(
-                "authentication failed: {}",
-                body.get("error_description").and_then(Value::as_str).unwrap_or("unknown error")
-            );
-        }
-        let token = body.get("access_token").and_then(Value::as_str).context("token reply has no access_token")?;
-        Ok(Self { http, vault_url, token: SecretString::new(token.to_owned()) })
+        let token = match conn.cred {
+            Credential::ClientSecret { client_id, client_secret } => {
+                let form = [
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id.as_str()),
+                    ("client_secret", client_secret.expose()),
+                    ("scope", &format!("{resource}/.default")),
+                ];
+                let body = token_request(&http, &token_url, &form).await?;
+                if let Some(e) = body.get("error_description").and_then(Value::as_str) {
+                    bail!("authentication failed: {e}");
+                }
+                let t = body.get("access_token").and_then(Value::as_str).context("token reply has no access_token")?;
+                SecretString::new(t.to_owned())
+            }
+            Credential::User { mut login, file } => {
+                user_token(&http, &token_url, &resource, &mut login, &file).await?;
+                login.access_token.clone()
+            }
+        };
+        Ok(Self { http, vault_url, token })
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {

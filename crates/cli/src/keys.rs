@@ -90,6 +90,20 @@ pub enum KeyCmd {
         #[arg(long, allow_hyphen_values = true)]
         signature: String,
     },
+    /// Secure key release: the key wrapped to the runtime key of an attestation token (prints
+    /// the signed release response `{"value": JWS}`).
+    Release {
+        #[command(flatten)]
+        v: Versioned,
+        /// File holding the attestation token (a JWS from a registered attestation authority).
+        #[arg(long)]
+        target: PathBuf,
+        /// Wrapping: CKM_RSA_AES_KEY_WRAP (default), RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384.
+        #[arg(long)]
+        enc: Option<String>,
+        #[arg(long)]
+        nonce: Option<String>,
+    },
     /// Random bytes from the vault (base64url).
     Random {
         #[command(flatten)]
@@ -141,6 +155,16 @@ pub struct NewVersion {
     /// Create it disabled.
     #[arg(long)]
     disabled: bool,
+    /// Make the key exportable (secure key release); needs --release-policy.
+    #[arg(long, requires = "release_policy")]
+    exportable: bool,
+    /// Release policy: a JSON file with the policy document (`{"version": "1.0.0", "anyOf": …}`)
+    /// or a whole KeyReleasePolicy (`{"contentType", "immutable", "data"}`).
+    #[arg(long)]
+    release_policy: Option<PathBuf>,
+    /// Make the release policy immutable (it can then never be changed).
+    #[arg(long, requires = "release_policy")]
+    immutable_policy: bool,
 }
 
 /// A key version (latest unless --version) and an algorithm to use it with.
@@ -198,8 +222,36 @@ impl Ops {
 
 impl NewVersion {
     fn body(&self) -> anyhow::Result<Value> {
-        self.p.body(self.disabled.then_some(false))
+        let mut body = self.p.body(self.disabled.then_some(false))?;
+        if self.exportable {
+            body["attributes"]["exportable"] = json!(true);
+        }
+        if let Some(f) = &self.release_policy {
+            body["release_policy"] = release_policy(f, self.immutable_policy)?;
+        }
+        Ok(body)
     }
+}
+
+/// The wire `release_policy` from a file (see `--release-policy`).
+fn release_policy(f: &Path, immutable: bool) -> anyhow::Result<Value> {
+    let text = read_text(f)?;
+    let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", f.display()))?;
+    if v.get("data").is_some_and(Value::is_string) {
+        let mut p = v;
+        if immutable {
+            p["immutable"] = json!(true);
+        }
+        return Ok(p);
+    }
+    if !v.is_object() {
+        bail!("{} must hold a JSON object (a release policy)", f.display());
+    }
+    Ok(json!({
+        "contentType": "application/json; charset=utf-8",
+        "immutable": immutable,
+        "data": B64URL.encode(text.trim().as_bytes()),
+    }))
 }
 
 impl UseKey {
@@ -267,6 +319,18 @@ pub async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Verify { d, signature } => {
             d.k.print(&d.k.call("verify", json!({ "digest": d.digest, "value": signature })).await?);
             Ok(())
+        }
+        KeyCmd::Release { v, target, enc, nonce } => {
+            let token = read_text(&target)?.trim().to_owned();
+            let mut body = json!({ "target": token });
+            if let Some(e) = enc {
+                body["enc"] = json!(e);
+            }
+            if let Some(n) = nonce {
+                body["nonce"] = json!(n);
+            }
+            let path = format!("{}/release", v.path("keys"));
+            v.n.at.show("POST", &path, Some(body)).await
         }
         KeyCmd::Random { at, count } => at.show("POST", "/rng", Some(json!({ "count": count }))).await,
     }

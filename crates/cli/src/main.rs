@@ -62,6 +62,8 @@ enum Cmd {
     Agent(agent::AgentArgs),
     /// Sign in as a user with the device code flow (password + TOTP in the browser).
     Login(login::LoginArgs),
+    /// Forget the saved sign-in of `strongbox login` (deletes the token file).
+    Logout(login::LogoutArgs),
     /// Role definitions and assignments, deny assignments, just-in-time activation.
     Role {
         #[command(subcommand)]
@@ -113,6 +115,10 @@ struct ServerArgs {
     /// Access token lifetime in seconds.
     #[arg(long, env = "STRONGBOX_TOKEN_LIFETIME", default_value_t = 3600)]
     token_lifetime: i64,
+    /// How often trusted issuers' discovery documents and JWKS are re-fetched: seconds, or a
+    /// number with s, m, h or d (30m, 2h); at least 60 seconds.
+    #[arg(long, env = "STRONGBOX_ISSUER_REFRESH", default_value = "1h", value_parser = refresh_interval)]
+    issuer_refresh: std::time::Duration,
     /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off.
     #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0)]
     cache_entries: usize,
@@ -127,7 +133,8 @@ struct ServerArgs {
 
 #[derive(Args, Clone)]
 pub(crate) struct Conn {
-    /// bootstrap.json written by the server (otherwise AZURE_* variables and STRONGBOX_CA_FILE are used).
+    /// bootstrap.json written by the server (otherwise AZURE_* variables and STRONGBOX_CA_FILE
+    /// are used, and without AZURE_CLIENT_ID/AZURE_CLIENT_SECRET the saved `strongbox login`).
     #[arg(long, env = "STRONGBOX_BOOTSTRAP", global = true)]
     bootstrap: Option<PathBuf>,
     /// Output format.
@@ -400,6 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Ad { cmd: AdCmd::More(m) } => ad::run_more(m).await,
         Cmd::Agent(a) => agent::run(a).await,
         Cmd::Login(a) => login::run(a).await,
+        Cmd::Logout(a) => login::logout(a),
         Cmd::Ad { cmd: AdCmd::Group { cmd } } => role::group(cmd).await,
         Cmd::Role { cmd } => role::run(cmd).await,
     }
@@ -416,6 +424,7 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.dns_suffix = a.dns_suffix;
     cfg.token_lifetime = a.token_lifetime;
     cfg.cache_entries = a.cache_entries;
+    cfg.issuer_refresh_interval = a.issuer_refresh;
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
         let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
         let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
@@ -441,6 +450,26 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     running.shutdown();
     running.wait().await;
     Ok(())
+}
+
+/// `3600`, `3600s`, `30m`, `2h` or `1d` as a duration for `--issuer-refresh` (at least a minute:
+/// an unknown `kid` already triggers a re-fetch, at most once a minute).
+fn refresh_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration such as 3600, 30m or 2h"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{s}' is not a duration such as 3600, 30m or 2h (units: s, m, h, d)")),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too long a duration"))?;
+    if secs < 60 {
+        return Err(format!("'{s}' is too short: the refresh interval is at least 60 seconds"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 async fn connect(c: &Conn, v: Option<&VaultSel>) -> anyhow::Result<Client> {
@@ -573,5 +602,28 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn issuer_refresh_takes_seconds_or_units() {
+        use std::time::Duration;
+        let p = super::refresh_interval;
+        assert_eq!(p("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(p("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(p("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(p("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(p("1d"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "m", "30x", "1h30m", "-5", "59", "0", "99999999999999999999d", "18446744073709551615d"] {
+            assert!(p(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn issuer_refresh_reaches_the_server_config() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "15m"]).unwrap();
+        let super::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+        assert_eq!(a.issuer_refresh, std::time::Duration::from_secs(900));
+        assert!(super::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "10s"]).is_err());
     }
 }

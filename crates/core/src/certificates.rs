@@ -568,6 +568,8 @@ impl Core {
                 key_ops: key_ops(&policy, handle.kind()),
                 material: SecretString::default(),
                 hsm: Some(id.clone()),
+                exportable: false,
+                release_policy: None,
             },
         };
         let cert_payload = CertPayload {

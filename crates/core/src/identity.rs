@@ -10,6 +10,8 @@
 //! the database takes effect within that time.
 
 mod assertion;
+mod attestation;
+mod external;
 mod issuer_keys;
 mod limits;
 mod manage;
@@ -17,6 +19,9 @@ mod managed;
 mod signing;
 mod users;
 
+pub use attestation::AttestationAuthorityView;
+pub(crate) use attestation::{jwk_verify_key, normalize_authority};
+pub use external::{PrincipalMapping, UserTokens, external_object_id};
 pub use issuer_keys::{FetchFuture, IssuerKeyFetcher};
 pub use manage::{CredentialView, FederatedCredentialView, NewCredential, ServicePrincipalView, TrustedIssuerView};
 pub use managed::NewManagedIdentity;
@@ -167,6 +172,9 @@ struct CachedToken {
     exp: i64,
     status_key: String,
     cred: Option<String>,
+    /// External user tokens mapped to a local user: the issuer's status key and URL, checked
+    /// too on every request (turning user tokens off revokes them).
+    issuer_check: Option<(String, String)>,
 }
 
 pub(crate) struct IdentityState {
@@ -181,6 +189,10 @@ pub(crate) struct IdentityState {
     issuer_fetcher: RwLock<Option<Arc<dyn issuer_keys::IssuerKeyFetcher>>>,
     /// When each trusted issuer's keys were last fetched (throttles unknown-`kid` refreshes).
     issuer_attempts: Mutex<HashMap<String, i64>>,
+    /// The trusted-issuer records, read at most every few seconds to dispatch foreign tokens
+    /// (so a stream of garbage tokens does not become a stream of storage scans); dropped on
+    /// every local write to an issuer record.
+    issuer_snapshot: Mutex<Option<(i64, Arc<Vec<manage::TrustedIssuerRec>>)>>,
 }
 
 impl IdentityState {
@@ -207,6 +219,7 @@ impl IdentityState {
             last_key_reload: Mutex::new(i64::MIN),
             issuer_fetcher: RwLock::new(None),
             issuer_attempts: Mutex::new(HashMap::new()),
+            issuer_snapshot: Mutex::new(None),
         })
     }
 
@@ -602,9 +615,21 @@ impl Core {
             && now < t.exp + SKEW
         {
             self.check_status(&t.status_key, t.cred.as_deref()).await?;
+            if let Some((key, iss)) = &t.issuer_check {
+                self.check_status(key, Some(iss)).await?;
+            }
             return Ok(t.principal.clone());
         }
-        let c = self.verify_our_token(token).await?;
+        let c = match self.verify_our_token(token).await {
+            Ok(c) => c,
+            // Not verifiable with our keys: a token of a trusted external issuer, perhaps.
+            Err(f) => {
+                return match external::foreign_issuer(token, &self.issuer()) {
+                    Some(iss) => self.authenticate_external(token, digest, &iss).await,
+                    None => Err(f),
+                };
+            }
+        };
         if now >= c.exp + SKEW {
             return Err(AuthFailure("AKV10022: Token is expired."));
         }
@@ -633,7 +658,13 @@ impl Core {
             }
             cache.insert(
                 digest,
-                Arc::new(CachedToken { principal: p.clone(), exp: c.exp, status_key, cred: c.sbx_cred }),
+                Arc::new(CachedToken {
+                    principal: p.clone(),
+                    exp: c.exp,
+                    status_key,
+                    cred: c.sbx_cred,
+                    issuer_check: None,
+                }),
             );
         }
         Ok(p)
@@ -649,7 +680,10 @@ impl Core {
         };
         let keys = self.ident.keyset().ok_or(AuthFailure("AKV10046: Signing keys unavailable."))?;
         match jws::verify::<Claims>(token, &keys.public) {
-            Err(jws::JwsError::UnknownKey) if self.may_reload_keys() => {
+            // (a foreign issuer's token does not make us re-read our keys)
+            Err(jws::JwsError::UnknownKey)
+                if external::foreign_issuer(token, &self.issuer()).is_none() && self.may_reload_keys() =>
+            {
                 // Another node may have rotated the signing key: re-read the keys (throttled).
                 if self.reload_signing_keys().await.is_err() {
                     return Err(map(jws::JwsError::UnknownKey));
@@ -701,6 +735,9 @@ impl Core {
         let status = if key.starts_with(users::USER_PREFIX) {
             let u: Option<users::UserRec> = self.read_json(key).await?;
             users::user_status(u.as_ref(), self.now())
+        } else if key.starts_with(manage::ISSUER_PREFIX) {
+            let r: Option<manage::TrustedIssuerRec> = self.read_json(key).await?;
+            external::issuer_status(r.as_ref(), self.now())
         } else {
             let sp: Option<ServicePrincipalRec> = self.read_json(key).await?;
             status_of(sp.as_ref(), self.now())

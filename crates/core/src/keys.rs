@@ -25,6 +25,9 @@ use crate::records::Tags;
 use crate::vaults::VaultRecord;
 use crate::{Core, DeletedInfo};
 
+mod release;
+pub use release::{ReleasePolicy, ReleaseRequest, ReleasedKey};
+
 pub(crate) const KEYS: Collection = Collection {
     live: "key",
     versions: "keyv",
@@ -51,6 +54,11 @@ pub(crate) struct KeyPayload {
     /// HSM-backed keys: the provider's handle id (PKCS#11 `CKA_ID`, hex). Never key material.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hsm: Option<String>,
+    /// May be released (secure key release); requires `release_policy`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exportable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 /// A key version as the API shows it (public parts only).
@@ -65,6 +73,8 @@ pub struct KeyView {
     pub deleted: Option<DeletedInfo>,
     /// Backs a certificate (Azure `managed: true`): changed only through the certificates API.
     pub managed: bool,
+    pub exportable: bool,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 #[derive(Debug)]
@@ -85,6 +95,9 @@ pub struct CreateKey {
     pub enabled: Option<bool>,
     pub nbf: Option<i64>,
     pub exp: Option<i64>,
+    /// Secure key release: `exportable` requires `release_policy`.
+    pub exportable: Option<bool>,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 /// Attributes and tags given when a key version is created or imported.
@@ -101,6 +114,10 @@ pub struct KeyProps {
 pub struct KeyUpdate {
     pub key_ops: Option<Vec<String>>,
     pub common: CommonUpdate,
+    /// A new release policy (refused when the current one is immutable).
+    pub release_policy: Option<ReleasePolicy>,
+    /// Must equal the version's setting when given.
+    pub exportable: Option<bool>,
 }
 
 /// The result of a key operation: the versioned key it used, and the output (with the `iv` and
@@ -277,11 +294,20 @@ pub(crate) fn payload(kty: &str, key_ops: Vec<String>, m: &KeyMaterial) -> KeyPa
         key_ops,
         material: SecretString::new(strongbox_crypto::hex(m.to_storage().expose())),
         hsm: None,
+        exportable: false,
+        release_policy: None,
     }
 }
 
 fn hsm_payload(kty: &str, key_ops: Vec<String>, id: String) -> KeyPayload {
-    KeyPayload { kty: kty.to_owned(), key_ops, material: SecretString::default(), hsm: Some(id) }
+    KeyPayload {
+        kty: kty.to_owned(),
+        key_ops,
+        material: SecretString::default(),
+        hsm: Some(id),
+        exportable: false,
+        release_policy: None,
+    }
 }
 
 fn op_cache_key(vault: &str, lc: &str, version: Option<&str>) -> String {
@@ -290,6 +316,8 @@ fn op_cache_key(vault: &str, lc: &str, version: Option<&str>) -> String {
 
 impl Core {
     fn key_view(&self, v: &VaultRecord, o: Object<KeyPayload>) -> Result<KeyView> {
+        let (exportable, release_policy) =
+            o.payload.as_ref().map_or((false, None), |p| (p.exportable, p.release_policy.clone()));
         let key = match &o.payload {
             Some(p) => {
                 let mut jwk = self.key_handle(v, &o.name, &o.meta.version, p)?.public_jwk();
@@ -307,6 +335,8 @@ impl Core {
             tags: o.meta.tags,
             deleted: o.deleted,
             managed: o.meta.managed,
+            exportable,
+            release_policy,
         })
     }
 
@@ -424,7 +454,11 @@ impl Core {
             family: Family::Rsa,
             hsm: old.hsm.is_some(),
         };
-        self.new_key_payload(t, spec, Some(old.key_ops.clone()))
+        let mut p = self.new_key_payload(t, spec, Some(old.key_ops.clone()))?;
+        // A rotated version keeps the export settings of the one it replaces.
+        p.exportable = old.exportable;
+        p.release_policy = old.release_policy.clone();
+        Ok(p)
     }
 
     /// `POST /keys/{name}/create`.
@@ -435,6 +469,9 @@ impl Core {
         if let Some(ops) = &req.key_ops {
             check_ops(ops)?;
         }
+        let release_policy = req.release_policy.clone().map(release::validate_policy).transpose()?;
+        let exportable = req.exportable.unwrap_or(false);
+        release::check_new(t.hsm, exportable, release_policy.as_ref())?;
         let spec = match t.family {
             Family::Rsa => {
                 if req.public_exponent.is_some_and(|e| e != 65_537) {
@@ -474,7 +511,9 @@ impl Core {
             }
         };
         // Key generation is CPU-bound (RSA) or a blocking call into the token.
-        let p = self.new_key_payload(t, spec, req.key_ops)?;
+        let mut p = self.new_key_payload(t, spec, req.key_ops)?;
+        p.exportable = exportable;
+        p.release_policy = release_policy;
         let props = KeyProps { tags: req.tags, enabled: req.enabled, nbf: req.nbf, exp: req.exp };
         self.store_key(&v, &name, p, props).await
     }
@@ -488,6 +527,21 @@ impl Core {
         hsm: bool,
         props: KeyProps,
     ) -> Result<KeyView> {
+        self.import_key_with_release(vault, name, jwk, hsm, props, false, None).await
+    }
+
+    /// [`Core::import_key`] with the secure key release settings (`exportable` requires a policy).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn import_key_with_release(
+        &self,
+        vault: &str,
+        name: &str,
+        jwk: &JsonWebKey,
+        hsm: bool,
+        props: KeyProps,
+        exportable: bool,
+        release_policy: Option<ReleasePolicy>,
+    ) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let kty_in = jwk.kty.as_deref().ok_or_else(|| Error::bad("The key's 'kty' member is required."))?;
@@ -499,7 +553,9 @@ impl Core {
         if let Some(ops) = &jwk.key_ops {
             check_ops(ops)?;
         }
-        let p = if t.hsm {
+        let release_policy = release_policy.map(release::validate_policy).transpose()?;
+        release::check_new(t.hsm, exportable, release_policy.as_ref())?;
+        let mut p = if t.hsm {
             let (id, handle) = self.key_provider()?.import(jwk)?;
             let ops = jwk.key_ops.clone().unwrap_or_else(|| default_ops(handle.kind()));
             hsm_payload(t.name, ops, id)
@@ -508,6 +564,8 @@ impl Core {
             let ops = jwk.key_ops.clone().unwrap_or_else(|| default_ops(material.kind()));
             payload(t.name, ops, &material)
         };
+        p.exportable = exportable;
+        p.release_policy = release_policy;
         self.store_key(&v, &name, p, props).await
     }
 
@@ -524,12 +582,14 @@ impl Core {
         if let Some(ops) = &upd.key_ops {
             check_ops(ops)?;
         }
+        let new_policy = upd.release_policy.clone().map(release::validate_policy).transpose()?;
         self.refuse_managed(&KEYS, &v, &name, "update").await?;
         let o = self
             .obj_update::<KeyPayload, _>(&KEYS, &v, &name, version, |m, p| {
                 if let Some(ops) = &upd.key_ops {
                     p.key_ops = ops.clone();
                 }
+                release::apply_update(p, new_policy.as_ref(), upd.exportable)?;
                 upd.common.apply(m);
                 Ok(())
             })

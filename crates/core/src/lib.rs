@@ -23,12 +23,15 @@ pub use certificates::{
 };
 pub use events::SecurityEvent;
 pub use groups::Group;
+pub use identity::AttestationAuthorityView;
 pub use identity::{
     AuthFailure, CredentialView, DeviceAuthorization, FederatedCredentialView, FetchFuture, IdentityPolicy,
     IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, Principal, STATUS_TTL,
     ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
 };
+pub use identity::{PrincipalMapping, UserTokens, external_object_id};
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
+pub use keys::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};
 pub use policies::{AccessPolicy, Permissions, PolicyArea, PolicyCheck, VaultAuthUpdate};
 pub use rbac::{NewDenyAssignment, NewRoleDefinition};

@@ -7,12 +7,15 @@
 pub mod aead;
 pub mod aes;
 pub mod certs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handle;
 pub mod jws;
 pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod pkcs12;
+pub mod release;
 pub mod x509;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};

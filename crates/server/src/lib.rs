@@ -317,7 +317,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
 
     // trusted external issuers registered by discovery URL: re-fetch their keys
     let issuer_core = core.clone();
-    let every = cfg.issuer_refresh_interval;
+    // never a busy loop, whatever a library caller configured
+    let every = cfg.issuer_refresh_interval.max(Duration::from_secs(1));
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;

@@ -605,6 +605,72 @@ async fn without_a_token_hsm_types_are_not_implemented() {
     assert_eq!(r.status, 200);
 }
 
+/// Azure Managed HSM has no secrets or certificates data plane: on a pool those paths do not
+/// exist (404 NotFound, like any unknown path), while keys, RNG and roles are served. Needs no
+/// PKCS#11 token, so it always runs.
+#[tokio::test]
+async fn managed_hsm_pools_have_no_secrets_or_certificates() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    let pool = make_vault(&s, &t, "pool", "managedhsm").await;
+    let std_vault = make_vault(&s, &t, "plain", "standard").await;
+    let secret = json!({"value": "s3cr3t-value"});
+    let cert = json!({"policy": {"x509_props": {"subject": "CN=a"}, "issuer": {"name": "Self"}}});
+    let requests: Vec<(&str, &str, Option<Value>)> = vec![
+        ("PUT", "/secrets/a", Some(secret.clone())),
+        ("GET", "/secrets/a", None),
+        ("PATCH", "/secrets/a", Some(json!({"contentType": "x"}))),
+        ("DELETE", "/secrets/a", None),
+        ("GET", "/secrets", None),
+        ("GET", "/secrets/a/versions", None),
+        ("POST", "/secrets/a/backup", None),
+        ("POST", "/secrets/restore", Some(json!({"value": "AAAA"}))),
+        ("GET", "/deletedsecrets", None),
+        ("GET", "/deletedsecrets/a", None),
+        ("DELETE", "/deletedsecrets/a", None),
+        ("POST", "/deletedsecrets/a/recover", None),
+        ("POST", "/certificates/c/create", Some(cert.clone())),
+        ("GET", "/certificates/c", None),
+        ("GET", "/certificates", None),
+        ("GET", "/certificates/c/policy", None),
+        ("GET", "/certificates/c/pending", None),
+        ("GET", "/certificates/contacts", None),
+        ("GET", "/certificates/issuers", None),
+        ("GET", "/deletedcertificates", None),
+        ("GET", "/_strongbox/certificateauthorities", None),
+    ];
+    for (m, path, body) in &requests {
+        let r = call(&s, m, &format!("{pool}{path}?{V}"), Some(&t), body.clone()).await;
+        assert_eq!((r.status, code(&r)), (404, "NotFound"), "{m} {path} on a pool: {}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("managed HSM pool holds keys only"), "{m} {path}: {msg}");
+        assert!(!r.body.to_string().contains("s3cr3t-value"));
+    }
+    // the refused PUT stored nothing anywhere: the same name is free in the standard vault
+    let r = call(&s, "GET", &format!("{std_vault}/secrets/a?{V}"), Some(&t), None).await;
+    assert_eq!((r.status, code(&r)), (404, "SecretNotFound"), "{}", r.body);
+
+    // a standard vault serves the same paths
+    let r = call(&s, "PUT", &format!("{std_vault}/secrets/a?{V}"), Some(&t), Some(secret)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for path in ["/secrets", "/deletedsecrets", "/certificates", "/certificates/issuers", "/deletedcertificates"] {
+        let r = call(&s, "GET", &format!("{std_vault}{path}?{V}"), Some(&t), None).await;
+        assert_eq!(r.status, 200, "{path} on a standard vault: {}", r.body);
+    }
+    let r = call(&s, "POST", &format!("{std_vault}/certificates/c/create?{V}"), Some(&t), Some(cert)).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    // what a pool does serve: keys, RNG, role definitions
+    let r = call(&s, "GET", &format!("{pool}/keys?{V}"), Some(&t), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&s, "POST", &format!("{pool}/rng?{V}"), Some(&t), Some(json!({"count": 16}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(unb64(r.body["value"].as_str().unwrap()).len(), 16);
+    let r =
+        call(&s, "GET", &format!("{pool}/providers/Microsoft.Authorization/roleDefinitions?{V}"), Some(&t), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 const RFC7515_A2: &str = r#"{"kty":"RSA",
  "n":"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ",
  "e":"AQAB",

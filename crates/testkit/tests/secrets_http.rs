@@ -299,8 +299,8 @@ async fn oidc_discovery_and_token_errors() {
 async fn unbuilt_parts_answer_not_implemented() {
     let s = TestServer::start().await;
     let t = s.admin_token().await;
-    // (certificates are built now: certificates_http.rs)
-    for (m, p) in [("POST", "keys/k/0123456789abcdef0123456789abcdef/release")] {
+    // (certificates and key release are built now: certificates_http.rs, key_release_http.rs)
+    for (m, p) in [("GET", "keys/k/0123456789abcdef0123456789abcdef/attestation")] {
         let r = call(&s, m, &format!("{}/{p}?{V}", s.vault_url("default")), Some(&t), None).await;
         assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "{p}");
     }

@@ -28,6 +28,47 @@ pub struct KeyBundle {
     pub scheduled_purge_date: Option<UnixTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date: Option<UnixTime>,
+    /// snake_case on the wire, as Azure's.
+    #[serde(rename = "release_policy", skip_serializing_if = "Option::is_none")]
+    pub release_policy: Option<KeyReleasePolicy>,
+}
+
+/// `KeyReleasePolicy`: `data` is base64url of the policy JSON; `immutable` forbids later changes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyReleasePolicy {
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub immutable: Option<bool>,
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+/// Body of `POST /keys/{name}/{version}/release`: `target` is the attestation token.
+/// `Debug` shows only the token's length.
+#[derive(Deserialize)]
+pub struct KeyReleaseParameters {
+    pub target: Option<String>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub enc: Option<String>,
+}
+
+impl std::fmt::Debug for KeyReleaseParameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyReleaseParameters")
+            .field("target_len", &self.target.as_ref().map(String::len))
+            .field("enc", &self.enc)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `KeyReleaseResult`: a JWS whose payload carries the released (wrapped) key.
+#[derive(Debug, Serialize)]
+pub struct KeyReleaseResult {
+    pub value: String,
 }
 
 /// Body of `POST /keys/{name}/create` (snake_case members, as Azure's).
@@ -47,7 +88,7 @@ pub struct KeyCreateParameters {
     #[serde(default)]
     pub crv: Option<String>,
     #[serde(default)]
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicy>,
 }
 
 /// Body of `PUT /keys/{name}` (import). `Hsm` is capitalised on the wire.
@@ -61,7 +102,7 @@ pub struct KeyImportParameters {
     #[serde(default)]
     pub tags: Option<Tags>,
     #[serde(default)]
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicy>,
 }
 
 /// Body of `PATCH /keys/{name}/{version}`.
@@ -74,7 +115,7 @@ pub struct KeyUpdateParameters {
     #[serde(default)]
     pub tags: Option<Tags>,
     #[serde(default)]
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicy>,
 }
 
 /// encrypt / decrypt / wrapkey / unwrapkey / sign body (`value` is base64url; for sign it is the digest).

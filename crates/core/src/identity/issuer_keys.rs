@@ -87,6 +87,7 @@ impl Core {
         fresh.jwks_fetched = self.now();
         let txn = BTxn::new().unchanged(&key, &cur.stamp).put(&key, encode(&fresh).ok()?);
         self.barrier.commit(txn).await.ok()?;
+        self.forget_issuer_snapshot();
         if changed {
             self.security_event(SecurityEvent::new("issuer.refresh", "success", "", &rec.name, "keys changed")).await;
         }

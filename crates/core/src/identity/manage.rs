@@ -10,6 +10,7 @@ use serde_json::Value;
 use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
+use super::external::{UserTokens, issuer_status, issuer_status_key};
 use super::{ClientCertRec, ClientSecretRec, FederatedRec, SP_PREFIX, ServicePrincipalRec, status_of};
 use crate::events::SecurityEvent;
 use crate::{CAS_RETRIES, Core, decode, encode};
@@ -102,6 +103,9 @@ pub(crate) struct TrustedIssuerRec {
     pub jwks_fetched: i64,
     #[serde(default)]
     pub created: i64,
+    /// Set when the issuer's user tokens are accepted on the data plane (`external`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_tokens: Option<UserTokens>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +116,10 @@ pub struct TrustedIssuerView {
     pub key_ids: Vec<String>,
     pub discovery_url: Option<String>,
     pub jwks_fetched: Option<i64>,
+    /// Whether user tokens of this issuer are accepted on the data plane.
+    pub accept_user_tokens: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_tokens: Option<UserTokens>,
 }
 
 impl From<&TrustedIssuerRec> for TrustedIssuerView {
@@ -128,6 +136,8 @@ impl From<&TrustedIssuerRec> for TrustedIssuerView {
             key_ids,
             discovery_url: r.discovery_url.clone(),
             jwks_fetched: (r.jwks_fetched > 0).then_some(r.jwks_fetched),
+            accept_user_tokens: r.user_tokens.is_some(),
+            user_tokens: r.user_tokens.clone(),
         }
     }
 }
@@ -522,13 +532,15 @@ impl Core {
 
     /// Trusts an external OIDC issuer. With only a `discovery_url` the server fetches the keys
     /// now (the discovery `issuer` must equal `issuer`) and refreshes them later; with `jwks`
-    /// (`{"keys": [...]}`) those keys are stored as given.
+    /// (`{"keys": [...]}`) those keys are stored as given. With `user_tokens` the issuer's user
+    /// tokens are also accepted on the data plane (see `identity::external`).
     pub async fn put_trusted_issuer(
         &self,
         name: &str,
         issuer: &str,
         jwks: Option<Value>,
         discovery_url: Option<String>,
+        user_tokens: Option<UserTokens>,
     ) -> Result<TrustedIssuerView> {
         if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
             return Err(Error::bad("The issuer name must be 1-64 characters of [0-9a-zA-Z-]."));
@@ -539,6 +551,9 @@ impl Core {
         }
         if let Some(u) = &discovery_url {
             check_text("discoveryUrl", u, 1000)?;
+        }
+        if let Some(t) = &user_tokens {
+            t.check()?;
         }
         let mut fetched = 0;
         let jwks = match (jwks, &discovery_url) {
@@ -561,9 +576,12 @@ impl Core {
             discovery_url,
             jwks_fetched: fetched,
             created: now,
+            user_tokens,
         };
         let key = format!("{ISSUER_PREFIX}{}", rec.name);
         self.barrier.commit(BTxn::new().put(&key, encode(&rec)?)).await?;
+        self.forget_issuer_snapshot();
+        self.put_status(&issuer_status_key(&rec.name), issuer_status(Some(&rec), now));
         self.security_event(SecurityEvent::new("issuer.put", "success", "", &rec.name, "")).await;
         Ok(TrustedIssuerView::from(&rec))
     }
@@ -579,8 +597,51 @@ impl Core {
             return Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name."));
         }
         self.barrier.commit(BTxn::new().delete(&key)).await?;
+        self.forget_issuer_snapshot();
+        self.put_status(&issuer_status_key(&name.to_ascii_lowercase()), issuer_status(None, self.now()));
         self.security_event(SecurityEvent::new("issuer.delete", "success", "", name, "")).await;
         Ok(())
+    }
+
+    pub(super) async fn trusted_issuer_by_name(&self, name: &str) -> Result<TrustedIssuerRec> {
+        let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
+        match self.read_json::<TrustedIssuerRec>(&key).await? {
+            Some(r) => Ok(r),
+            None => Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name.")),
+        }
+    }
+
+    /// Turns acceptance of an issuer's user tokens on (with these settings) or off, keeping its
+    /// keys. Turning it off rejects tokens already in use (at once on this node, within the
+    /// status TTL elsewhere).
+    pub async fn set_trusted_issuer_user_tokens(
+        &self,
+        name: &str,
+        user_tokens: Option<UserTokens>,
+    ) -> Result<TrustedIssuerView> {
+        if let Some(t) = &user_tokens {
+            t.check()?;
+        }
+        let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
+        for _ in 0..CAS_RETRIES {
+            let Some((mut rec, stamp)) = self.read_json_versioned::<TrustedIssuerRec>(&key).await? else {
+                return Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name."));
+            };
+            rec.user_tokens = user_tokens.clone();
+            let committed = self.barrier.commit(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&rec)?)).await;
+            self.forget_issuer_snapshot();
+            match committed {
+                Ok(()) => {
+                    self.put_status(&issuer_status_key(&rec.name), issuer_status(Some(&rec), self.now()));
+                    let detail = if rec.user_tokens.is_some() { "user tokens accepted" } else { "user tokens refused" };
+                    self.security_event(SecurityEvent::new("issuer.update", "success", "", &rec.name, detail)).await;
+                    return Ok(TrustedIssuerView::from(&rec));
+                }
+                Err(e) if e.kind == ErrorKind::Conflict => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(ErrorKind::Conflict, "The trusted issuer was changed concurrently; retry."))
     }
 
     pub(super) async fn trusted_issuer_by_url(&self, iss: &str) -> Result<Option<TrustedIssuerRec>> {

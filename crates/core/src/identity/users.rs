@@ -16,7 +16,7 @@ use crate::events::SecurityEvent;
 use crate::{CAS_RETRIES, Core, decode, encode};
 
 pub(crate) const USER_PREFIX: &str = "user/";
-const UPN_PREFIX: &str = "upn/";
+pub(super) const UPN_PREFIX: &str = "upn/";
 const DEVICE_PREFIX: &str = "devicecode/";
 const USER_CODE_PREFIX: &str = "usercode/";
 const REFRESH_PREFIX: &str = "refresh/";

@@ -1,0 +1,370 @@
+//! User tokens of an external OIDC issuer (a corporate IdP) accepted directly on the data plane.
+//!
+//! A trusted issuer may carry [`UserTokens`] settings: the audiences the IdP puts in tokens meant
+//! for this vault, the claim that names the person, and how that claim becomes a principal:
+//!
+//! - `user` (default): the claim value is the UPN of an existing Strongbox user; the principal is
+//!   that user (its object id, so its role assignments and group memberships apply). A disabled
+//!   or deleted user is rejected like its own tokens (status check on every request).
+//! - `external`: no local user; the object id is derived from the issuer URL and the claim value
+//!   ([`external_object_id`]), so roles can be assigned to a person of the IdP directly.
+//!
+//! `amr` is carried over as the IdP sent it, so MFA-requiring PIM activations work when the IdP
+//! did MFA. The tenant's "MFA required for users" policy governs sign-ins at our own token
+//! endpoint; an IdP token without `mfa` is accepted, just without `mfa` in the principal.
+//!
+//! Verification: the issuer's JWKS (an unknown `kid` triggers the throttled refresh of a
+//! discovery-based issuer), `exp` required and `nbf` with [`SKEW`], `aud` one of the configured
+//! audiences. A verified token is cached by digest until it expires, like ours; every request
+//! also re-checks that the issuer still accepts user tokens (same [`super::STATUS_TTL`] bound).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
+use strongbox_types::{Error, Result};
+
+use super::manage::{ISSUER_PREFIX, TrustedIssuerRec};
+use super::users::{UPN_PREFIX, USER_PREFIX, UserRec};
+use super::{AuthFailure, CachedToken, Principal, PrincipalStatus, SKEW, TOKEN_CACHE_MAX};
+use crate::Core;
+use crate::events::SecurityEvent;
+
+/// Claims that may name the person.
+pub const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
+const MAX_AUDIENCES: usize = 10;
+/// Seconds a snapshot of the trusted-issuer records serves foreign-token dispatch.
+const ISSUER_SNAPSHOT_TTL: i64 = 5;
+
+/// How a token's user claim becomes a principal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PrincipalMapping {
+    /// An existing Strongbox user whose UPN equals the claim value.
+    #[default]
+    User,
+    /// A synthetic principal: object id derived from the issuer and the claim value.
+    External,
+}
+
+/// The settings of a trusted issuer whose user tokens are accepted on the data plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserTokens {
+    /// Accepted `aud` values (e.g. the vault resource URI or the IdP's app id URI).
+    pub audiences: Vec<String>,
+    /// The claim naming the person: one of [`USER_CLAIMS`].
+    #[serde(default = "default_claim")]
+    pub user_claim: String,
+    #[serde(default)]
+    pub principal_mapping: PrincipalMapping,
+}
+
+fn default_claim() -> String {
+    "email".to_owned()
+}
+
+impl UserTokens {
+    pub(super) fn check(&self) -> Result<()> {
+        if self.audiences.is_empty() || self.audiences.len() > MAX_AUDIENCES {
+            return Err(Error::bad(format!("Give 1-{MAX_AUDIENCES} audiences for user tokens.")));
+        }
+        for a in &self.audiences {
+            if a.is_empty() || a.len() > 600 || a.chars().any(char::is_control) {
+                return Err(Error::bad("Each audience must be 1-600 printable characters."));
+            }
+        }
+        if !USER_CLAIMS.contains(&self.user_claim.as_str()) {
+            return Err(Error::bad(format!("'userClaim' must be one of: {}.", USER_CLAIMS.join(", "))));
+        }
+        Ok(())
+    }
+}
+
+/// The object id of an `external` principal: a version-8 UUID made of the first 16 bytes of
+/// SHA-256(`"strongbox-external-principal\n" ‖ issuer ‖ "\n" ‖ claim value`). Stable for as long
+/// as the issuer URL and the person's claim value are.
+pub fn external_object_id(issuer: &str, value: &str) -> String {
+    let d = strongbox_crypto::sha256(format!("strongbox-external-principal\n{issuer}\n{value}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b).to_string()
+}
+
+/// The unverified `iss` of a compact JWS when it is present and is not `ours`. Used only to
+/// choose the verification path; nothing is trusted before the signature is checked.
+pub(super) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 16 * 1024 {
+        return None;
+    }
+    let bytes = strongbox_crypto::b64url_decode(payload).ok()?;
+    let iss = serde_json::from_slice::<Iss>(&bytes).ok()?.iss?;
+    (!iss.is_empty() && iss != ours).then_some(iss)
+}
+
+/// The status-table key of a trusted issuer (revocation of its user tokens).
+pub(super) fn issuer_status_key(name: &str) -> String {
+    format!("{ISSUER_PREFIX}{name}")
+}
+
+/// An issuer "allows" a cached token while it exists, accepts user tokens and still has the
+/// issuer URL the token was verified under.
+pub(super) fn issuer_status(rec: Option<&TrustedIssuerRec>, now: i64) -> PrincipalStatus {
+    match rec {
+        Some(r) => PrincipalStatus {
+            exists: true,
+            enabled: r.user_tokens.is_some(),
+            credentials: vec![r.issuer.clone()],
+            loaded: now,
+        },
+        None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
+    }
+}
+
+const INVALID_ISSUER: AuthFailure = AuthFailure("AKV10032: Invalid issuer.");
+const BAD_SIGNATURE: AuthFailure = AuthFailure("AKV10031: Token signature validation failed.");
+const UNKNOWN_KEY: AuthFailure = AuthFailure("AKV10046: Unable to resolve the key used for signature validation.");
+const MALFORMED: AuthFailure = AuthFailure("AKV10000: Request is missing a Bearer or PoP token.");
+
+fn keys_of(jwks: &Value) -> Vec<(Option<String>, VerifyKey)> {
+    jwks.get("keys")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| {
+                    let kid = k.get("kid").and_then(Value::as_str).map(str::to_owned);
+                    VerifyKey::from_jwk(k).map(|v| (kid, v))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Core {
+    /// Validates a token whose `iss` is not ours against the trusted issuer of that URL (if it
+    /// accepts user tokens), maps it to a principal and caches it under `digest`.
+    pub(super) async fn authenticate_external(
+        &self,
+        token: &str,
+        digest: [u8; 32],
+        iss: &str,
+    ) -> Result<Principal, AuthFailure> {
+        let u = jwt::parse(token).map_err(|_| MALFORMED)?;
+        // A federation-only issuer is no more trusted on the data plane than an unknown one.
+        let Some(mut rec) = self.user_token_issuer(iss).await.map_err(|_| INVALID_ISSUER)? else {
+            return Err(INVALID_ISSUER);
+        };
+        let mut keys = keys_of(&rec.jwks);
+        if let Some(kid) = &u.header.kid
+            && !keys.iter().any(|(k, _)| k.as_deref() == Some(kid.as_str()))
+        {
+            // The IdP may have rotated its keys since they were fetched (throttled refresh).
+            match self.refresh_issuer_for_unknown_kid(&rec).await {
+                Some(fresh) => {
+                    rec = fresh;
+                    keys = keys_of(&rec.jwks);
+                }
+                None => return Err(UNKNOWN_KEY),
+            }
+        }
+        let candidates: Vec<&VerifyKey> = match &u.header.kid {
+            Some(kid) => keys.iter().filter(|(k, _)| k.as_deref() == Some(kid.as_str())).map(|(_, v)| v).collect(),
+            None => keys.iter().map(|(_, v)| v).collect(),
+        };
+        if candidates.is_empty() {
+            return Err(UNKNOWN_KEY);
+        }
+        if !candidates.iter().any(|k| u.verify(k).is_ok()) {
+            return Err(BAD_SIGNATURE);
+        }
+        let settings = rec.user_tokens.clone().ok_or(INVALID_ISSUER)?;
+        let now = self.now();
+        let exp = u.time_claim("exp").ok_or(AuthFailure("AKV10022: Token is expired."))?;
+        if now >= exp.saturating_add(SKEW) {
+            return Err(AuthFailure("AKV10022: Token is expired."));
+        }
+        if u.time_claim("nbf").is_some_and(|nbf| nbf > now + SKEW) {
+            return Err(AuthFailure("AKV10023: Token is not yet valid."));
+        }
+        let auds = u.audiences();
+        let aud_ok = auds.iter().any(|a| {
+            settings
+                .audiences
+                .iter()
+                .any(|want| a.trim_end_matches('/').eq_ignore_ascii_case(want.trim_end_matches('/')))
+        });
+        if !aud_ok {
+            return Err(AuthFailure("AKV10022: Invalid audience."));
+        }
+        let issuer_key = issuer_status_key(&rec.name);
+        let (principal, status_key, issuer_check) = match self.map_external_user(&u, &rec, &settings).await {
+            Ok(v) => v,
+            Err(f) => {
+                self.security_event(SecurityEvent::new("signin.external", "failure", "", &rec.name, f.0)).await;
+                return Err(f);
+            }
+        };
+        let cred = match settings.principal_mapping {
+            PrincipalMapping::External => Some(rec.issuer.clone()),
+            PrincipalMapping::User => None,
+        };
+        self.put_status(&issuer_key, issuer_status(Some(&rec), now));
+        if let Err(f) = self.check_status(&status_key, cred.as_deref()).await {
+            self.security_event(SecurityEvent::new("signin.external", "failure", &principal.object_id, &rec.name, f.0))
+                .await;
+            return Err(f);
+        }
+        if let Ok(mut cache) = self.ident.cache.write() {
+            if cache.len() >= TOKEN_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(
+                digest,
+                std::sync::Arc::new(CachedToken { principal: principal.clone(), exp, status_key, cred, issuer_check }),
+            );
+        }
+        let mapping = match settings.principal_mapping {
+            PrincipalMapping::User => "user",
+            PrincipalMapping::External => "external",
+        };
+        self.security_event(SecurityEvent::new("signin.external", "success", &principal.object_id, &rec.name, mapping))
+            .await;
+        Ok(principal)
+    }
+
+    /// The trusted issuer with `iss` that accepts user tokens (several records may name the
+    /// same issuer URL, e.g. one for federation only).
+    async fn user_token_issuer(&self, iss: &str) -> Result<Option<TrustedIssuerRec>> {
+        let all = self.issuer_records().await?;
+        Ok(all.iter().find(|r| r.issuer == iss && r.user_tokens.is_some()).cloned())
+    }
+
+    /// Every trusted-issuer record, from a snapshot at most [`ISSUER_SNAPSHOT_TTL`] seconds old
+    /// (other nodes' changes show within that; this node's at once, see
+    /// [`Core::forget_issuer_snapshot`]).
+    async fn issuer_records(&self) -> Result<Arc<Vec<TrustedIssuerRec>>> {
+        let now = self.now();
+        if let Ok(snap) = self.ident.issuer_snapshot.lock()
+            && let Some((at, recs)) = snap.as_ref()
+            && now >= *at
+            && now - *at < ISSUER_SNAPSHOT_TTL
+        {
+            return Ok(recs.clone());
+        }
+        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
+        let recs = rows.iter().map(|(k, v)| crate::decode::<TrustedIssuerRec>(k, v)).collect::<Result<Vec<_>>>()?;
+        let recs = Arc::new(recs);
+        if let Ok(mut snap) = self.ident.issuer_snapshot.lock() {
+            *snap = Some((now, recs.clone()));
+        }
+        Ok(recs)
+    }
+
+    /// Drops the issuer snapshot (after any write to a trusted-issuer record on this node).
+    pub(super) fn forget_issuer_snapshot(&self) {
+        if let Ok(mut snap) = self.ident.issuer_snapshot.lock() {
+            *snap = None;
+        }
+    }
+
+    /// The principal a verified token maps to, with its status key and (for local users) the
+    /// issuer check `(status key, issuer URL)` made on every request.
+    async fn map_external_user(
+        &self,
+        u: &Unverified<'_>,
+        rec: &TrustedIssuerRec,
+        settings: &UserTokens,
+    ) -> Result<(Principal, String, Option<(String, String)>), AuthFailure> {
+        let value = u
+            .str_claim(&settings.user_claim)
+            .filter(|v| !v.is_empty() && v.len() <= 600)
+            .ok_or(AuthFailure("AKV10032: The token lacks the claim that identifies the user."))?;
+        let amr: Vec<String> = u
+            .claims
+            .get("amr")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).filter(|m| m.len() <= 32).take(16).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let tenant_id = self.ident.tenant_id.clone();
+        match settings.principal_mapping {
+            PrincipalMapping::External => {
+                let object_id = external_object_id(&rec.issuer, value);
+                let p = Principal { object_id, app_id: String::new(), tenant_id, amr };
+                Ok((p, issuer_status_key(&rec.name), None))
+            }
+            PrincipalMapping::User => {
+                let no_user = AuthFailure("AKV10032: The token's user is not known to this directory.");
+                let upn_key = format!("{UPN_PREFIX}{}", value.to_ascii_lowercase());
+                let oid = match self.barrier.get(&upn_key).await {
+                    Ok(Some(b)) => String::from_utf8(b.expose().to_vec()).map_err(|_| no_user.clone())?,
+                    Ok(None) => return Err(no_user),
+                    Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
+                };
+                let key = format!("{USER_PREFIX}{oid}");
+                let user: Option<UserRec> = self
+                    .read_json(&key)
+                    .await
+                    .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?;
+                let user = user.ok_or(no_user)?;
+                let p = Principal { object_id: user.object_id, app_id: String::new(), tenant_id, amr };
+                Ok((p, key, Some((issuer_status_key(&rec.name), rec.issuer.clone()))))
+            }
+        }
+    }
+
+    /// Computes the object id an `external`-mapped person of trusted issuer `name` gets.
+    pub async fn external_principal_id(&self, name: &str, value: &str) -> Result<String> {
+        if value.is_empty() || value.len() > 600 {
+            return Err(Error::bad("'value' must be 1-600 characters."));
+        }
+        let rec = self.trusted_issuer_by_name(name).await?;
+        Ok(external_object_id(&rec.issuer, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_ids_are_stable_uuids_per_issuer() {
+        let a = external_object_id("https://idp.example/", "alice@example.com");
+        assert_eq!(a, external_object_id("https://idp.example/", "alice@example.com"));
+        assert_ne!(a, external_object_id("https://other.example/", "alice@example.com"));
+        assert_ne!(a, external_object_id("https://idp.example/", "bob@example.com"));
+        let u = uuid::Uuid::parse_str(&a).unwrap_or_default();
+        assert_eq!(u.get_version_num(), 8);
+    }
+
+    #[test]
+    fn foreign_issuer_is_read_without_trusting_it() {
+        let b = |v: &str| strongbox_crypto::b64url(v.as_bytes());
+        let t = |c: &str| format!("{}.{}.sig", b(r#"{"alg":"RS256"}"#), b(c));
+        assert_eq!(foreign_issuer(&t(r#"{"iss":"https://idp"}"#), "https://ours"), Some("https://idp".into()));
+        assert_eq!(foreign_issuer(&t(r#"{"iss":"https://ours"}"#), "https://ours"), None);
+        assert_eq!(foreign_issuer(&t(r#"{"sub":"x"}"#), "https://ours"), None);
+        assert_eq!(foreign_issuer("garbage", "https://ours"), None);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let ok = UserTokens {
+            audiences: vec!["api://vault".into()],
+            user_claim: "upn".into(),
+            principal_mapping: PrincipalMapping::User,
+        };
+        assert!(ok.check().is_ok());
+        assert!(UserTokens { audiences: vec![], ..ok.clone() }.check().is_err());
+        assert!(UserTokens { user_claim: "name".into(), ..ok.clone() }.check().is_err());
+        let old: UserTokens = serde_json::from_str(r#"{"audiences":["a"]}"#).unwrap_or(ok);
+        assert_eq!(old.user_claim, "email");
+        assert_eq!(old.principal_mapping, PrincipalMapping::User);
+    }
+}

@@ -1,0 +1,493 @@
+//! Secure key release: exportable keys, their release policies and `POST …/release`.
+//!
+//! A release policy (Azure's grammar, version `1.0.0`) is
+//! `{"version": "1.0.0", "anyOf": [{"authority": URL, "allOf"|"anyOf": [condition, …]}, …]}`
+//! where a condition is `{"claim": NAME, "equals": VALUE}` or a nested `{"anyOf"|"allOf": […]}`.
+//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`).
+//! Other operators of the published grammar (`notEquals`, `less`, `exists`, …) are refused
+//! when the policy is set, never silently ignored.
+//!
+//! A release verifies the caller's attestation token (`target`): a JWS from a registered
+//! attestation authority (see `identity/attestation.rs`), signature, `exp`/`nbf`, then the
+//! policy rules of that authority. The key material (PKCS#8, or raw for `oct`) is wrapped to the
+//! RSA key the token carries in `x-ms-runtime.keys` (the one with `kid`
+//! `TpmEphemeralEncryptionKey`, else the first RSA key) per `enc`. HSM-backed keys cannot be
+//! exportable here: the PKCS#11 token generates them non-extractable.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use strongbox_crypto::release::{ReleaseEnc, release_material, wrap_for_release};
+use strongbox_types::{Error, ErrorKind, ObjectName, Result};
+
+use super::{KEYS, KeyPayload, KeyView, material_of};
+use crate::Core;
+use crate::events::SecurityEvent;
+use crate::identity::{jwk_verify_key, normalize_authority};
+
+pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+const MAX_POLICY_BYTES: usize = 16 * 1024;
+const MAX_DEPTH: usize = 16;
+/// Clock skew allowed on the attestation token's `exp` and `nbf`.
+const SKEW: i64 = 60;
+
+/// A key version's release policy, as stored and shown (`data` is base64url of the policy JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasePolicy {
+    pub content_type: String,
+    pub immutable: bool,
+    pub data: String,
+}
+
+/// What a release returns before the API signs it: the key version and the wrapped material
+/// (`key_hsm`: base64url of `{"schema_version", "header": {"kid", "alg", "enc"}, "ciphertext"}`).
+#[derive(Debug)]
+pub struct ReleasedKey {
+    pub view: KeyView,
+    pub enc: &'static str,
+    pub key_hsm: String,
+}
+
+/// Inputs of `POST /keys/{name}/{version}/release`. `Debug` leaves out the token.
+pub struct ReleaseRequest<'a> {
+    pub target: &'a str,
+    pub nonce: Option<&'a str>,
+    pub enc: Option<&'a str>,
+}
+
+impl std::fmt::Debug for ReleaseRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseRequest").field("target_len", &self.target.len()).field("enc", &self.enc).finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    Claim { path: String, equals: Value },
+    AnyOf(Vec<Cond>),
+    AllOf(Vec<Cond>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Rule {
+    authority: String,
+    cond: Cond,
+}
+
+fn invalid(why: impl std::fmt::Display) -> Error {
+    Error::bad(format!("The key release policy is invalid: {why}"))
+}
+
+/// The one member of `o` named `name` (case-insensitively).
+fn member<'a>(o: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
+    o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+const UNSUPPORTED_OPS: &[&str] = &["notequals", "less", "lessorequals", "greater", "greaterorequals", "exists"];
+
+fn parse_list(v: &Value, depth: usize) -> Result<Vec<Cond>> {
+    let a = v.as_array().ok_or_else(|| invalid("'anyOf' and 'allOf' take an array of conditions."))?;
+    if a.is_empty() {
+        return Err(invalid("an 'anyOf' or 'allOf' array is empty."));
+    }
+    a.iter().map(|c| parse_cond(c, depth + 1)).collect()
+}
+
+fn parse_cond(v: &Value, depth: usize) -> Result<Cond> {
+    if depth > MAX_DEPTH {
+        return Err(invalid(format!("conditions are nested deeper than {MAX_DEPTH} levels.")));
+    }
+    let o = v.as_object().ok_or_else(|| invalid("each condition must be a JSON object."))?;
+    if let Some(claim) = member(o, "claim") {
+        let path = claim.as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("'claim' must be a claim name."))?;
+        let mut equals = None;
+        for (k, val) in o {
+            let lk = k.to_ascii_lowercase();
+            match lk.as_str() {
+                "claim" => {}
+                "equals" => equals = Some(val.clone()),
+                op if UNSUPPORTED_OPS.contains(&op) => {
+                    return Err(invalid(format!(
+                        "the operator '{}' is not supported by this server; only 'equals' is.",
+                        short(k)
+                    )));
+                }
+                _ => return Err(invalid(format!("unknown member '{}' in a claim condition.", short(k)))),
+            }
+        }
+        let equals = equals.ok_or_else(|| invalid("a claim condition needs 'equals'."))?;
+        return Ok(Cond::Claim { path: path.to_owned(), equals });
+    }
+    if o.len() != 1 {
+        return Err(invalid("a condition is a claim condition or exactly one of 'anyOf' and 'allOf'."));
+    }
+    let (k, val) = o.iter().next().ok_or_else(|| invalid("empty condition."))?;
+    match k.to_ascii_lowercase().as_str() {
+        "anyof" => Ok(Cond::AnyOf(parse_list(val, depth)?)),
+        "allof" => Ok(Cond::AllOf(parse_list(val, depth)?)),
+        _ => Err(invalid(format!("unknown condition member '{}'.", short(k)))),
+    }
+}
+
+fn parse_rule(v: &Value) -> Result<Rule> {
+    let o = v.as_object().ok_or_else(|| invalid("each entry of the top-level 'anyOf' must be an object."))?;
+    let authority = member(o, "authority")
+        .and_then(Value::as_str)
+        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
+        .ok_or_else(|| invalid("each entry needs an 'authority' URL."))?;
+    let mut cond = None;
+    for (k, val) in o {
+        match k.to_ascii_lowercase().as_str() {
+            "authority" => {}
+            "anyof" if cond.is_none() => cond = Some(Cond::AnyOf(parse_list(val, 1)?)),
+            "allof" if cond.is_none() => cond = Some(Cond::AllOf(parse_list(val, 1)?)),
+            "anyof" | "allof" => return Err(invalid("an authority takes either 'anyOf' or 'allOf', not both.")),
+            _ => return Err(invalid(format!("unknown member '{}' next to 'authority'.", short(k)))),
+        }
+    }
+    let cond = cond.ok_or_else(|| invalid("each authority needs 'anyOf' or 'allOf' conditions."))?;
+    Ok(Rule { authority: normalize_authority(authority).to_owned(), cond })
+}
+
+fn parse_policy(bytes: &[u8]) -> Result<Vec<Rule>> {
+    if bytes.len() > MAX_POLICY_BYTES {
+        return Err(invalid(format!("it is larger than {MAX_POLICY_BYTES} bytes.")));
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|_| invalid("'data' is not base64url of a JSON document."))?;
+    let o = v.as_object().ok_or_else(|| invalid("the policy must be a JSON object."))?;
+    let mut rules = None;
+    for (k, val) in o {
+        match k.to_ascii_lowercase().as_str() {
+            "version" => {
+                let ver = val.as_str().unwrap_or_default();
+                if !ver.starts_with("1.0.") {
+                    return Err(invalid("'version' must be \"1.0.0\"."));
+                }
+            }
+            "anyof" => {
+                let a = val.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                    invalid("'anyOf' must be a non-empty array of authorities with their conditions.")
+                })?;
+                rules = Some(a.iter().map(parse_rule).collect::<Result<Vec<_>>>()?);
+            }
+            "allof" => return Err(invalid("the top level takes 'anyOf' (a list of authorities), not 'allOf'.")),
+            _ => return Err(invalid(format!("unknown member '{}'.", short(k)))),
+        }
+    }
+    if member(o, "version").is_none() {
+        return Err(invalid("'version' is required (\"1.0.0\")."));
+    }
+    rules.ok_or_else(|| invalid("'anyOf' (the authorities) is required."))
+}
+
+/// Checks a policy given on create, import or update; `content_type` defaults to JSON.
+pub(crate) fn validate_policy(p: ReleasePolicy) -> Result<ReleasePolicy> {
+    let content_type = if p.content_type.trim().is_empty() { DEFAULT_CONTENT_TYPE.to_owned() } else { p.content_type };
+    if !content_type.to_ascii_lowercase().starts_with("application/json") {
+        return Err(invalid("'contentType' must be application/json."));
+    }
+    let bytes =
+        strongbox_crypto::b64url_decode(&p.data).map_err(|_| invalid("'data' is not base64url of a JSON document."))?;
+    parse_policy(&bytes)?;
+    Ok(ReleasePolicy { content_type, immutable: p.immutable, data: strongbox_crypto::b64url(&bytes) })
+}
+
+/// Checks the export settings of a new key version.
+pub(crate) fn check_new(hsm: bool, exportable: bool, policy: Option<&ReleasePolicy>) -> Result<()> {
+    if exportable && policy.is_none() {
+        return Err(Error::bad("An exportable key requires a release policy ('release_policy')."));
+    }
+    if exportable && hsm {
+        return Err(Error::new(
+            ErrorKind::NotImplemented,
+            "Exportable HSM-protected keys are not supported: this server's PKCS#11 token keeps its keys non-extractable, so they could never be released. Use a software key type (RSA, EC) for secure key release.",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies an update's `release_policy` and `exportable` to a version's payload.
+pub(crate) fn apply_update(p: &mut KeyPayload, policy: Option<&ReleasePolicy>, exportable: Option<bool>) -> Result<()> {
+    if let Some(e) = exportable
+        && e != p.exportable
+    {
+        return Err(Error::bad("The 'exportable' attribute of a key version cannot be changed after it is created."));
+    }
+    if let Some(new) = policy {
+        if p.release_policy.as_ref().is_some_and(|cur| cur.immutable) {
+            return Err(Error::bad("The key release policy is immutable and cannot be changed."));
+        }
+        p.release_policy = Some(new.clone());
+    }
+    Ok(())
+}
+
+/// A claim by name, or by dotted path into nested objects.
+fn lookup<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    path.split('.').try_fold(claims, |cur, seg| cur.get(seg))
+}
+
+fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64().is_some_and(|x| y.as_f64() == Some(x)),
+        _ => a == b,
+    }
+}
+
+fn eval(c: &Cond, claims: &Value) -> bool {
+    match c {
+        Cond::Claim { path, equals } => lookup(claims, path).is_some_and(|v| values_equal(v, equals)),
+        Cond::AnyOf(l) => l.iter().any(|c| eval(c, claims)),
+        Cond::AllOf(l) => l.iter().all(|c| eval(c, claims)),
+    }
+}
+
+/// The RSA key to wrap to: `x-ms-runtime.keys[]` with `kid` `TpmEphemeralEncryptionKey`, else
+/// the first RSA key there.
+fn runtime_key(claims: &Value) -> Option<(Vec<u8>, Vec<u8>, String)> {
+    let keys = lookup(claims, "x-ms-runtime")?.get("keys")?.as_array()?;
+    let rsa = |k: &&Value| k.get("kty").and_then(Value::as_str) == Some("RSA");
+    let chosen = keys
+        .iter()
+        .filter(rsa)
+        .find(|k| k.get("kid").and_then(Value::as_str) == Some("TpmEphemeralEncryptionKey"))
+        .or_else(|| keys.iter().find(rsa))?;
+    let n = strongbox_crypto::b64url_decode(chosen.get("n")?.as_str()?).ok()?;
+    let e = strongbox_crypto::b64url_decode(chosen.get("e")?.as_str()?).ok()?;
+    let kid = chosen.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned();
+    Some((n, e, kid))
+}
+
+fn denied(why: &str) -> Error {
+    Error::new(
+        ErrorKind::OperationNotPermitted,
+        format!("Target environment attestation statement cannot be verified: {why}."),
+    )
+}
+
+impl Core {
+    /// Verifies the attestation token and returns its claims and authority; errors carry a
+    /// stable reason code for the audit event. Nothing of the token is echoed.
+    async fn verify_attestation(&self, token: &str) -> std::result::Result<(Value, String), (Error, &'static str)> {
+        let parsed = strongbox_crypto::jwt::parse(token).map_err(|_| {
+            (Error::bad("The 'target' member is not a signed attestation token (compact JWS)."), "malformed")
+        })?;
+        let iss = parsed.str_claim("iss").unwrap_or_default();
+        let rec = match self.attestation_authority(iss).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err((
+                    denied("the token's issuer is not a registered attestation authority"),
+                    "untrusted-issuer",
+                ));
+            }
+            Err(e) => return Err((e, "storage")),
+        };
+        let verifies = |jwks: &Value| -> (bool, bool) {
+            let keys = jwks.get("keys").and_then(Value::as_array).cloned().unwrap_or_default();
+            let kid = parsed.header.kid.as_deref();
+            let matching: Vec<&Value> =
+                keys.iter().filter(|k| kid.is_none() || k.get("kid").and_then(Value::as_str) == kid).collect();
+            let ok = matching.iter().filter_map(|k| jwk_verify_key(k)).any(|k| parsed.verify(&k).is_ok());
+            (ok, !matching.is_empty())
+        };
+        let (mut ok, known_kid) = verifies(&rec.jwks);
+        if !ok
+            && !known_kid
+            && let Some(fresh) = self.refresh_attestation_authority(&rec).await
+        {
+            ok = verifies(&fresh.jwks).0;
+        }
+        if !ok {
+            return Err((denied("the token's signature does not verify with the authority's keys"), "bad-signature"));
+        }
+        let now = self.now();
+        match parsed.time_claim("exp") {
+            Some(exp) if now <= exp + SKEW => {}
+            _ => return Err((denied("the token has expired or has no expiry"), "expired")),
+        }
+        if parsed.time_claim("nbf").is_some_and(|nbf| now + SKEW < nbf) {
+            return Err((denied("the token is not valid yet"), "not-yet-valid"));
+        }
+        Ok((parsed.claims, rec.authority))
+    }
+
+    /// `POST /keys/{name}/{version}/release`. `actor` is the caller's object id (for the
+    /// security event).
+    pub async fn release_key(
+        &self,
+        vault: &str,
+        name: &str,
+        version: Option<&str>,
+        req: ReleaseRequest<'_>,
+        actor: &str,
+    ) -> Result<ReleasedKey> {
+        let enc = ReleaseEnc::parse(req.enc)?;
+        let v = self.vault(vault).await?;
+        let oname = ObjectName::parse(name)?;
+        let o = self.obj_get::<KeyPayload>(&KEYS, &v, &oname, version.filter(|s| !s.is_empty())).await?;
+        let target_id = format!("{}/{}/{}", v.name, o.name, o.meta.version);
+        let p = o.payload.clone().ok_or_else(|| Error::internal("key payload missing"))?;
+        let now = self.now();
+        let result = async {
+            if !o.meta.enabled {
+                return Err((Error::new(KEYS.disabled, "Operation release is not allowed on a disabled key."), "disabled"));
+            }
+            if o.meta.nbf.is_some_and(|n| now < n) || o.meta.exp.is_some_and(|e| now >= e) {
+                let e = Error::new(
+                    ErrorKind::OperationNotPermitted,
+                    "Operation release is not allowed: the key is not yet valid or has expired.",
+                );
+                return Err((e, "key-not-valid"));
+            }
+            if p.hsm.is_some() {
+                let e = Error::new(
+                    ErrorKind::NotImplemented,
+                    "HSM-protected keys cannot be released by this server: the PKCS#11 token keeps them non-extractable.",
+                );
+                return Err((e, "hsm"));
+            }
+            let policy = match (&p.release_policy, p.exportable) {
+                (Some(pol), true) => pol,
+                _ => {
+                    let e = Error::new(
+                        ErrorKind::OperationNotPermitted,
+                        "The key is not exportable: only keys created or imported as exportable, with a release policy, can be released.",
+                    );
+                    return Err((e, "not-exportable"));
+                }
+            };
+            let bytes = strongbox_crypto::b64url_decode(&policy.data).map_err(|e| (e, "policy"))?;
+            let rules = parse_policy(&bytes).map_err(|e| (e, "policy"))?;
+            let (claims, authority) = self.verify_attestation(req.target).await?;
+            let satisfied = rules.iter().filter(|r| r.authority == authority).any(|r| eval(&r.cond, &claims));
+            if !satisfied {
+                return Err((denied("the token's claims do not satisfy the key's release policy"), "policy-not-satisfied"));
+            }
+            let (n, e, runtime_kid) = runtime_key(&claims).ok_or_else(|| {
+                let e = Error::bad(
+                    "The attestation token carries no RSA runtime key ('x-ms-runtime.keys') to wrap the released key to.",
+                );
+                (e, "no-runtime-key")
+            })?;
+            let material = material_of(&p).map_err(|e| (e, "material"))?;
+            let plain = release_material(&material).map_err(|e| (e, "material"))?;
+            let ct = wrap_for_release(enc, &n, &e, plain.expose()).map_err(|e| (e, "wrap"))?;
+            let blob = serde_json::json!({
+                "schema_version": "1.0",
+                "header": { "kid": runtime_kid, "alg": "dir", "enc": enc.as_str() },
+                "ciphertext": strongbox_crypto::b64url(&ct),
+            });
+            let blob = serde_json::to_vec(&blob).map_err(|_| (Error::internal("release blob encoding"), "encode"))?;
+            Ok((strongbox_crypto::b64url(&blob), authority))
+        }
+        .await;
+        match result {
+            Ok((key_hsm, authority)) => {
+                self.security_event(SecurityEvent::new("KeyRelease", "success", actor, &target_id, &authority)).await;
+                let view = self.key_view(&v, o)?;
+                Ok(ReleasedKey { view, enc: enc.as_str(), key_hsm })
+            }
+            Err((e, reason)) => {
+                self.security_event(SecurityEvent::new("KeyRelease", "failure", actor, &target_id, reason)).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Signs the release response payload the API built (see `identity/attestation.rs`).
+    pub fn sign_release(&self, payload: &Value) -> Result<String> {
+        self.sign_release_response(payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    const A: &str = "https://attest.example";
+
+    fn policy(v: Value) -> Result<Vec<Rule>> {
+        parse_policy(&serde_json::to_vec(&v).unwrap())
+    }
+
+    #[test]
+    fn grammar_and_evaluation() {
+        let rules = policy(json!({"version": "1.0.0", "anyOf": [{"authority": format!("{A}/"), "allOf": [
+            {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"},
+            {"anyOf": [{"claim": "debuggable", "equals": false}, {"claim": "svn", "equals": 3}]}
+        ]}]}))
+        .unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].authority, A);
+        let ok = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "sevsnpvm"}, "debuggable": true, "svn": 3.0});
+        assert!(eval(&rules[0].cond, &ok));
+        let wrong = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}, "debuggable": false});
+        assert!(!eval(&rules[0].cond, &wrong));
+        let missing = json!({"debuggable": false});
+        assert!(!eval(&rules[0].cond, &missing));
+        // a flat claim whose name contains dots is found too
+        let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm", "debuggable": false});
+        assert!(eval(&rules[0].cond, &flat));
+    }
+
+    #[test]
+    fn bad_policies_are_refused_clearly() {
+        let cases = [
+            (json!({"anyOf": [{"authority": A, "allOf": [{"claim": "c", "equals": 1}]}]}), "version"),
+            (json!({"version": "1.0.0", "anyOf": []}), "anyOf"),
+            (json!({"version": "1.0.0", "anyOf": [{"allOf": [{"claim": "c", "equals": 1}]}]}), "authority"),
+            (
+                json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c", "notEquals": 1}]}]}),
+                "notEquals",
+            ),
+            (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c"}]}]}), "equals"),
+            (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"nope": []}]}]}), "nope"),
+            (json!({"version": "1.0.0", "anyOf": [{"authority": A}]}), "anyOf"),
+        ];
+        for (p, word) in cases {
+            let e = policy(p.clone()).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadParameter);
+            assert!(e.message.contains(word), "{p}: {}", e.message);
+        }
+        let e = validate_policy(ReleasePolicy { content_type: String::new(), immutable: false, data: "!!".into() })
+            .unwrap_err();
+        assert!(e.message.contains("base64url"));
+    }
+
+    #[test]
+    fn runtime_key_prefers_the_tpm_ephemeral_key() {
+        let c = json!({"x-ms-runtime": {"keys": [
+            {"kty": "RSA", "kid": "other", "n": "AQAB", "e": "AQAB"},
+            {"kty": "RSA", "kid": "TpmEphemeralEncryptionKey", "n": "AQID", "e": "AQAB"}
+        ]}});
+        assert_eq!(runtime_key(&c).unwrap().2, "TpmEphemeralEncryptionKey");
+        assert!(runtime_key(&json!({"x-ms-runtime": {}})).is_none());
+    }
+
+    #[test]
+    fn immutable_policy_cannot_change() {
+        let pol = ReleasePolicy { content_type: DEFAULT_CONTENT_TYPE.into(), immutable: true, data: "e30".into() };
+        let mut p = KeyPayload {
+            kty: "RSA".into(),
+            key_ops: vec![],
+            material: Default::default(),
+            hsm: None,
+            exportable: true,
+            release_policy: Some(pol.clone()),
+        };
+        let e = apply_update(&mut p, Some(&pol), None).unwrap_err();
+        assert!(e.message.contains("immutable"));
+        assert!(apply_update(&mut p, None, Some(false)).is_err());
+        assert!(apply_update(&mut p, None, Some(true)).is_ok());
+    }
+}

@@ -1,0 +1,308 @@
+//! A corporate IdP's user tokens accepted directly on the data plane: a trusted issuer with a
+//! static JWKS (a local ES256 key pair plays the IdP) and user-token acceptance, its tokens
+//! mapped to a Strongbox user by the `email` claim (or to a synthetic external principal), RBAC
+//! applied to the mapped principal, and every rejection answered with 401 and its reason.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use common::{Reply, call};
+use serde_json::{Value, json};
+use strongbox_crypto::jws::SigningKey;
+use strongbox_testkit::TestServer;
+
+const T0: i64 = 1_800_000_000;
+const V: &str = "api-version=7.6";
+const SECRETS_USER: &str = "/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6";
+const ISSUER: &str = "https://login.corp.example/tenant-1/v2.0";
+const APP_AUD: &str = "api://strongbox-vault";
+
+/// The IdP: an ES256 key and its JWKS entry.
+struct Idp {
+    key: SigningKey,
+}
+
+impl Idp {
+    fn new(kid: &str) -> Self {
+        Self { key: SigningKey::generate(kid.to_owned()).unwrap() }
+    }
+    fn jwks(&self) -> Value {
+        json!({"keys": [serde_json::to_value(self.key.public().jwk()).unwrap()]})
+    }
+    /// Signs `claims` with this key, under `kid` (normally its own).
+    fn sign_as(&self, kid: &str, claims: &Value) -> String {
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": kid});
+        strongbox_crypto::jwt::sign_es256(self.key.pkcs8(), &header, claims).unwrap()
+    }
+    fn sign(&self, claims: &Value) -> String {
+        self.sign_as(self.key.kid(), claims)
+    }
+}
+
+/// Typical Entra-like user token claims for `email`.
+fn user_claims(iss: &str, aud: &str, email: &str, exp: i64) -> Value {
+    json!({
+        "iss": iss, "aud": aud, "sub": format!("sub-{email}"), "oid": format!("oid-{email}"),
+        "email": email, "preferred_username": email, "iat": T0, "nbf": T0, "exp": exp,
+        "amr": ["pwd", "mfa"], "azp": "11111111-2222-3333-4444-555555555555",
+    })
+}
+
+struct Srv {
+    s: TestServer,
+    admin: String,
+}
+
+impl Srv {
+    async fn start() -> Self {
+        let s = TestServer::start_with_fake_clock(T0).await;
+        let admin = s.admin_token().await;
+        Self { s, admin }
+    }
+    fn advance(&self, secs: i64) {
+        self.s.clock.as_ref().unwrap().advance(secs);
+    }
+    async fn mgmt(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        call(&self.s, method, &format!("{}/{path}?{V}", self.s.vault_url("default")), Some(&self.admin), body).await
+    }
+    async fn get_secret(&self, name: &str, token: &str) -> Reply {
+        call(&self.s, "GET", &format!("{}/secrets/{name}?{V}", self.s.vault_url("default")), Some(token), None).await
+    }
+    async fn put_secret(&self, name: &str, value: &str) {
+        let r = self.mgmt("PUT", &format!("secrets/{name}"), Some(json!({"value": value}))).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    async fn grant_secrets_user(&self, object_id: &str, secret: &str) {
+        let id = uuid_v4_like(object_id, secret);
+        let body = json!({"properties": {"roleDefinitionId": SECRETS_USER, "principalId": object_id}});
+        let path = format!("secrets/{secret}/providers/Microsoft.Authorization/roleAssignments/{id}");
+        let r = self.mgmt("PUT", &path, Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    async fn external_events(&self, outcome: &str) -> usize {
+        let ev = self.s.running.core.security_events(0, 100_000).await.unwrap();
+        ev.iter().filter(|e| e.kind == "signin.external" && e.outcome == outcome).count()
+    }
+}
+
+/// A fixed-format GUID made from two strings (role assignment names must be GUIDs).
+fn uuid_v4_like(a: &str, b: &str) -> String {
+    let h = strongbox_crypto::hex(&strongbox_crypto::sha256(format!("{a}/{b}").as_bytes()));
+    format!("{}-{}-4{}-8{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
+/// A 401 whose error message starts with `prefix`.
+fn assert_401(r: &Reply, prefix: &str) {
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "Unauthorized", "{}", r.body);
+    let m = r.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(m.starts_with(prefix), "expected '{prefix}…', got '{m}'");
+    assert!(r.headers.get("www-authenticate").is_some());
+}
+
+#[tokio::test]
+async fn corporate_idp_user_tokens_map_to_strongbox_users() {
+    let t = Srv::start().await;
+    let idp = Idp::new("corp-k1");
+    let resource = t.s.resource();
+    let put = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({
+                "issuer": ISSUER,
+                "jwks": idp.jwks(),
+                "userTokens": {"audiences": [resource, APP_AUD], "userClaim": "email"},
+            })),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["acceptUserTokens"], true);
+    assert_eq!(put.body["userTokens"]["principalMapping"], "user");
+    let bad = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp2",
+            Some(json!({"issuer": ISSUER, "jwks": idp.jwks(), "userTokens": {"audiences": [APP_AUD], "userClaim": "name"}})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "an unsupported claim is refused: {}", bad.body);
+
+    let user = t
+        .mgmt(
+            "POST",
+            "_strongbox/users",
+            Some(json!({"userPrincipalName": "alice@corp.example", "password": "a long enough password"})),
+        )
+        .await;
+    assert_eq!(user.status, 201, "{}", user.body);
+    let alice = user.body["objectId"].as_str().unwrap().to_owned();
+    t.put_secret("payroll", "s3cret").await;
+    t.put_secret("other", "x").await;
+    t.grant_secrets_user(&alice, "payroll").await;
+
+    // the IdP token (UPN matched case-insensitively) reaches the secret, under either audience
+    let tok = idp.sign(&user_claims(ISSUER, APP_AUD, "Alice@corp.example", T0 + 3600));
+    let r = t.get_secret("payroll", &tok).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], "s3cret");
+    assert_eq!(t.get_secret("other", &tok).await.status, 403, "RBAC applies to the mapped user");
+    let tok_res = idp.sign(&user_claims(ISSUER, &format!("{resource}/"), "alice@corp.example", T0 + 3600));
+    assert_eq!(t.get_secret("payroll", &tok_res).await.status, 200);
+    // the principal: the local user's object id, our tenant, the IdP's amr
+    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    assert_eq!(p.object_id, alice);
+    assert_eq!(p.tenant_id, t.s.boot.tenant_id);
+    assert_eq!(p.amr, vec!["pwd".to_owned(), "mfa".to_owned()]);
+    assert!(p.app_id.is_empty(), "an IdP's client id is not one of our applications");
+    // one sign-in event per token (first use), not per request
+    assert_eq!(t.external_events("success").await, 2);
+    // a federation-only record of the same issuer URL (sorting first) does not hide it
+    let fed = t
+        .mgmt("PUT", "_strongbox/trustedissuers/aaa-corp-fed", Some(json!({"issuer": ISSUER, "jwks": idp.jwks()})))
+        .await;
+    assert_eq!(fed.status, 200, "{}", fed.body);
+    let tok_again = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3500));
+    assert_eq!(t.get_secret("payroll", &tok_again).await.status, 200);
+    // our own tokens are unaffected
+    assert_eq!(t.get_secret("payroll", &t.admin).await.status, 200);
+
+    // negatives, each with its reason
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, "api://other", "alice@corp.example", T0 + 3600))).await,
+        "AKV10022: Invalid audience.",
+    );
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 - 61))).await,
+        "AKV10022: Token is expired.",
+    );
+    let mut early = user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600);
+    early["nbf"] = json!(T0 + 600);
+    assert_401(&t.get_secret("payroll", &idp.sign(&early)).await, "AKV10023: Token is not yet valid.");
+    assert_401(
+        &t.get_secret(
+            "payroll",
+            &idp.sign(&user_claims("https://unknown.example/v2.0", APP_AUD, "alice@corp.example", T0 + 3600)),
+        )
+        .await,
+        "AKV10032: Invalid issuer.",
+    );
+    let forger = Idp::new("corp-k1");
+    assert_401(
+        &t.get_secret("payroll", &forger.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600))).await,
+        "AKV10031: Token signature validation failed.",
+    );
+    assert_401(
+        &t.get_secret(
+            "payroll",
+            &idp.sign_as("corp-k9", &user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600)),
+        )
+        .await,
+        "AKV10046: Unable to resolve the key",
+    );
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, APP_AUD, "mallory@corp.example", T0 + 3600))).await,
+        "AKV10032: The token's user is not known to this directory.",
+    );
+    let mut no_email = user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600);
+    no_email.as_object_mut().unwrap().remove("email");
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&no_email)).await,
+        "AKV10032: The token lacks the claim that identifies the user.",
+    );
+    assert_eq!(t.external_events("failure").await, 2, "mapping failures after a valid signature are recorded");
+
+    // a federation-only issuer (workload identity) is not accepted on the data plane
+    let cluster = Idp::new("cluster-k1");
+    let cluster_iss = "https://oidc.cluster.example/issuer";
+    let put = t
+        .mgmt("PUT", "_strongbox/trustedissuers/cluster", Some(json!({"issuer": cluster_iss, "jwks": cluster.jwks()})))
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["acceptUserTokens"], false);
+    assert_401(
+        &t.get_secret("payroll", &cluster.sign(&user_claims(cluster_iss, APP_AUD, "alice@corp.example", T0 + 3600)))
+            .await,
+        "AKV10032: Invalid issuer.",
+    );
+
+    // turning user tokens off rejects the token already in use (cached) and new ones
+    let off = t.mgmt("PATCH", "_strongbox/trustedissuers/corp", Some(json!({"userTokens": null}))).await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert_eq!(off.body["acceptUserTokens"], false);
+    assert_eq!(off.body["keyIds"], json!(["corp-k1"]), "the keys stay");
+    assert_401(&t.get_secret("payroll", &tok).await, "AKV10032: The principal is disabled or deleted");
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 1800))).await,
+        "AKV10032: Invalid issuer.",
+    );
+    let on = t
+        .mgmt(
+            "PATCH",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({"userTokens": {"audiences": [APP_AUD], "userClaim": "preferred_username"}})),
+        )
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert_eq!(t.get_secret("payroll", &tok).await.status, 200, "accepted again");
+
+    // a disabled user is rejected at once on this node, and stays rejected after the status TTL
+    let dis = t.mgmt("PATCH", "_strongbox/users/alice@corp.example", Some(json!({"accountEnabled": false}))).await;
+    assert_eq!(dis.status, 200, "{}", dis.body);
+    assert_401(&t.get_secret("payroll", &tok).await, "AKV10032: The principal is disabled or deleted");
+    t.advance(strongbox_core::STATUS_TTL + 1);
+    assert_401(&t.get_secret("payroll", &tok).await, "AKV10032: The principal is disabled or deleted");
+    let fresh = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3000));
+    assert_401(&t.get_secret("payroll", &fresh).await, "AKV10032: The principal is disabled or deleted");
+    let en = t.mgmt("PATCH", "_strongbox/users/alice@corp.example", Some(json!({"accountEnabled": true}))).await;
+    assert_eq!(en.status, 200, "{}", en.body);
+    assert_eq!(t.get_secret("payroll", &fresh).await.status, 200);
+
+    // the cached token still expires (60 s skew)
+    t.advance(3600 + 61 - strongbox_core::STATUS_TTL - 1);
+    assert_401(&t.get_secret("payroll", &tok).await, "AKV10022: Token is expired.");
+}
+
+#[tokio::test]
+async fn corporate_idp_people_as_external_principals() {
+    let t = Srv::start().await;
+    let idp = Idp::new("corp-k1");
+    let put = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({
+                "issuer": ISSUER,
+                "jwks": idp.jwks(),
+                "userTokens": {"audiences": [APP_AUD], "userClaim": "oid", "principalMapping": "external"},
+            })),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let id = t.mgmt("POST", "_strongbox/trustedissuers/corp/principalid", Some(json!({"value": "oid-bob"}))).await;
+    assert_eq!(id.status, 200, "{}", id.body);
+    let bob = id.body["objectId"].as_str().unwrap().to_owned();
+    assert_eq!(bob, strongbox_core::external_object_id(ISSUER, "oid-bob"));
+    t.put_secret("build-key", "k").await;
+    t.grant_secrets_user(&bob, "build-key").await;
+
+    // no local user needed: the role assigned to the derived object id applies
+    let tok = idp.sign(&user_claims(ISSUER, APP_AUD, "bob", T0 + 3600));
+    let r = t.get_secret("build-key", &tok).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], "k");
+    let carol = idp.sign(&user_claims(ISSUER, APP_AUD, "carol", T0 + 3600));
+    assert_eq!(t.get_secret("build-key", &carol).await.status, 403, "a valid person without a role");
+    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    assert_eq!(p.object_id, bob);
+
+    // deleting the issuer revokes the tokens in use
+    let del = t.mgmt("DELETE", "_strongbox/trustedissuers/corp", None).await;
+    assert_eq!(del.status, 204);
+    assert_401(&t.get_secret("build-key", &tok).await, "AKV10032: The principal is disabled or deleted");
+    assert_eq!(
+        t.mgmt("POST", "_strongbox/trustedissuers/corp/principalid", Some(json!({"value": "x"}))).await.status,
+        404
+    );
+}
