@@ -43,12 +43,13 @@ class CorpIdp:
         return {"keys": [{"kty": "RSA", "kid": self.kid, "use": "sig", "alg": "RS256",
                           "n": b64u(_int_bytes(pub.n)), "e": b64u(_int_bytes(pub.e))}]}
 
-    def token(self, upn: str, aud: str = APP_AUD, exp_in: int = 3600, amr=("pwd", "mfa")) -> tuple[str, int]:
+    def token(self, upn: str, aud: str = APP_AUD, exp_in: int = 3600, amr=("pwd", "mfa"),
+              extra: dict | None = None) -> tuple[str, int]:
         now = int(time.time())
         header = {"alg": "RS256", "typ": "JWT", "kid": self.kid}
         body = {"iss": self.issuer, "aud": aud, "sub": f"sub-{upn}", "oid": str(uuid.uuid4()), "upn": upn,
                 "name": upn.split("@")[0], "iat": now, "nbf": now, "exp": now + exp_in, "amr": list(amr),
-                "ver": "1.0"}
+                "ver": "1.0", **(extra or {})}
         signing_input = f"{b64u(json.dumps(header).encode())}.{b64u(json.dumps(body).encode())}"
         sig = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return f"{signing_input}.{b64u(sig)}", now + exp_in
@@ -119,4 +120,41 @@ def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_pat
     # a disabled user is refused
     cli_json(server, "ad", "user", "update", "--id", upn, "--account-enabled", "false")
     assert "disabled or deleted" in rejected(CorpIdpCredential(idp, upn))
+    cli_json(server, "ad", "trusted-issuer", "delete", "--name", name)
+
+
+def test_corporate_idp_group_claim_maps_to_a_strongbox_group(server: Server, client, tmp_path):
+    """`--group-claim groups --group-map VALUE=GROUP`: the role assigned to the Strongbox group
+    applies to IdP people whose token lists VALUE; no local user or membership is needed."""
+    idp = CorpIdp(f"https://login.corp.example/{uuid.uuid4()}/v2.0")
+    name = f"corpg{uuid.uuid4().hex[:8]}"
+    group = cli_json(server, "ad", "group", "create", "--display-name", f"idp-eng-{uuid.uuid4().hex[:6]}")
+    idp_value = str(uuid.uuid4())  # an Entra-style group object id of the IdP
+    (tmp_path / f"{name}.json").write_text(json.dumps(idp.jwks()))
+    got = cli_json(server, "ad", "trusted-issuer", "create", "--name", name, "--issuer", idp.issuer,
+                   "--jwks-file", str(tmp_path / f"{name}.json"), "--accept-user-tokens", "--audience", APP_AUD,
+                   "--user-claim", "upn", "--principal-mapping", "external",
+                   "--group-claim", "groups", "--group-map", f"{idp_value}={group['displayName']}")
+    assert got["userTokens"]["groupClaim"] == "groups"
+    assert got["userTokens"]["groupMap"] == {idp_value: group["id"]}, "the group name is stored as its id"
+    client.set_secret("corp-idp-group", "for-engineers")
+    grant_secrets_user(server, group["id"], "/secrets/corp-idp-group")
+
+    upn = f"erin-{uuid.uuid4().hex[:6]}@corp.example"
+    member = CorpIdpCredential(idp, upn, extra={"groups": ["some-other-group", idp_value]})
+    assert server.secret_client(credential=member).get_secret("corp-idp-group").value == "for-engineers"
+
+    def forbidden(credential) -> None:
+        with pytest.raises(HttpResponseError) as e:
+            server.secret_client(credential=credential).get_secret("corp-idp-group")
+        assert e.value.status_code == 403
+
+    forbidden(CorpIdpCredential(idp, upn))  # the same person without the group claim
+    forbidden(CorpIdpCredential(idp, upn, extra={"groups": [group["id"], group["displayName"]]}))  # unmapped values
+
+    # a map entry must name an existing Strongbox group
+    out = server.cli("ad", "trusted-issuer", "update", "--name", name, "--accept-user-tokens", "--audience", APP_AUD,
+                     "--user-claim", "upn", "--principal-mapping", "external", "--group-claim", "groups",
+                     "--group-map", f"{idp_value}={uuid.uuid4()}", "--bootstrap", str(server.bootstrap_path))
+    assert out.returncode != 0 and "does not exist" in out.stderr + out.stdout
     cli_json(server, "ad", "trusted-issuer", "delete", "--name", name)

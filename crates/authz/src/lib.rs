@@ -416,6 +416,25 @@ impl Index {
         now: i64,
         target_role: Option<&str>,
     ) -> Decision {
+        self.decide_with_groups(principal, &[], action, resource, now, target_role)
+    }
+
+    /// [`Index::decide_for_role`] for a caller that also carries `extra_groups`: group object
+    /// ids asserted by its (verified) token rather than stored memberships, e.g. the mapped group
+    /// claim of a corporate IdP token. For those groups, deny assignments naming them apply and
+    /// an exclusion of them from an everyone-deny counts, as for stored memberships; then the
+    /// caller's own grants (direct and through stored groups) are tried, then the grants made
+    /// directly to each extra group. `extra_groups` are object ids in lower case (as stored).
+    /// With no extra groups this is exactly `decide_for_role` (and allocates nothing beyond it).
+    pub fn decide_with_groups(
+        &self,
+        principal: &str,
+        extra_groups: &[String],
+        action: &str,
+        resource: &str,
+        now: i64,
+        target_role: Option<&str>,
+    ) -> Decision {
         let action = lc(action);
         let resource = lc(resource);
         let target_role = target_role.map(lc);
@@ -426,47 +445,60 @@ impl Index {
             std::borrow::Cow::Borrowed(principal)
         };
         let key = key.as_ref();
+        let in_extra = |x: &str| extra_groups.iter().any(|g| g.eq_ignore_ascii_case(x));
         let eff = self.effective.get(key);
+        let groups = self.groups_of.get(key);
+        let denied = |id: &String| -> Option<Decision> {
+            let d = self.denies.get(id)?;
+            let excluded =
+                d.exclude_principals.iter().any(|x| x == key || groups.is_some_and(|g| g.contains(x)) || in_extra(x));
+            (!excluded && d.denies_lc(&action, &resource))
+                .then(|| Decision::DeniedByAssignment { deny_id: d.id.clone() })
+        };
         // deny assignments first: they win over any grant
-        if !self.everyone_denies.is_empty() {
-            let groups = self.groups_of.get(key);
-            for id in &self.everyone_denies {
-                if let Some(d) = self.denies.get(id) {
-                    let excluded =
-                        d.exclude_principals.iter().any(|x| x == key || groups.is_some_and(|g| g.contains(x)));
-                    if !excluded && d.denies_lc(&action, &resource) {
-                        return Decision::DeniedByAssignment { deny_id: d.id.clone() };
-                    }
+        for id in &self.everyone_denies {
+            if let Some(d) = denied(id) {
+                return d;
+            }
+        }
+        for id in eff.into_iter().flat_map(|e| e.denies.iter()) {
+            if let Some(d) = denied(id) {
+                return d;
+            }
+        }
+        for g in extra_groups {
+            for id in self.direct_denies.get(g.as_str()).into_iter().flatten() {
+                if let Some(d) = denied(id) {
+                    return d;
                 }
             }
         }
-        let Some(eff) = eff else { return Decision::Deny };
-        if !eff.denies.is_empty() {
-            let groups = self.groups_of.get(key);
-            for id in &eff.denies {
-                if let Some(d) = self.denies.get(id) {
-                    let excluded =
-                        d.exclude_principals.iter().any(|x| x == key || groups.is_some_and(|g| g.contains(x)));
-                    if !excluded && d.denies_lc(&action, &resource) {
-                        return Decision::DeniedByAssignment { deny_id: d.id.clone() };
-                    }
-                }
-            }
-        }
-        for a in &eff.grants {
+        let grant = |a: &Assignment| -> Option<Decision> {
             if a.expires.is_some_and(|e| now >= e) || !covers_lc(&a.scope, &resource) {
-                continue;
+                return None;
             }
-            let Some(r) = self.roles.get(&a.role_id) else { continue };
+            let r = self.roles.get(&a.role_id)?;
             if !r.grants_lc(&action) {
-                continue;
+                return None;
             }
             if let (Some(allowed), Some(t)) = (&r.assignable_roles, &target_role)
                 && !allowed.contains(t)
             {
-                continue;
+                return None;
             }
-            return Decision::Allow { assignment_id: a.id.clone() };
+            Some(Decision::Allow { assignment_id: a.id.clone() })
+        };
+        for a in eff.into_iter().flat_map(|e| e.grants.iter()) {
+            if let Some(d) = grant(a) {
+                return d;
+            }
+        }
+        for g in extra_groups {
+            for id in self.direct.get(g.as_str()).into_iter().flatten() {
+                if let Some(d) = self.assignments.get(id).and_then(grant) {
+                    return d;
+                }
+            }
         }
         Decision::Deny
     }
@@ -723,6 +755,42 @@ mod tests {
             idx.decide("nobody", "Microsoft.KeyVault/vaults/keys/delete", "/vaults/w/keys/k", 0),
             Decision::DeniedByAssignment { .. }
         ));
+    }
+
+    #[test]
+    fn token_groups_grant_and_deny_like_memberships() {
+        let tg = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+        let mut jit = a("3", "gj", KEY_VAULT_SECRETS_USER, "/vaults/j");
+        jit.expires = Some(100);
+        let mut idx = Index::build(
+            builtin_roles(),
+            [a("1", "g1", KEY_VAULT_SECRETS_USER, "/vaults/v"), a("2", "u", KEY_VAULT_ADMINISTRATOR, "/vaults/w"), jit],
+            [],
+            [],
+        );
+        let d = |idx: &Index, groups: &[&str], resource: &str, now: i64| {
+            idx.decide_with_groups("u", &tg(groups), GET, resource, now, None)
+        };
+        // a grant made to a group the token carries applies; without it, nothing
+        assert_eq!(d(&idx, &["g1"], "/vaults/v/secrets/x", 0), Decision::Allow { assignment_id: "1".into() });
+        assert_eq!(d(&idx, &[], "/vaults/v/secrets/x", 0), Decision::Deny);
+        assert_eq!(d(&idx, &["g2"], "/vaults/v/secrets/x", 0), Decision::Deny, "group not in the token");
+        assert_eq!(idx.decide("u", GET, "/vaults/v/secrets/x", 0), Decision::Deny);
+        // the caller's own grants still apply alongside
+        assert_eq!(d(&idx, &["g1"], "/vaults/w/secrets/x", 0), Decision::Allow { assignment_id: "2".into() });
+        // expiry of a group's time-bound assignment is respected
+        assert!(matches!(d(&idx, &["gj"], "/vaults/j/secrets/x", 99), Decision::Allow { .. }));
+        assert_eq!(d(&idx, &["gj"], "/vaults/j/secrets/x", 100), Decision::Deny);
+        // a deny on a token group wins over the caller's direct grant
+        idx.add_deny(deny("d1", &["g1"], &[], &["Microsoft.KeyVault/vaults/secrets/*"], "/"));
+        assert_eq!(d(&idx, &["g1"], "/vaults/w/secrets/x", 0), Decision::DeniedByAssignment { deny_id: "d1".into() });
+        assert_eq!(d(&idx, &["g1"], "/vaults/v/secrets/x", 0), Decision::DeniedByAssignment { deny_id: "d1".into() });
+        assert!(matches!(d(&idx, &[], "/vaults/w/secrets/x", 0), Decision::Allow { .. }), "deny needs the group");
+        idx.remove_deny("d1");
+        // an exclusion of a token group from an everyone-deny counts
+        idx.add_deny(deny("d2", &[EVERYONE], &["g1"], &[GET], "/"));
+        assert!(matches!(d(&idx, &["g1"], "/vaults/v/secrets/x", 0), Decision::Allow { .. }));
+        assert!(matches!(d(&idx, &["gj"], "/vaults/j/secrets/x", 0), Decision::DeniedByAssignment { .. }));
     }
 
     #[test]

@@ -241,6 +241,21 @@ pub(crate) struct UserTokenArgs {
     /// object id is derived from the issuer and the claim value (see `principal-id`).
     #[arg(long, default_value = "user", value_parser = ["user", "external"], requires = "accept_user_tokens")]
     principal_mapping: String,
+    /// The claim listing the person's IdP groups (e.g. `groups`, `roles`): an array of strings
+    /// or one string. Needs --group-map.
+    #[arg(long, requires_all = ["accept_user_tokens", "group_map"])]
+    group_claim: Option<String>,
+    /// `IDP_VALUE=GROUP` (repeatable): a value of the group claim and the Strongbox group (object
+    /// id or display name) whose role assignments it brings. Unmapped values are ignored.
+    #[arg(long, requires = "group_claim", value_parser = parse_group_map)]
+    group_map: Vec<(String, String)>,
+}
+
+fn parse_group_map(s: &str) -> Result<(String, String), String> {
+    match s.rsplit_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.trim().is_empty() => Ok((k.to_owned(), v.trim().to_owned())),
+        _ => Err("expected IDP_VALUE=GROUP (a Strongbox group id or name)".to_owned()),
+    }
 }
 
 impl UserTokenArgs {
@@ -248,11 +263,16 @@ impl UserTokenArgs {
         if !self.accept_user_tokens {
             return Value::Null;
         }
-        json!({
+        let mut body = json!({
             "audiences": self.audience,
             "userClaim": self.user_claim,
             "principalMapping": self.principal_mapping,
-        })
+        });
+        if let Some(claim) = &self.group_claim {
+            body["groupClaim"] = json!(claim);
+            body["groupMap"] = Value::Object(self.group_map.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+        }
+        body
     }
 }
 

@@ -189,6 +189,35 @@ async fn user_token(
     Ok(())
 }
 
+/// `(scheme, lowercase host, port)` of a URL.
+fn origin(url: &str) -> Option<(String, String, u16)> {
+    let u = reqwest::Url::parse(url).ok()?;
+    Some((u.scheme().to_owned(), u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+}
+
+/// Whether a token for `resource` (the challenge's) may be sent to `vault_url`, as the Azure SDKs
+/// verify challenges: over https only, to the resource's host or a name below it (same port), or
+/// to the server the credential itself names (`authority`, which also serves the default vault
+/// and the management API).
+fn token_may_go_to(vault_url: &str, resource: &str, authority: &str) -> anyhow::Result<()> {
+    let (scheme, host, port) = origin(vault_url).with_context(|| format!("{vault_url} is not a valid URL"))?;
+    if scheme != "https" {
+        bail!("{vault_url} is not https: bearer tokens are only sent over TLS");
+    }
+    if origin(authority).is_some_and(|a| a == (scheme, host.clone(), port)) {
+        return Ok(());
+    }
+    let under = origin(resource).is_some_and(|(rs, rh, rp)| {
+        rs == "https" && rp == port && (host == rh || host.strip_suffix(rh.as_str()).is_some_and(|p| p.ends_with('.')))
+    });
+    if !under {
+        bail!(
+            "{vault_url} asked for a token for {resource}, which it is not part of; no token was requested or sent (check the vault URL)"
+        );
+    }
+    Ok(())
+}
+
 pub struct Client {
     http: reqwest::Client,
     vault_url: String,
@@ -232,6 +261,9 @@ impl Client {
             .find_map(|p| p.strip_prefix("resource=\"").and_then(|r| r.strip_suffix('"')))
             .context("the challenge has no resource")?
             .to_owned();
+        // Before any token is asked for or sent: the challenge may name only a resource this
+        // vault URL belongs to (a look-alike server must not learn a token for the real one).
+        token_may_go_to(&vault_url, &resource, &conn.authority)?;
         let token_url = format!("{}/{}/oauth2/v2.0/token", conn.authority, conn.tenant_id);
         let token = match conn.cred {
             Credential::ClientSecret { client_id, client_secret } => {
@@ -289,9 +321,45 @@ impl Client {
                 out.extend(items.iter().cloned());
             }
             match page.get("nextLink").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() => url = n.to_owned(),
+                Some(n) if !n.is_empty() => {
+                    // the token goes with the next request: only to the vault that sent the page
+                    if origin(n).is_none() || origin(n) != origin(&self.vault_url) {
+                        bail!("the server sent a nextLink to another host; not following it");
+                    }
+                    url = n.to_owned();
+                }
                 _ => return Ok(out),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_go_only_to_hosts_of_the_challenged_resource() {
+        let (res, auth) = ("https://vault.localhost:8443", "https://localhost:8443");
+        for ok in [
+            "https://default.vault.localhost:8443",
+            "https://A.Vault.Localhost:8443/",
+            "https://vault.localhost:8443",
+            "https://localhost:8443",
+        ] {
+            assert!(token_may_go_to(ok, res, auth).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://evil.example:8443",
+            "https://evilvault.localhost:8443",
+            "https://default.vault.localhost:9443",
+            "http://default.vault.localhost:8443",
+            "https://vault.localhost:8443@evil.example:8443",
+            "https://127.0.0.1:8443",
+            "not a url",
+        ] {
+            assert!(token_may_go_to(bad, res, auth).is_err(), "{bad}");
+        }
+        assert_eq!(origin("https://A.example/x?y"), Some(("https".into(), "a.example".into(), 443)));
     }
 }

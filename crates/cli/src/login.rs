@@ -7,8 +7,8 @@
 //! The file is `--out` / `STRONGBOX_LOGIN_FILE`, else `$XDG_CONFIG_HOME/strongbox/login.json`,
 //! else `~/.config/strongbox/login.json`. Nothing here prints a token.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -99,11 +99,34 @@ pub(crate) fn login_file(explicit: Option<&Path>) -> Option<PathBuf> {
 /// Reads a saved sign-in; `Ok(None)` when there is none. A file others can read is refused:
 /// it holds bearer tokens.
 pub(crate) fn load(path: &Path) -> anyhow::Result<Option<SavedLogin>> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
+    // The checks are made on the opened file (not the path, which could be swapped between a
+    // check and the read), and it must be the user's own: a file someone else planted (for
+    // root, which can read it anyway) would point the CLI at their server.
+    // (not opened unless a regular file: opening a FIFO would block)
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => bail!("the saved sign-in {} is not a regular file", path.display()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the saved sign-in {}", path.display())),
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read the saved sign-in {}", path.display())),
     };
+    let meta = file.metadata().with_context(|| format!("cannot read the saved sign-in {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("the saved sign-in {} is not a regular file", path.display());
+    }
+    if let Some(me) = own_uid()
+        && meta.uid() != me
+    {
+        bail!(
+            "the saved sign-in {} belongs to another user (uid {}); run `strongbox login` again",
+            path.display(),
+            meta.uid()
+        );
+    }
     if meta.permissions().mode() & 0o077 != 0 {
         bail!(
             "the saved sign-in {} is readable by other users (mode {:o}); run `strongbox logout` and `strongbox login` again",
@@ -111,10 +134,11 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Option<SavedLogin>> {
             meta.permissions().mode() & 0o777
         );
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read the saved sign-in {}", path.display()))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).with_context(|| format!("cannot read the saved sign-in {}", path.display()))?;
+    let text = SecretString::new(text);
     // serde's message could quote a fragment of the file: keep only its position
-    let saved: SavedLogin = serde_json::from_str(&text).map_err(|e| {
+    let saved: SavedLogin = serde_json::from_str(text.expose()).map_err(|e| {
         anyhow::anyhow!(
             "the saved sign-in {} is not valid (line {}, column {}); run `strongbox login` again",
             path.display(),
@@ -123,6 +147,12 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Option<SavedLogin>> {
         )
     })?;
     Ok(Some(saved))
+}
+
+/// This process's effective uid: the owner of `/proc/self` (Linux; `None` elsewhere, where
+/// only the mode is checked). Without `unsafe`, which the workspace forbids.
+fn own_uid() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
 }
 
 /// Writes the sign-in atomically: a new 0600 file beside it, renamed over the old one (so the
@@ -286,6 +316,32 @@ mod tests {
         std::fs::write(&path, "{\"access_token\": \"secret-fragment\"").unwrap();
         let err = load(&path).unwrap_err().to_string();
         assert!(err.contains("not valid") && !err.contains("secret-fragment"), "{err}");
+    }
+
+    #[test]
+    fn foreign_files_and_symlinks_are_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.json");
+        save(&theirs, &sample(100)).unwrap();
+        let link = dir.path().join("login.json");
+        std::os::unix::fs::symlink(&theirs, &link).unwrap();
+        // a link to the user's own 0600 file is read (dotfile managers use links) ...
+        assert_eq!(load(&link).unwrap().unwrap().expires_on, 100);
+        // ... one to a file of another user is not (only root can make one here)
+        if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_ok() {
+            let err = load(&link).unwrap_err().to_string();
+            assert!(err.contains("belongs to another user"), "{err}");
+            assert!(load(&theirs).is_err());
+        }
+        // saving replaces the link itself: nothing is written through it
+        let before = std::fs::read(&theirs).unwrap();
+        save(&link, &sample(300)).unwrap();
+        assert_eq!(std::fs::read(&theirs).unwrap(), before);
+        assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(load(&link).unwrap().unwrap().expires_on, 300);
+        // not a regular file: refused without opening it
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
     }
 
     #[test]

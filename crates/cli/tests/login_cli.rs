@@ -254,6 +254,17 @@ fn login_is_used_by_the_other_commands_refreshed_and_forgotten() {
         .unwrap();
     assert_eq!(ok_json(r)["value"], "v1");
 
+    // the token goes only to hosts of the challenged resource: this server under another name
+    // (as a look-alike server echoing the real resource would be) is sent none
+    std::fs::write(&login, s2.to_string()).unwrap();
+    let port = e.s("resource").rsplit(':').next().unwrap();
+    let r = cli(&login, &["secret", "show", "--name", "s1", "--vault-url", &format!("https://127.0.0.1:{port}")])
+        .env("STRONGBOX_CA_FILE", e.s("ca_file"))
+        .output()
+        .unwrap();
+    assert!(!r.status.success());
+    assert!(text(&r).contains("no token was requested or sent"), "{}", text(&r));
+
     // a sign-in for another audience is refused before any token is sent
     let mut other = s2.clone();
     other["resource"] = json!("https://vault.example.org");

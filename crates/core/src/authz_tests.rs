@@ -51,7 +51,13 @@ fn guid() -> String {
 }
 
 fn who(oid: &str) -> Principal {
-    Principal { object_id: oid.into(), app_id: guid(), tenant_id: String::new(), amr: Vec::new() }
+    Principal {
+        object_id: oid.into(),
+        app_id: guid(),
+        tenant_id: String::new(),
+        amr: Vec::new(),
+        token_groups: Vec::new(),
+    }
 }
 
 fn custom(name: &str) -> NewRoleDefinition {

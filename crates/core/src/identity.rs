@@ -149,6 +149,11 @@ pub struct Principal {
     pub tenant_id: String,
     /// Authentication methods of a user sign-in (`pwd`, `mfa`, …); empty for applications.
     pub amr: Vec<String>,
+    /// Strongbox group object ids (lower case) the caller's token puts it in: the mapped group
+    /// claim of a corporate IdP token (`identity::external`). Fixed for the token's lifetime;
+    /// RBAC grants and denies of these groups apply as for stored memberships. Empty for our
+    /// own tokens.
+    pub token_groups: Vec<String>,
 }
 
 /// What the revocation check needs about one principal.
@@ -612,7 +617,7 @@ impl Core {
         let digest = strongbox_crypto::sha256(token.as_bytes());
         let hit = self.ident.cache.read().ok().and_then(|c| c.get(&digest).cloned());
         if let Some(t) = hit
-            && now < t.exp + SKEW
+            && now < t.exp.saturating_add(SKEW)
         {
             self.check_status(&t.status_key, t.cred.as_deref()).await?;
             if let Some((key, iss)) = &t.issuer_check {
@@ -651,7 +656,7 @@ impl Core {
             format!("{SP_PREFIX}{}", c.appid)
         };
         self.check_status(&status_key, c.sbx_cred.as_deref()).await?;
-        let p = Principal { object_id: c.oid, app_id: c.appid, tenant_id: c.tid, amr: c.amr };
+        let p = Principal { object_id: c.oid, app_id: c.appid, tenant_id: c.tid, amr: c.amr, token_groups: Vec::new() };
         if let Ok(mut cache) = self.ident.cache.write() {
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
@@ -767,7 +772,7 @@ impl Core {
             m.retain(|_, s| now.saturating_sub(s.loaded) < STATUS_TTL);
         }
         if let Ok(mut c) = self.ident.cache.write() {
-            c.retain(|_, t| now < t.exp + SKEW);
+            c.retain(|_, t| now < t.exp.saturating_add(SKEW));
         }
         Ok(())
     }

@@ -169,7 +169,9 @@ pub struct VaultAuthUpdate {
 
 impl Core {
     pub(crate) fn check_access_policy(&self, v: &VaultRecord, p: &Principal, c: &PolicyCheck<'_>) -> Result<()> {
-        let groups = self.index_groups_of(&p.object_id);
+        let mut groups = self.index_groups_of(&p.object_id);
+        // groups a corporate IdP token puts the caller in count like stored memberships
+        groups.extend(p.token_groups.iter().cloned());
         let oid = p.object_id.to_ascii_lowercase();
         let granted = v.access_policies.iter().any(|pol| {
             let who = pol.object_id == oid || groups.contains(&pol.object_id);

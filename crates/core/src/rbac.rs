@@ -425,7 +425,7 @@ impl Core {
     ) -> Result<Option<String>> {
         let now = self.now();
         let decision = match self.rbac.read() {
-            Ok(idx) => idx.decide_for_role(&p.object_id, action, resource, now, target_role),
+            Ok(idx) => idx.decide_with_groups(&p.object_id, &p.token_groups, action, resource, now, target_role),
             Err(_) => Decision::Deny,
         };
         match decision {

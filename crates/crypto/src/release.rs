@@ -84,10 +84,28 @@ pub fn material_from_release(kind: KeyKind, bytes: &[u8]) -> Result<KeyMaterial>
     }
 }
 
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    b.iter().position(|&x| x != 0).map_or(&[][..], |i| &b[i..])
+}
+
 /// Wraps `material` to the RSA public key (`n`, `e`, big-endian) per `enc`.
 pub fn wrap_for_release(enc: ReleaseEnc, n: &[u8], e: &[u8], material: &[u8]) -> Result<Vec<u8>> {
-    let bad_key =
-        || Error::bad("The attestation token's runtime key is not a usable RSA public key (2048 bits or more).");
+    let bad_key = || {
+        Error::bad(
+            "The attestation token's runtime key is not a usable RSA public key (2048 to 8192 bits, odd exponent of at least 3).",
+        )
+    };
+    // The key comes from the caller's token: refuse a weak or malformed one here, as a bad
+    // request, rather than leave it to fail (or not) inside the encryption. The exponent must be
+    // odd, at least 3 and at most 33 bits (what aws-lc encrypts to), the modulus odd.
+    let (n, e) = (strip_zeros(n), strip_zeros(e));
+    let odd = |b: &[u8]| b.last().is_some_and(|x| x & 1 == 1);
+    let e_ok = odd(e)
+        && (e.len() > 1 || e.first().is_some_and(|&x| x >= 3))
+        && (e.len() < 5 || (e.len() == 5 && e.first() == Some(&1)));
+    if !e_ok || !odd(n) || !(256..=1024).contains(&n.len()) {
+        return Err(bad_key());
+    }
     let public: PublicEncryptingKey = PublicKeyComponents { n, e }.try_into().map_err(|_| bad_key())?;
     let oaep = OaepPublicEncryptingKey::new(public).map_err(|_| bad_key())?;
     if oaep.key_size_bits() < 2048 {
@@ -164,6 +182,43 @@ mod tests {
         // a different hash does not unwrap
         let ct = wrap_for_release(ReleaseEnc::CkmRsaAesKeyWrap, &n, &e, b"0123456789abcdef").unwrap();
         assert!(unwrap_release(ReleaseEnc::RsaAesKeyWrap256, rt_pkcs8.expose(), &ct).is_err());
+    }
+
+    #[test]
+    fn weak_or_malformed_runtime_keys_are_refused_as_bad_requests() {
+        let (_, n, e) = runtime();
+        let msg = b"0123456789abcdef";
+        assert!(wrap_for_release(ReleaseEnc::CkmRsaAesKeyWrap, &n, &e, msg).is_ok());
+        assert!(wrap_for_release(ReleaseEnc::CkmRsaAesKeyWrap, &n, &[3], msg).is_ok());
+        let mut zero_padded = vec![0u8];
+        zero_padded.extend_from_slice(&n);
+        assert!(wrap_for_release(ReleaseEnc::CkmRsaAesKeyWrap, &zero_padded, &e, msg).is_ok());
+        let mut even = n.clone();
+        if let Some(b) = even.last_mut() {
+            *b &= 0xfe;
+        }
+        // a 1024-bit odd modulus
+        let mut small_n = n[..128].to_vec();
+        small_n[127] |= 1;
+        let cases: [(&[u8], &[u8]); 8] = [
+            (&n, &[1]),
+            (&n, &[0, 0, 1]),
+            (&n, &[2]),
+            (&n, &[1, 0, 0]),
+            (&n, &[1, 0, 0, 0, 0, 1]),
+            (&n, &[]),
+            (&even, &e),
+            (&small_n, &e),
+        ];
+        for (n, e) in cases {
+            let err = wrap_for_release(ReleaseEnc::RsaAesKeyWrap256, n, e, msg).unwrap_err();
+            assert_eq!(err.kind, strongbox_types::ErrorKind::BadParameter, "e={e:?} n bits={}", n.len() * 8);
+        }
+        let huge = vec![0xffu8; 2048];
+        assert_eq!(
+            wrap_for_release(ReleaseEnc::CkmRsaAesKeyWrap, &huge, &e, msg).unwrap_err().kind,
+            strongbox_types::ErrorKind::BadParameter
+        );
     }
 
     #[test]

@@ -306,3 +306,124 @@ async fn corporate_idp_people_as_external_principals() {
         404
     );
 }
+
+#[tokio::test]
+async fn corporate_idp_group_claims_map_to_strongbox_groups() {
+    let t = Srv::start().await;
+    let idp = Idp::new("corp-k1");
+    const IDP_ENG: &str = "7f1c2a9e-eng-idp-group";
+    let g = t.mgmt("POST", "_strongbox/groups", Some(json!({"displayName": "Engineers"}))).await;
+    assert_eq!(g.status, 201, "{}", g.body);
+    let gid = g.body["id"].as_str().unwrap().to_owned();
+    t.put_secret("design-doc", "d").await;
+    t.grant_secrets_user(&gid, "design-doc").await;
+
+    // the map must name existing groups; a display name is resolved to the object id
+    let settings = |map: Value| {
+        json!({
+            "issuer": ISSUER, "jwks": idp.jwks(),
+            "userTokens": {"audiences": [APP_AUD], "userClaim": "oid", "principalMapping": "external",
+                           "groupClaim": "groups", "groupMap": map},
+        })
+    };
+    let bad = t.mgmt("PUT", "_strongbox/trustedissuers/corp", Some(settings(json!({IDP_ENG: "No Such Group"})))).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["error"]["code"], "BadParameter", "{}", bad.body);
+    let no_claim = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({"issuer": ISSUER, "jwks": idp.jwks(),
+                        "userTokens": {"audiences": [APP_AUD], "groupMap": {IDP_ENG: gid}}})),
+        )
+        .await;
+    assert_eq!(no_claim.status, 400, "a map without a claim: {}", no_claim.body);
+    let put = t.mgmt("PUT", "_strongbox/trustedissuers/corp", Some(settings(json!({IDP_ENG: "engineers"})))).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["userTokens"]["groupClaim"], "groups");
+    assert_eq!(put.body["userTokens"]["groupMap"], json!({IDP_ENG: gid}));
+
+    let with_groups = |groups: Value, exp: i64| {
+        let mut c = user_claims(ISSUER, APP_AUD, "dana", exp);
+        if !groups.is_null() {
+            c["groups"] = groups;
+        }
+        idp.sign(&c)
+    };
+    // the IdP's group value carried in the token brings the group's role assignment
+    let tok = with_groups(json!(["unrelated", IDP_ENG]), T0 + 3600);
+    let r = t.get_secret("design-doc", &tok).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["value"], "d");
+    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    assert_eq!(p.token_groups, vec![gid.clone()]);
+    assert!(t.s.running.core.groups_of(&p.object_id).is_empty(), "no stored membership is created");
+    // a single string works too
+    assert_eq!(t.get_secret("design-doc", &with_groups(json!(IDP_ENG), T0 + 3599)).await.status, 200);
+    // the same person without the group claim, or with values that are not in the map (the local
+    // group's own id and name are not trusted from the IdP), gets nothing
+    assert_eq!(t.get_secret("design-doc", &with_groups(Value::Null, T0 + 3598)).await.status, 403);
+    let unmapped = with_groups(json!([gid, "Engineers", IDP_ENG.to_uppercase()]), T0 + 3597);
+    assert_eq!(t.get_secret("design-doc", &unmapped).await.status, 403);
+    let mut other_claim = user_claims(ISSUER, APP_AUD, "dana", T0 + 3596);
+    other_claim["roles"] = json!([IDP_ENG]);
+    assert_eq!(t.get_secret("design-doc", &idp.sign(&other_claim)).await.status, 403, "only the configured claim");
+
+    // a deny assignment on the group reaches token members too (the cached token included)
+    let d = uuid_v4_like("deny", &gid);
+    let deny = json!({"principalIds": [gid], "dataActions": ["Microsoft.KeyVault/vaults/secrets/getSecret/action"],
+                      "scope": "/vaults/default/secrets/design-doc", "name": "not for engineers"});
+    let r = t.mgmt("PUT", &format!("_strongbox/denyAssignments/{d}"), Some(deny)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let denied = t.get_secret("design-doc", &tok).await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert!(denied.body["error"]["message"].as_str().unwrap_or_default().contains(&d), "{}", denied.body);
+    let r = t.mgmt("DELETE", &format!("_strongbox/denyAssignments/{d}"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.get_secret("design-doc", &tok).await.status, 200);
+
+    // turning the mapping off (PATCH without groupClaim) stops new tokens from carrying the group
+    let off = t
+        .mgmt(
+            "PATCH",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({"userTokens": {"audiences": [APP_AUD], "userClaim": "oid", "principalMapping": "external"}})),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    assert!(off.body["userTokens"].get("groupMap").is_none(), "{}", off.body);
+    assert_eq!(t.get_secret("design-doc", &with_groups(json!([IDP_ENG]), T0 + 3595)).await.status, 403);
+    let on = t
+        .mgmt(
+            "PATCH",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({"userTokens": {"audiences": [APP_AUD], "userClaim": "oid", "principalMapping": "external",
+                                        "groupClaim": "groups", "groupMap": {IDP_ENG: gid}}})),
+        )
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    assert_eq!(t.get_secret("design-doc", &with_groups(json!([IDP_ENG]), T0 + 3594)).await.status, 200);
+    // an access policy naming the group (a vault without RBAC) applies to token members as well
+    let r = t.mgmt("PUT", "_strongbox/vaults/legacy", Some(json!({}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let legacy = t.s.vault_url("legacy");
+    let r = call(&t.s, "PUT", &format!("{legacy}/secrets/old?{V}"), Some(&t.admin), Some(json!({"value": "o"}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.mgmt("PATCH", "_strongbox/vaults/legacy", Some(json!({"enableRbacAuthorization": false}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let old_url = format!("{legacy}/secrets/old?{V}");
+    let with_group = with_groups(json!([IDP_ENG]), T0 + 3592);
+    assert_eq!(call(&t.s, "GET", &old_url, Some(&with_group), None).await.status, 403, "no policy yet");
+    let path = format!("_strongbox/vaults/legacy/accessPolicies/{gid}");
+    let r = t.mgmt("PUT", &path, Some(json!({"permissions": {"secrets": ["Get"]}}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&t.s, "GET", &old_url, Some(&with_group), None).await;
+    assert_eq!((r.status, &r.body["value"]), (200, &json!("o")), "{}", r.body);
+    let without = with_groups(Value::Null, T0 + 3591);
+    assert_eq!(call(&t.s, "GET", &old_url, Some(&without), None).await.status, 403);
+
+    // a deleted group's assignments reach no one, whatever the token says
+    let del = t.mgmt("DELETE", &format!("_strongbox/groups/{gid}"), None).await;
+    assert!(del.status == 200 || del.status == 204, "{}", del.body);
+    assert_eq!(t.get_secret("design-doc", &with_groups(json!([IDP_ENG]), T0 + 3593)).await.status, 403);
+}

@@ -472,3 +472,148 @@ async fn hsm_keys_are_never_released() {
     assert_eq!((r.status, code(&r)), (501, "NotImplemented"), "{}", r.body);
     assert!(r.body["error"]["message"].as_str().unwrap().contains("non-extractable"));
 }
+
+/// A compact JWS with any header and signature bytes (forgeries).
+fn forged(header: &Value, claims: &Value, sig: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        b64url(&serde_json::to_vec(header).unwrap()),
+        b64url(&serde_json::to_vec(claims).unwrap()),
+        b64url(sig)
+    )
+}
+
+/// An attacker's view of the release endpoint: the signed release response replayed as a bearer
+/// token, algorithm confusion, look-alike issuers, tokens without expiry, weak runtime keys,
+/// oversized targets, and keys that are disabled or outside their validity window.
+#[tokio::test]
+async fn forged_confused_and_replayed_tokens_are_refused() {
+    let s = TestServer::start_with_fake_clock(T0).await;
+    let admin = s.admin_token().await;
+    let t = Some(admin.as_str());
+    let base = s.vault_url("default");
+    let a = Authority::new("att-a-1");
+    let r = call(
+        &s,
+        "PUT",
+        &format!("{base}/_strongbox/attestationauthorities/maa?{V}"),
+        t,
+        Some(json!({"authority": AUTH_A, "jwks": a.jwks()})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let k = call(
+        &s,
+        "POST",
+        &format!("{base}/keys/k1/create?{V}"),
+        t,
+        Some(json!({"kty": "RSA", "attributes": {"exportable": true}, "release_policy": policy(false)})),
+    )
+    .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    let kid = k.body["key"]["kid"].as_str().unwrap().to_owned();
+    let url = format!("{kid}/release?{V}");
+    let release = |target: String| {
+        let (s, url) = (&s, url.clone());
+        async move { call(s, "POST", &url, t, Some(json!({ "target": target }))).await }
+    };
+    let rt = KeyMaterial::generate_rsa(2048).unwrap();
+    let good = cvm_claims(AUTH_A, &rt, T0);
+    let ok = release(a.sign(&good)).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // The release response is signed with the token service's key: it must not pass as an
+    // access token on the data plane or the management API (no aud/iss/tid/oid/exp).
+    let jws = ok.body["value"].as_str().unwrap().to_owned();
+    for u in [format!("{base}/secrets?{V}"), format!("{base}/keys/k1?{V}"), format!("{base}/_strongbox/users?{V}")] {
+        let r = call(&s, "GET", &u, Some(&jws), None).await;
+        assert_eq!(r.status, 401, "release JWS accepted as a bearer token at {u}: {}", r.body);
+    }
+    // nor as an attestation token (its issuer is no attestation authority)
+    assert_denied(&release(jws.clone()).await, "release JWS as target");
+
+    // algorithm confusion: none, HMAC keyed with the public modulus, ES256 over an RSA key,
+    // and an RS256 header on a signature by an unknown key
+    let n = b64url_decode(a.jwks()["keys"][0]["n"].as_str().unwrap()).unwrap();
+    let genuine_sig = b64url_decode(a.sign(&good).rsplit('.').next().unwrap()).unwrap();
+    for (header, sig) in [
+        (json!({"alg": "none", "kid": a.kid}), Vec::new()),
+        (json!({"alg": "None"}), Vec::new()),
+        (json!({"alg": "HS256", "kid": a.kid}), strongbox_crypto::sha256(&n).to_vec()),
+        (json!({"alg": "ES256", "kid": a.kid}), genuine_sig.clone()),
+        (json!({"alg": "PS256", "kid": a.kid}), genuine_sig.clone()),
+        (json!({"alg": "RS256", "kid": "someone-else"}), genuine_sig.clone()),
+    ] {
+        let r = release(forged(&header, &good, &sig)).await;
+        assert_denied(&r, &header.to_string());
+    }
+
+    // issuer comparison is exact (up to a trailing slash): no prefix, suffix or case games
+    for iss in ["https://attest-a.example.evil", "https://attest-a.exampl", "HTTPS://ATTEST-A.EXAMPLE", ""] {
+        assert_denied(&release(a.sign(&cvm_claims(iss, &rt, T0))).await, iss);
+    }
+    assert_eq!(release(a.sign(&cvm_claims(&format!("{AUTH_A}/"), &rt, T0))).await.status, 200);
+
+    // exp is required; a string exp is no exp
+    let mut no_exp = good.clone();
+    no_exp.as_object_mut().unwrap().remove("exp");
+    assert_denied(&release(a.sign(&no_exp)).await, "no exp");
+    let mut str_exp = good.clone();
+    str_exp["exp"] = json!((T0 + 600).to_string());
+    assert_denied(&release(a.sign(&str_exp)).await, "string exp");
+    // an absurd exp (1e300 reads as i64::MAX) is compared without overflowing
+    let mut huge_exp = good.clone();
+    huge_exp["exp"] = json!(1e300);
+    let r = release(a.sign(&huge_exp)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // the policy's claims cannot be satisfied by type confusion
+    let mut as_string = good.clone();
+    as_string["x-ms-isolation-tee"] = json!("{\"x-ms-attestation-type\":\"sevsnpvm\"}");
+    assert_denied(&release(a.sign(&as_string)).await, "claim as a string");
+
+    // weak or malformed runtime keys are refused as bad requests (not wrapped to, not a 500)
+    let rt_jwk = runtime_jwk(&rt);
+    let mut short_n = n[..128].to_vec();
+    short_n[127] |= 1;
+    for (what, nn, e) in [
+        ("1024-bit", b64url(&short_n), "AQAB".to_owned()),
+        ("e = 1", rt_jwk["n"].as_str().unwrap().to_owned(), b64url(&[1])),
+        ("even e", rt_jwk["n"].as_str().unwrap().to_owned(), b64url(&[2])),
+    ] {
+        let mut c = good.clone();
+        c["x-ms-runtime"]["keys"][0]["n"] = json!(nn);
+        c["x-ms-runtime"]["keys"][0]["e"] = json!(e);
+        let r = release(a.sign(&c)).await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{what}: {}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("runtime key"), "{what}");
+    }
+    // an EC runtime key is not something to wrap to
+    let mut ec = good.clone();
+    ec["x-ms-runtime"]["keys"] = json!([{"kty": "EC", "crv": "P-256", "x": "AQ", "y": "AQ"}]);
+    assert_eq!(release(a.sign(&ec)).await.status, 400);
+
+    // a huge target is refused before any work
+    let r = release("a".repeat(64 * 1024)).await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+
+    // disabled, expired and not-yet-valid key versions are not released
+    let token = a.sign(&good);
+    for (attrs, what) in [
+        (json!({"enabled": false}), "disabled"),
+        (json!({"enabled": true, "exp": T0 - 10}), "expired"),
+        (json!({"exp": T0 + 7200, "nbf": T0 + 3600}), "not yet valid"),
+    ] {
+        let r = call(&s, "PATCH", &format!("{kid}?{V}"), t, Some(json!({ "attributes": attrs }))).await;
+        assert_eq!(r.status, 200, "{what}: {}", r.body);
+        let r = release(token.clone()).await;
+        assert_eq!(r.status, 403, "{what}: {}", r.body);
+        assert!(r.body.pointer("/response").is_none() && r.body.get("value").is_none(), "{what}");
+    }
+    let evs = s.running.core.security_events(0, 1000).await.unwrap();
+    let failed: Vec<&str> =
+        evs.iter().filter(|e| e.kind == "KeyRelease" && e.outcome == "failure").map(|e| e.detail.as_str()).collect();
+    for reason in ["key-not-valid", "bad-signature", "untrusted-issuer", "expired", "wrap"] {
+        assert!(failed.contains(&reason), "{reason} in {failed:?}");
+    }
+}

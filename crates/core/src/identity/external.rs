@@ -9,6 +9,15 @@
 //! - `external`: no local user; the object id is derived from the issuer URL and the claim value
 //!   ([`external_object_id`]), so roles can be assigned to a person of the IdP directly.
 //!
+//! Groups: with `groupClaim` and `groupMap` set, the values of that claim (an array of strings
+//! or one string, at most [`MAX_GROUP_VALUES`] read) are looked up in `groupMap`, an explicit
+//! map from IdP group value (exact, case-sensitive) to a Strongbox group object id. The mapped
+//! groups that still exist are carried with the principal (`Principal::token_groups`), so RBAC
+//! grants and denies (and access policies) of those groups apply to the caller as if it were a
+//! stored member. Unmapped values are ignored: an IdP group name never stands for a local id.
+//! Token groups do not make the caller eligible for PIM activations (those follow stored
+//! memberships only).
+//!
 //! `amr` is carried over as the IdP sent it, so MFA-requiring PIM activations work when the IdP
 //! did MFA. The tenant's "MFA required for users" policy governs sign-ins at our own token
 //! endpoint; an IdP token without `mfa` is accepted, just without `mfa` in the principal.
@@ -20,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
 use strongbox_types::{Error, Result};
@@ -33,6 +43,10 @@ use crate::events::SecurityEvent;
 /// Claims that may name the person.
 pub const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
 const MAX_AUDIENCES: usize = 10;
+/// Most entries of a `groupMap`.
+pub const MAX_GROUP_MAP: usize = 200;
+/// Most values of a token's group claim that are looked at (the rest are ignored).
+pub const MAX_GROUP_VALUES: usize = 200;
 /// Seconds a snapshot of the trusted-issuer records serves foreign-token dispatch.
 const ISSUER_SNAPSHOT_TTL: i64 = 5;
 
@@ -58,6 +72,12 @@ pub struct UserTokens {
     pub user_claim: String,
     #[serde(default)]
     pub principal_mapping: PrincipalMapping,
+    /// The claim listing the person's IdP groups (e.g. `groups`, `roles`); set with `groupMap`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_claim: Option<String>,
+    /// IdP group value → Strongbox group object id. Only mapped values count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_map: BTreeMap<String, String>,
 }
 
 fn default_claim() -> String {
@@ -77,7 +97,86 @@ impl UserTokens {
         if !USER_CLAIMS.contains(&self.user_claim.as_str()) {
             return Err(Error::bad(format!("'userClaim' must be one of: {}.", USER_CLAIMS.join(", "))));
         }
+        match &self.group_claim {
+            None if !self.group_map.is_empty() => {
+                return Err(Error::bad("'groupMap' needs 'groupClaim' (the claim listing the groups)."));
+            }
+            None => {}
+            Some(c) => {
+                if c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::bad("'groupClaim' must be 1-64 printable ASCII characters."));
+                }
+                if self.group_map.is_empty() || self.group_map.len() > MAX_GROUP_MAP {
+                    return Err(Error::bad(format!(
+                        "'groupClaim' needs a 'groupMap' of 1-{MAX_GROUP_MAP} entries (IdP group value → group id)."
+                    )));
+                }
+            }
+        }
+        for (k, v) in &self.group_map {
+            if k.is_empty() || k.len() > 600 || k.chars().any(char::is_control) {
+                return Err(Error::bad("Each 'groupMap' value of the IdP must be 1-600 printable characters."));
+            }
+            if v.is_empty() || v.len() > 120 {
+                return Err(Error::bad("Each 'groupMap' entry must name a Strongbox group (its object id)."));
+            }
+        }
         Ok(())
+    }
+
+    /// The Strongbox group ids a verified token's group claim maps to (deduplicated, in map
+    /// order of first appearance). Unmapped and non-string values are ignored.
+    pub(super) fn mapped_groups(&self, claims: &Value) -> Vec<String> {
+        let Some(claim) = &self.group_claim else { return Vec::new() };
+        let mut out: Vec<String> = Vec::new();
+        let mut add = |v: &Value| {
+            if let Some(id) = v.as_str().and_then(|s| self.group_map.get(s))
+                && !out.contains(id)
+            {
+                out.push(id.clone());
+            }
+        };
+        match claims.get(claim) {
+            Some(Value::Array(a)) => a.iter().take(MAX_GROUP_VALUES).for_each(&mut add),
+            Some(v @ Value::String(_)) => add(v),
+            _ => {}
+        }
+        out
+    }
+}
+
+impl Core {
+    /// Checks that every group a `groupMap` names exists and stores it by object id (a display
+    /// name is accepted and resolved here, once).
+    pub(super) async fn resolve_group_map(&self, t: &mut UserTokens) -> Result<()> {
+        for v in t.group_map.values_mut() {
+            let g = self.group(v).await.map_err(|e| {
+                if e.kind == strongbox_types::ErrorKind::NotFound {
+                    Error::bad(format!(
+                        "'groupMap' names the group '{}', which does not exist.",
+                        v.chars().take(64).collect::<String>()
+                    ))
+                } else {
+                    e
+                }
+            })?;
+            *v = g.id.to_ascii_lowercase();
+        }
+        Ok(())
+    }
+
+    /// The mapped groups of a verified token that still exist (a deleted group's assignments
+    /// reach no one, whatever the IdP says).
+    async fn token_groups(&self, settings: &UserTokens, claims: &Value) -> Result<Vec<String>, AuthFailure> {
+        let mut out = Vec::new();
+        for id in settings.mapped_groups(claims) {
+            match self.group(&id).await {
+                Ok(_) => out.push(id),
+                Err(e) if e.kind == strongbox_types::ErrorKind::NotFound => {}
+                Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -107,6 +206,16 @@ pub(super) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
     let bytes = strongbox_crypto::b64url_decode(payload).ok()?;
     let iss = serde_json::from_slice::<Iss>(&bytes).ok()?.iss?;
     (!iss.is_empty() && iss != ours).then_some(iss)
+}
+
+/// Whether the IdP says the `email` claim is unverified (`email_verified` false): such an
+/// address may have been typed by the person themself, so it names nobody here.
+fn email_unverified(claims: &Value) -> bool {
+    match claims.get("email_verified") {
+        Some(Value::Bool(b)) => !b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
 }
 
 /// The status-table key of a trusted issuer (revocation of its user tokens).
@@ -204,7 +313,12 @@ impl Core {
             return Err(AuthFailure("AKV10022: Invalid audience."));
         }
         let issuer_key = issuer_status_key(&rec.name);
-        let (principal, status_key, issuer_check) = match self.map_external_user(&u, &rec, &settings).await {
+        let mapped = async {
+            let (mut p, status_key, issuer_check) = self.map_external_user(&u, &rec, &settings).await?;
+            p.token_groups = self.token_groups(&settings, &u.claims).await?;
+            Ok::<_, AuthFailure>((p, status_key, issuer_check))
+        };
+        let (principal, status_key, issuer_check) = match mapped.await {
             Ok(v) => v,
             Err(f) => {
                 self.security_event(SecurityEvent::new("signin.external", "failure", "", &rec.name, f.0)).await;
@@ -286,6 +400,9 @@ impl Core {
             .str_claim(&settings.user_claim)
             .filter(|v| !v.is_empty() && v.len() <= 600)
             .ok_or(AuthFailure("AKV10032: The token lacks the claim that identifies the user."))?;
+        if settings.user_claim == "email" && email_unverified(&u.claims) {
+            return Err(AuthFailure("AKV10032: The issuer has not verified the token's email address."));
+        }
         let amr: Vec<String> = u
             .claims
             .get("amr")
@@ -296,7 +413,7 @@ impl Core {
         match settings.principal_mapping {
             PrincipalMapping::External => {
                 let object_id = external_object_id(&rec.issuer, value);
-                let p = Principal { object_id, app_id: String::new(), tenant_id, amr };
+                let p = Principal { object_id, app_id: String::new(), tenant_id, amr, token_groups: Vec::new() };
                 Ok((p, issuer_status_key(&rec.name), None))
             }
             PrincipalMapping::User => {
@@ -313,7 +430,13 @@ impl Core {
                     .await
                     .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?;
                 let user = user.ok_or(no_user)?;
-                let p = Principal { object_id: user.object_id, app_id: String::new(), tenant_id, amr };
+                let p = Principal {
+                    object_id: user.object_id,
+                    app_id: String::new(),
+                    tenant_id,
+                    amr,
+                    token_groups: Vec::new(),
+                };
                 Ok((p, key, Some((issuer_status_key(&rec.name), rec.issuer.clone()))))
             }
         }
@@ -344,6 +467,19 @@ mod tests {
     }
 
     #[test]
+    fn an_unverified_email_names_nobody() {
+        use serde_json::json;
+        for (c, want) in [
+            (json!({"email": "a@x"}), false),
+            (json!({"email": "a@x", "email_verified": true}), false),
+            (json!({"email": "a@x", "email_verified": false}), true),
+            (json!({"email": "a@x", "email_verified": "False"}), true),
+        ] {
+            assert_eq!(email_unverified(&c), want, "{c}");
+        }
+    }
+
+    #[test]
     fn foreign_issuer_is_read_without_trusting_it() {
         let b = |v: &str| strongbox_crypto::b64url(v.as_bytes());
         let t = |c: &str| format!("{}.{}.sig", b(r#"{"alg":"RS256"}"#), b(c));
@@ -359,12 +495,51 @@ mod tests {
             audiences: vec!["api://vault".into()],
             user_claim: "upn".into(),
             principal_mapping: PrincipalMapping::User,
+            group_claim: None,
+            group_map: BTreeMap::new(),
         };
         assert!(ok.check().is_ok());
         assert!(UserTokens { audiences: vec![], ..ok.clone() }.check().is_err());
         assert!(UserTokens { user_claim: "name".into(), ..ok.clone() }.check().is_err());
-        let old: UserTokens = serde_json::from_str(r#"{"audiences":["a"]}"#).unwrap_or(ok);
+        let old: UserTokens = serde_json::from_str(r#"{"audiences":["a"]}"#).unwrap_or(ok.clone());
         assert_eq!(old.user_claim, "email");
         assert_eq!(old.principal_mapping, PrincipalMapping::User);
+        assert!(old.group_claim.is_none() && old.group_map.is_empty());
+        // group claim and map go together, within bounds
+        let map = BTreeMap::from([("eng".to_owned(), "1b4e28ba-2fa1-4d2b-883f-0016d3cca427".to_owned())]);
+        let grouped = UserTokens { group_claim: Some("groups".into()), group_map: map.clone(), ..ok.clone() };
+        assert!(grouped.check().is_ok());
+        assert!(UserTokens { group_claim: None, ..grouped.clone() }.check().is_err());
+        assert!(UserTokens { group_map: BTreeMap::new(), ..grouped.clone() }.check().is_err());
+        assert!(UserTokens { group_claim: Some("a b".into()), ..grouped.clone() }.check().is_err());
+        let big = (0..=MAX_GROUP_MAP).map(|i| (format!("g{i}"), "x".to_owned())).collect();
+        assert!(UserTokens { group_map: big, ..grouped.clone() }.check().is_err());
+    }
+
+    #[test]
+    fn group_claims_map_only_listed_values() {
+        let t = UserTokens {
+            audiences: vec!["a".into()],
+            user_claim: "email".into(),
+            principal_mapping: PrincipalMapping::External,
+            group_claim: Some("groups".into()),
+            group_map: BTreeMap::from([
+                ("Eng".to_owned(), "g-eng".to_owned()),
+                ("ops".to_owned(), "g-ops".to_owned()),
+                ("ops-alias".to_owned(), "g-ops".to_owned()),
+            ]),
+        };
+        let c = |v: Value| serde_json::json!({ "groups": v });
+        assert_eq!(
+            t.mapped_groups(&c(serde_json::json!(["Eng", "x", 7, "ops", "ops-alias"]))),
+            vec!["g-eng".to_owned(), "g-ops".to_owned()]
+        );
+        assert_eq!(t.mapped_groups(&c(serde_json::json!("ops"))), vec!["g-ops".to_owned()]);
+        assert!(t.mapped_groups(&c(serde_json::json!(["eng", "g-eng"]))).is_empty(), "exact values only");
+        assert!(t.mapped_groups(&serde_json::json!({ "roles": ["Eng"] })).is_empty());
+        let many: Vec<String> = (0..MAX_GROUP_VALUES).map(|i| format!("n{i}")).chain(["Eng".to_owned()]).collect();
+        assert!(t.mapped_groups(&c(serde_json::json!(many))).is_empty(), "values past the cap are not read");
+        let none = UserTokens { group_claim: None, group_map: BTreeMap::new(), ..t.clone() };
+        assert!(none.mapped_groups(&c(serde_json::json!(["Eng"]))).is_empty());
     }
 }

@@ -552,8 +552,10 @@ impl Core {
         if let Some(u) = &discovery_url {
             check_text("discoveryUrl", u, 1000)?;
         }
-        if let Some(t) = &user_tokens {
+        let mut user_tokens = user_tokens;
+        if let Some(t) = user_tokens.as_mut() {
             t.check()?;
+            self.resolve_group_map(t).await?;
         }
         let mut fetched = 0;
         let jwks = match (jwks, &discovery_url) {
@@ -619,8 +621,10 @@ impl Core {
         name: &str,
         user_tokens: Option<UserTokens>,
     ) -> Result<TrustedIssuerView> {
-        if let Some(t) = &user_tokens {
+        let mut user_tokens = user_tokens;
+        if let Some(t) = user_tokens.as_mut() {
             t.check()?;
+            self.resolve_group_map(t).await?;
         }
         let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
         for _ in 0..CAS_RETRIES {

@@ -115,3 +115,31 @@ async fn an_assertion_with_a_huge_exp_is_refused_not_a_panic() {
         assert_eq!((e.status, e.code()), (400, "AADSTS700024"), "{exp}");
     }
 }
+
+/// A trusted IdP's user token with an absurd `exp` (1e300 reads as i64::MAX): verified once,
+/// then served from the token cache, whose expiry check must not overflow (a panic in the
+/// request) on the second use.
+#[tokio::test]
+async fn a_cached_external_token_with_a_huge_exp_does_not_overflow() {
+    let (c, _) = core().await;
+    let now = 1_800_000_000;
+    let (pem, key) = strongbox_crypto::jwt::generate_client_certificate("idp", now - 300, now + 86_400).unwrap();
+    let strongbox_crypto::jwt::VerifyKey::Ec { point } =
+        strongbox_crypto::jwt::parse_certificate(pem.as_bytes()).unwrap().key
+    else {
+        panic!("not an EC key")
+    };
+    let b = strongbox_crypto::b64url;
+    let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": b(&point[1..33]), "y": b(&point[33..])}]});
+    let settings: super::UserTokens = serde_json::from_value(
+        serde_json::json!({"audiences": ["api://vault"], "userClaim": "sub", "principalMapping": "external"}),
+    )
+    .unwrap();
+    c.put_trusted_issuer("idp", "https://idp.example", Some(jwks), None, Some(settings)).await.unwrap();
+    let claims = serde_json::json!({"iss": "https://idp.example", "aud": "api://vault", "sub": "alice", "exp": 1e300});
+    let token =
+        strongbox_crypto::jwt::sign_es256(&key, &serde_json::json!({"alg": "ES256", "kid": "k1"}), &claims).unwrap();
+    let first = c.authenticate(&token).await.unwrap();
+    let again = c.authenticate(&token).await.unwrap();
+    assert_eq!(first.object_id, again.object_id);
+}

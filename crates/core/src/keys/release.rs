@@ -233,9 +233,23 @@ fn lookup<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(claims, |cur, seg| cur.get(seg))
 }
 
+/// JSON equality, except that `3` equals `3.0`. Integers compare exactly (not through `f64`,
+/// which would make 2^53 + 1 equal 2^53); an integer equals a float only when it is exactly
+/// representable (|i| <= 2^53). Types never mix: `true` is not `"true"`, `1` is not `"1"`.
 fn values_equal(a: &Value, b: &Value) -> bool {
+    const EXACT: u64 = 1 << 53;
+    let float_of = |n: &serde_json::Number| -> Option<f64> {
+        if n.is_f64() {
+            return n.as_f64();
+        }
+        let small = n.as_i64().map(i64::unsigned_abs).or_else(|| n.as_u64()).is_some_and(|m| m <= EXACT);
+        if small { n.as_f64() } else { None }
+    };
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64().is_some_and(|x| y.as_f64() == Some(x)),
+        (Value::Number(x), Value::Number(y)) if !x.is_f64() && !y.is_f64() => {
+            x.as_i64() == y.as_i64() && x.as_u64() == y.as_u64()
+        }
+        (Value::Number(x), Value::Number(y)) => float_of(x).is_some_and(|f| float_of(y) == Some(f)),
         _ => a == b,
     }
 }
@@ -309,7 +323,7 @@ impl Core {
         }
         let now = self.now();
         match parsed.time_claim("exp") {
-            Some(exp) if now <= exp + SKEW => {}
+            Some(exp) if now <= exp.saturating_add(SKEW) => {}
             _ => return Err((denied("the token has expired or has no expiry"), "expired")),
         }
         if parsed.time_claim("nbf").is_some_and(|nbf| now + SKEW < nbf) {
@@ -438,6 +452,41 @@ mod tests {
         // a flat claim whose name contains dots is found too
         let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm", "debuggable": false});
         assert!(eval(&rules[0].cond, &flat));
+    }
+
+    #[test]
+    fn equality_does_not_mix_types_or_round_numbers() {
+        let cases = [
+            (json!(true), json!("true"), false),
+            (json!(false), json!(null), false),
+            (json!(1), json!("1"), false),
+            (json!(1), json!(true), false),
+            (json!(3), json!(3.0), true),
+            (json!(-3), json!(-3.0), true),
+            (json!(9_007_199_254_740_993_u64), json!(9_007_199_254_740_992_u64), false),
+            (json!(9_007_199_254_740_993_u64), json!(9_007_199_254_740_992.0), false),
+            (json!(u64::MAX), json!(u64::MAX), true),
+            (json!(-1), json!(u64::MAX), false),
+            (json!("sevsnpvm"), json!("SEVSNPVM"), false),
+            (json!({"a": 1}), json!({"a": 1}), true),
+        ];
+        for (a, b, want) in cases {
+            assert_eq!(values_equal(&a, &b), want, "{a} vs {b}");
+            assert_eq!(values_equal(&b, &a), want, "{b} vs {a}");
+        }
+        // a policy cannot be made to grant by its shape: empty lists are refused when set
+        for empty in [json!({"anyOf": []}), json!({"allOf": []})] {
+            let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [empty]}]});
+            assert!(policy(doc).is_err());
+        }
+        let rules = policy(
+            json!({"version": "1.0.0", "anyOf": [{"authority": A, "anyOf": [{"claim": "dbg", "equals": false}]}]}),
+        )
+        .unwrap();
+        assert!(!eval(&rules[0].cond, &json!({"dbg": "false"})));
+        assert!(!eval(&rules[0].cond, &json!({"dbg": 0})));
+        assert!(!eval(&rules[0].cond, &json!({})));
+        assert!(eval(&rules[0].cond, &json!({"dbg": false})));
     }
 
     #[test]
