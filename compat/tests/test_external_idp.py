@@ -68,21 +68,23 @@ class CorpIdpCredential:
         return AccessToken(token, expires_on)
 
 
-def _register(server: Server, tmp_path, idp: CorpIdp, name: str) -> dict:
+def _register(server: Server, tmp_path, idp: CorpIdp, name: str, domain: str) -> dict:
     (tmp_path / f"{name}.json").write_text(json.dumps(idp.jwks()))
     return cli_json(server, "ad", "trusted-issuer", "create", "--name", name, "--issuer", idp.issuer,
                     "--jwks-file", str(tmp_path / f"{name}.json"), "--accept-user-tokens",
-                    "--audience", APP_AUD, "--user-claim", "upn")
+                    "--audience", APP_AUD, "--user-claim", "upn", "--domain", domain)
 
 
 def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_path):
     idp = CorpIdp(f"https://login.corp.example/{uuid.uuid4()}/v2.0")
     name = f"corp{uuid.uuid4().hex[:8]}"
-    got = _register(server, tmp_path, idp, name)
+    domain = f"corp-{uuid.uuid4().hex[:8]}.example"
+    got = _register(server, tmp_path, idp, name, domain)
     assert got["acceptUserTokens"] is True
-    assert got["userTokens"] == {"audiences": [APP_AUD], "userClaim": "upn", "principalMapping": "user"}
+    assert got["userTokens"] == {"audiences": [APP_AUD], "userClaim": "upn", "principalMapping": "user",
+                                 "domains": [domain]}
 
-    upn = f"dana-{uuid.uuid4().hex[:6]}@corp.example"
+    upn = f"dana-{uuid.uuid4().hex[:6]}@{domain}"
     (tmp_path / "pw").write_text("a long and correct password")
     user = cli_json(server, "ad", "user", "create", "--upn", upn, "--password-file", str(tmp_path / "pw"))
     client.set_secret("corp-idp", "from-the-idp")
@@ -104,7 +106,11 @@ def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_pat
 
     assert "Invalid audience" in rejected(CorpIdpCredential(idp, upn, aud="api://someone-else"))
     assert "Token is expired" in rejected(CorpIdpCredential(idp, upn, exp_in=-600))
-    assert "not known to this directory" in rejected(CorpIdpCredential(idp, f"nobody@{uuid.uuid4().hex[:6]}.example"))
+    assert "not known to this directory" in rejected(CorpIdpCredential(idp, f"nobody-{uuid.uuid4().hex[:6]}@{domain}"))
+    # a local user of another domain (e.g. an administrator) cannot be signed in by this IdP
+    other = f"ops-{uuid.uuid4().hex[:6]}@strongbox-{uuid.uuid4().hex[:6]}.local"
+    cli_json(server, "ad", "user", "create", "--upn", other, "--password-file", str(tmp_path / "pw"))
+    assert "outside the domains" in rejected(CorpIdpCredential(idp, other))
     assert "Invalid issuer" in rejected(CorpIdpCredential(CorpIdp("https://unknown.example/v2.0"), upn))
     forger = CorpIdp(idp.issuer, kid=idp.kid)
     assert "signature validation failed" in rejected(CorpIdpCredential(forger, upn))
@@ -114,7 +120,7 @@ def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_pat
     assert off["acceptUserTokens"] is False
     assert "Invalid issuer" in rejected(CorpIdpCredential(idp, upn))
     cli_json(server, "ad", "trusted-issuer", "update", "--name", name, "--accept-user-tokens",
-             "--audience", APP_AUD, "--user-claim", "upn")
+             "--audience", APP_AUD, "--user-claim", "upn", "--domain", domain)
     assert server.secret_client(credential=CorpIdpCredential(idp, upn)).get_secret("corp-idp").value == "from-the-idp"
 
     # a disabled user is refused

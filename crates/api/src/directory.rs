@@ -14,7 +14,7 @@
 //! | GET | `attestationauthorities` | list (secure key release) |
 //! | PUT, DELETE | `attestationauthorities/{name}` | `{authority, jwks}` (no `jwks`: fetched from the authority) |
 //! | PUT, DELETE | `trustedissuers/{name}` | `{issuer, jwks, discoveryUrl, userTokens}` |
-//! | PATCH | `trustedissuers/{name}` | `{"userTokens": {audiences, userClaim, principalMapping, groupClaim, groupMap} or null}` |
+//! | PATCH | `trustedissuers/{name}` | `{"userTokens": {audiences, userClaim, principalMapping, domains, groupClaim, groupMap} or null}` |
 //! | POST | `trustedissuers/{name}/principalid` | `{"value"}` → `{"objectId"}` of an `external` person |
 //! | GET, PUT | `identitypolicy` | `{signingKeyRotationSeconds, mfaRequiredForUsers}` |
 //! | POST | `managedidentities` | `{displayName}` → client id and a one-time enrolment code |

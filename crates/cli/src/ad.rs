@@ -249,6 +249,11 @@ pub(crate) struct UserTokenArgs {
     /// id or display name) whose role assignments it brings. Unmapped values are ignored.
     #[arg(long, requires = "group_claim", value_parser = parse_group_map)]
     group_map: Vec<(String, String)>,
+    /// With `--principal-mapping user`: a UPN domain this issuer is authoritative for
+    /// (repeatable; required). Only users of these domains can sign in with its tokens, and a
+    /// domain can be federated to one issuer only.
+    #[arg(long, requires = "accept_user_tokens")]
+    domain: Vec<String>,
 }
 
 fn parse_group_map(s: &str) -> Result<(String, String), String> {
@@ -268,6 +273,9 @@ impl UserTokenArgs {
             "userClaim": self.user_claim,
             "principalMapping": self.principal_mapping,
         });
+        if !self.domain.is_empty() {
+            body["domains"] = json!(self.domain);
+        }
         if let Some(claim) = &self.group_claim {
             body["groupClaim"] = json!(claim);
             body["groupMap"] = Value::Object(self.group_map.iter().map(|(k, v)| (k.clone(), json!(v))).collect());

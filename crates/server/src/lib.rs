@@ -326,6 +326,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 Ok(n) => tracing::debug!(refreshed = n, "refreshed trusted issuers' keys"),
                 Err(e) => tracing::warn!(error = %e, "trusted issuer key refresh failed"),
             }
+            match issuer_core.refresh_attestation_authorities().await {
+                Ok(n) => tracing::debug!(refreshed = n, "refreshed attestation authorities' keys"),
+                Err(e) => tracing::warn!(error = %e, "attestation authority key refresh failed"),
+            }
         }
     }));
 

@@ -113,11 +113,31 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
             Some(json!({
                 "issuer": ISSUER,
                 "jwks": idp.jwks(),
-                "userTokens": {"audiences": [resource, APP_AUD], "userClaim": "email"},
+                "userTokens": {"audiences": [resource, APP_AUD], "userClaim": "email", "domains": ["Corp.Example"]},
             })),
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["userTokens"]["domains"], json!(["corp.example"]), "domains are stored in lower case");
+    // the user mapping needs the domains the issuer is authoritative for, each held by one issuer
+    let no_domains = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp3",
+            Some(json!({"issuer": "https://idp3.example/v2.0", "jwks": idp.jwks(),
+                        "userTokens": {"audiences": [APP_AUD], "userClaim": "email"}})),
+        )
+        .await;
+    assert_eq!(no_domains.status, 400, "{}", no_domains.body);
+    let taken = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp3",
+            Some(json!({"issuer": "https://idp3.example/v2.0", "jwks": idp.jwks(),
+                        "userTokens": {"audiences": [APP_AUD], "userClaim": "email", "domains": ["corp.example"]}})),
+        )
+        .await;
+    assert_eq!(taken.status, 409, "a domain is federated to one issuer: {}", taken.body);
     assert_eq!(put.body["acceptUserTokens"], true);
     assert_eq!(put.body["userTokens"]["principalMapping"], "user");
     let bad = t
@@ -205,13 +225,26 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
         &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, APP_AUD, "mallory@corp.example", T0 + 3600))).await,
         "AKV10032: The token's user is not known to this directory.",
     );
+    // a local user outside the issuer's domains cannot be signed in by it
+    let outsider = t
+        .mgmt(
+            "POST",
+            "_strongbox/users",
+            Some(json!({"userPrincipalName": "root@strongbox.local", "password": "a long enough password"})),
+        )
+        .await;
+    assert_eq!(outsider.status, 201, "{}", outsider.body);
+    assert_401(
+        &t.get_secret("payroll", &idp.sign(&user_claims(ISSUER, APP_AUD, "root@strongbox.local", T0 + 3600))).await,
+        "AKV10032: The token's user is outside the domains this issuer is trusted for.",
+    );
     let mut no_email = user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600);
     no_email.as_object_mut().unwrap().remove("email");
     assert_401(
         &t.get_secret("payroll", &idp.sign(&no_email)).await,
         "AKV10032: The token lacks the claim that identifies the user.",
     );
-    assert_eq!(t.external_events("failure").await, 2, "mapping failures after a valid signature are recorded");
+    assert_eq!(t.external_events("failure").await, 3, "mapping failures after a valid signature are recorded");
 
     // a federation-only issuer (workload identity) is not accepted on the data plane
     let cluster = Idp::new("cluster-k1");
@@ -241,7 +274,7 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
         .mgmt(
             "PATCH",
             "_strongbox/trustedissuers/corp",
-            Some(json!({"userTokens": {"audiences": [APP_AUD], "userClaim": "preferred_username"}})),
+            Some(json!({"userTokens": {"audiences": [APP_AUD], "userClaim": "preferred_username", "domains": ["corp.example"]}})),
         )
         .await;
     assert_eq!(on.status, 200, "{}", on.body);

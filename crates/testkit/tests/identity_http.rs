@@ -720,6 +720,25 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
     std::fs::remove_file(www.join("jwks.json")).unwrap();
     assert_eq!(t.s.running.core.refresh_trusted_issuers().await.unwrap(), 0);
     access(&t.assertion_token(&app, &fed(&k3, "k3")).await);
+
+    // attestation authorities registered without a JWKS are refreshed by the same loop
+    let authority = idp.url("att");
+    std::fs::create_dir_all(www.join("att/.well-known")).unwrap();
+    write("att/.well-known/openid-configuration", &json!({"issuer": authority, "jwks_uri": idp.url("att-jwks.json")}));
+    write("att-jwks.json", &json!({"keys": [jwk_of(d, &k1, "a1")]}));
+    let r = t.mgmt("PUT", "_strongbox/attestationauthorities/maa", Some(json!({"authority": authority}))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["keyIds"], json!(["a1"]), "{}", r.body);
+    write("att-jwks.json", &json!({"keys": [jwk_of(d, &k2, "a2")]}));
+    t.advance(61);
+    assert_eq!(t.s.running.core.refresh_attestation_authorities().await.unwrap(), 1);
+    let listed = t.mgmt("GET", "_strongbox/attestationauthorities", None).await;
+    assert_eq!(listed.body["value"][0]["keyIds"], json!(["a2"]), "{}", listed.body);
+    std::fs::remove_file(www.join("att-jwks.json")).unwrap();
+    t.advance(61);
+    assert_eq!(t.s.running.core.refresh_attestation_authorities().await.unwrap(), 0, "a failed fetch");
+    let listed = t.mgmt("GET", "_strongbox/attestationauthorities", None).await;
+    assert_eq!(listed.body["value"][0]["keyIds"], json!(["a2"]), "the last good keys stay: {}", listed.body);
 }
 
 fn base32_decode(s: &str) -> Vec<u8> {

@@ -167,6 +167,21 @@ impl Core {
         Ok(None)
     }
 
+    /// Re-fetches the keys of every attestation authority registered without a static JWKS
+    /// (the server's issuer-refresh loop calls it). Returns how many were refreshed; a failure
+    /// keeps the previous keys and is recorded as a security event.
+    pub async fn refresh_attestation_authorities(&self) -> Result<usize> {
+        let rows = self.barrier.scan_prefix(PREFIX, PREFIX, 1000).await?;
+        let mut done = 0;
+        for (k, v) in &rows {
+            let rec: AttestationAuthorityRec = decode(k, v)?;
+            if rec.discovery_url.is_some() && self.refresh_attestation_authority(&rec).await.is_some() {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
     /// A token named a `kid` the stored keys lack: re-fetch the keys of a discovered authority,
     /// unless that was tried less than a minute ago.
     pub(crate) async fn refresh_attestation_authority(

@@ -78,6 +78,29 @@ pub struct UserTokens {
     /// IdP group value → Strongbox group object id. Only mapped values count.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub group_map: BTreeMap<String, String>,
+    /// With the `user` mapping: the UPN domains this issuer is authoritative for (each domain
+    /// federated to one issuer at most, as a domain is in Entra). A token may only name a user
+    /// whose claim value ends in `@` one of them, so an IdP cannot sign in as another IdP's
+    /// people, nor as local accounts outside its domains.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
+}
+
+/// Claims that carry a UPN-like `name@domain` value (what the `user` mapping needs).
+const DOMAIN_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name"];
+const MAX_DOMAINS: usize = 50;
+
+/// Whether `d` is a plausible DNS domain name (lower case, labels of letters, digits, `-`).
+fn valid_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
 }
 
 fn default_claim() -> String {
@@ -85,6 +108,15 @@ fn default_claim() -> String {
 }
 
 impl UserTokens {
+    /// Lower-cases and de-duplicates `domains` (DNS names are case-insensitive).
+    pub(super) fn normalize(&mut self) {
+        for d in &mut self.domains {
+            *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+        }
+        self.domains.sort();
+        self.domains.dedup();
+    }
+
     pub(super) fn check(&self) -> Result<()> {
         if self.audiences.is_empty() || self.audiences.len() > MAX_AUDIENCES {
             return Err(Error::bad(format!("Give 1-{MAX_AUDIENCES} audiences for user tokens.")));
@@ -96,6 +128,29 @@ impl UserTokens {
         }
         if !USER_CLAIMS.contains(&self.user_claim.as_str()) {
             return Err(Error::bad(format!("'userClaim' must be one of: {}.", USER_CLAIMS.join(", "))));
+        }
+        match self.principal_mapping {
+            PrincipalMapping::User => {
+                if !DOMAIN_CLAIMS.contains(&self.user_claim.as_str()) {
+                    return Err(Error::bad(format!(
+                        "The 'user' mapping needs a 'userClaim' holding name@domain: one of {}.",
+                        DOMAIN_CLAIMS.join(", ")
+                    )));
+                }
+                if self.domains.is_empty() || self.domains.len() > MAX_DOMAINS {
+                    return Err(Error::bad(format!(
+                        "The 'user' mapping needs 'domains': the 1-{MAX_DOMAINS} UPN domains this issuer is \
+                         authoritative for (only users of those domains can sign in with its tokens)."
+                    )));
+                }
+                if let Some(d) = self.domains.iter().find(|d| !valid_domain(d)) {
+                    return Err(Error::bad(format!("'{d}' is not a domain name (lower case, e.g. corp.example).")));
+                }
+            }
+            PrincipalMapping::External if !self.domains.is_empty() => {
+                return Err(Error::bad("'domains' applies to the 'user' mapping only."));
+            }
+            PrincipalMapping::External => {}
         }
         match &self.group_claim {
             None if !self.group_map.is_empty() => {
@@ -418,6 +473,14 @@ impl Core {
             }
             PrincipalMapping::User => {
                 let no_user = AuthFailure("AKV10032: The token's user is not known to this directory.");
+                let in_domain = value
+                    .rsplit_once('@')
+                    .is_some_and(|(n, d)| !n.is_empty() && settings.domains.iter().any(|x| x.eq_ignore_ascii_case(d)));
+                if !in_domain {
+                    return Err(AuthFailure(
+                        "AKV10032: The token's user is outside the domains this issuer is trusted for.",
+                    ));
+                }
                 let upn_key = format!("{UPN_PREFIX}{}", value.to_ascii_lowercase());
                 let oid = match self.barrier.get(&upn_key).await {
                     Ok(Some(b)) => String::from_utf8(b.expose().to_vec()).map_err(|_| no_user.clone())?,
@@ -440,6 +503,28 @@ impl Core {
                 Ok((p, key, Some((issuer_status_key(&rec.name), rec.issuer.clone()))))
             }
         }
+    }
+
+    /// Refuses user-token settings whose `domains` another trusted issuer already holds.
+    pub(super) async fn check_domains_free(&self, name: &str, t: &UserTokens) -> Result<()> {
+        if t.domains.is_empty() {
+            return Ok(());
+        }
+        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
+        for (k, v) in &rows {
+            let other: TrustedIssuerRec = crate::decode(k, v)?;
+            if other.name.eq_ignore_ascii_case(name) {
+                continue;
+            }
+            let held = other.user_tokens.as_ref().map(|u| u.domains.as_slice()).unwrap_or_default();
+            if let Some(d) = t.domains.iter().find(|d| held.iter().any(|h| h.eq_ignore_ascii_case(d))) {
+                return Err(Error::new(
+                    strongbox_types::ErrorKind::Conflict,
+                    format!("The domain '{d}' is already federated to the trusted issuer '{}'.", other.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Computes the object id an `external`-mapped person of trusted issuer `name` gets.
@@ -497,10 +582,23 @@ mod tests {
             principal_mapping: PrincipalMapping::User,
             group_claim: None,
             group_map: BTreeMap::new(),
+            domains: vec!["corp.example".into()],
         };
         assert!(ok.check().is_ok());
         assert!(UserTokens { audiences: vec![], ..ok.clone() }.check().is_err());
         assert!(UserTokens { user_claim: "name".into(), ..ok.clone() }.check().is_err());
+        // the user mapping needs domains and a name@domain claim; external takes no domains
+        assert!(UserTokens { domains: vec![], ..ok.clone() }.check().is_err());
+        assert!(UserTokens { user_claim: "sub".into(), ..ok.clone() }.check().is_err());
+        assert!(UserTokens { domains: vec!["Corp.example".into()], ..ok.clone() }.check().is_err());
+        assert!(UserTokens { domains: vec!["a..b".into()], ..ok.clone() }.check().is_err());
+        let mut n = UserTokens { domains: vec![" @Corp.Example".into(), "corp.example".into()], ..ok.clone() };
+        n.normalize();
+        assert_eq!(n.domains, vec!["corp.example".to_owned()]);
+        assert!(n.check().is_ok());
+        let ext = UserTokens { principal_mapping: PrincipalMapping::External, user_claim: "sub".into(), ..ok.clone() };
+        assert!(ext.check().is_err(), "domains with the external mapping");
+        assert!(UserTokens { domains: vec![], ..ext }.check().is_ok());
         let old: UserTokens = serde_json::from_str(r#"{"audiences":["a"]}"#).unwrap_or(ok.clone());
         assert_eq!(old.user_claim, "email");
         assert_eq!(old.principal_mapping, PrincipalMapping::User);
@@ -528,6 +626,7 @@ mod tests {
                 ("ops".to_owned(), "g-ops".to_owned()),
                 ("ops-alias".to_owned(), "g-ops".to_owned()),
             ]),
+            domains: vec![],
         };
         let c = |v: Value| serde_json::json!({ "groups": v });
         assert_eq!(

@@ -554,7 +554,9 @@ impl Core {
         }
         let mut user_tokens = user_tokens;
         if let Some(t) = user_tokens.as_mut() {
+            t.normalize();
             t.check()?;
+            self.check_domains_free(name, t).await?;
             self.resolve_group_map(t).await?;
         }
         let mut fetched = 0;
@@ -623,7 +625,9 @@ impl Core {
     ) -> Result<TrustedIssuerView> {
         let mut user_tokens = user_tokens;
         if let Some(t) = user_tokens.as_mut() {
+            t.normalize();
             t.check()?;
+            self.check_domains_free(name, t).await?;
             self.resolve_group_map(t).await?;
         }
         let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
