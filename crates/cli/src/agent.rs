@@ -18,8 +18,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -27,6 +27,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use strongbox_server::write_private;
 use strongbox_types::{Clock, SecretBytes, SecretString, SystemClock};
 use tokio::sync::{Mutex, RwLock};
 
@@ -75,21 +76,6 @@ struct Agent {
     cache: Mutex<HashMap<String, (SecretString, i64)>>,
     state_dir: PathBuf,
     cert_lifetime: i64,
-}
-
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 fn new_cred(client_id: &str, lifetime: i64) -> anyhow::Result<(String, Cred)> {

@@ -7,8 +7,8 @@
 //! The file is `--out` / `STRONGBOX_LOGIN_FILE`, else `$XDG_CONFIG_HOME/strongbox/login.json`,
 //! else `~/.config/strongbox/login.json`. Nothing here prints a token.
 
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -167,24 +167,8 @@ pub(crate) fn save(path: &Path, login: &SavedLogin) -> anyhow::Result<()> {
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let name = path.file_name().context("the sign-in file has no file name")?.to_string_lossy().into_owned();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        f.write_all(&serde_json::to_vec(login)?)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let body = strongbox_types::SecretBytes::new(serde_json::to_vec(login)?);
+    strongbox_server::write_private(path, body.expose())
 }
 
 pub(crate) async fn run(a: LoginArgs) -> anyhow::Result<()> {

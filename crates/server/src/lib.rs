@@ -133,19 +133,28 @@ impl Running {
     }
 }
 
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
+/// Writes a file only its owner can read (0600), atomically: a new temporary file (never an
+/// existing path, so not through a planted link), synced, then renamed over `path`. Used for
+/// every credential or key file the server, the agent and the CLI write.
+pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let name = path.file_name().context("the file has no file name")?.to_string_lossy().into_owned();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {

@@ -52,12 +52,7 @@ pub struct AttestationAuthorityView {
 
 impl From<&AttestationAuthorityRec> for AttestationAuthorityView {
     fn from(r: &AttestationAuthorityRec) -> Self {
-        let key_ids = r
-            .jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)).map(str::to_owned).collect())
-            .unwrap_or_default();
+        let key_ids = super::manage::jwks_key_ids(&r.jwks);
         Self {
             name: r.name.clone(),
             authority: r.authority.clone(),

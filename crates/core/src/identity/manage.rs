@@ -122,14 +122,17 @@ pub struct TrustedIssuerView {
     pub user_tokens: Option<UserTokens>,
 }
 
+/// The `kid`s of a JWKS document (for listings).
+pub(super) fn jwks_key_ids(jwks: &Value) -> Vec<String> {
+    jwks.get("keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 impl From<&TrustedIssuerRec> for TrustedIssuerView {
     fn from(r: &TrustedIssuerRec) -> Self {
-        let key_ids = r
-            .jwks
-            .get("keys")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)).map(str::to_owned).collect())
-            .unwrap_or_default();
+        let key_ids = jwks_key_ids(&r.jwks);
         Self {
             name: r.name.clone(),
             issuer: r.issuer.clone(),
@@ -554,10 +557,7 @@ impl Core {
         }
         let mut user_tokens = user_tokens;
         if let Some(t) = user_tokens.as_mut() {
-            t.normalize();
-            t.check()?;
-            self.check_domains_free(name, t).await?;
-            self.resolve_group_map(t).await?;
+            self.prepare_user_tokens(name, t).await?;
         }
         let mut fetched = 0;
         let jwks = match (jwks, &discovery_url) {
@@ -615,6 +615,15 @@ impl Core {
         }
     }
 
+    /// Normalises and checks user-token settings for issuer `name`: bounds, domains not held by
+    /// another issuer, group map resolved to existing group ids.
+    async fn prepare_user_tokens(&self, name: &str, t: &mut UserTokens) -> Result<()> {
+        t.normalize();
+        t.check()?;
+        self.check_domains_free(name, t).await?;
+        self.resolve_group_map(t).await
+    }
+
     /// Turns acceptance of an issuer's user tokens on (with these settings) or off, keeping its
     /// keys. Turning it off rejects tokens already in use (at once on this node, within the
     /// status TTL elsewhere).
@@ -625,10 +634,7 @@ impl Core {
     ) -> Result<TrustedIssuerView> {
         let mut user_tokens = user_tokens;
         if let Some(t) = user_tokens.as_mut() {
-            t.normalize();
-            t.check()?;
-            self.check_domains_free(name, t).await?;
-            self.resolve_group_map(t).await?;
+            self.prepare_user_tokens(name, t).await?;
         }
         let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
         for _ in 0..CAS_RETRIES {
