@@ -310,6 +310,34 @@ fn hsm_payload(kty: &str, key_ops: Vec<String>, id: String) -> KeyPayload {
     }
 }
 
+/// A key operation's input, owned (and the data wiped on drop) so it can move to a thread.
+struct OwnedInput {
+    value: SecretBytes,
+    iv: Option<Vec<u8>>,
+    aad: Option<Vec<u8>>,
+    tag: Option<Vec<u8>>,
+}
+
+fn owned_input(i: &CipherInput) -> OwnedInput {
+    OwnedInput { value: SecretBytes::new(i.value.clone()), iv: i.iv.clone(), aad: i.aad.clone(), tag: i.tag.clone() }
+}
+
+/// Runs a key operation: inline for software keys (microseconds of CPU), on the blocking pool
+/// for keys whose operations wait on a device ([`KeyHandle::blocking`]), so a slow or busy HSM
+/// never stalls the async workers that serve every other request.
+async fn run_key_op<T: Send + 'static>(
+    h: &Arc<dyn KeyHandle>,
+    op: impl FnOnce(&dyn KeyHandle) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    if !h.blocking() {
+        return op(h.as_ref());
+    }
+    let h = h.clone();
+    tokio::task::spawn_blocking(move || op(h.as_ref()))
+        .await
+        .map_err(|_| Error::internal("the key operation was interrupted"))?
+}
+
 fn op_cache_key(vault: &str, lc: &str, version: Option<&str>) -> String {
     format!("{vault}/{lc}/{}", version.unwrap_or_default().to_ascii_lowercase())
 }
@@ -785,7 +813,8 @@ impl Core {
     ) -> Result<KeyOpResult> {
         let alg = SignAlg::parse(alg)?;
         let m = self.key_for(vault, name, version, "sign").await?;
-        let sig = m.handle.sign(alg, digest)?;
+        let digest = digest.to_vec();
+        let sig = run_key_op(&m.handle, move |h| h.sign(alg, &digest)).await?;
         Ok(KeyOpResult {
             name: m.name.clone(),
             version: m.version.clone(),
@@ -806,7 +835,8 @@ impl Core {
     ) -> Result<bool> {
         let alg = SignAlg::parse(alg)?;
         let m = self.key_for(vault, name, version, "verify").await?;
-        m.handle.verify(alg, digest, signature)
+        let (digest, signature) = (digest.to_vec(), signature.to_vec());
+        run_key_op(&m.handle, move |h| h.verify(alg, &digest, &signature)).await
     }
 
     /// encrypt / wrapKey (`op` names the key operation that must be allowed).
@@ -821,8 +851,12 @@ impl Core {
     ) -> Result<KeyOpResult> {
         let alg = CipherAlg::parse(alg)?;
         let m = self.key_for(vault, name, version, op).await?;
-        let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
-        let out = m.handle.encrypt(alg, &input.value, &params)?;
+        let input = owned_input(input);
+        let out = run_key_op(&m.handle, move |h| {
+            let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
+            h.encrypt(alg, input.value.expose(), &params)
+        })
+        .await?;
         Ok(KeyOpResult {
             name: m.name.clone(),
             version: m.version.clone(),
@@ -844,8 +878,12 @@ impl Core {
     ) -> Result<KeyOpResult> {
         let alg = CipherAlg::parse(alg)?;
         let m = self.key_for(vault, name, version, op).await?;
-        let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
-        let value = m.handle.decrypt(alg, &input.value, &params)?;
+        let input = owned_input(input);
+        let value = run_key_op(&m.handle, move |h| {
+            let params = SymParams { iv: input.iv.as_deref(), aad: input.aad.as_deref(), tag: input.tag.as_deref() };
+            h.decrypt(alg, input.value.expose(), &params)
+        })
+        .await?;
         Ok(KeyOpResult { name: m.name.clone(), version: m.version.clone(), value, iv: None, tag: None })
     }
 

@@ -171,3 +171,75 @@ fn cipher_input_debug_hides_the_value() {
     assert!(!shown.contains("171"), "{shown}"); // 0xab
     assert!(shown.contains("value_len: 16"), "{shown}");
 }
+
+/// A software key that says its operations wait on a device, like an HSM key.
+#[derive(Debug)]
+struct DeviceLike(strongbox_crypto::keys::KeyMaterial);
+
+impl strongbox_crypto::handle::KeyHandle for DeviceLike {
+    fn kind(&self) -> strongbox_crypto::keys::KeyKind {
+        self.0.kind()
+    }
+    fn bits(&self) -> usize {
+        self.0.bits()
+    }
+    fn public_jwk(&self) -> strongbox_crypto::keys::JsonWebKey {
+        self.0.public_jwk()
+    }
+    fn sign(&self, alg: strongbox_crypto::keys::SignAlg, digest: &[u8]) -> strongbox_types::Result<Vec<u8>> {
+        self.0.sign(alg, digest)
+    }
+    fn verify(
+        &self,
+        alg: strongbox_crypto::keys::SignAlg,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> strongbox_types::Result<bool> {
+        self.0.verify(alg, digest, signature)
+    }
+    fn encrypt(
+        &self,
+        alg: strongbox_crypto::keys::CipherAlg,
+        data: &[u8],
+        p: &strongbox_crypto::aes::SymParams,
+    ) -> strongbox_types::Result<strongbox_crypto::aes::SymOutput> {
+        strongbox_crypto::handle::KeyHandle::encrypt(&self.0, alg, data, p)
+    }
+    fn decrypt(
+        &self,
+        alg: strongbox_crypto::keys::CipherAlg,
+        data: &[u8],
+        p: &strongbox_crypto::aes::SymParams,
+    ) -> strongbox_types::Result<strongbox_types::SecretBytes> {
+        strongbox_crypto::handle::KeyHandle::decrypt(&self.0, alg, data, p)
+    }
+    fn blocking(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn device_key_operations_leave_the_async_thread() {
+    use strongbox_crypto::handle::KeyHandle;
+    use strongbox_crypto::keys::{Curve, KeyMaterial, SignAlg};
+    let here = std::thread::current().id();
+    let soft: Arc<dyn KeyHandle> = Arc::new(KeyMaterial::generate_ec(Curve::P256).unwrap());
+    let device: Arc<dyn KeyHandle> = Arc::new(DeviceLike(KeyMaterial::generate_ec(Curve::P256).unwrap()));
+    let digest = [9u8; 32];
+    let on = |h: &Arc<dyn KeyHandle>| {
+        let h = h.clone();
+        async move {
+            super::run_key_op(&h, move |k| {
+                k.sign(SignAlg::ES256, &digest)?;
+                Ok(std::thread::current().id())
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(on(&soft).await, here, "software keys run inline");
+    assert_ne!(on(&device).await, here, "device keys run on the blocking pool");
+    // errors come back unchanged
+    let err = super::run_key_op(&device, move |k| k.sign(SignAlg::ES384, &digest)).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::BadParameter);
+}

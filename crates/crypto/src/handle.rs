@@ -32,6 +32,11 @@ pub trait KeyHandle: Send + Sync + fmt::Debug {
     fn encrypt(&self, alg: CipherAlg, data: &[u8], p: &SymParams) -> Result<SymOutput>;
     /// decrypt / unwrapKey. Failures of the ciphertext are the uniform `UNDECRYPTABLE` error.
     fn decrypt(&self, alg: CipherAlg, data: &[u8], p: &SymParams) -> Result<SecretBytes>;
+    /// Whether operations wait on a device (an HSM behind PKCS#11) rather than only use the
+    /// CPU for microseconds: async callers then run them on a blocking thread.
+    fn blocking(&self) -> bool {
+        false
+    }
 }
 
 /// What to generate.

@@ -678,6 +678,12 @@ fn sym_checks(a: AesAlg, p: &SymParams, decrypt: bool) -> Result<()> {
 }
 
 impl KeyHandle for HsmKey {
+    /// Every operation is a PKCS#11 call that may wait on the token (a network HSM, a busy
+    /// session): callers keep it off the async workers.
+    fn blocking(&self) -> bool {
+        true
+    }
+
     fn kind(&self) -> KeyKind {
         match &self.kind {
             Kind::Asym { public, .. } => public.kind(),
