@@ -129,6 +129,11 @@ struct ServerArgs {
     /// Label of the PKCS#11 token.
     #[arg(long, env = "STRONGBOX_PKCS11_TOKEN")]
     pkcs11_token: Option<String>,
+    /// Run PKCS#11 key operations on a blocking thread pool (up to 32 at once) instead of the
+    /// async workers: for network HSMs whose calls wait. Off by default: an in-process token
+    /// such as SoftHSM2 is faster inline.
+    #[arg(long, env = "STRONGBOX_PKCS11_OFFLOAD")]
+    pkcs11_offload: bool,
 }
 
 #[derive(Args, Clone)]
@@ -428,8 +433,12 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
         let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
         let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
-        cfg.pkcs11 =
-            Some(strongbox_server::Pkcs11Config { module, token, pin: strongbox_types::SecretString::new(pin) });
+        cfg.pkcs11 = Some(strongbox_server::Pkcs11Config {
+            module,
+            token,
+            pin: strongbox_types::SecretString::new(pin),
+            offload: a.pkcs11_offload,
+        });
     }
     let running = strongbox_server::start(cfg).await?;
     let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();

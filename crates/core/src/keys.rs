@@ -332,6 +332,11 @@ async fn run_key_op<T: Send + 'static>(
     if !h.blocking() {
         return op(h.as_ref());
     }
+    // A bounded number of device operations in flight (a network HSM serves a few dozen
+    // sessions; more threads would only queue inside the module).
+    static DEVICE_OPS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+    let permits = &DEVICE_OPS;
+    let _permit = permits.acquire().await.map_err(|_| Error::internal("the key operation was interrupted"))?;
     let h = h.clone();
     tokio::task::spawn_blocking(move || op(h.as_ref()))
         .await

@@ -77,6 +77,14 @@ impl TestServer {
         Some(Self::start_inner(tempfile::tempdir().unwrap(), None, Some(p11)).await)
     }
 
+    /// [`TestServer::start_with_hsm`] with PKCS#11 key operations on the blocking pool
+    /// (`--pkcs11-offload`, as for a network HSM).
+    pub async fn start_with_hsm_offload() -> Option<Self> {
+        let mut p11 = strongbox_server::Pkcs11Config::from_env().unwrap()?;
+        p11.offload = true;
+        Some(Self::start_inner(tempfile::tempdir().unwrap(), None, Some(p11)).await)
+    }
+
     /// Starts (or restarts) a server on an existing data folder.
     pub async fn start_in(dir: tempfile::TempDir, clock: Option<FakeClock>) -> Self {
         Self::start_inner(dir, clock, None).await

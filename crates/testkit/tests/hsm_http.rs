@@ -682,3 +682,52 @@ const RFC7515_A2: &str = r#"{"kty":"RSA",
  "qi":"IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U"}"#;
 
 const RFC7515_A2_SIG: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+
+#[tokio::test]
+async fn offloaded_hsm_operations_answer_like_inline_ones() {
+    let Some(s) = TestServer::start_with_hsm_offload().await else {
+        assert!(std::env::var("STRONGBOX_REQUIRE_SOFTHSM").as_deref() != Ok("1"), "no PKCS#11 token");
+        println!("SKIPPED: offloaded_hsm_operations_answer_like_inline_ones (no PKCS#11 token)");
+        return;
+    };
+    let token = s.admin_token().await;
+    let base = make_vault(&s, &token, "offl", "premium").await;
+    let t = Some(token.as_str());
+    let k = call(&s, "POST", &format!("{base}/keys/ec/create?{V}"), t, Some(json!({"kty": "EC-HSM", "crv": "P-256"})))
+        .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    let kid = k.body["key"]["kid"].as_str().unwrap().to_owned();
+    // several at once: each runs on the blocking pool and comes back to its own request
+    let digests: Vec<Vec<u8>> = (0..8u8).map(|i| sha256(&[i; 5])).collect();
+    let sigs =
+        futures_util::future::join_all(digests.iter().map(|d| {
+            let (s, kid) = (&s, &kid);
+            async move {
+                call(s, "POST", &format!("{kid}/sign?{V}"), t, Some(json!({"alg": "ES256", "value": b64(d)}))).await
+            }
+        }))
+        .await;
+    for (d, r) in digests.iter().zip(&sigs) {
+        assert_eq!(r.status, 200, "{}", r.body);
+        let raw = unb64(r.body["value"].as_str().unwrap());
+        assert_eq!(raw.len(), 64);
+        let v = call(
+            &s,
+            "POST",
+            &format!("{kid}/verify?{V}"),
+            t,
+            Some(json!({"alg": "ES256", "digest": b64(d), "value": b64(&raw)})),
+        )
+        .await;
+        assert_eq!(v.body["value"], true, "{}", v.body);
+        let other = call(
+            &s,
+            "POST",
+            &format!("{kid}/verify?{V}"),
+            t,
+            Some(json!({"alg": "ES256", "digest": b64(&sha256(b"x")), "value": b64(&raw)})),
+        )
+        .await;
+        assert_eq!(other.body["value"], false);
+    }
+}
