@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::{Conn, connect, print, read_text};
+use crate::{Conn, connect, print, read_json, read_text};
 
 /// Subcommands of `strongbox ad sp` besides `create-for-rbac`.
 #[derive(Subcommand)]
@@ -472,11 +472,7 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
         AdMore::TrustedIssuer { cmd } => match cmd {
             IssuerCmd::Create { name, issuer, jwks_file, discovery_url, u, c } => {
                 let (issuer, jwks) = match (jwks_file, &discovery_url) {
-                    (Some(f), _) => {
-                        let jwks: Value = serde_json::from_str(&read_text(&f)?)
-                            .map_err(|_| anyhow::anyhow!("{} is not JSON", f.display()))?;
-                        (issuer.ok_or_else(|| anyhow::anyhow!("give --issuer"))?, jwks)
-                    }
+                    (Some(f), _) => (issuer.ok_or_else(|| anyhow::anyhow!("give --issuer"))?, read_json(&f)?),
                     (None, Some(url)) => fetch_jwks(url, issuer).await?,
                     (None, None) => anyhow::bail!("give --jwks-file or --discovery-url"),
                 };
@@ -506,9 +502,7 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
             AttestationCmd::Create { name, authority, jwks_file, c } => {
                 let mut body = json!({ "authority": authority });
                 if let Some(f) = jwks_file {
-                    let jwks: Value = serde_json::from_str(&read_text(&f)?)
-                        .map_err(|_| anyhow::anyhow!("{} is not JSON", f.display()))?;
-                    body["jwks"] = jwks;
+                    body["jwks"] = read_json(&f)?;
                 }
                 call(&c, "PUT", &format!("/_strongbox/attestationauthorities/{name}"), Some(body)).await
             }

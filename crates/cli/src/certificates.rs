@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_text, write_file};
+use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_json, write_file};
 
 const KTYS: [&str; 2] = ["RSA", "EC"];
 const CURVES: [&str; 3] = ["P-256", "P-384", "P-521"];
@@ -224,9 +224,7 @@ fn content_type(short: &str) -> &'static str {
 impl PolicyArgs {
     fn body(&self) -> anyhow::Result<Value> {
         let mut p = match &self.policy_file {
-            Some(f) => {
-                serde_json::from_str::<Value>(&read_text(f)?).with_context(|| format!("{} is not JSON", f.display()))?
-            }
+            Some(f) => read_json(f)?,
             None => json!({}),
         };
         let set = |p: &mut Value, section: &str, key: &str, v: Value| {

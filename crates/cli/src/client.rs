@@ -315,6 +315,7 @@ impl Client {
     pub async fn list(&self, path: &str) -> anyhow::Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
+        let vault = origin(&self.vault_url);
         loop {
             let page = self.send("GET", &url, None).await?;
             if let Some(items) = page.get("value").and_then(Value::as_array) {
@@ -323,7 +324,7 @@ impl Client {
             match page.get("nextLink").and_then(Value::as_str) {
                 Some(n) if !n.is_empty() => {
                     // the token goes with the next request: only to the vault that sent the page
-                    if origin(n).is_none() || origin(n) != origin(&self.vault_url) {
+                    if vault.is_none() || origin(n) != vault {
                         bail!("the server sent a nextLink to another host; not following it");
                     }
                     url = n.to_owned();

@@ -1,7 +1,5 @@
 //! `strongbox key …`: keys (modelled on `az keyvault key`) and the cryptography done with them.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -10,7 +8,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_text};
+use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_json, read_text};
 
 /// base64url as the wire uses it (no padding); padding is tolerated on input.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -283,8 +281,7 @@ pub async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Import { n, jwk_file, pem_file, hsm, new } => {
             let mut jwk = match (jwk_file, pem_file) {
                 (Some(f), _) => {
-                    let v: Value = serde_json::from_str(&read_text(&f)?)
-                        .with_context(|| format!("{} is not JSON", f.display()))?;
+                    let v = read_json(&f)?;
                     // Also accept an import body or key bundle ({"key": {…}}).
                     v.get("key").filter(|k| k.is_object()).cloned().unwrap_or(v)
                 }
@@ -354,15 +351,10 @@ async fn crypt(op: &str, c: Crypt) -> anyhow::Result<()> {
         Some(f) => {
             let v = reply.get("value").and_then(Value::as_str).context("the reply has no value")?;
             // decrypt/unwrapKey output is plaintext or key material: owner-only file
-            let bytes = B64URL.decode(v).context("the reply value is not base64url")?;
-            let mut out = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(f)
-                .with_context(|| format!("cannot write {}", f.display()))?;
-            out.write_all(&bytes).with_context(|| format!("cannot write {}", f.display()))?;
+            // (a new file renamed into place: an existing file's wider mode does not carry over)
+            let bytes =
+                strongbox_types::SecretBytes::new(B64URL.decode(v).context("the reply value is not base64url")?);
+            strongbox_server::write_private(f, bytes.expose())?;
             eprintln!("{op} result written to {}", f.display());
         }
     }

@@ -379,6 +379,11 @@ pub(crate) fn read_text(f: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))
 }
 
+/// A JSON file (any value); the error names the file, not its content.
+pub(crate) fn read_json(f: &Path) -> anyhow::Result<Value> {
+    serde_json::from_str(&read_text(f)?).with_context(|| format!("{} is not JSON", f.display()))
+}
+
 pub(crate) fn write_file(f: &Path, data: impl AsRef<[u8]>) -> anyhow::Result<()> {
     std::fs::write(f, data).with_context(|| format!("cannot write {}", f.display()))
 }
@@ -611,6 +616,17 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn read_json_names_the_file_not_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("jwks.json");
+        std::fs::write(&f, "{\"keys\": [\"fragment-xyz\"]").unwrap();
+        let err = format!("{:#}", super::read_json(&f).unwrap_err());
+        assert!(err.contains("jwks.json is not JSON") && !err.contains("fragment-xyz"), "{err}");
+        std::fs::write(&f, "{\"keys\": []}").unwrap();
+        assert_eq!(super::read_json(&f).unwrap(), serde_json::json!({"keys": []}));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use crate::client::Client;
 use crate::{InVault, print};
 
 const DEFS: &str = "/providers/Microsoft.Authorization/roleDefinitions";
@@ -377,9 +378,10 @@ fn duration(s: &str) -> anyhow::Result<Value> {
     Ok(json!(secs))
 }
 
-/// A role's id from its name or id, through the vault's role definition list.
-async fn role_id(at: &InVault, role: &str) -> anyhow::Result<String> {
-    let defs = at.client().await?.list(DEFS).await?;
+/// A role's id from its name or id, through the vault's role definition list (on the caller's
+/// connection: a second one would repeat the challenge probe and the token request).
+async fn role_id(cl: &Client, role: &str) -> anyhow::Result<String> {
+    let defs = cl.list(DEFS).await?;
     let found = defs.iter().find(|d| {
         d.pointer("/properties/roleName").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(role))
             || d.get("name").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(role))
@@ -528,8 +530,10 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
             at.show("PUT", &format!("{DEFS}/{id}"), Some(body)).await
         }
         DefinitionCmd::Delete { name, at } => {
-            let id = role_id(&at, &name).await?;
-            at.show("DELETE", &format!("{DEFS}/{id}"), None).await
+            let cl = at.client().await?;
+            let id = role_id(&cl, &name).await?;
+            print(at.c.output, &cl.call("DELETE", &format!("{DEFS}/{id}"), None).await?);
+            Ok(())
         }
     }
 }
@@ -537,14 +541,16 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
 async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
     match cmd {
         AssignmentCmd::Create { assignee, role, scope, name, at } => {
-            let role = role_id(&at, &role).await?;
+            let cl = at.client().await?;
+            let role = role_id(&cl, &role).await?;
             let id = name.unwrap_or_else(new_guid);
             let body = json!({ "properties": {
                 "roleDefinitionId": format!("{DEFS}/{role}"),
                 "principalId": assignee,
             }});
             let path = format!("{}/providers/Microsoft.Authorization/roleAssignments/{id}", rel(&scope));
-            at.show("PUT", &path, Some(body)).await
+            print(at.c.output, &cl.call("PUT", &path, Some(body)).await?);
+            Ok(())
         }
         AssignmentCmd::List { scope, assignee, at } => {
             let path = format!("{}/providers/Microsoft.Authorization/roleAssignments", rel(&scope));
@@ -571,7 +577,7 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
                         bail!("give --name, or --assignee and/or --role");
                     }
                     let role = match role {
-                        Some(r) => Some(role_id(&at, &r).await?),
+                        Some(r) => Some(role_id(&cl, &r).await?),
                         None => None,
                     };
                     let path = format!("{}/providers/Microsoft.Authorization/roleAssignments", rel(&scope));

@@ -388,21 +388,39 @@ fn encode_secret(content_type: &str, pkcs8: Option<&SecretBytes>, chain: &[Vec<u
 /// The key (PKCS#8, when exportable) and chain held in a certificate's secret.
 fn decode_secret(content_type: &str, value: &SecretString) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>)> {
     if content_type == CT_PEM {
-        let mut key = None;
-        let mut chain = Vec::new();
-        for b in x509::parse_pem(value.expose())? {
-            match b.label.as_str() {
-                "PRIVATE KEY" => key = Some(b.der),
-                "CERTIFICATE" => chain.push(b.der.expose().to_vec()),
-                _ => {}
-            }
-        }
-        Ok((key, chain))
+        pem_key_and_certs(value.expose())
     } else {
         let der = SecretBytes::new(unb64(value.expose())?);
         let c = strongbox_crypto::pkcs12::read_pfx(der.expose(), "")?;
         Ok((c.key, c.certs))
     }
+}
+
+/// The private key (PKCS#8) and the certificates of a PEM text, in order; other blocks are
+/// skipped. At most one key, which must be unencrypted PKCS#8.
+fn pem_key_and_certs(text: &str) -> Result<(Option<SecretBytes>, Vec<Vec<u8>>)> {
+    let mut key = None;
+    let mut certs = Vec::new();
+    for b in x509::parse_pem(text)? {
+        match b.label.as_str() {
+            "PRIVATE KEY" if key.is_none() => key = Some(b.der),
+            "PRIVATE KEY" => return Err(Error::bad("The PEM content holds more than one private key.")),
+            "CERTIFICATE" => certs.push(b.der.expose().to_vec()),
+            "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
+                return Err(Error::bad("The PEM private key must be an unencrypted PKCS#8 key ('BEGIN PRIVATE KEY')."));
+            }
+            _ => {}
+        }
+    }
+    Ok((key, certs))
+}
+
+/// `input` merged into `old` by a policy update: keeps the creation time, stamps `now`.
+fn merged_policy(input: &PolicyInput, old: &CertPolicy, v: &VaultRecord, now: i64) -> Result<CertPolicy> {
+    let mut np = policy::build(input, Some(old), v, now)?;
+    np.created = old.created;
+    np.updated = now;
+    Ok(np)
 }
 
 /// Which certificate of `certs` belongs to `key`, and the rest.
@@ -445,8 +463,7 @@ fn name_taken(c: &Collection, cert: &str, e: Error) -> Error {
 }
 
 fn is_pem(bytes: &[u8]) -> bool {
-    let t: Vec<u8> = bytes.iter().copied().skip_while(|b| b.is_ascii_whitespace()).take(10).collect();
-    t.starts_with(b"-----BEGIN")
+    bytes.trim_ascii_start().starts_with(b"-----BEGIN")
 }
 
 impl Core {
@@ -846,21 +863,7 @@ impl Core {
         };
         let (pkcs8, certs, sniffed) = if is_pem(bytes.expose()) {
             let text = std::str::from_utf8(bytes.expose()).map_err(|_| Error::bad("The PEM content is not text."))?;
-            let mut key = None;
-            let mut certs = Vec::new();
-            for b in x509::parse_pem(text)? {
-                match b.label.as_str() {
-                    "PRIVATE KEY" if key.is_none() => key = Some(b.der),
-                    "PRIVATE KEY" => return Err(Error::bad("The PEM content holds more than one private key.")),
-                    "CERTIFICATE" => certs.push(b.der.expose().to_vec()),
-                    "RSA PRIVATE KEY" | "EC PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
-                        return Err(Error::bad(
-                            "The PEM private key must be an unencrypted PKCS#8 key ('BEGIN PRIVATE KEY').",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
+            let (key, certs) = pem_key_and_certs(text)?;
             (key, certs, CT_PEM)
         } else {
             let pw = req.password.as_ref().map(|p| p.expose()).unwrap_or("");
@@ -910,13 +913,14 @@ impl Core {
         vault: &str,
         name: &str,
         version: Option<&str>,
-        upd: CertUpdate,
+        mut upd: CertUpdate,
     ) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        if let Some(p) = &upd.policy {
-            self.update_certificate_policy(vault, name.as_str(), p.clone()).await?;
-        }
+        let new_policy = match upd.policy.take() {
+            Some(p) => Some(self.update_certificate_policy(vault, name.as_str(), p).await?),
+            None => None,
+        };
         let o = self
             .obj_update::<CertPayload, _>(&CERTS, &v, &name, version, |m, _| {
                 if let Some(t) = &upd.tags {
@@ -942,10 +946,10 @@ impl Core {
             .await?;
         }
         self.forget_key_ops(&v.name, &name.key());
-        // The policy may have changed since `o` was read: show the current one.
+        // `o` may be an older version, holding an older policy: show the one just set.
         let mut view = self.cert_view(&v, o, true)?;
-        if upd.policy.is_some() {
-            view.policy = Some(self.get_certificate_policy(vault, name.as_str()).await?);
+        if new_policy.is_some() {
+            view.policy = new_policy;
         }
         Ok(view)
     }
@@ -971,7 +975,7 @@ impl Core {
         let (mut items, pending_from) = match resume {
             Some(r) if r.starts_with(&pending_prefix) => (Vec::new(), r.to_owned()),
             _ => {
-                let l = self.list_certificates(vault, resume, max).await?;
+                let l = self.cert_listing(&v, self.obj_list(&CERTS, &v, false, resume, max).await?)?;
                 if l.next.is_some() {
                     return Ok(l);
                 }
@@ -1081,9 +1085,7 @@ impl Core {
         let mut result = None;
         let updated = self
             .obj_update::<CertPayload, _>(&CERTS, &v, &name, None, |_, p| {
-                let mut np = policy::build(&input, Some(&p.policy), &v, now)?;
-                np.created = p.policy.created;
-                np.updated = now;
+                let np = merged_policy(&input, &p.policy, &v, now)?;
                 p.policy = np.clone();
                 result = Some(np);
                 Ok(())
@@ -1095,9 +1097,7 @@ impl Core {
                 // A certificate waiting for its first merge keeps its policy in the operation.
                 let k = op_key(&v.name, &name.key());
                 let (mut op, stamp) = self.read_json_versioned::<PendingRec>(&k).await?.ok_or(e)?;
-                let mut np = policy::build(&input, Some(&op.policy), &v, now)?;
-                np.created = op.policy.created;
-                np.updated = now;
+                let np = merged_policy(&input, &op.policy, &v, now)?;
                 op.policy = np.clone();
                 self.barrier.commit(BTxn::new().unchanged(&k, &stamp).put(&k, encode(&op)?)).await?;
                 Ok(np)
@@ -1696,6 +1696,56 @@ mod tests {
         assert_eq!(k2.unwrap().expose(), pk.expose());
         assert_eq!(chain2, vec![cert]);
         assert!(x509::add_months(0, 12).unwrap() > 0);
+    }
+
+    #[test]
+    fn pem_takes_one_unencrypted_pkcs8_key() {
+        let key = KeyMaterial::generate_ec(strongbox_crypto::keys::Curve::P256).unwrap();
+        let pk = x509::to_pem("PRIVATE KEY", x509::pkcs8_of(&key).expose());
+        let cert = x509::to_pem("CERTIFICATE", b"not-parsed-here");
+        let (k, certs) = pem_key_and_certs(&format!("{pk}{cert}")).unwrap();
+        assert_eq!(k.unwrap().expose(), x509::pkcs8_of(&key).expose());
+        assert_eq!(certs, vec![b"not-parsed-here".to_vec()]);
+        assert!(pem_key_and_certs(&format!("{pk}{pk}")).is_err());
+        assert!(pem_key_and_certs(&x509::to_pem("EC PRIVATE KEY", b"x")).is_err());
+    }
+
+    #[tokio::test]
+    async fn policy_patch_on_an_older_version_shows_the_new_policy() {
+        use std::sync::Arc;
+        let barrier = Arc::new(strongbox_barrier::Barrier::new(Arc::new(strongbox_storage::MemoryStorage::new())));
+        let kek = strongbox_crypto::random_key().unwrap();
+        barrier.initialize(&kek).await.unwrap();
+        barrier.unseal(&kek).await.unwrap();
+        let clock = strongbox_types::FakeClock::new(1_800_000_000);
+        let cfg = crate::CoreConfig {
+            dns_suffix: "vault.localhost".into(),
+            public_port: 8443,
+            authority_host: "localhost".into(),
+            token_lifetime: 3600,
+        };
+        let c = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+        c.bootstrap("default").await.unwrap();
+        let create = |subject: &str| CreateCertificate {
+            policy: Some(PolicyInput {
+                subject: Some(subject.into()),
+                issuer: Some("Self".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        c.create_certificate("default", "c", create("CN=one")).await.unwrap();
+        let first = c.get_certificate("default", "c", None).await.unwrap().version;
+        clock.advance(5);
+        c.create_certificate("default", "c", create("CN=two")).await.unwrap();
+        let upd = CertUpdate {
+            policy: Some(PolicyInput { subject: Some("CN=three".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let view = c.update_certificate("default", "c", Some(&first), upd).await.unwrap();
+        assert_eq!(view.version, first);
+        assert_eq!(view.policy.unwrap().subject, "CN=three");
+        assert_eq!(c.get_certificate_policy("default", "c").await.unwrap().subject, "CN=three");
     }
 
     #[test]

@@ -99,7 +99,7 @@ impl ServicePrincipalRec {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct ClientSecretRec {
     pub id: String,
     /// Argon2id PHC string.
@@ -112,6 +112,17 @@ pub(crate) struct ClientSecretRec {
     pub display_name: String,
     #[serde(default)]
     pub created: i64,
+}
+
+/// Without the hash: a record must not put credential material in a log line or panic text.
+impl std::fmt::Debug for ClientSecretRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecretRec")
+            .field("id", &self.id)
+            .field("expires", &self.expires)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -734,6 +745,21 @@ impl Core {
         } else {
             Err(AuthFailure("AKV10032: The principal is disabled or deleted, or its credential was removed."))
         }
+    }
+
+    /// The first record under `prefix` that `pick` accepts (every page is scanned).
+    pub(crate) async fn find_record<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        pick: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>> {
+        for (k, v) in crate::rbac::scan_all(&self.barrier, prefix).await? {
+            let r: T = decode(&k, &v)?;
+            if pick(&r) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     async fn load_status(&self, key: &str) -> Result<PrincipalStatus> {

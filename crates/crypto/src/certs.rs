@@ -260,28 +260,17 @@ fn params(spec: &X509Spec) -> Result<CertificateParams> {
 
 /// A self-signed certificate (DER).
 pub fn self_signed(spec: &X509Spec, key: &KeyMaterial) -> Result<Vec<u8>> {
-    let kp = rcgen_key(key)?;
-    let p = params(spec)?;
-    Ok(p.self_signed(&kp).map_err(gen_err)?.der().to_vec())
+    self_signed_by(spec, CertKey::Soft(key))
 }
 
 /// A PKCS#10 certificate signing request (DER) for the spec's subject, SANs and usages.
 pub fn csr(spec: &X509Spec, key: &KeyMaterial) -> Result<Vec<u8>> {
-    let kp = rcgen_key(key)?;
-    let mut p = params(spec)?;
-    // A CSR carries neither a serial number nor an authority key identifier.
-    p.serial_number = None;
-    p.use_authority_key_identifier_extension = false;
-    Ok(p.serialize_request(&kp).map_err(gen_err)?.der().to_vec())
+    csr_by(spec, CertKey::Soft(key))
 }
 
 /// A certificate for `subject_key` signed by the CA (`ca_cert_der` with `ca_key`).
 pub fn issue(spec: &X509Spec, subject_key: &KeyMaterial, ca_cert_der: &[u8], ca_key: &KeyMaterial) -> Result<Vec<u8>> {
-    let kp = rcgen_key(subject_key)?;
-    let ca_kp = rcgen_key(ca_key)?;
-    let issuer = Issuer::from_ca_cert_der(&ca_cert_der.into(), ca_kp).map_err(gen_err)?;
-    let p = params(spec)?;
-    Ok(p.signed_by(&kp, &issuer).map_err(gen_err)?.der().to_vec())
+    issue_by(spec, CertKey::Soft(subject_key), ca_cert_der, CertKey::Soft(ca_key))
 }
 
 /// A key that signs or is certified: software, or a handle whose private part stays in a
@@ -414,6 +403,7 @@ pub fn issue_by(spec: &X509Spec, subject: CertKey<'_>, ca_cert_der: &[u8], ca_ke
 pub fn csr_by(spec: &X509Spec, key: CertKey<'_>) -> Result<Vec<u8>> {
     let signer = Signer::of(key)?;
     let mut p = params(spec)?;
+    // A CSR carries neither a serial number nor an authority key identifier.
     p.serial_number = None;
     p.use_authority_key_identifier_extension = false;
     Ok(p.serialize_request(&signer).map_err(gen_err)?.der().to_vec())

@@ -249,17 +249,8 @@ impl Core {
 
     pub async fn list_cas(&self, vault: &str) -> Result<Vec<CaView>> {
         let v = self.vault(vault).await?;
-        let prefix = format!("certca/{}/", v.name);
-        let mut out = Vec::new();
-        let mut start = prefix.clone();
-        loop {
-            let rows = self.barrier.scan_prefix(&prefix, &start, 100).await?;
-            let Some((last, _)) = rows.last() else { return Ok(out) };
-            start = format!("{last}\0");
-            for (k, b) in rows {
-                out.push(view(&decode::<CaRec>(&k, &b)?)?);
-            }
-        }
+        let rows = crate::rbac::scan_all(&self.barrier, &format!("certca/{}/", v.name)).await?;
+        rows.iter().map(|(k, b)| view(&decode::<CaRec>(k, b)?)).collect()
     }
 
     /// Whether the vault has a CA of that name.

@@ -152,14 +152,7 @@ impl Core {
         if iss.is_empty() {
             return Ok(None);
         }
-        let rows = self.barrier.scan_prefix(PREFIX, PREFIX, 1000).await?;
-        for (k, v) in &rows {
-            let r: AttestationAuthorityRec = decode(k, v)?;
-            if r.authority == iss {
-                return Ok(Some(r));
-            }
-        }
-        Ok(None)
+        self.find_record(PREFIX, |r: &AttestationAuthorityRec| r.authority == iss).await
     }
 
     /// Re-fetches the keys of every attestation authority registered without a static JWKS

@@ -662,13 +662,6 @@ impl Core {
         if iss.is_empty() {
             return Ok(None);
         }
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
-        for (k, v) in &rows {
-            let r: TrustedIssuerRec = decode(k, v)?;
-            if r.issuer == iss {
-                return Ok(Some(r));
-            }
-        }
-        Ok(None)
+        self.find_record(ISSUER_PREFIX, |r: &TrustedIssuerRec| r.issuer == iss).await
     }
 }

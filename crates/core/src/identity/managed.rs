@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use super::{OAuthError, SP_PREFIX, ServicePrincipalRec, TokenRequest, internal, manage::cert_rec};
+use super::{ClientCertRec, OAuthError, SP_PREFIX, ServicePrincipalRec, TokenRequest, internal, manage::cert_rec};
 use crate::events::SecurityEvent;
 use crate::{Core, encode};
 
@@ -56,7 +56,22 @@ fn bad_code() -> OAuthError {
     OAuthError::new(401, "invalid_grant", "AADSTS70000: The enrollment code is invalid, expired or already used.")
 }
 
+/// The agent's certificate as a credential record.
+fn agent_cert(certificate_pem: &str, now: i64) -> Result<ClientCertRec, OAuthError> {
+    cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
+        .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))
+}
+
 impl Core {
+    /// What both agent calls check first (our tenant, caller not throttled); the client id.
+    fn agent_preamble<'r>(&self, tenant: &str, req: &'r TokenRequest) -> Result<&'r str, OAuthError> {
+        if !self.is_our_tenant(tenant) {
+            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
+        }
+        self.back_off(req)?;
+        Ok(req.client_id.as_deref().unwrap_or_default())
+    }
+
     pub async fn create_managed_identity(&self, display_name: &str) -> Result<NewManagedIdentity> {
         if display_name.is_empty() || display_name.len() > 120 || display_name.chars().any(char::is_control) {
             return Err(Error::bad("The name must be 1-120 printable characters."));
@@ -150,17 +165,12 @@ impl Core {
         code: &SecretString,
         certificate_pem: &str,
     ) -> Result<String, OAuthError> {
-        if !self.is_our_tenant(tenant) {
-            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
-        }
-        self.back_off(req)?;
-        let client_id = req.client_id.as_deref().unwrap_or_default();
+        let client_id = self.agent_preamble(tenant, req)?;
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(bad_code());
         }
         let now = self.now();
-        let rec = cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
-            .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))?;
+        let rec = agent_cert(certificate_pem, now)?;
         let presented = strongbox_crypto::sha256(code.expose().as_bytes());
         let outcome = self
             .update_sp(client_id, |sp, now| {
@@ -206,11 +216,7 @@ impl Core {
         assertion: &SecretString,
         certificate_pem: &str,
     ) -> Result<String, OAuthError> {
-        if !self.is_our_tenant(tenant) {
-            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
-        }
-        self.back_off(req)?;
-        let client_id = req.client_id.as_deref().unwrap_or_default();
+        let client_id = self.agent_preamble(tenant, req)?;
         let unknown =
             || OAuthError::new(400, "unauthorized_client", "AADSTS700016: Application was not found in the directory.");
         let (_, sp, _) = self.find_sp(client_id).await.map_err(|_| unknown())?;
@@ -221,8 +227,7 @@ impl Core {
             .map_err(|_| OAuthError::new(400, "invalid_request", "AADSTS50027: JWT token is invalid or malformed."))?;
         let used = self.verify_certificate_assertion(&sp, &u).await?;
         let now = self.now();
-        let rec = cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
-            .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))?;
+        let rec = agent_cert(certificate_pem, now)?;
         // Tokens of a certificate dropped here stay valid until they expire (a rotation is
         // routine, not a revocation); the certificate itself can no longer sign assertions.
         let until = now + self.cfg.token_lifetime + super::SKEW;

@@ -31,7 +31,7 @@ const MIN_PASSWORD: usize = 12;
 /// Device codes one address may request within the limiter's window before back-off.
 const DEVICE_CODES_PER_ADDRESS: u32 = 30;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct UserRec {
     pub object_id: String,
     pub upn: String,
@@ -47,6 +47,18 @@ pub(crate) struct UserRec {
     pub epoch: u64,
     #[serde(default)]
     pub created: i64,
+}
+
+/// Without the password hash and TOTP secret.
+impl std::fmt::Debug for UserRec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRec")
+            .field("object_id", &self.object_id)
+            .field("upn", &self.upn)
+            .field("enabled", &self.enabled)
+            .field("epoch", &self.epoch)
+            .finish_non_exhaustive()
+    }
 }
 
 impl UserRec {
