@@ -243,3 +243,124 @@ async fn device_key_operations_leave_the_async_thread() {
     let err = super::run_key_op(&device, move |k| k.sign(SignAlg::ES384, &digest)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadParameter);
 }
+
+/// Azure refuses only encrypt, wrapKey and sign outside a key's `nbf`/`exp` window: data
+/// protected by a key that has since expired (or signatures made before) stay usable.
+#[tokio::test]
+async fn outside_the_validity_window_only_protecting_operations_are_refused() {
+    let (c, clock, _) = core().await;
+    let rsa = CreateKey { kty: "RSA".into(), exp: Some(T0 + 100), ..CreateKey::default() };
+    c.create_key("default", "win", rsa).await.unwrap();
+    let plain = CipherInput { value: b"recoverable".to_vec(), ..Default::default() };
+    let ct = c.key_encrypt("default", "win", None, "encrypt", "RSA-OAEP-256", &plain).await.unwrap();
+    let wrapped = c.key_encrypt("default", "win", None, "wrapKey", "RSA-OAEP", &plain).await.unwrap();
+    let digest = [9u8; 32];
+    let sig = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap();
+
+    let check_window = |label: &'static str| {
+        let c = &c;
+        let (ct, wrapped, sig) = (&ct, &wrapped, &sig);
+        async move {
+            let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
+            let back = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap();
+            assert_eq!(back.value.expose(), b"recoverable", "{label}: decrypt");
+            let w_in = CipherInput { value: wrapped.value.expose().to_vec(), ..Default::default() };
+            let back = c.key_decrypt("default", "win", None, "unwrapKey", "RSA-OAEP", &w_in).await.unwrap();
+            assert_eq!(back.value.expose(), b"recoverable", "{label}: unwrapKey");
+            assert!(c.key_verify("default", "win", None, "RS256", &digest, sig.value.expose()).await.unwrap());
+            let plain = CipherInput { value: b"new".to_vec(), ..Default::default() };
+            for op in ["encrypt", "wrapKey"] {
+                let e = c.key_encrypt("default", "win", None, op, "RSA-OAEP", &plain).await.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: {op}");
+                assert!(e.message.contains(op), "{label}: {}", e.message);
+            }
+            let e = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: sign");
+        }
+    };
+    clock.advance(100);
+    check_window("expired").await;
+    // not yet valid: the same split
+    let later = KeyUpdate {
+        common: CommonUpdate { nbf: Some(T0 + 1_000), exp: Some(T0 + 2_000), ..Default::default() },
+        ..Default::default()
+    };
+    c.update_key("default", "win", None, later).await.unwrap();
+    check_window("not yet valid").await;
+    // key_ops still apply outside the window
+    let ops = KeyUpdate { key_ops: Some(vec!["encrypt".into()]), ..Default::default() };
+    c.update_key("default", "win", None, ops).await.unwrap();
+    let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
+    let e = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap_err();
+    assert!(e.message.contains("key_ops"), "{}", e.message);
+}
+
+fn rotate_after(d: &str, expiry: Option<&str>) -> crate::RotationPolicy {
+    crate::RotationPolicy {
+        lifetime_actions: vec![crate::LifetimeAction {
+            action: crate::ActionType::Rotate,
+            time_after_create: Some(d.into()),
+            time_before_expiry: None,
+        }],
+        expiry_time: expiry.map(str::to_owned),
+        created: None,
+        updated: None,
+    }
+}
+
+/// Durations and times from requests are bounded, and every sum is checked: a huge
+/// `timeAfterCreate` used to wrap around and make a key rotate at every run, a huge `expiryTime`
+/// gave new versions a negative `exp`.
+#[tokio::test]
+async fn out_of_range_durations_and_times_are_refused() {
+    let (c, clock, _) = core().await;
+    c.create_key("default", "rot", ec()).await.unwrap();
+    let huge = "PT9223372036000000000S";
+    for p in [
+        rotate_after(huge, None),
+        rotate_after("P30D", Some(huge)),
+        rotate_after("P30D", Some("P3000000D")),
+        rotate_after("PT253402300799S", None),
+    ] {
+        let e = c.set_rotation_policy("default", "rot", p.clone()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadParameter, "{p:?}");
+        assert!(e.message.contains("range"), "{}", e.message);
+    }
+    // A policy stored before durations were bounded is never due and does not stop the others.
+    c.create_key("default", "ok", ec()).await.unwrap();
+    c.set_rotation_policy("default", "ok", rotate_after("P1D", None)).await.unwrap();
+    let stale = crate::encode(&rotate_after(huge, None)).unwrap();
+    c.barrier.commit(strongbox_barrier::BTxn::new().put("keyrp/default/rot", stale)).await.unwrap();
+    clock.advance(2 * 86_400);
+    assert_eq!(c.rotate_due().await.unwrap(), 1, "only 'ok' is due");
+    assert_eq!(c.rotate_due().await.unwrap(), 0, "and not again at once");
+    assert_eq!(c.list_key_versions("default", "rot", None, 25).await.unwrap().items.len(), 1);
+
+    // nbf / exp: Unix seconds 0 ..= 9999-12-31T23:59:59Z, on create and on update
+    let max = 253_402_300_799_i64;
+    for (nbf, exp) in [
+        (None, Some(1_000_000_000_000_000_000)),
+        (Some(-1_000_000_000_000_000_000), None),
+        (None, Some(max + 1)),
+        (Some(-1), None),
+    ] {
+        let req = CreateKey { nbf, exp, ..ec() };
+        let e = c.create_key("default", "dates", req).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadParameter, "{nbf:?} {exp:?}");
+        assert!(e.message.contains("9999-12-31"), "{}", e.message);
+        let upd = KeyUpdate { common: CommonUpdate { nbf, exp, ..Default::default() }, ..Default::default() };
+        assert_eq!(c.update_key("default", "ok", None, upd).await.unwrap_err().kind, ErrorKind::BadParameter);
+    }
+    let edge = c.create_key("default", "dates", CreateKey { nbf: Some(0), exp: Some(max), ..ec() }).await.unwrap();
+    assert_eq!((edge.attributes.nbf, edge.attributes.exp), (Some(0), Some(max)));
+    // secrets share the check
+    let s = crate::SetSecret {
+        value: strongbox_types::SecretString::new("v".into()),
+        content_type: None,
+        tags: None,
+        enabled: None,
+        nbf: None,
+        exp: Some(-5),
+    };
+    assert_eq!(c.set_secret("default", "s", s).await.unwrap_err().kind, ErrorKind::BadParameter);
+}

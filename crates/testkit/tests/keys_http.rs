@@ -1,5 +1,5 @@
 //! Keys over real HTTPS: the server-side encrypt/verify/wrap paths (SDKs usually do those
-//! locally), key_ops and nbf/exp enforcement, and bad input.
+//! locally), key_ops and nbf/exp enforcement (encrypt, wrapKey and sign only), and bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -136,6 +136,10 @@ async fn server_side_round_trips_and_enforcement() {
         403,
         "after exp"
     );
+    // verify is not refused outside the window (Azure's rule): earlier signatures still check
+    let earlier = json!({"alg": "ES256", "digest": b64(&digest), "value": r.body["value"]});
+    let v = call(&s, "POST", &format!("{ec_kid}/verify?{V}"), Some(&t3), Some(earlier)).await;
+    assert_eq!((v.status, &v.body["value"]), (200, &json!(true)), "{}", v.body);
     assert_eq!(call(&s, "GET", &format!("{base}/keys/ec-1?{V}"), Some(&t3), None).await.status, 200);
 
     // refused creations
