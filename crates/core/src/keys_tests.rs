@@ -364,3 +364,91 @@ async fn out_of_range_durations_and_times_are_refused() {
     };
     assert_eq!(c.set_secret("default", "s", s).await.unwrap_err().kind, ErrorKind::BadParameter);
 }
+
+/// An attestation token serves one release, whichever node sees it: the record of its use is in
+/// the storage the nodes share, and it is removed once the token has expired.
+#[tokio::test]
+async fn an_attestation_token_serves_one_release_across_nodes() {
+    use serde_json::json;
+    use strongbox_crypto::keys::{KeyMaterial, SignAlg};
+    use strongbox_crypto::{b64url, sha256};
+
+    use crate::{ReleasePolicy, ReleaseRequest};
+
+    const A: &str = "https://attest.example";
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let kek = strongbox_crypto::random_key().unwrap();
+    let clock = FakeClock::new(T0);
+    let cfg = || CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let b1 = Arc::new(Barrier::new(storage.clone()));
+    b1.initialize(&kek).await.unwrap();
+    b1.unseal(&kek).await.unwrap();
+    let n1 = Core::open(b1, Arc::new(clock.clone()), cfg()).await.unwrap();
+    n1.bootstrap("default").await.unwrap();
+    let b2 = Arc::new(Barrier::new(storage.clone()));
+    b2.unseal(&kek).await.unwrap();
+    let n2 = Core::open(b2, Arc::new(clock.clone()), cfg()).await.unwrap();
+
+    let signer = KeyMaterial::generate_rsa(2048).unwrap();
+    let mut jwk = serde_json::to_value(signer.public_jwk()).unwrap();
+    jwk["kid"] = json!("att-1");
+    n1.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
+    let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [
+        {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"}
+    ]}]});
+    let release_policy = ReleasePolicy {
+        content_type: String::new(),
+        immutable: false,
+        data: b64url(&serde_json::to_vec(&doc).unwrap()),
+    };
+    let create = CreateKey {
+        kty: "RSA".into(),
+        exportable: Some(true),
+        release_policy: Some(release_policy),
+        ..CreateKey::default()
+    };
+    n1.create_key("default", "skr", create).await.unwrap();
+    let runtime = serde_json::to_value(KeyMaterial::generate_rsa(2048).unwrap().public_jwk()).unwrap();
+    let token = |jti: &str, iat: i64| {
+        let claims = json!({
+            "iss": A, "jti": jti, "iat": iat, "nbf": iat, "exp": iat + 600,
+            "x-ms-isolation-tee": {"x-ms-attestation-type": "sevsnpvm"},
+            "x-ms-runtime": {"keys": [runtime]},
+        });
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": "att-1"});
+        let input = format!(
+            "{}.{}",
+            b64url(&serde_json::to_vec(&header).unwrap()),
+            b64url(&serde_json::to_vec(&claims).unwrap())
+        );
+        let sig = signer.sign(SignAlg::RS256, &sha256(input.as_bytes())).unwrap();
+        format!("{input}.{}", b64url(&sig))
+    };
+    let first = token("one", T0);
+    fn req(t: &str) -> ReleaseRequest<'_> {
+        ReleaseRequest { target: t, nonce: None, enc: None }
+    }
+    n1.release_key("default", "skr", None, req(&first), "actor").await.unwrap();
+    for node in [&n1, &n2] {
+        let e = node.release_key("default", "skr", None, req(&first), "actor").await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OperationNotPermitted);
+        assert!(e.message.contains("already been used"), "{}", e.message);
+    }
+    // a refused request does not use a token up
+    let second = token("two", T0);
+    let e = n2.release_key("default", "skr", None, ReleaseRequest { enc: Some("A256KW"), ..req(&second) }, "a");
+    assert!(e.await.is_err());
+    n2.release_key("default", "skr", None, req(&second), "actor").await.unwrap();
+
+    // once the tokens have expired their records go (a later release sweeps them)
+    let seen = || async { n1.barrier.scan_prefix("skrseen/", "skrseen/", 100).await.unwrap().len() };
+    assert_eq!(seen().await, 2);
+    clock.advance(600 + 61);
+    n1.release_key("default", "skr", None, req(&token("three", T0 + 661)), "actor").await.unwrap();
+    assert_eq!(seen().await, 1, "only the live token's record is left");
+}
