@@ -751,8 +751,8 @@ async fn expired_hsm_keys_still_decrypt_and_unwrap() {
     let w = call(&s, "POST", &format!("{kid}/wrapkey?{V}"), t, Some(json!({"alg": "A256KW", "value": b64(&[5; 32])})))
         .await;
     assert_eq!(w.status, 200, "{}", w.body);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let u = call(&s, "PATCH", &format!("{kid}?{V}"), t, Some(json!({"attributes": {"exp": now - 10}}))).await;
+    let created = k.body["attributes"]["created"].as_i64().unwrap();
+    let u = call(&s, "PATCH", &format!("{kid}?{V}"), t, Some(json!({"attributes": {"exp": created - 10}}))).await;
     assert_eq!(u.status, 200, "{}", u.body);
     let d = call(
         &s,

@@ -394,7 +394,7 @@ impl Core {
         // The lifetime is measured from issue (else from nbf); a token with neither cannot show
         // that it is fresh.
         let lifetime = iat.or(nbf).and_then(|start| exp.checked_sub(start));
-        if !lifetime.is_some_and(|l| l <= MAX_TOKEN_LIFETIME + SKEW) {
+        if lifetime.is_none_or(|l| l > MAX_TOKEN_LIFETIME + SKEW) {
             let why = format!(
                 "the token's lifetime (exp - iat, or exp - nbf) must be at most {} hours, and 'iat' or 'nbf' is required",
                 MAX_TOKEN_LIFETIME / 3600
