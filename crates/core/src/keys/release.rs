@@ -3,7 +3,8 @@
 //! A release policy (Azure's grammar, version `1.0.0`) is
 //! `{"version": "1.0.0", "anyOf": [{"authority": URL, "allOf"|"anyOf": [condition, …]}, …]}`
 //! where a condition is `{"claim": NAME, "equals": VALUE}` or a nested `{"anyOf"|"allOf": […]}`.
-//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`).
+//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`
+//! is member `x-ms-attestation-type` of the object `x-ms-isolation-tee`).
 //! Other operators of the published grammar (`notEquals`, `less`, `exists`, …) are refused
 //! when the policy is set, never silently ignored.
 //!
@@ -13,10 +14,12 @@
 //! authority. Dotted claim names are paths into nested objects only; a token that also holds a
 //! claim literally named like (part of) such a path is refused as ambiguous. A token serves one
 //! release: the first success records its hash in storage (`skrseen/{exp}/{sha256}`, shared by
-//! every node, kept until the token expires), and any later use is refused. The key material (PKCS#8, or raw for `oct`) is wrapped to the
-//! RSA key the token carries in `x-ms-runtime.keys` (the one with `kid`
-//! `TpmEphemeralEncryptionKey`, else the first RSA key) per `enc`. HSM-backed keys cannot be
-//! exportable here: the PKCS#11 token generates them non-extractable.
+//! every node, kept until the token expires), and any later use is refused.
+//!
+//! The key material (PKCS#8, or raw for `oct`) is wrapped to the RSA key the token carries in
+//! `x-ms-runtime.keys` (the one with `kid` `TpmEphemeralEncryptionKey`, else the first RSA key)
+//! per `enc`. HSM-backed keys cannot be exportable here: the PKCS#11 token generates them
+//! non-extractable.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
