@@ -60,7 +60,7 @@ def cvm_claims(issuer: str, runtime: rsa.RSAPrivateKey, tee: str = "sevsnpvm") -
     now = int(time.time())
     n = runtime.public_key().public_numbers()
     return {
-        "iss": issuer, "iat": now, "nbf": now, "exp": now + 600,
+        "iss": issuer, "iat": now, "nbf": now, "exp": now + 600, "jti": uuid.uuid4().hex,
         "x-ms-isolation-tee": {"x-ms-attestation-type": tee, "x-ms-compliance-status": "azure-compliant-cvm"},
         "x-ms-runtime": {"keys": [{"kty": "RSA", "kid": "TpmEphemeralEncryptionKey", "key_ops": ["encrypt"],
                                    "n": _int_b64u(n.n), "e": _int_b64u(n.e)}]},
@@ -162,6 +162,24 @@ def test_release_refusals(keys: KeyClient, authority: Authority):
     with pytest.raises(HttpResponseError) as e:
         keys.release_key(name, forger.token(cvm_claims(authority.issuer, runtime)))
     assert e.value.status_code == 403
+    # a token serves one release: replaying it is refused
+    token = authority.token(cvm_claims(authority.issuer, runtime))
+    keys.release_key(name, token)
+    with pytest.raises(HttpResponseError) as e:
+        keys.release_key(name, token)
+    assert e.value.status_code == 403 and "already been used" in str(e.value.message)
+    # a long-lived token (9 hours) is refused
+    long_lived = cvm_claims(authority.issuer, runtime)
+    long_lived["exp"] = long_lived["iat"] + 9 * 3600
+    with pytest.raises(HttpResponseError) as e:
+        keys.release_key(name, authority.token(long_lived))
+    assert e.value.status_code == 403 and "8 hours" in str(e.value.message)
+    # a flat claim named like the policy's dotted path, next to a nested one that fails the policy
+    both = cvm_claims(authority.issuer, runtime, tee="tdxvm")
+    both["x-ms-isolation-tee.x-ms-attestation-type"] = "sevsnpvm"
+    with pytest.raises(HttpResponseError) as e:
+        keys.release_key(name, authority.token(both))
+    assert e.value.status_code == 403 and "dotted name" in str(e.value.message)
     # exportable without a policy
     with pytest.raises(HttpResponseError) as e:
         keys.create_rsa_key(f"skr-bad-{uuid.uuid4().hex[:6]}", size=2048, exportable=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.keyvault.keys import JsonWebKey, KeyClient, KeyCurveName, KeyType
 from azure.keyvault.keys.crypto import (
     CryptographyClient,
@@ -107,6 +109,44 @@ def test_ciphertext_from_cryptography_decrypts_on_the_server(server: Server, key
     with pytest.raises(HttpResponseError) as e:
         _crypto(server, k).decrypt(EncryptionAlgorithm(alg), bytes(len(ct)))
     assert e.value.status_code == 400
+
+
+def test_expired_key_still_decrypts_unwraps_and_verifies(server: Server, keys: KeyClient):
+    """Azure's rule: outside nbf/exp only encrypt, wrapKey and sign are refused, so data protected
+    by a key that has since expired is still recoverable (decrypt and unwrap go to the server)."""
+    k = keys.create_rsa_key(_name("exp"), size=2048)
+    pub = _rsa_public(k.key)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    ct = pub.encrypt(b"old data", oaep)
+    wrapped = pub.encrypt(b"\x02" * 32, oaep)
+    digest = hashlib.sha256(b"signed before expiry").digest()
+    sig = _crypto(server, k).sign(SignatureAlgorithm.rs256, digest).signature
+    past = datetime.now(timezone.utc) - timedelta(minutes=5)
+    expired = keys.update_key_properties(k.name, expires_on=past, not_before=past - timedelta(days=1))
+    assert expired.properties.expires_on is not None
+    crypto = _crypto(server, expired)
+    urls: list[str] = []
+    hook = lambda r: urls.append(r.http_request.url)  # noqa: E731
+    assert crypto.decrypt(EncryptionAlgorithm.rsa_oaep_256, ct, raw_response_hook=hook).plaintext == b"old data"
+    assert crypto.unwrap_key(KeyWrapAlgorithm.rsa_oaep_256, wrapped, raw_response_hook=hook).key == b"\x02" * 32
+    assert any("/decrypt" in u for u in urls) and any("/unwrapkey" in u.lower() for u in urls), urls
+    assert crypto.verify(SignatureAlgorithm.rs256, digest, sig).is_valid
+    # sign goes to the server and is refused there; encrypt is refused (by the SDK or the server)
+    with pytest.raises(HttpResponseError) as e:
+        crypto.sign(SignatureAlgorithm.rs256, digest)
+    assert e.value.status_code == 403
+    with pytest.raises((HttpResponseError, ValueError)):
+        crypto.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"new data")
+
+
+def test_out_of_range_expiry_is_a_bad_parameter(keys: KeyClient):
+    """exp/nbf outside 1970..9999 are refused with 400 (they used to be stored as given)."""
+    # the typed API takes datetimes, which cannot be out of range: send the request as JSON
+    url = f"{keys.vault_url}/keys/{_name('far')}/create?api-version=7.6"
+    for attrs in ({"exp": 10**18}, {"nbf": -(10**18)}):
+        r = keys.send_request(HttpRequest("POST", url, json={"kty": "EC", "attributes": attrs}))
+        assert r.status_code == 400, r.text()
+        assert r.json()["error"]["code"] == "BadParameter"
 
 
 def test_imported_key_signs_for_its_original_owner(server: Server, keys: KeyClient):

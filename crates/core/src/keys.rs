@@ -8,8 +8,9 @@
 //!
 //! Every version is used through a [`KeyHandle`] (software or HSM), parsed once and cached (a
 //! version's key never changes, so that cache needs no invalidation except on purge).
-//! Operations check `enabled`, `nbf`, `exp` and `key_ops` before touching the key; the part of a
-//! version they need is cached too (see [`OpMeta`]) so a hot sign/decrypt reads no storage.
+//! Operations check `enabled`, `key_ops` and (encrypt, wrapKey and sign only, as Azure does) `nbf`
+//! and `exp` before touching the key; the part of a version they need is cached too (see
+//! [`OpMeta`]) so a hot sign/decrypt reads no storage.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -41,6 +42,8 @@ pub(crate) const KEYS: Collection = Collection {
 
 const ALL_OPS: &[&str] = &["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"];
 const HANDLE_CACHE_MAX: usize = 10_000;
+/// The operations refused outside a key's `nbf`/`exp` window (the others recover existing data).
+const WINDOWED_OPS: &[&str] = &["encrypt", "wrapKey", "sign"];
 
 /// The stored payload of a key version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -754,7 +757,8 @@ impl Core {
         self.key_view(&v, o)
     }
 
-    /// Loads the key for an operation and enforces `enabled`, `nbf`, `exp` and `key_ops`. A hot
+    /// Loads the key for an operation and enforces `enabled`, `key_ops` and, for the protecting
+    /// operations ([`WINDOWED_OPS`]), `nbf` and `exp`. A hot
     /// key is served from the operation cache without reading storage.
     async fn key_for(&self, vault: &str, name: &str, version: Option<&str>, op: &str) -> Result<Arc<OpMeta>> {
         let version = version.filter(|s| !s.is_empty());
@@ -793,10 +797,15 @@ impl Core {
         if !m.enabled {
             return Err(Error::new(KEYS.disabled, "Operation get is not allowed on a disabled key."));
         }
-        if m.nbf.is_some_and(|n| now < n) || m.exp.is_some_and(|e| now >= e) {
+        // Azure's rule: outside `nbf`..`exp` a key no longer protects new data (encrypt, wrapKey,
+        // sign), but still recovers what it protected (decrypt, unwrapKey, verify), so data
+        // encrypted under a key that has since expired is never locked out.
+        if WINDOWED_OPS.contains(&op) && (m.nbf.is_some_and(|n| now < n) || m.exp.is_some_and(|e| now >= e)) {
             return Err(Error::new(
                 ErrorKind::OperationNotPermitted,
-                format!("Operation {op} is not allowed: the key is not yet valid or has expired."),
+                format!(
+                    "Operation {op} is not allowed: the key is not yet valid or has expired (decrypt, unwrapKey and verify still are)."
+                ),
             ));
         }
         if !m.key_ops.iter().any(|k| k == op) {

@@ -243,3 +243,212 @@ async fn device_key_operations_leave_the_async_thread() {
     let err = super::run_key_op(&device, move |k| k.sign(SignAlg::ES384, &digest)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadParameter);
 }
+
+/// Azure refuses only encrypt, wrapKey and sign outside a key's `nbf`/`exp` window: data
+/// protected by a key that has since expired (or signatures made before) stay usable.
+#[tokio::test]
+async fn outside_the_validity_window_only_protecting_operations_are_refused() {
+    let (c, clock, _) = core().await;
+    let rsa = CreateKey { kty: "RSA".into(), exp: Some(T0 + 100), ..CreateKey::default() };
+    c.create_key("default", "win", rsa).await.unwrap();
+    let plain = CipherInput { value: b"recoverable".to_vec(), ..Default::default() };
+    let ct = c.key_encrypt("default", "win", None, "encrypt", "RSA-OAEP-256", &plain).await.unwrap();
+    let wrapped = c.key_encrypt("default", "win", None, "wrapKey", "RSA-OAEP", &plain).await.unwrap();
+    let digest = [9u8; 32];
+    let sig = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap();
+
+    let check_window = |label: &'static str| {
+        let c = &c;
+        let (ct, wrapped, sig) = (&ct, &wrapped, &sig);
+        async move {
+            let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
+            let back = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap();
+            assert_eq!(back.value.expose(), b"recoverable", "{label}: decrypt");
+            let w_in = CipherInput { value: wrapped.value.expose().to_vec(), ..Default::default() };
+            let back = c.key_decrypt("default", "win", None, "unwrapKey", "RSA-OAEP", &w_in).await.unwrap();
+            assert_eq!(back.value.expose(), b"recoverable", "{label}: unwrapKey");
+            assert!(c.key_verify("default", "win", None, "RS256", &digest, sig.value.expose()).await.unwrap());
+            let plain = CipherInput { value: b"new".to_vec(), ..Default::default() };
+            for op in ["encrypt", "wrapKey"] {
+                let e = c.key_encrypt("default", "win", None, op, "RSA-OAEP", &plain).await.unwrap_err();
+                assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: {op}");
+                assert!(e.message.contains(op), "{label}: {}", e.message);
+            }
+            let e = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap_err();
+            assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: sign");
+        }
+    };
+    clock.advance(100);
+    check_window("expired").await;
+    // not yet valid: the same split
+    let later = KeyUpdate {
+        common: CommonUpdate { nbf: Some(T0 + 1_000), exp: Some(T0 + 2_000), ..Default::default() },
+        ..Default::default()
+    };
+    c.update_key("default", "win", None, later).await.unwrap();
+    check_window("not yet valid").await;
+    // key_ops still apply outside the window
+    let ops = KeyUpdate { key_ops: Some(vec!["encrypt".into()]), ..Default::default() };
+    c.update_key("default", "win", None, ops).await.unwrap();
+    let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
+    let e = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap_err();
+    assert!(e.message.contains("key_ops"), "{}", e.message);
+}
+
+fn rotate_after(d: &str, expiry: Option<&str>) -> crate::RotationPolicy {
+    crate::RotationPolicy {
+        lifetime_actions: vec![crate::LifetimeAction {
+            action: crate::ActionType::Rotate,
+            time_after_create: Some(d.into()),
+            time_before_expiry: None,
+        }],
+        expiry_time: expiry.map(str::to_owned),
+        created: None,
+        updated: None,
+    }
+}
+
+/// Durations and times from requests are bounded, and every sum is checked: a huge
+/// `timeAfterCreate` used to wrap around and make a key rotate at every run, a huge `expiryTime`
+/// gave new versions a negative `exp`.
+#[tokio::test]
+async fn out_of_range_durations_and_times_are_refused() {
+    let (c, clock, _) = core().await;
+    c.create_key("default", "rot", ec()).await.unwrap();
+    let huge = "PT9223372036000000000S";
+    for p in [
+        rotate_after(huge, None),
+        rotate_after("P30D", Some(huge)),
+        rotate_after("P30D", Some("P3000000D")),
+        rotate_after("PT253402300799S", None),
+    ] {
+        let e = c.set_rotation_policy("default", "rot", p.clone()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadParameter, "{p:?}");
+        assert!(e.message.contains("range"), "{}", e.message);
+    }
+    // A policy stored before durations were bounded is never due and does not stop the others.
+    c.create_key("default", "ok", ec()).await.unwrap();
+    c.set_rotation_policy("default", "ok", rotate_after("P1D", None)).await.unwrap();
+    let stale = crate::encode(&rotate_after(huge, None)).unwrap();
+    c.barrier.commit(strongbox_barrier::BTxn::new().put("keyrp/default/rot", stale)).await.unwrap();
+    clock.advance(2 * 86_400);
+    assert_eq!(c.rotate_due().await.unwrap(), 1, "only 'ok' is due");
+    assert_eq!(c.rotate_due().await.unwrap(), 0, "and not again at once");
+    assert_eq!(c.list_key_versions("default", "rot", None, 25).await.unwrap().items.len(), 1);
+
+    // nbf / exp: Unix seconds 0 ..= 9999-12-31T23:59:59Z, on create and on update
+    let max = 253_402_300_799_i64;
+    for (nbf, exp) in [
+        (None, Some(1_000_000_000_000_000_000)),
+        (Some(-1_000_000_000_000_000_000), None),
+        (None, Some(max + 1)),
+        (Some(-1), None),
+    ] {
+        let req = CreateKey { nbf, exp, ..ec() };
+        let e = c.create_key("default", "dates", req).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadParameter, "{nbf:?} {exp:?}");
+        assert!(e.message.contains("9999-12-31"), "{}", e.message);
+        let upd = KeyUpdate { common: CommonUpdate { nbf, exp, ..Default::default() }, ..Default::default() };
+        assert_eq!(c.update_key("default", "ok", None, upd).await.unwrap_err().kind, ErrorKind::BadParameter);
+    }
+    let edge = c.create_key("default", "dates", CreateKey { nbf: Some(0), exp: Some(max), ..ec() }).await.unwrap();
+    assert_eq!((edge.attributes.nbf, edge.attributes.exp), (Some(0), Some(max)));
+    // secrets share the check
+    let s = crate::SetSecret {
+        value: strongbox_types::SecretString::new("v".into()),
+        content_type: None,
+        tags: None,
+        enabled: None,
+        nbf: None,
+        exp: Some(-5),
+    };
+    assert_eq!(c.set_secret("default", "s", s).await.unwrap_err().kind, ErrorKind::BadParameter);
+}
+
+/// An attestation token serves one release, whichever node sees it: the record of its use is in
+/// the storage the nodes share, and it is removed once the token has expired.
+#[tokio::test]
+async fn an_attestation_token_serves_one_release_across_nodes() {
+    use serde_json::json;
+    use strongbox_crypto::keys::{KeyMaterial, SignAlg};
+    use strongbox_crypto::{b64url, sha256};
+
+    use crate::{ReleasePolicy, ReleaseRequest};
+
+    const A: &str = "https://attest.example";
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let kek = strongbox_crypto::random_key().unwrap();
+    let clock = FakeClock::new(T0);
+    let cfg = || CoreConfig {
+        dns_suffix: "vault.localhost".into(),
+        public_port: 8443,
+        authority_host: "localhost".into(),
+        token_lifetime: 3600,
+    };
+    let b1 = Arc::new(Barrier::new(storage.clone()));
+    b1.initialize(&kek).await.unwrap();
+    b1.unseal(&kek).await.unwrap();
+    let n1 = Core::open(b1, Arc::new(clock.clone()), cfg()).await.unwrap();
+    n1.bootstrap("default").await.unwrap();
+    let b2 = Arc::new(Barrier::new(storage.clone()));
+    b2.unseal(&kek).await.unwrap();
+    let n2 = Core::open(b2, Arc::new(clock.clone()), cfg()).await.unwrap();
+
+    let signer = KeyMaterial::generate_rsa(2048).unwrap();
+    let mut jwk = serde_json::to_value(signer.public_jwk()).unwrap();
+    jwk["kid"] = json!("att-1");
+    n1.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
+    let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [
+        {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"}
+    ]}]});
+    let release_policy = ReleasePolicy {
+        content_type: String::new(),
+        immutable: false,
+        data: b64url(&serde_json::to_vec(&doc).unwrap()),
+    };
+    let create = CreateKey {
+        kty: "RSA".into(),
+        exportable: Some(true),
+        release_policy: Some(release_policy),
+        ..CreateKey::default()
+    };
+    n1.create_key("default", "skr", create).await.unwrap();
+    let runtime = serde_json::to_value(KeyMaterial::generate_rsa(2048).unwrap().public_jwk()).unwrap();
+    let token = |jti: &str, iat: i64| {
+        let claims = json!({
+            "iss": A, "jti": jti, "iat": iat, "nbf": iat, "exp": iat + 600,
+            "x-ms-isolation-tee": {"x-ms-attestation-type": "sevsnpvm"},
+            "x-ms-runtime": {"keys": [runtime]},
+        });
+        let header = json!({"alg": "RS256", "typ": "JWT", "kid": "att-1"});
+        let input = format!(
+            "{}.{}",
+            b64url(&serde_json::to_vec(&header).unwrap()),
+            b64url(&serde_json::to_vec(&claims).unwrap())
+        );
+        let sig = signer.sign(SignAlg::RS256, &sha256(input.as_bytes())).unwrap();
+        format!("{input}.{}", b64url(&sig))
+    };
+    let first = token("one", T0);
+    fn req(t: &str) -> ReleaseRequest<'_> {
+        ReleaseRequest { target: t, nonce: None, enc: None }
+    }
+    n1.release_key("default", "skr", None, req(&first), "actor").await.unwrap();
+    for node in [&n1, &n2] {
+        let e = node.release_key("default", "skr", None, req(&first), "actor").await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OperationNotPermitted);
+        assert!(e.message.contains("already been used"), "{}", e.message);
+    }
+    // a refused request does not use a token up
+    let second = token("two", T0);
+    let e = n2.release_key("default", "skr", None, ReleaseRequest { enc: Some("A256KW"), ..req(&second) }, "a");
+    assert!(e.await.is_err());
+    n2.release_key("default", "skr", None, req(&second), "actor").await.unwrap();
+
+    // once the tokens have expired their records go (a later release sweeps them)
+    let seen = || async { n1.barrier.scan_prefix("skrseen/", "skrseen/", 100).await.unwrap().len() };
+    assert_eq!(seen().await, 2);
+    clock.advance(600 + 61);
+    n1.release_key("default", "skr", None, req(&token("three", T0 + 661)), "actor").await.unwrap();
+    assert_eq!(seen().await, 1, "only the live token's record is left");
+}

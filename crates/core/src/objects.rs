@@ -189,6 +189,21 @@ pub(crate) fn check_tags(tags: &Option<Tags>) -> Result<()> {
     Ok(())
 }
 
+/// The latest `nbf`/`exp` accepted (9999-12-31T23:59:59Z, the last second every SDK's date type
+/// and X.509 can show). The earliest is the Unix epoch. Keeping input times in this range keeps
+/// every sum of a time and a bounded duration far from `i64` overflow.
+pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
+
+/// Refuses an input time outside `0..=MAX_TIMESTAMP` (400 BadParameter).
+pub(crate) fn check_timestamp(what: &str, t: Option<i64>) -> Result<()> {
+    match t {
+        Some(t) if !(0..=MAX_TIMESTAMP).contains(&t) => Err(Error::bad(format!(
+            "The '{what}' attribute must be a Unix time in seconds from 0 to {MAX_TIMESTAMP} (9999-12-31T23:59:59Z)."
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn check_dates(nbf: Option<i64>, exp: Option<i64>) -> Result<()> {
     if let (Some(n), Some(e)) = (nbf, exp)
         && n > e
@@ -217,6 +232,8 @@ impl Core {
         new: NewVersion<P>,
     ) -> Result<Object<P>> {
         check_tags(&new.tags)?;
+        check_timestamp("nbf", new.nbf)?;
+        check_timestamp("exp", new.exp)?;
         check_dates(new.nbf, new.exp)?;
         let lc = name.key();
         let hk = c.head_key(&v.name, &lc);
@@ -324,8 +341,17 @@ impl Core {
                 .read_json_versioned::<VersionRec<P>>(&vk)
                 .await?
                 .ok_or_else(|| c.not_found(name.as_str(), Some(&ver)))?;
+            let (old_nbf, old_exp) = (rec.meta.nbf, rec.meta.exp);
             change(&mut rec.meta, &mut rec.payload)?;
             check_tags(&rec.meta.tags)?;
+            // Only times this update sets are range-checked: a certificate's stored X.509 dates
+            // may lie before 1970.
+            if rec.meta.nbf != old_nbf {
+                check_timestamp("nbf", rec.meta.nbf)?;
+            }
+            if rec.meta.exp != old_exp {
+                check_timestamp("exp", rec.meta.exp)?;
+            }
             check_dates(rec.meta.nbf, rec.meta.exp)?;
             rec.meta.updated = self.now();
             let mut new_head = head.clone();

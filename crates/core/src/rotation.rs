@@ -11,12 +11,17 @@ use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ObjectName, Result};
 
 use crate::keys::{KEYS, KeyPayload, KeyProps, KeyView};
+use crate::objects::MAX_TIMESTAMP;
 use crate::records::HeadRec;
 use crate::{Core, decode, encode};
 
 const MIN_EXPIRY_SECS: i64 = 28 * 86_400;
 
-/// Parses an ISO-8601 duration into seconds.
+/// The longest duration accepted: the whole range of timestamps (see [`MAX_TIMESTAMP`]), so any
+/// time plus or minus a duration is computed without overflow, and checked against the range.
+pub const MAX_DURATION: i64 = MAX_TIMESTAMP;
+
+/// Parses an ISO-8601 duration into seconds (at most [`MAX_DURATION`]).
 pub fn parse_duration(s: &str) -> Result<i64> {
     let bad = || {
         Error::bad(format!(
@@ -56,7 +61,20 @@ pub fn parse_duration(s: &str) -> Result<i64> {
     if !any {
         return Err(bad());
     }
+    if total > MAX_DURATION {
+        return Err(Error::bad(format!(
+            "The duration '{}' is out of range: it must be at most {MAX_DURATION} seconds (about 8,000 years).",
+            s.chars().take(32).collect::<String>()
+        )));
+    }
     Ok(total)
+}
+
+/// `t + d` as a timestamp in range, or 400 BadParameter naming `what`.
+fn time_after(t: i64, d: i64, what: &str) -> Result<i64> {
+    t.checked_add(d).filter(|x| (0..=MAX_TIMESTAMP).contains(x)).ok_or_else(|| {
+        Error::bad(format!("The rotation policy '{what}' is out of range: it would end after 9999-12-31T23:59:59Z."))
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,11 +113,14 @@ impl RotationPolicy {
         }
     }
 
-    fn validate(&self) -> Result<()> {
-        if let Some(e) = &self.expiry_time
-            && parse_duration(e)? < MIN_EXPIRY_SECS
-        {
-            return Err(Error::bad("The rotation policy 'expiryTime' must be at least 28 days (P28D)."));
+    /// Checks the policy; `now` bounds the durations so that a key created now can carry them.
+    fn validate(&self, now: i64) -> Result<()> {
+        if let Some(e) = &self.expiry_time {
+            let d = parse_duration(e)?;
+            if d < MIN_EXPIRY_SECS {
+                return Err(Error::bad("The rotation policy 'expiryTime' must be at least 28 days (P28D)."));
+            }
+            time_after(now, d, "expiryTime")?;
         }
         let mut seen = Vec::new();
         for a in &self.lifetime_actions {
@@ -108,7 +129,10 @@ impl RotationPolicy {
             }
             seen.push(a.action.clone());
             match (&a.time_after_create, &a.time_before_expiry) {
-                (Some(d), None) | (None, Some(d)) => {
+                (Some(d), None) => {
+                    time_after(now, parse_duration(d)?, "timeAfterCreate")?;
+                }
+                (None, Some(d)) => {
                     parse_duration(d)?;
                 }
                 _ => {
@@ -140,10 +164,10 @@ impl Core {
     pub async fn set_rotation_policy(&self, vault: &str, name: &str, mut p: RotationPolicy) -> Result<RotationPolicy> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        p.validate()?;
+        let now = self.now();
+        p.validate(now)?;
         self.get_key(vault, name.as_str(), None).await?;
         let key = policy_key(&v.name, &name.key());
-        let now = self.now();
         let old: Option<RotationPolicy> = self.read_json(&key).await?;
         p.created = Some(old.and_then(|o| o.created).unwrap_or(now));
         p.updated = Some(now);
@@ -162,7 +186,7 @@ impl Core {
         let payload = self.rotated_payload(&v, &latest.name, &latest.meta.version, &p)?;
         let policy: Option<RotationPolicy> = self.read_json(&policy_key(&v.name, &name.key())).await?;
         let exp = match policy.and_then(|p| p.expiry_time) {
-            Some(e) => Some(self.now() + parse_duration(&e)?),
+            Some(e) => Some(time_after(self.now(), parse_duration(&e)?, "expiryTime")?),
             None => None,
         };
         let props = KeyProps { tags: latest.meta.tags.clone(), enabled: Some(true), nbf: None, exp };
@@ -191,9 +215,14 @@ impl Core {
                 else {
                     continue;
                 };
+                // Checked arithmetic: a policy stored before durations were bounded (or any
+                // sum out of range) is never due, and does not stop the other keys' rotation.
+                let after = |d: &String| parse_duration(d).ok();
                 let due = match (&action.time_after_create, &action.time_before_expiry, head.latest.exp) {
-                    (Some(d), _, _) => head.latest.created + parse_duration(d)? <= now,
-                    (None, Some(d), Some(exp)) => exp - parse_duration(d)? <= now,
+                    (Some(d), _, _) => {
+                        after(d).and_then(|d| head.latest.created.checked_add(d)).is_some_and(|t| t <= now)
+                    }
+                    (None, Some(d), Some(exp)) => after(d).and_then(|d| exp.checked_sub(d)).is_some_and(|t| t <= now),
                     _ => false,
                 };
                 if due {
@@ -220,7 +249,21 @@ mod tests {
         );
         assert_eq!(parse_duration("P2W").unwrap(), 14 * 86_400);
         assert_eq!(parse_duration("PT36H").unwrap(), 36 * 3600);
-        for bad in ["", "P", "90D", "PT", "P1X", "P1", "PD", "P-1D", "P99999999999999999999D"] {
+        assert_eq!(parse_duration("PT253402300799S").unwrap(), super::MAX_DURATION);
+        for bad in [
+            "",
+            "P",
+            "90D",
+            "PT",
+            "P1X",
+            "P1",
+            "PD",
+            "P-1D",
+            "P99999999999999999999D",
+            "PT9223372036000000000S",
+            "PT253402300800S",
+            "P8100Y",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -731,3 +731,48 @@ async fn offloaded_hsm_operations_answer_like_inline_ones() {
         assert_eq!(other.body["value"], false);
     }
 }
+
+/// An HSM key past its `exp` still decrypts and unwraps what it protected (Azure's rule, the same
+/// check as software keys); encrypt and wrapKey are refused.
+#[tokio::test]
+async fn expired_hsm_keys_still_decrypt_and_unwrap() {
+    let Some(s) = hsm_server("expired_hsm_keys_still_decrypt_and_unwrap").await else { return };
+    let token = s.admin_token().await;
+    let base = make_vault(&s, &token, "pool", "managedhsm").await;
+    let t = Some(token.as_str());
+    let k =
+        call(&s, "POST", &format!("{base}/keys/old/create?{V}"), t, Some(json!({"kty": "oct-HSM", "key_size": 256})))
+            .await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    let kid = k.body["key"]["kid"].as_str().unwrap().to_owned();
+    let e = call(&s, "POST", &format!("{kid}/encrypt?{V}"), t, Some(json!({"alg": "A256GCM", "value": b64(b"kept")})))
+        .await;
+    assert_eq!(e.status, 200, "{}", e.body);
+    let w = call(&s, "POST", &format!("{kid}/wrapkey?{V}"), t, Some(json!({"alg": "A256KW", "value": b64(&[5; 32])})))
+        .await;
+    assert_eq!(w.status, 200, "{}", w.body);
+    let created = k.body["attributes"]["created"].as_i64().unwrap();
+    let u = call(&s, "PATCH", &format!("{kid}?{V}"), t, Some(json!({"attributes": {"exp": created - 10}}))).await;
+    assert_eq!(u.status, 200, "{}", u.body);
+    let d = call(
+        &s,
+        "POST",
+        &format!("{kid}/decrypt?{V}"),
+        t,
+        Some(json!({"alg": "A256GCM", "value": e.body["value"], "iv": e.body["iv"], "tag": e.body["tag"]})),
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(unb64(d.body["value"].as_str().unwrap()), b"kept");
+    let uw =
+        call(&s, "POST", &format!("{kid}/unwrapkey?{V}"), t, Some(json!({"alg": "A256KW", "value": w.body["value"]})))
+            .await;
+    assert_eq!((uw.status, unb64(uw.body["value"].as_str().unwrap())), (200, vec![5; 32]), "{}", uw.body);
+    for (op, body) in [
+        ("encrypt", json!({"alg": "A256GCM", "value": b64(b"new")})),
+        ("wrapkey", json!({"alg": "A256KW", "value": b64(&[6; 32])})),
+    ] {
+        let r = call(&s, "POST", &format!("{kid}/{op}?{V}"), t, Some(body)).await;
+        assert_eq!(r.status, 403, "{op}: {}", r.body);
+    }
+}

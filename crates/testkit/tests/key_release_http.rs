@@ -61,9 +61,11 @@ fn runtime_jwk(rt: &KeyMaterial) -> Value {
     jwk
 }
 
-/// Claims of a confidential VM that passes the policy below.
+/// Claims of a confidential VM that passes the policy below; a fresh `jti` makes every token
+/// distinct (a token serves one release).
 fn cvm_claims(iss: &str, rt: &KeyMaterial, now: i64) -> Value {
     json!({
+        "jti": strongbox_crypto::hex(&strongbox_crypto::random_array::<16>().unwrap()),
         "iss": iss,
         "iat": now,
         "nbf": now,
@@ -201,13 +203,20 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     .await;
     assert_eq!(ver.body["value"], true, "{}", ver.body);
 
+    // a token serves one release: the same token again is refused, even for another version
+    // or algorithm, and does not use up a fresh one
+    let again = call(&s, "POST", &format!("{kid}/release?{V}"), t, Some(json!({"target": token}))).await;
+    assert_denied(&again, "replayed token");
+    assert!(again.body["error"]["message"].as_str().unwrap().contains("already been used"), "{}", again.body);
+
     // without a version (latest) and with RSA_AES_KEY_WRAP_256
+    let fresh = a.sign(&cvm_claims(AUTH_A, &rt, T0));
     let r = call(
         &s,
         "POST",
         &format!("{base}/keys/cvm-key/release?{V}"),
         t,
-        Some(json!({"target": token, "enc": "RSA_AES_KEY_WRAP_256"})),
+        Some(json!({"target": fresh, "enc": "RSA_AES_KEY_WRAP_256"})),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -219,7 +228,9 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     let evs = s.running.core.security_events(0, 1000).await.unwrap();
     let rel: Vec<_> = evs.iter().filter(|e| e.kind == "KeyRelease").collect();
     assert_eq!(rel.iter().filter(|e| e.outcome == "success").count(), 2, "{rel:?}");
-    assert!(rel.iter().all(|e| e.target.starts_with("default/cvm-key/") && e.detail == AUTH_A));
+    let ok: Vec<_> = rel.iter().filter(|e| e.outcome == "success").collect();
+    assert!(ok.iter().all(|e| e.target.starts_with("default/cvm-key/") && e.detail == AUTH_A));
+    assert!(rel.iter().any(|e| e.outcome == "failure" && e.detail == "replayed"), "{rel:?}");
 
     // ---- refusals ----
     let release = |target: String| {
@@ -266,7 +277,8 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     let evs = s.running.core.security_events(0, 1000).await.unwrap();
     let failed: Vec<&str> =
         evs.iter().filter(|e| e.kind == "KeyRelease" && e.outcome == "failure").map(|e| e.detail.as_str()).collect();
-    for reason in ["policy-not-satisfied", "untrusted-issuer", "expired", "bad-signature", "no-runtime-key"] {
+    for reason in ["policy-not-satisfied", "untrusted-issuer", "expired", "bad-signature", "no-runtime-key", "replayed"]
+    {
         assert!(failed.contains(&reason), "{reason} in {failed:?}");
     }
 
@@ -561,11 +573,44 @@ async fn forged_confused_and_replayed_tokens_are_refused() {
     let mut str_exp = good.clone();
     str_exp["exp"] = json!((T0 + 600).to_string());
     assert_denied(&release(a.sign(&str_exp)).await, "string exp");
-    // an absurd exp (1e300 reads as i64::MAX) is compared without overflowing
+    // an absurd exp (1e300 reads as i64::MAX) is compared without overflowing, and refused as a
+    // lifetime beyond 8 hours; so are tokens without iat and nbf, or issued in the future
     let mut huge_exp = good.clone();
     huge_exp["exp"] = json!(1e300);
     let r = release(a.sign(&huge_exp)).await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_denied(&r, "huge exp");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("8 hours"), "{}", r.body);
+    let mut long = cvm_claims(AUTH_A, &rt, T0);
+    long["exp"] = json!(T0 + 8 * 3600 + 120);
+    assert_denied(&release(a.sign(&long)).await, "9-hour token");
+    let mut nbf_only = cvm_claims(AUTH_A, &rt, T0);
+    nbf_only.as_object_mut().unwrap().remove("iat");
+    nbf_only["exp"] = json!(T0 + 8 * 3600 + 120);
+    assert_denied(&release(a.sign(&nbf_only)).await, "9 hours from nbf");
+    let mut no_start = cvm_claims(AUTH_A, &rt, T0);
+    no_start.as_object_mut().unwrap().remove("iat");
+    no_start.as_object_mut().unwrap().remove("nbf");
+    assert_denied(&release(a.sign(&no_start)).await, "no iat or nbf");
+    let mut future = cvm_claims(AUTH_A, &rt, T0);
+    future["iat"] = json!(T0 + 3600);
+    future["exp"] = json!(T0 + 4000);
+    assert_denied(&release(a.sign(&future)).await, "issued in the future");
+    let mut eight = cvm_claims(AUTH_A, &rt, T0 - 3600);
+    eight["exp"] = json!(T0 - 3600 + 8 * 3600);
+    assert_eq!(release(a.sign(&eight)).await.status, 200, "an 8-hour token, as Azure Attestation issues");
+
+    // dotted claim paths read nested objects only; a flat claim of the same name next to them
+    // is refused as ambiguous (it used to win over the nested claim)
+    let mut both = cvm_claims(AUTH_A, &rt, T0);
+    both["x-ms-isolation-tee"]["x-ms-attestation-type"] = json!("tdxvm");
+    both["x-ms-isolation-tee.x-ms-attestation-type"] = json!("sevsnpvm");
+    let r = release(a.sign(&both)).await;
+    assert_denied(&r, "flat and nested claim");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("both as a dotted name"), "{}", r.body);
+    let mut flat = cvm_claims(AUTH_A, &rt, T0);
+    flat.as_object_mut().unwrap().remove("x-ms-isolation-tee");
+    flat["x-ms-isolation-tee.x-ms-attestation-type"] = json!("sevsnpvm");
+    assert_denied(&release(a.sign(&flat)).await, "flat claim only");
 
     // the policy's claims cannot be satisfied by type confusion
     let mut as_string = good.clone();
@@ -613,7 +658,9 @@ async fn forged_confused_and_replayed_tokens_are_refused() {
     let evs = s.running.core.security_events(0, 1000).await.unwrap();
     let failed: Vec<&str> =
         evs.iter().filter(|e| e.kind == "KeyRelease" && e.outcome == "failure").map(|e| e.detail.as_str()).collect();
-    for reason in ["key-not-valid", "bad-signature", "untrusted-issuer", "expired", "wrap"] {
+    for reason in
+        ["key-not-valid", "bad-signature", "untrusted-issuer", "expired", "wrap", "lifetime", "ambiguous-claim"]
+    {
         assert!(failed.contains(&reason), "{reason} in {failed:?}");
     }
 }

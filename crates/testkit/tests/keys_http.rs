@@ -1,5 +1,5 @@
 //! Keys over real HTTPS: the server-side encrypt/verify/wrap paths (SDKs usually do those
-//! locally), key_ops and nbf/exp enforcement, and bad input.
+//! locally), key_ops and nbf/exp enforcement (encrypt, wrapKey and sign only), and bad input.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -136,6 +136,10 @@ async fn server_side_round_trips_and_enforcement() {
         403,
         "after exp"
     );
+    // verify is not refused outside the window (Azure's rule): earlier signatures still check
+    let earlier = json!({"alg": "ES256", "digest": b64(&digest), "value": r.body["value"]});
+    let v = call(&s, "POST", &format!("{ec_kid}/verify?{V}"), Some(&t3), Some(earlier)).await;
+    assert_eq!((v.status, &v.body["value"]), (200, &json!(true)), "{}", v.body);
     assert_eq!(call(&s, "GET", &format!("{base}/keys/ec-1?{V}"), Some(&t3), None).await.status, 200);
 
     // refused creations
@@ -193,4 +197,43 @@ async fn malformed_jwk_imports_are_refused() {
         assert!(!r.body.to_string().contains(&b64(&[3u8; 32])), "private material echoed");
     }
     assert_eq!(call(&s, "GET", &format!("{base}/keys/imp?{V}"), Some(&t), None).await.status, 404);
+}
+
+/// Out-of-range times and durations are 400 BadParameter, never stored (issue 11.5).
+#[tokio::test]
+async fn out_of_range_times_and_durations_are_bad_parameters() {
+    let s = TestServer::start().await;
+    let t = s.admin_token().await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    for attrs in [json!({"exp": 1_000_000_000_000_000_000_i64}), json!({"nbf": -1_000_000_000_000_000_000_i64})] {
+        let body = json!({"kty": "EC", "crv": "P-256", "attributes": attrs});
+        let r = call(&s, "POST", &format!("{base}/keys/far/create?{V}"), t, Some(body)).await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{attrs}: {}", r.body);
+        let r =
+            call(&s, "PUT", &format!("{base}/secrets/far?{V}"), t, Some(json!({"value": "v", "attributes": attrs})))
+                .await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{attrs}: {}", r.body);
+    }
+    let k = call(&s, "POST", &format!("{base}/keys/far/create?{V}"), t, Some(json!({"kty": "EC"}))).await;
+    assert_eq!(k.status, 200, "{}", k.body);
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/keys/far?{V}"),
+        t,
+        Some(json!({"attributes": {"exp": 253_402_300_800_i64}})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+    let huge = "PT9223372036000000000S";
+    for (after, expiry) in [(huge, "P90D"), ("P30D", huge)] {
+        let pol = json!({
+            "lifetimeActions": [{"trigger": {"timeAfterCreate": after}, "action": {"type": "Rotate"}}],
+            "attributes": {"expiryTime": expiry}
+        });
+        let r = call(&s, "PUT", &format!("{base}/keys/far/rotationpolicy?{V}"), t, Some(pol)).await;
+        assert_eq!((r.status, code(&r)), (400, "BadParameter"), "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("out of range"), "{}", r.body);
+    }
 }

@@ -3,19 +3,27 @@
 //! A release policy (Azure's grammar, version `1.0.0`) is
 //! `{"version": "1.0.0", "anyOf": [{"authority": URL, "allOf"|"anyOf": [condition, …]}, …]}`
 //! where a condition is `{"claim": NAME, "equals": VALUE}` or a nested `{"anyOf"|"allOf": […]}`.
-//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`).
+//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`
+//! is member `x-ms-attestation-type` of the object `x-ms-isolation-tee`).
 //! Other operators of the published grammar (`notEquals`, `less`, `exists`, …) are refused
 //! when the policy is set, never silently ignored.
 //!
 //! A release verifies the caller's attestation token (`target`): a JWS from a registered
-//! attestation authority (see `identity/attestation.rs`), signature, `exp`/`nbf`, then the
-//! policy rules of that authority. The key material (PKCS#8, or raw for `oct`) is wrapped to the
-//! RSA key the token carries in `x-ms-runtime.keys` (the one with `kid`
-//! `TpmEphemeralEncryptionKey`, else the first RSA key) per `enc`. HSM-backed keys cannot be
-//! exportable here: the PKCS#11 token generates them non-extractable.
+//! attestation authority (see `identity/attestation.rs`), signature, `exp`/`nbf`/`iat`, a lifetime
+//! (`exp` − `iat`, else `nbf`) of at most [`MAX_TOKEN_LIFETIME`], then the policy rules of that
+//! authority. Dotted claim names are paths into nested objects only; a token that also holds a
+//! claim literally named like (part of) such a path is refused as ambiguous. A token serves one
+//! release: the first success records its hash in storage (`skrseen/{exp}/{sha256}`, shared by
+//! every node, kept until the token expires), and any later use is refused.
+//!
+//! The key material (PKCS#8, or raw for `oct`) is wrapped to the RSA key the token carries in
+//! `x-ms-runtime.keys` (the one with `kid` `TpmEphemeralEncryptionKey`, else the first RSA key)
+//! per `enc`. HSM-backed keys cannot be exportable here: the PKCS#11 token generates them
+//! non-extractable.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strongbox_barrier::BTxn;
 use strongbox_crypto::release::{ReleaseEnc, release_material, wrap_for_release};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result};
 
@@ -27,8 +35,16 @@ use crate::identity::{jwk_verify_key, normalize_authority};
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const MAX_POLICY_BYTES: usize = 16 * 1024;
 const MAX_DEPTH: usize = 16;
-/// Clock skew allowed on the attestation token's `exp` and `nbf`.
+/// Clock skew allowed on the attestation token's `exp`, `nbf` and `iat`.
 const SKEW: i64 = 60;
+/// The longest attestation token lifetime accepted: `exp` − `iat` (or `nbf`), 8 hours, which is
+/// what Microsoft Azure Attestation issues. A longer-lived token is refused: it could be replayed
+/// for longer than an attestation stays fresh.
+pub const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
+/// Where the tokens already used for a release are recorded (see the module documentation).
+const SEEN_PREFIX: &str = "skrseen/";
+/// How many expired "seen" records one release removes at most.
+const SEEN_SWEEP: usize = 100;
 
 /// A key version's release policy, as stored and shown (`data` is base64url of the policy JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,12 +241,56 @@ pub(crate) fn apply_update(p: &mut KeyPayload, policy: Option<&ReleasePolicy>, e
     Ok(())
 }
 
-/// A claim by name, or by dotted path into nested objects.
+/// A claim by dotted path into nested objects (`a.b` is member `b` of object `a`), and only that:
+/// a claim literally named `a.b` is not it (see [`ambiguous_path`]).
 fn lookup<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
-    if let Some(v) = claims.get(path) {
-        return Some(v);
-    }
     path.split('.').try_fold(claims, |cur, seg| cur.get(seg))
+}
+
+/// Whether the token could be read two ways for `path`: along the nested walk, some object holds
+/// a member whose name is several of the remaining segments joined by dots (`{"a.b": …}` next to
+/// `{"a": {"b": …}}`).
+fn ambiguous_path(claims: &Value, path: &str) -> bool {
+    let segs: Vec<&str> = path.split('.').collect();
+    let mut cur = claims;
+    for i in 0..segs.len() {
+        let Some(o) = cur.as_object() else { return false };
+        if (i + 2..=segs.len()).any(|j| o.contains_key(&segs[i..j].join("."))) {
+            return true;
+        }
+        match o.get(segs[i]) {
+            Some(next) => cur = next,
+            None => return false,
+        }
+    }
+    false
+}
+
+fn claim_paths<'a>(c: &'a Cond, out: &mut Vec<&'a str>) {
+    match c {
+        Cond::Claim { path, .. } => out.push(path),
+        Cond::AnyOf(l) | Cond::AllOf(l) => l.iter().for_each(|c| claim_paths(c, out)),
+    }
+}
+
+/// The first dotted claim path of `rules` the token holds in both forms.
+fn ambiguous_claim<'a>(rules: &[&'a Rule], claims: &Value) -> Option<&'a str> {
+    let mut paths = Vec::new();
+    for r in rules {
+        claim_paths(&r.cond, &mut paths);
+    }
+    paths.into_iter().find(|p| p.contains('.') && ambiguous_path(claims, p))
+}
+
+/// The storage key recording that `token` (expiring at `exp`) was used for a release. Ordered by
+/// expiry, so expired records are found by a scan from the start.
+fn seen_key(token: &str, exp: i64) -> String {
+    let exp = exp.clamp(0, crate::objects::MAX_TIMESTAMP);
+    format!("{SEEN_PREFIX}{exp:012}/{}", strongbox_crypto::hex(&strongbox_crypto::sha256(token.as_bytes())))
+}
+
+fn replayed() -> Error {
+    denied("this attestation token has already been used for a key release; obtain a fresh token")
 }
 
 /// JSON equality, except that `3` equals `3.0`. Integers compare exactly (not through `f64`,
@@ -288,7 +348,11 @@ fn denied(why: &str) -> Error {
 impl Core {
     /// Verifies the attestation token and returns its claims and authority; errors carry a
     /// stable reason code for the audit event. Nothing of the token is echoed.
-    async fn verify_attestation(&self, token: &str) -> std::result::Result<(Value, String), (Error, &'static str)> {
+    /// Returns the claims, the authority and the token's `exp`.
+    async fn verify_attestation(
+        &self,
+        token: &str,
+    ) -> std::result::Result<(Value, String, i64), (Error, &'static str)> {
         let parsed = strongbox_crypto::jwt::parse(token).map_err(|_| {
             (Error::bad("The 'target' member is not a signed attestation token (compact JWS)."), "malformed")
         })?;
@@ -322,14 +386,54 @@ impl Core {
             return Err((denied("the token's signature does not verify with the authority's keys"), "bad-signature"));
         }
         let now = self.now();
-        match parsed.time_claim("exp") {
-            Some(exp) if now <= exp.saturating_add(SKEW) => {}
+        let exp = match parsed.time_claim("exp") {
+            Some(exp) if now <= exp.saturating_add(SKEW) => exp,
             _ => return Err((denied("the token has expired or has no expiry"), "expired")),
-        }
-        if parsed.time_claim("nbf").is_some_and(|nbf| now + SKEW < nbf) {
+        };
+        let (nbf, iat) = (parsed.time_claim("nbf"), parsed.time_claim("iat"));
+        if nbf.is_some_and(|t| now.saturating_add(SKEW) < t) || iat.is_some_and(|t| now.saturating_add(SKEW) < t) {
             return Err((denied("the token is not valid yet"), "not-yet-valid"));
         }
-        Ok((parsed.claims, rec.authority))
+        // The lifetime is measured from issue (else from nbf); a token with neither cannot show
+        // that it is fresh.
+        let lifetime = iat.or(nbf).and_then(|start| exp.checked_sub(start));
+        if lifetime.is_none_or(|l| l > MAX_TOKEN_LIFETIME + SKEW) {
+            let why = format!(
+                "the token's lifetime (exp - iat, or exp - nbf) must be at most {} hours, and 'iat' or 'nbf' is required",
+                MAX_TOKEN_LIFETIME / 3600
+            );
+            return Err((denied(&why), "lifetime"));
+        }
+        Ok((parsed.claims, rec.authority, exp))
+    }
+
+    /// Records that `token` served a release, atomically across every node sharing the storage:
+    /// refused when it already has. Also removes a few records of tokens that have expired.
+    async fn consume_attestation_token(&self, token: &str, exp: i64, target: &str) -> Result<()> {
+        let key = seen_key(token, exp);
+        let rec = serde_json::json!({ "released": target, "at": self.now() });
+        let bytes = serde_json::to_vec(&rec).map_err(|_| Error::internal("release record encoding"))?;
+        match self.barrier.commit(BTxn::new().absent(&key).put(&key, bytes)).await {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => return Err(replayed()),
+            Err(e) => return Err(e),
+        }
+        // A record is needed while its token is accepted (until exp + SKEW).
+        let cutoff = format!("{SEEN_PREFIX}{:012}/", self.now().saturating_sub(SKEW).max(0));
+        if let Ok(rows) = self.barrier.scan_prefix(SEEN_PREFIX, SEEN_PREFIX, SEEN_SWEEP).await {
+            let expired: Vec<String> =
+                rows.into_iter().map(|(k, _)| k).filter(|k| k.as_str() < cutoff.as_str()).collect();
+            if !expired.is_empty()
+                && let Err(e) = self.barrier.commit(expired.into_iter().fold(BTxn::new(), BTxn::delete)).await
+            {
+                tracing::debug!(error = %e, "could not remove expired key release records");
+            }
+        }
+        Ok(())
+    }
+
+    async fn attestation_token_seen(&self, token: &str, exp: i64) -> Result<bool> {
+        Ok(self.barrier.get(&seen_key(token, exp)).await?.is_some())
     }
 
     /// `POST /keys/{name}/{version}/release`. `actor` is the caller's object id (for the
@@ -379,8 +483,19 @@ impl Core {
             };
             let bytes = strongbox_crypto::b64url_decode(&policy.data).map_err(|e| (e, "policy"))?;
             let rules = parse_policy(&bytes).map_err(|e| (e, "policy"))?;
-            let (claims, authority) = self.verify_attestation(req.target).await?;
-            let satisfied = rules.iter().filter(|r| r.authority == authority).any(|r| eval(&r.cond, &claims));
+            let (claims, authority, token_exp) = self.verify_attestation(req.target).await?;
+            if self.attestation_token_seen(req.target, token_exp).await.map_err(|e| (e, "storage"))? {
+                return Err((replayed(), "replayed"));
+            }
+            let rules: Vec<&Rule> = rules.iter().filter(|r| r.authority == authority).collect();
+            if let Some(path) = ambiguous_claim(&rules, &claims) {
+                let why = format!(
+                    "the token holds the claim '{}' both as a dotted name and as nested objects",
+                    short(path)
+                );
+                return Err((denied(&why), "ambiguous-claim"));
+            }
+            let satisfied = rules.iter().any(|r| eval(&r.cond, &claims));
             if !satisfied {
                 return Err((denied("the token's claims do not satisfy the key's release policy"), "policy-not-satisfied"));
             }
@@ -399,6 +514,12 @@ impl Core {
                 "ciphertext": strongbox_crypto::b64url(&ct),
             });
             let blob = serde_json::to_vec(&blob).map_err(|_| (Error::internal("release blob encoding"), "encode"))?;
+            // Last, so a refused request does not use up the token; atomic, so two concurrent
+            // uses (on any nodes) cannot both succeed.
+            self.consume_attestation_token(req.target, token_exp, &target_id).await.map_err(|e| {
+                let reason = if e.kind == ErrorKind::OperationNotPermitted { "replayed" } else { "storage" };
+                (e, reason)
+            })?;
             Ok((strongbox_crypto::b64url(&blob), authority))
         }
         .await;
@@ -449,9 +570,50 @@ mod tests {
         assert!(!eval(&rules[0].cond, &wrong));
         let missing = json!({"debuggable": false});
         assert!(!eval(&rules[0].cond, &missing));
-        // a flat claim whose name contains dots is found too
+        // dotted names are paths into nested objects only: a flat claim of that name is not it
         let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm", "debuggable": false});
-        assert!(eval(&rules[0].cond, &flat));
+        assert!(!eval(&rules[0].cond, &flat));
+    }
+
+    #[test]
+    fn dotted_paths_are_nested_only_and_both_forms_are_ambiguous() {
+        let p = "x-ms-isolation-tee.x-ms-attestation-type";
+        let nested = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}});
+        assert_eq!(lookup(&nested, p), Some(&json!("tdxvm")));
+        assert!(!ambiguous_path(&nested, p));
+        // the issue's token: nested tdxvm, and a flat key saying sevsnpvm
+        let both = json!({
+            "x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"},
+            "x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm"
+        });
+        assert_eq!(lookup(&both, p), Some(&json!("tdxvm")), "the nested claim, never the flat one");
+        assert!(ambiguous_path(&both, p));
+        let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm"});
+        assert_eq!(lookup(&flat, p), None);
+        assert!(ambiguous_path(&flat, p));
+        // deeper: a flat name for the rest of the path inside a nested object
+        let deep = json!({"a": {"b.c": 1, "b": {"c": 2}}});
+        assert!(ambiguous_path(&deep, "a.b.c"));
+        assert_eq!(lookup(&deep, "a.b.c"), Some(&json!(2)));
+        assert!(!ambiguous_path(&json!({"a": {"b": {"c": 2}}, "x.y": 1}), "a.b.c"), "unrelated dotted claims are fine");
+        let rules = policy(json!({"version": "1.0.0", "anyOf": [{"authority": A, "anyOf": [
+            {"claim": "plain", "equals": 1},
+            {"allOf": [{"claim": p, "equals": "sevsnpvm"}]}
+        ]}]}))
+        .unwrap();
+        let refs: Vec<&Rule> = rules.iter().collect();
+        assert_eq!(ambiguous_claim(&refs, &both), Some(p));
+        assert_eq!(ambiguous_claim(&refs, &nested), None);
+    }
+
+    #[test]
+    fn seen_keys_sort_by_expiry_and_hide_the_token() {
+        let a = seen_key("header.claims.sig", 1_800_000_000);
+        assert!(a.starts_with("skrseen/001800000000/"));
+        assert!(!a.contains("claims"));
+        assert!(seen_key("t", 5) < seen_key("t", 1_000));
+        assert_eq!(seen_key("t", i64::MAX), seen_key("t", crate::objects::MAX_TIMESTAMP));
+        assert_ne!(seen_key("t1", 5), seen_key("t2", 5));
     }
 
     #[test]
