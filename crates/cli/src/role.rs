@@ -122,9 +122,15 @@ pub enum DefinitionCmd {
 pub enum AssignmentCmd {
     /// Assign a role to a principal or group at a scope of the vault.
     Create {
-        /// Object id of the user, service principal, managed identity or group.
+        /// The user (object id or sign-in name), service principal or managed identity (app id
+        /// or object id) or group (object id or display name), resolved to its object id in the
+        /// directory as `az` does; refused when nothing matches.
+        #[arg(long, required_unless_present = "assignee_object_id", conflicts_with = "assignee_object_id")]
+        assignee: Option<String>,
+        /// An object id used as given, without a directory lookup (e.g. a principal of a
+        /// trusted external issuer, or when the caller may not read the directory).
         #[arg(long)]
-        assignee: String,
+        assignee_object_id: Option<String>,
         /// Role name or id.
         #[arg(long)]
         role: String,
@@ -392,6 +398,59 @@ async fn role_id(cl: &Client, role: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The object id that `assignee` names, resolved the way `az role assignment create
+/// --assignee` resolves it: a sign-in name (`name@domain`) is a user; a GUID is a service
+/// principal's app id or object id, else a user's or group's object id; anything else is a
+/// group's display name. Nothing found is an error: an assignment to an id that is no object
+/// (an app id, a typo) would never match a token's `oid`.
+pub(crate) async fn resolve_assignee(cl: &Client, assignee: &str) -> anyhow::Result<String> {
+    let a = assignee.trim();
+    let hint = "resolving --assignee reads the directory (deployment administrators); give \
+                --assignee-object-id to use an object id as it is";
+    let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_ascii_lowercase);
+    if uuid::Uuid::parse_str(a).is_ok() {
+        for (path, field) in [("serviceprincipals", "objectId"), ("users", "objectId"), ("groups", "id")] {
+            let found = cl.get_opt(&format!("/_strongbox/{path}/{a}")).await.context(hint)?;
+            if let Some(id) = found.as_ref().and_then(|v| text(v, field)) {
+                return Ok(id);
+            }
+        }
+    } else if a.contains('@') {
+        let users = cl.list("/_strongbox/users").await.context(hint)?;
+        if let Some(id) = users
+            .iter()
+            .find(|u| u.get("userPrincipalName").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(a)))
+            .and_then(|u| text(u, "objectId"))
+        {
+            return Ok(id);
+        }
+    } else {
+        let groups = cl.list("/_strongbox/groups").await.context(hint)?;
+        let named: Vec<String> = groups
+            .iter()
+            .filter(|g| g.get("displayName").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(a)))
+            .filter_map(|g| text(g, "id"))
+            .collect();
+        match named.as_slice() {
+            [one] => return Ok(one.clone()),
+            [] => {}
+            _ => bail!("more than one group is named '{a}'; give its object id"),
+        }
+    }
+    bail!(
+        "cannot find a user, group or service principal for '{a}' in the directory (give an object id, app id, \
+         sign-in name or group name, or --assignee-object-id for an id outside the directory)"
+    )
+}
+
+/// An `--assignee` filter (list, delete) as an object id when the directory resolves it, else
+/// as given: a filter grants nothing, so a caller who cannot read the directory still filters by
+/// object id.
+async fn filter_assignee(cl: &Client, assignee: Option<String>) -> Option<String> {
+    let a = assignee?;
+    Some(resolve_assignee(cl, &a).await.unwrap_or(a))
+}
+
 fn rel(scope: &str) -> String {
     let s = scope.trim_matches('/');
     if s.is_empty() { String::new() } else { format!("/{s}") }
@@ -540,8 +599,17 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
 
 async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
     match cmd {
-        AssignmentCmd::Create { assignee, role, scope, name, at } => {
+        AssignmentCmd::Create { assignee, assignee_object_id, role, scope, name, at } => {
             let cl = at.client().await?;
+            let assignee = match (assignee_object_id, assignee) {
+                (Some(oid), _) => {
+                    uuid::Uuid::parse_str(oid.trim())
+                        .with_context(|| format!("--assignee-object-id '{oid}' is not a GUID"))?;
+                    oid.trim().to_ascii_lowercase()
+                }
+                (None, Some(a)) => resolve_assignee(&cl, &a).await?,
+                (None, None) => bail!("give --assignee or --assignee-object-id"),
+            };
             let role = role_id(&cl, &role).await?;
             let id = name.unwrap_or_else(new_guid);
             let body = json!({ "properties": {
@@ -554,7 +622,9 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
         }
         AssignmentCmd::List { scope, assignee, at } => {
             let path = format!("{}/providers/Microsoft.Authorization/roleAssignments", rel(&scope));
-            let list = at.client().await?.list(&path).await?;
+            let cl = at.client().await?;
+            let assignee = filter_assignee(&cl, assignee).await;
+            let list = cl.list(&path).await?;
             let list: Vec<Value> = list
                 .into_iter()
                 .filter(|a| {
@@ -570,6 +640,7 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
         }
         AssignmentCmd::Delete { name, assignee, role, scope, at } => {
             let cl = at.client().await?;
+            let assignee = filter_assignee(&cl, assignee).await;
             let ids: Vec<String> = match name {
                 Some(n) => vec![n],
                 None => {
