@@ -105,6 +105,11 @@ pub enum DefinitionCmd {
         actions: Vec<String>,
         #[arg(long, num_args = 1..)]
         not_actions: Vec<String>,
+        /// Where the role may be assigned: `/` (the whole deployment), `/vaults/NAME[/…]`, or
+        /// relative to the vault (`/secrets`, `/keys/NAME`). Omitted: `/` for a new role, the
+        /// current scopes for an existing one. Writing a role needs the right at each of them.
+        #[arg(long, num_args = 1..)]
+        assignable_scopes: Vec<String>,
         #[command(flatten)]
         at: InVault,
     },
@@ -571,9 +576,10 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
             not_data_actions,
             actions,
             not_actions,
+            assignable_scopes,
             at,
         } => {
-            let body = json!({ "properties": {
+            let mut body = json!({ "properties": {
                 "roleName": role_name,
                 "description": description,
                 "type": "CustomRole",
@@ -583,8 +589,10 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
                     "dataActions": data_actions,
                     "notDataActions": not_data_actions,
                 }],
-                "assignableScopes": ["/"],
             }});
+            if !assignable_scopes.is_empty() {
+                body["properties"]["assignableScopes"] = json!(assignable_scopes);
+            }
             let id = name.unwrap_or_else(new_guid);
             at.show("PUT", &format!("{DEFS}/{id}"), Some(body)).await
         }

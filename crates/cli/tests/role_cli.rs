@@ -141,6 +141,26 @@ fn role_assignment_assignee_is_resolved_to_an_object_id() {
     ));
     assert_eq!(principal_of(&a), outside);
 
+    // a vault administrator (only) writes custom roles assignable within its vault
+    let va = ok_json(admin(&b, &["ad", "sp", "create-for-rbac", "--name", "vault-admin"]));
+    let app2 = va["appId"].as_str().unwrap();
+    ok_json(admin(&b, &["role", "assignment", "create", "--assignee", app2, "--role", "Key Vault Administrator"]));
+    let def = [
+        "role",
+        "definition",
+        "create",
+        "--role-name",
+        "team reader",
+        "--data-actions",
+        "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+    ];
+    let wide = as_sp(&boot, &va, &def);
+    assert!(!wide.status.success() && text(&wide).contains("HTTP 403"), "{}", text(&wide));
+    let mut narrow = def.to_vec();
+    narrow.extend(["--assignable-scopes", "/secrets"]);
+    let role = ok_json(as_sp(&boot, &va, &narrow));
+    assert_eq!(role["properties"]["assignableScopes"], serde_json::json!(["/vaults/default/secrets"]));
+
     // list and delete filter by the resolved id too
     let listed = ok_json(admin(&b, &["role", "assignment", "list", "--assignee", app_id]));
     assert_eq!(listed["value"].as_array().unwrap().len(), 2, "{listed}");
