@@ -177,8 +177,12 @@ pub enum AssignmentCmd {
 pub enum EligibleCmd {
     /// Make a principal (or group) eligible to activate a role.
     Create {
+        /// As for `role assignment create`: resolved to an object id in the directory.
+        #[arg(long, required_unless_present = "assignee_object_id", conflicts_with = "assignee_object_id")]
+        assignee: Option<String>,
+        /// An object id used as given, without a directory lookup.
         #[arg(long)]
-        assignee: String,
+        assignee_object_id: Option<String>,
         #[arg(long)]
         role: String,
         /// Absolute scope, e.g. /vaults/default.
@@ -448,6 +452,29 @@ pub(crate) async fn resolve_assignee(cl: &Client, assignee: &str) -> anyhow::Res
     )
 }
 
+/// `--assignee` resolved, or `--assignee-object-id` as given (a GUID).
+async fn assignee_id(cl: &Client, assignee: Option<String>, object_id: Option<String>) -> anyhow::Result<String> {
+    match (object_id, assignee) {
+        (Some(oid), _) => {
+            uuid::Uuid::parse_str(oid.trim()).with_context(|| format!("--assignee-object-id '{oid}' is not a GUID"))?;
+            Ok(oid.trim().to_ascii_lowercase())
+        }
+        (None, Some(a)) => resolve_assignee(cl, &a).await,
+        (None, None) => bail!("give --assignee or --assignee-object-id"),
+    }
+}
+
+/// Deny assignment principals and approvers: resolved like `--assignee`; a GUID the directory
+/// does not know (or the caller may not read) is kept as given, since naming an unknown id there
+/// grants nothing.
+async fn known_or_guid(cl: &Client, a: &str) -> anyhow::Result<String> {
+    match resolve_assignee(cl, a).await {
+        Ok(id) => Ok(id),
+        Err(_) if uuid::Uuid::parse_str(a.trim()).is_ok() => Ok(a.trim().to_ascii_lowercase()),
+        Err(e) => Err(e),
+    }
+}
+
 /// An `--assignee` filter (list, delete) as an object id when the directory resolves it, else
 /// as given: a filter grants nothing, so a caller who cannot read the directory still filters by
 /// object id.
@@ -468,6 +495,7 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
         RoleCmd::Eligible { cmd } => match cmd {
             EligibleCmd::Create {
                 assignee,
+                assignee_object_id,
                 role,
                 scope,
                 max_duration,
@@ -477,6 +505,12 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                 name,
                 at,
             } => {
+                let cl = at.client().await?;
+                let assignee = assignee_id(&cl, assignee, assignee_object_id).await?;
+                let mut approvers = Vec::new();
+                for a in &approver {
+                    approvers.push(known_or_guid(&cl, a).await?);
+                }
                 // the server resolves role names itself
                 let body = json!({
                     "principalId": assignee,
@@ -485,11 +519,12 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                     "maximumDuration": duration(&max_duration)?,
                     "justificationRequired": require_justification,
                     "mfaRequired": require_mfa,
-                    "approvalRequired": !approver.is_empty(),
-                    "approvers": approver,
+                    "approvalRequired": !approvers.is_empty(),
+                    "approvers": approvers,
                 });
                 let id = name.unwrap_or_else(new_guid);
-                at.show("PUT", &format!("/_strongbox/pim/eligible/{id}"), Some(body)).await
+                print(at.c.output, &cl.call("PUT", &format!("/_strongbox/pim/eligible/{id}"), Some(body)).await?);
+                Ok(())
             }
             EligibleCmd::List { at } => at.show("GET", "/_strongbox/pim/eligible", None).await,
             EligibleCmd::Delete { name, at } => {
@@ -531,21 +566,30 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                 name,
                 at,
             } => {
-                let mut principals = assignee;
+                let cl = at.client().await?;
+                let mut principals = Vec::new();
+                for a in &assignee {
+                    principals.push(known_or_guid(&cl, a).await?);
+                }
                 if everyone {
                     principals.push(EVERYONE.to_owned());
+                }
+                let mut excluded = Vec::new();
+                for a in &exclude {
+                    excluded.push(known_or_guid(&cl, a).await?);
                 }
                 let body = json!({
                     "name": display_name,
                     "description": description,
                     "principalIds": principals,
-                    "excludePrincipalIds": exclude,
+                    "excludePrincipalIds": excluded,
                     "dataActions": data_actions,
                     "notDataActions": not_data_actions,
                     "scope": scope,
                 });
                 let id = name.unwrap_or_else(new_guid);
-                at.show("PUT", &format!("/_strongbox/denyAssignments/{id}"), Some(body)).await
+                print(at.c.output, &cl.call("PUT", &format!("/_strongbox/denyAssignments/{id}"), Some(body)).await?);
+                Ok(())
             }
             DenyCmd::List { at } => at.show("GET", "/_strongbox/denyAssignments", None).await,
             DenyCmd::Delete { name, at } => {
@@ -609,15 +653,7 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
     match cmd {
         AssignmentCmd::Create { assignee, assignee_object_id, role, scope, name, at } => {
             let cl = at.client().await?;
-            let assignee = match (assignee_object_id, assignee) {
-                (Some(oid), _) => {
-                    uuid::Uuid::parse_str(oid.trim())
-                        .with_context(|| format!("--assignee-object-id '{oid}' is not a GUID"))?;
-                    oid.trim().to_ascii_lowercase()
-                }
-                (None, Some(a)) => resolve_assignee(&cl, &a).await?,
-                (None, None) => bail!("give --assignee or --assignee-object-id"),
-            };
+            let assignee = assignee_id(&cl, assignee, assignee_object_id).await?;
             let role = role_id(&cl, &role).await?;
             let id = name.unwrap_or_else(new_guid);
             let body = json!({ "properties": {

@@ -161,6 +161,57 @@ fn role_assignment_assignee_is_resolved_to_an_object_id() {
     let role = ok_json(as_sp(&boot, &va, &narrow));
     assert_eq!(role["properties"]["assignableScopes"], serde_json::json!(["/vaults/default/secrets"]));
 
+    // eligible assignments and deny assignments resolve their principals the same way
+    let e = ok_json(admin(
+        &b,
+        &[
+            "role",
+            "eligible",
+            "create",
+            "--assignee",
+            app_id,
+            "--role",
+            "Key Vault Reader",
+            "--scope",
+            "/vaults/default",
+            "--approver",
+            "bob@example.org",
+        ],
+    ));
+    assert_eq!(e["principalId"], sp_oid.to_ascii_lowercase());
+    assert_eq!(e["approvers"], serde_json::json!([user["objectId"].as_str().unwrap().to_ascii_lowercase()]));
+    let r = admin(
+        &b,
+        &[
+            "role",
+            "eligible",
+            "create",
+            "--assignee",
+            "nobody@example.org",
+            "--role",
+            "Key Vault Reader",
+            "--scope",
+            "/",
+        ],
+    );
+    assert!(!r.status.success() && text(&r).contains("cannot find"), "{}", text(&r));
+    let d = ok_json(admin(
+        &b,
+        &[
+            "role",
+            "deny-assignment",
+            "create",
+            "--assignee",
+            app_id,
+            outside,
+            "--data-actions",
+            "Microsoft.KeyVault/vaults/secrets/getSecret/action",
+            "--scope",
+            "/vaults/other",
+        ],
+    ));
+    assert_eq!(d["principalIds"], serde_json::json!([sp_oid.to_ascii_lowercase(), outside]));
+
     // list and delete filter by the resolved id too
     let listed = ok_json(admin(&b, &["role", "assignment", "list", "--assignee", app_id]));
     assert_eq!(listed["value"].as_array().unwrap().len(), 2, "{listed}");
