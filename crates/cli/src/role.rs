@@ -7,6 +7,11 @@
 //! (`/`, `/secrets`, `/secrets/NAME`, `/keys/NAME`). Eligible assignments, activations and deny
 //! assignments are deployment-wide, so their `--scope` is absolute (`/`, `/vaults/NAME`,
 //! `/vaults/NAME/secrets/OBJECT`).
+//!
+//! Principals: `--assignee` (and approvers, deny-assignment principals) take an object id, an
+//! app id, a sign-in name or a group name and are resolved to the object id in the directory,
+//! as `az` does ([`resolve_assignee`]); a grant to something that resolves to nothing is refused
+//! (`--assignee-object-id` takes an id as given, e.g. for a trusted external issuer's principal).
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
