@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.rest import HttpRequest
 from azure.identity import ClientSecretCredential
 from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultPermission, KeyVaultRoleScope
 
@@ -252,3 +253,58 @@ def test_role_definitions_assignments_and_deny_assignments_through_the_cli(serve
     assert out.returncode == 0, out.stderr
     with pytest.raises(HttpResponseError):
         rc.get_secret("cli-deny-target")
+
+
+def test_deleting_a_missing_role_assignment_is_not_found(server: Server):
+    """Issue 11.11: Azure answers 404 RoleAssignmentNotFound. KeyVaultAccessControlClient 4.7
+    itself treats a 404 on delete as done (its delete_role_assignment catches
+    ResourceNotFoundError), so the wire reply is checked through the SDK's own generated
+    operation and pipeline, which surface it as ResourceNotFoundError."""
+    client = KeyVaultAccessControlClient(server.vault_url, server.credential(), connection_verify=server.ca_file)
+    for scope in (KeyVaultRoleScope.GLOBAL, "/secrets/never-assigned"):
+        with pytest.raises(ResourceNotFoundError) as e:
+            client._client.role_assignments.delete(scope=scope, role_assignment_name=str(uuid.uuid4()))
+        assert e.value.status_code == 404
+        assert e.value.error.code == "RoleAssignmentNotFound"
+        client.delete_role_assignment(scope, uuid.uuid4())  # the SDK's documented idempotent delete
+    # an assignment that exists goes once; the second delete is 404
+    a = client.create_role_assignment("/secrets/deleted-twice", SECRETS_USER, str(uuid.uuid4()))
+    client.delete_role_assignment("/secrets/deleted-twice", a.name)
+    with pytest.raises(ResourceNotFoundError):
+        client.get_role_assignment("/secrets/deleted-twice", a.name)
+    r = client.send_request(HttpRequest("DELETE", f"/providers/Microsoft.Authorization/roleAssignments/{a.name}"))
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "RoleAssignmentNotFound"
+
+
+def test_a_vault_admin_cannot_widen_a_shared_custom_role(server: Server):
+    """Issue 11.1 through the SDK: a Key Vault Administrator of one vault only cannot rewrite a
+    deployment-wide custom role, nor read another vault's assignments by id."""
+    admin = KeyVaultAccessControlClient(server.vault_url, server.credential(), connection_verify=server.ca_file)
+    team = _sp(server, "team-admin")
+    out = server.cli("vault", "create", "compat2", "--bootstrap", str(server.bootstrap_path))
+    assert out.returncode == 0, out.stderr
+    out = server.cli("role", "assignment", "create", "--assignee", team["appId"], "--role", "Key Vault Administrator",
+                     "--vault-name", "compat2", "--bootstrap", str(server.bootstrap_path))
+    assert out.returncode == 0, out.stderr
+    perms = [KeyVaultPermission(data_actions=["Microsoft.KeyVault/vaults/secrets/readMetadata/action"])]
+    role = admin.set_role_definition(KeyVaultRoleScope.GLOBAL, role_name=f"shared-{uuid.uuid4().hex[:6]}",
+                                     permissions=perms)
+    other = admin.create_role_assignment("/secrets/elsewhere", SECRETS_USER, str(uuid.uuid4()))
+
+    cred = ClientSecretCredential(server.tenant_id, team["appId"], team["password"], authority=server.authority,
+                                  disable_instance_discovery=True, connection_verify=server.ca_file)
+    mine = KeyVaultAccessControlClient(server.vault_url_for("compat2"), cred, connection_verify=server.ca_file)
+    wide = [KeyVaultPermission(data_actions=["Microsoft.KeyVault/vaults/*"])]
+    with pytest.raises(HttpResponseError) as e:
+        mine.set_role_definition(KeyVaultRoleScope.GLOBAL, role_name=role.role_name, name=role.name,
+                                 permissions=wide)
+    assert e.value.status_code == 403
+    assert admin.get_role_definition(KeyVaultRoleScope.GLOBAL, role.name).permissions[0].data_actions == \
+        ["Microsoft.KeyVault/vaults/secrets/readMetadata/action"]
+    with pytest.raises(ResourceNotFoundError):
+        mine.get_role_assignment(KeyVaultRoleScope.GLOBAL, other.name)
+    mine.delete_role_assignment(KeyVaultRoleScope.GLOBAL, other.name)  # 404, which the SDK takes as done
+    assert admin.get_role_assignment("/secrets/elsewhere", other.name).name == other.name
+    admin.delete_role_assignment("/secrets/elsewhere", other.name)
+    admin.delete_role_definition(KeyVaultRoleScope.GLOBAL, role.name)

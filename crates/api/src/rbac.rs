@@ -2,9 +2,12 @@
 //! `KeyVaultAccessControlClient` can list, create and delete role definitions (custom roles)
 //! and manage role assignments.
 //!
-//! Role definitions are deployment-wide (the same list on every vault); assignment scopes are
-//! relative to the vault the request is sent to (`/` = the vault, `/secrets/{name}` = one
-//! secret).
+//! Role definitions are deployment-wide records, each shown through the vaults it is assignable
+//! in (`assignableScopes` `/` = every vault); writing or deleting one needs the right at every
+//! scope it is, or becomes, assignable to and wherever it is assigned (see
+//! `Core::put_role_definition_as`). Assignment scopes are relative to the vault the request is
+//! sent to (`/` = the vault, `/secrets/{name}` = one secret), and an assignment is found by id
+//! only through a scope that contains it.
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -12,7 +15,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::{Assignment, RoleDefinition};
-use strongbox_core::{NewRoleDefinition, Principal};
+use strongbox_core::{Core, NewRoleDefinition, Principal};
 use strongbox_types::Error;
 
 use crate::http::{Ctx, json as reply, parse_json};
@@ -54,6 +57,21 @@ fn assignment(vault: &str, a: &Assignment) -> Value {
             "principalId": a.principal_id,
         }
     })
+}
+
+/// An assignable scope as a client gives it, made absolute: `/` is deployment-wide;
+/// `/vaults/{v}[/…]` is already absolute; anything else (`/keys`, `/secrets/{name}`) is
+/// relative to the vault of the request, as assignment scopes are.
+fn assignable(vault: &str, s: &str) -> String {
+    let t = s.trim_matches('/');
+    let first = t.split('/').next().unwrap_or("");
+    if t.is_empty() {
+        "/".to_owned()
+    } else if first.eq_ignore_ascii_case("vaults") {
+        format!("/{t}")
+    } else {
+        absolute_scope(vault, s)
+    }
 }
 
 #[derive(Deserialize)]
@@ -116,18 +134,21 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
     match route {
-        Route::RoleDefinitions(_, None) => {
+        Route::RoleDefinitions(scope, None) => {
             let name = filter_eq(ctx.q("$filter"), "roleName");
+            let abs = absolute_scope(vault, &scope);
             let value: Vec<Value> = core
                 .role_definitions()
                 .iter()
+                .filter(|r| Core::role_visible_at(r, &abs))
                 .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
                 .map(definition)
                 .collect();
             Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
         }
-        Route::RoleDefinitions(_, Some(name)) => {
-            Ok(reply(StatusCode::OK, &definition(&core.role_definition(&name).await?)))
+        Route::RoleDefinitions(scope, Some(name)) => {
+            let abs = absolute_scope(vault, &scope);
+            Ok(reply(StatusCode::OK, &definition(&core.role_definition_at(&abs, &name).await?)))
         }
         Route::PutRoleDefinition(scope, name) => {
             if absolute_scope(vault, &scope) != format!("/vaults/{vault}") {
@@ -150,20 +171,21 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
                 not_actions: set.not_actions.unwrap_or_default(),
                 data_actions: set.data_actions.unwrap_or_default(),
                 not_data_actions: set.not_data_actions.unwrap_or_default(),
-                // `/` stays deployment-wide; a narrower scope is relative to this vault, as
-                // assignment scopes are
                 assignable_scopes: props
                     .assignable_scopes
                     .unwrap_or_default()
                     .iter()
-                    .map(|s| if s.trim_matches('/').is_empty() { "/".to_owned() } else { absolute_scope(vault, s) })
+                    .map(|s| assignable(vault, s))
                     .collect(),
             };
-            let r = core.put_role_definition(&name, def).await?;
+            // the caller needs the right at every scope the role is, or becomes, assignable to
+            let r = core.put_role_definition_as(p, &name, def).await?;
             Ok(reply(StatusCode::CREATED, &definition(&r)))
         }
-        Route::DeleteRoleDefinition(_, name) => {
-            Ok(reply(StatusCode::OK, &definition(&core.delete_role_definition(&name).await?)))
+        Route::DeleteRoleDefinition(scope, name) => {
+            // a role not visible through this vault is "not found" here
+            core.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
+            Ok(reply(StatusCode::OK, &definition(&core.delete_role_definition_as(p, &name).await?)))
         }
         Route::ListRoleAssignments(scope) => {
             let principal = filter_eq(ctx.q("$filter"), "principalId");
@@ -178,8 +200,9 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
                 .collect();
             Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
         }
-        Route::GetRoleAssignment(_, name) => {
-            Ok(reply(StatusCode::OK, &assignment(vault, &core.get_role_assignment(&name).await?)))
+        Route::GetRoleAssignment(scope, name) => {
+            let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
+            Ok(reply(StatusCode::OK, &assignment(vault, &a)))
         }
         Route::PutRoleAssignment(scope, name) => {
             let b: CreateBody = parse_json(body)?;
@@ -193,10 +216,11 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
             let a = core.create_role_assignment(&name, &principal, &role, &abs).await?;
             Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
         }
-        Route::DeleteRoleAssignment(_, name) => {
-            let a = core.get_role_assignment(&name).await?;
+        Route::DeleteRoleAssignment(scope, name) => {
+            // only an assignment within the request's scope (so within this vault) is found
+            let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
             core.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
-            Ok(reply(StatusCode::OK, &assignment(vault, &core.delete_role_assignment(&name).await?)))
+            Ok(reply(StatusCode::OK, &assignment(vault, &core.delete_role_assignment(&a.id).await?)))
         }
         other => Err(Error::internal(format!("route {other:?} is not an RBAC route"))),
     }

@@ -293,6 +293,25 @@ impl Client {
         self.send(method, &url, body).await
     }
 
+    /// A GET that answers `None` when the server says 404 (a lookup that found nothing); any
+    /// other failure is an error as with [`Client::call`].
+    pub async fn get_opt(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        let url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
+        let r = self.http.get(&url).bearer_auth(self.token.expose()).send().await?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let status = r.status();
+        let text = r.text().await?;
+        if !status.is_success() {
+            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
+            let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+            bail!("({code}) {msg} [HTTP {}]", status.as_u16());
+        }
+        Ok(Some(serde_json::from_str(&text)?))
+    }
+
     async fn send(&self, method: &str, url: &str, body: Option<Value>) -> anyhow::Result<Value> {
         let m = reqwest::Method::from_bytes(method.as_bytes())?;
         let mut req = self.http.request(m, url).bearer_auth(self.token.expose());

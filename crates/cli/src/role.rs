@@ -7,6 +7,11 @@
 //! (`/`, `/secrets`, `/secrets/NAME`, `/keys/NAME`). Eligible assignments, activations and deny
 //! assignments are deployment-wide, so their `--scope` is absolute (`/`, `/vaults/NAME`,
 //! `/vaults/NAME/secrets/OBJECT`).
+//!
+//! Principals: `--assignee` (and approvers, deny-assignment principals) take an object id, an
+//! app id, a sign-in name or a group name and are resolved to the object id in the directory,
+//! as `az` does ([`resolve_assignee`]); a grant to something that resolves to nothing is refused
+//! (`--assignee-object-id` takes an id as given, e.g. for a trusted external issuer's principal).
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -105,6 +110,11 @@ pub enum DefinitionCmd {
         actions: Vec<String>,
         #[arg(long, num_args = 1..)]
         not_actions: Vec<String>,
+        /// Where the role may be assigned: `/` (the whole deployment), `/vaults/NAME[/…]`, or
+        /// relative to the vault (`/secrets`, `/keys/NAME`). Omitted: `/` for a new role, the
+        /// current scopes for an existing one. Writing a role needs the right at each of them.
+        #[arg(long, num_args = 1..)]
+        assignable_scopes: Vec<String>,
         #[command(flatten)]
         at: InVault,
     },
@@ -122,9 +132,15 @@ pub enum DefinitionCmd {
 pub enum AssignmentCmd {
     /// Assign a role to a principal or group at a scope of the vault.
     Create {
-        /// Object id of the user, service principal, managed identity or group.
+        /// The user (object id or sign-in name), service principal or managed identity (app id
+        /// or object id) or group (object id or display name), resolved to its object id in the
+        /// directory as `az` does; refused when nothing matches.
+        #[arg(long, required_unless_present = "assignee_object_id", conflicts_with = "assignee_object_id")]
+        assignee: Option<String>,
+        /// An object id used as given, without a directory lookup (e.g. a principal of a
+        /// trusted external issuer, or when the caller may not read the directory).
         #[arg(long)]
-        assignee: String,
+        assignee_object_id: Option<String>,
         /// Role name or id.
         #[arg(long)]
         role: String,
@@ -166,8 +182,12 @@ pub enum AssignmentCmd {
 pub enum EligibleCmd {
     /// Make a principal (or group) eligible to activate a role.
     Create {
+        /// As for `role assignment create`: resolved to an object id in the directory.
+        #[arg(long, required_unless_present = "assignee_object_id", conflicts_with = "assignee_object_id")]
+        assignee: Option<String>,
+        /// An object id used as given, without a directory lookup.
         #[arg(long)]
-        assignee: String,
+        assignee_object_id: Option<String>,
         #[arg(long)]
         role: String,
         /// Absolute scope, e.g. /vaults/default.
@@ -392,6 +412,82 @@ async fn role_id(cl: &Client, role: &str) -> anyhow::Result<String> {
     }
 }
 
+/// The object id that `assignee` names, resolved the way `az role assignment create
+/// --assignee` resolves it: a sign-in name (`name@domain`) is a user; a GUID is a service
+/// principal's app id or object id, else a user's or group's object id; anything else is a
+/// group's display name. Nothing found is an error: an assignment to an id that is no object
+/// (an app id, a typo) would never match a token's `oid`.
+pub(crate) async fn resolve_assignee(cl: &Client, assignee: &str) -> anyhow::Result<String> {
+    let a = assignee.trim();
+    let hint = "resolving --assignee reads the directory (deployment administrators); give \
+                --assignee-object-id to use an object id as it is";
+    let text = |v: &Value, f: &str| v.get(f).and_then(Value::as_str).map(str::to_ascii_lowercase);
+    if uuid::Uuid::parse_str(a).is_ok() {
+        for (path, field) in [("serviceprincipals", "objectId"), ("users", "objectId"), ("groups", "id")] {
+            let found = cl.get_opt(&format!("/_strongbox/{path}/{a}")).await.context(hint)?;
+            if let Some(id) = found.as_ref().and_then(|v| text(v, field)) {
+                return Ok(id);
+            }
+        }
+    } else if a.contains('@') {
+        let users = cl.list("/_strongbox/users").await.context(hint)?;
+        if let Some(id) = users
+            .iter()
+            .find(|u| u.get("userPrincipalName").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(a)))
+            .and_then(|u| text(u, "objectId"))
+        {
+            return Ok(id);
+        }
+    } else {
+        let groups = cl.list("/_strongbox/groups").await.context(hint)?;
+        let named: Vec<String> = groups
+            .iter()
+            .filter(|g| g.get("displayName").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(a)))
+            .filter_map(|g| text(g, "id"))
+            .collect();
+        match named.as_slice() {
+            [one] => return Ok(one.clone()),
+            [] => {}
+            _ => bail!("more than one group is named '{a}'; give its object id"),
+        }
+    }
+    bail!(
+        "cannot find a user, group or service principal for '{a}' in the directory (give an object id, app id, \
+         sign-in name or group name, or --assignee-object-id for an id outside the directory)"
+    )
+}
+
+/// `--assignee` resolved, or `--assignee-object-id` as given (a GUID).
+async fn assignee_id(cl: &Client, assignee: Option<String>, object_id: Option<String>) -> anyhow::Result<String> {
+    match (object_id, assignee) {
+        (Some(oid), _) => {
+            uuid::Uuid::parse_str(oid.trim()).with_context(|| format!("--assignee-object-id '{oid}' is not a GUID"))?;
+            Ok(oid.trim().to_ascii_lowercase())
+        }
+        (None, Some(a)) => resolve_assignee(cl, &a).await,
+        (None, None) => bail!("give --assignee or --assignee-object-id"),
+    }
+}
+
+/// Deny assignment principals and approvers: resolved like `--assignee`; a GUID the directory
+/// does not know (or the caller may not read) is kept as given, since naming an unknown id there
+/// grants nothing.
+async fn known_or_guid(cl: &Client, a: &str) -> anyhow::Result<String> {
+    match resolve_assignee(cl, a).await {
+        Ok(id) => Ok(id),
+        Err(_) if uuid::Uuid::parse_str(a.trim()).is_ok() => Ok(a.trim().to_ascii_lowercase()),
+        Err(e) => Err(e),
+    }
+}
+
+/// An `--assignee` filter (list, delete) as an object id when the directory resolves it, else
+/// as given: a filter grants nothing, so a caller who cannot read the directory still filters by
+/// object id.
+async fn filter_assignee(cl: &Client, assignee: Option<String>) -> Option<String> {
+    let a = assignee?;
+    Some(resolve_assignee(cl, &a).await.unwrap_or(a))
+}
+
 fn rel(scope: &str) -> String {
     let s = scope.trim_matches('/');
     if s.is_empty() { String::new() } else { format!("/{s}") }
@@ -404,6 +500,7 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
         RoleCmd::Eligible { cmd } => match cmd {
             EligibleCmd::Create {
                 assignee,
+                assignee_object_id,
                 role,
                 scope,
                 max_duration,
@@ -413,6 +510,12 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                 name,
                 at,
             } => {
+                let cl = at.client().await?;
+                let assignee = assignee_id(&cl, assignee, assignee_object_id).await?;
+                let mut approvers = Vec::new();
+                for a in &approver {
+                    approvers.push(known_or_guid(&cl, a).await?);
+                }
                 // the server resolves role names itself
                 let body = json!({
                     "principalId": assignee,
@@ -421,11 +524,12 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                     "maximumDuration": duration(&max_duration)?,
                     "justificationRequired": require_justification,
                     "mfaRequired": require_mfa,
-                    "approvalRequired": !approver.is_empty(),
-                    "approvers": approver,
+                    "approvalRequired": !approvers.is_empty(),
+                    "approvers": approvers,
                 });
                 let id = name.unwrap_or_else(new_guid);
-                at.show("PUT", &format!("/_strongbox/pim/eligible/{id}"), Some(body)).await
+                print(at.c.output, &cl.call("PUT", &format!("/_strongbox/pim/eligible/{id}"), Some(body)).await?);
+                Ok(())
             }
             EligibleCmd::List { at } => at.show("GET", "/_strongbox/pim/eligible", None).await,
             EligibleCmd::Delete { name, at } => {
@@ -467,21 +571,30 @@ pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
                 name,
                 at,
             } => {
-                let mut principals = assignee;
+                let cl = at.client().await?;
+                let mut principals = Vec::new();
+                for a in &assignee {
+                    principals.push(known_or_guid(&cl, a).await?);
+                }
                 if everyone {
                     principals.push(EVERYONE.to_owned());
+                }
+                let mut excluded = Vec::new();
+                for a in &exclude {
+                    excluded.push(known_or_guid(&cl, a).await?);
                 }
                 let body = json!({
                     "name": display_name,
                     "description": description,
                     "principalIds": principals,
-                    "excludePrincipalIds": exclude,
+                    "excludePrincipalIds": excluded,
                     "dataActions": data_actions,
                     "notDataActions": not_data_actions,
                     "scope": scope,
                 });
                 let id = name.unwrap_or_else(new_guid);
-                at.show("PUT", &format!("/_strongbox/denyAssignments/{id}"), Some(body)).await
+                print(at.c.output, &cl.call("PUT", &format!("/_strongbox/denyAssignments/{id}"), Some(body)).await?);
+                Ok(())
             }
             DenyCmd::List { at } => at.show("GET", "/_strongbox/denyAssignments", None).await,
             DenyCmd::Delete { name, at } => {
@@ -512,9 +625,10 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
             not_data_actions,
             actions,
             not_actions,
+            assignable_scopes,
             at,
         } => {
-            let body = json!({ "properties": {
+            let mut body = json!({ "properties": {
                 "roleName": role_name,
                 "description": description,
                 "type": "CustomRole",
@@ -524,8 +638,10 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
                     "dataActions": data_actions,
                     "notDataActions": not_data_actions,
                 }],
-                "assignableScopes": ["/"],
             }});
+            if !assignable_scopes.is_empty() {
+                body["properties"]["assignableScopes"] = json!(assignable_scopes);
+            }
             let id = name.unwrap_or_else(new_guid);
             at.show("PUT", &format!("{DEFS}/{id}"), Some(body)).await
         }
@@ -540,8 +656,9 @@ async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
 
 async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
     match cmd {
-        AssignmentCmd::Create { assignee, role, scope, name, at } => {
+        AssignmentCmd::Create { assignee, assignee_object_id, role, scope, name, at } => {
             let cl = at.client().await?;
+            let assignee = assignee_id(&cl, assignee, assignee_object_id).await?;
             let role = role_id(&cl, &role).await?;
             let id = name.unwrap_or_else(new_guid);
             let body = json!({ "properties": {
@@ -554,7 +671,9 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
         }
         AssignmentCmd::List { scope, assignee, at } => {
             let path = format!("{}/providers/Microsoft.Authorization/roleAssignments", rel(&scope));
-            let list = at.client().await?.list(&path).await?;
+            let cl = at.client().await?;
+            let assignee = filter_assignee(&cl, assignee).await;
+            let list = cl.list(&path).await?;
             let list: Vec<Value> = list
                 .into_iter()
                 .filter(|a| {
@@ -570,6 +689,7 @@ async fn assignment(cmd: AssignmentCmd) -> anyhow::Result<()> {
         }
         AssignmentCmd::Delete { name, assignee, role, scope, at } => {
             let cl = at.client().await?;
+            let assignee = filter_assignee(&cl, assignee).await;
             let ids: Vec<String> = match name {
                 Some(n) => vec![n],
                 None => {

@@ -388,3 +388,45 @@ async fn a_second_node_sees_changes_after_its_sync() {
     b.sync_authorization(true).await.unwrap();
     assert_eq!(b.groups_of(&u), vec![g.id]);
 }
+
+/// Issue 11.1 in the core: a custom role touches every scope it is assignable to or assigned
+/// at, and a writer needs the right at each of them; narrowing a role under its assignments is
+/// refused.
+#[tokio::test]
+async fn writing_a_custom_role_needs_rights_wherever_it_reaches() {
+    let (c, _) = core().await;
+    let x = guid();
+    c.create_role_assignment(&guid(), &x, KEY_VAULT_ADMINISTRATOR, "/vaults/teama").await.unwrap();
+    let px = who(&x);
+
+    // deployment-wide by default: X cannot create it, nor name teamb
+    let r = guid();
+    assert_eq!(c.put_role_definition_as(&px, &r, custom("wide")).await.unwrap_err().kind, ErrorKind::Forbidden);
+    let both = || NewRoleDefinition {
+        assignable_scopes: vec!["/vaults/teama".into(), "/vaults/teamb".into()],
+        ..custom("both")
+    };
+    assert_eq!(c.put_role_definition_as(&px, &r, both()).await.unwrap_err().kind, ErrorKind::Forbidden);
+    assert!(c.role_definition(&r).await.is_err(), "nothing was written");
+    let bad = NewRoleDefinition { assignable_scopes: vec!["/vaults/a/nonsense".into()], ..custom("bad") };
+    assert_eq!(c.put_role_definition(&guid(), bad).await.unwrap_err().kind, ErrorKind::BadParameter);
+
+    // the administrator makes it assignable in both and assigns it in teamb
+    c.put_role_definition(&r, both()).await.unwrap();
+    c.create_role_assignment(&guid(), &guid(), &r, "/vaults/teamb/secrets/s").await.unwrap();
+    let narrowed = || NewRoleDefinition { assignable_scopes: vec!["/vaults/teama".into()], ..custom("both") };
+    assert_eq!(c.put_role_definition_as(&px, &r, narrowed()).await.unwrap_err().kind, ErrorKind::Forbidden);
+    assert_eq!(c.delete_role_definition_as(&px, &r).await.unwrap_err().kind, ErrorKind::Forbidden);
+    // even the administrator cannot narrow it below its assignment
+    assert_eq!(c.put_role_definition(&r, narrowed()).await.unwrap_err().kind, ErrorKind::Conflict);
+    // no scopes given on an update: the role keeps its own
+    let kept = c.put_role_definition(&r, NewRoleDefinition { description: "v2".into(), ..custom("both") }).await;
+    assert_eq!(kept.unwrap().assignable_scopes, vec!["/vaults/teama", "/vaults/teamb"]);
+
+    // a role of teama's own: X may write, rewrite and delete it
+    let own = guid();
+    let in_a = || NewRoleDefinition { assignable_scopes: vec!["/vaults/teama/secrets".into()], ..custom("team a") };
+    c.put_role_definition_as(&px, &own, in_a()).await.unwrap();
+    c.put_role_definition_as(&px, &own, in_a()).await.unwrap();
+    c.delete_role_definition_as(&px, &own).await.unwrap();
+}

@@ -125,10 +125,6 @@ impl Core {
         Ok(e)
     }
 
-    pub(crate) async fn eligible_uses_of_role(&self, role_id: &str) -> Result<usize> {
-        Ok(self.list_eligible_assignments().await?.iter().filter(|e| e.role_id == role_id).count())
-    }
-
     // ---- activation ----
 
     async fn event(&self, kind: &str, outcome: &str, actor: &str, r: &ActivationRequest) {

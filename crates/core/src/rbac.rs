@@ -28,6 +28,10 @@ const ASSIGN: &str = "rbac/assign/";
 const ROLE: &str = "rbac/role/";
 const DENY: &str = "rbac/deny/";
 pub(crate) const GENERATION: &str = "rbac/generation";
+/// What writing a custom role needs at each scope it touches.
+pub const ROLE_DEFINITION_WRITE: &str = "Microsoft.KeyVault/vaults/roleDefinitions/write/action";
+/// What deleting a custom role needs at each scope it touches.
+pub const ROLE_DEFINITION_DELETE: &str = "Microsoft.KeyVault/vaults/roleDefinitions/delete/action";
 /// How often a node checks whether another node changed the authorization state.
 pub const SYNC_INTERVAL_MS: u64 = 1000;
 
@@ -295,8 +299,87 @@ impl Core {
         self.role_definition(id_or_name).await
     }
 
-    /// Creates or replaces a custom role. Returns the stored definition.
+    /// Whether role `r` is shown through `scope` (the scope of a request on a vault): built-in
+    /// roles always; a custom role when one of its assignable scopes contains `scope` or lies
+    /// within it. A role assignable only in another vault is not visible there.
+    pub fn role_visible_at(r: &RoleDefinition, scope: &str) -> bool {
+        r.built_in
+            || r.assignable_scopes
+                .iter()
+                .any(|s| strongbox_authz::covers(s, scope) || strongbox_authz::covers(scope, s))
+    }
+
+    /// A role definition as seen through `scope` ([`Core::role_visible_at`]); 404 otherwise.
+    pub async fn role_definition_at(&self, scope: &str, id: &str) -> Result<RoleDefinition> {
+        let r = self.role_definition(id).await?;
+        if Self::role_visible_at(&r, scope) {
+            Ok(r)
+        } else {
+            Err(Error::new(ErrorKind::RoleDefinitionNotFound, "The role definition was not found."))
+        }
+    }
+
+    /// Creates or replaces a custom role. Returns the stored definition. No caller check: for
+    /// callers acting on a principal's behalf use [`Core::put_role_definition_as`].
     pub async fn put_role_definition(&self, id: &str, def: NewRoleDefinition) -> Result<RoleDefinition> {
+        self.write_role_definition(id, def, None).await
+    }
+
+    /// [`Core::put_role_definition`] for principal `p`, who needs
+    /// [`ROLE_DEFINITION_WRITE`] at every scope the role is or becomes assignable to and at
+    /// every scope where it is assigned (or eligible): a custom role is shared by every scope it
+    /// is assignable to, so a right over one of them alone must not change what it grants in
+    /// another.
+    pub async fn put_role_definition_as(
+        &self,
+        p: &Principal,
+        id: &str,
+        def: NewRoleDefinition,
+    ) -> Result<RoleDefinition> {
+        self.write_role_definition(id, def, Some(p)).await
+    }
+
+    /// Scopes where role `id` is assigned (including activations) or eligible, from storage.
+    async fn role_use_scopes(&self, id: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for (k, b) in scan_all(&self.barrier, ASSIGN).await? {
+            let a = decode::<AssignmentRec>(&k, &b)?;
+            if a.role_id == id {
+                out.push(a.scope);
+            }
+        }
+        for e in self.list_eligible_assignments().await? {
+            if e.role_id == id {
+                out.push(normalize_scope(&e.scope));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses unless `p` holds `action` at each of `scopes`.
+    fn authorize_all<'a>(
+        &self,
+        p: &Principal,
+        action: &str,
+        scopes: impl IntoIterator<Item = &'a String>,
+    ) -> Result<()> {
+        let mut seen: Vec<String> = Vec::new();
+        for s in scopes {
+            let s = s.to_ascii_lowercase();
+            if !seen.contains(&s) {
+                self.authorize(p, action, &s)?;
+                seen.push(s);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_role_definition(
+        &self,
+        id: &str,
+        def: NewRoleDefinition,
+        caller: Option<&Principal>,
+    ) -> Result<RoleDefinition> {
         check_guid("role definition name", id)?;
         let id = id.to_ascii_lowercase();
         if builtin_roles().iter().any(|r| r.id == id) {
@@ -313,38 +396,85 @@ impl Core {
         check_patterns("notActions", &def.not_actions)?;
         check_patterns("dataActions", &def.data_actions)?;
         check_patterns("notDataActions", &def.not_data_actions)?;
+        if def.assignable_scopes.len() > 50 {
+            return Err(Error::bad("Too many assignableScopes (at most 50)."));
+        }
+        let asked = def.assignable_scopes.iter().map(|s| check_scope(s)).collect::<Result<Vec<String>>>()?;
         if self.role_definitions().iter().any(|r| r.name.eq_ignore_ascii_case(name) && r.id != id) {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("A role definition named '{name}' already exists (RoleDefinitionWithSameNameExists)."),
             ));
         }
-        let scopes = if def.assignable_scopes.is_empty() {
-            vec!["/".to_owned()]
-        } else {
-            def.assignable_scopes.iter().map(|s| normalize_scope(s)).collect()
-        };
-        let role = RoleDefinition {
-            id: id.clone(),
-            name: name.to_owned(),
-            description: def.description,
-            built_in: false,
-            actions: def.actions,
-            not_actions: def.not_actions,
-            data_actions: def.data_actions,
-            not_data_actions: def.not_data_actions,
-            assignable_scopes: scopes,
-            assignable_roles: None,
-        };
         let key = format!("{ROLE}{id}");
-        self.barrier.commit(bump(BTxn::new().put(&key, encode(&role)?))?).await?;
-        let stored = role.clone();
-        self.with_index(|i| i.upsert_role(stored));
-        Ok(role)
+        for _ in 0..crate::CAS_RETRIES {
+            let old = self.read_json_versioned::<RoleDefinition>(&key).await?;
+            // no scopes given: an update keeps the role's, a new role is deployment-wide
+            let scopes = match (&old, asked.is_empty()) {
+                (Some((o, _)), true) => o.assignable_scopes.clone(),
+                (None, true) => vec!["/".to_owned()],
+                (_, false) => asked.clone(),
+            };
+            let uses = match &old {
+                Some(_) => self.role_use_scopes(&id).await?,
+                None => Vec::new(),
+            };
+            if let Some(p) = caller {
+                let old_scopes = old.iter().flat_map(|(o, _)| o.assignable_scopes.iter());
+                self.authorize_all(p, ROLE_DEFINITION_WRITE, scopes.iter().chain(old_scopes).chain(uses.iter()))?;
+            }
+            if let Some(outside) = uses.iter().find(|u| !scopes.iter().any(|s| strongbox_authz::covers(s, u))) {
+                return Err(Error::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "The role is assigned at scope '{outside}', which the new assignableScopes do not cover. Delete that assignment first."
+                    ),
+                ));
+            }
+            let role = RoleDefinition {
+                id: id.clone(),
+                name: name.to_owned(),
+                description: def.description.clone(),
+                built_in: false,
+                actions: def.actions.clone(),
+                not_actions: def.not_actions.clone(),
+                data_actions: def.data_actions.clone(),
+                not_data_actions: def.not_data_actions.clone(),
+                assignable_scopes: scopes,
+                assignable_roles: None,
+            };
+            // conditioned on what was checked: a concurrent change or new assignment (which
+            // rewrites the role record, see `pin_role`) makes this commit fail and re-check
+            let txn = match &old {
+                Some((_, stamp)) => BTxn::new().unchanged(&key, stamp),
+                None => BTxn::new().absent(&key),
+            };
+            match self.barrier.commit(bump(txn.put(&key, encode(&role)?))?).await {
+                Ok(()) => {
+                    let stored = role.clone();
+                    self.with_index(|i| i.upsert_role(stored));
+                    return Ok(role);
+                }
+                Err(e) if e.kind == ErrorKind::Conflict => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::new(ErrorKind::Conflict, "The role definition changed concurrently; retry."))
     }
 
     /// Deletes a custom role; refused while any assignment (or eligible assignment) uses it.
+    /// No caller check: see [`Core::delete_role_definition_as`].
     pub async fn delete_role_definition(&self, id: &str) -> Result<RoleDefinition> {
+        self.remove_role_definition(id, None).await
+    }
+
+    /// [`Core::delete_role_definition`] for principal `p`, who needs
+    /// [`ROLE_DEFINITION_DELETE`] at every scope the role is assignable to (and assigned at).
+    pub async fn delete_role_definition_as(&self, p: &Principal, id: &str) -> Result<RoleDefinition> {
+        self.remove_role_definition(id, Some(p)).await
+    }
+
+    async fn remove_role_definition(&self, id: &str, caller: Option<&Principal>) -> Result<RoleDefinition> {
         let id = role_id_of(id);
         if builtin_roles().iter().any(|r| r.id == id) {
             return Err(Error::bad("Built-in role definitions cannot be deleted."));
@@ -357,13 +487,11 @@ impl Core {
                 .ok_or_else(|| Error::new(ErrorKind::RoleDefinitionNotFound, "The role definition was not found."))?;
             // storage, not the index: another node may have just assigned the role; such an
             // assignment rewrites the role record, so the stamp check below catches it
-            let mut used = 0usize;
-            for (k, b) in scan_all(&self.barrier, ASSIGN).await? {
-                if decode::<AssignmentRec>(&k, &b)?.role_id == id {
-                    used += 1;
-                }
+            let uses = self.role_use_scopes(&id).await?;
+            if let Some(p) = caller {
+                self.authorize_all(p, ROLE_DEFINITION_DELETE, role.assignable_scopes.iter().chain(uses.iter()))?;
             }
-            used += self.eligible_uses_of_role(&id).await?;
+            let used = uses.len();
             if used > 0 {
                 return Err(Error::new(
                     ErrorKind::RoleDefinitionInUse,
@@ -530,6 +658,17 @@ impl Core {
             .await?
             .ok_or_else(|| Error::new(ErrorKind::RoleAssignmentNotFound, "The role assignment was not found."))?;
         Ok(rec.into())
+    }
+
+    /// An assignment as seen through `scope` (the scope of a request): only one at `scope` or
+    /// below it is visible there; any other is "not found", as if it did not exist.
+    pub async fn get_role_assignment_at(&self, scope: &str, id: &str) -> Result<Assignment> {
+        let a = self.get_role_assignment(id).await?;
+        if strongbox_authz::covers(&normalize_scope(scope), &a.scope) {
+            Ok(a)
+        } else {
+            Err(Error::new(ErrorKind::RoleAssignmentNotFound, "The role assignment was not found."))
+        }
     }
 
     /// Assignments whose scope is `scope` or below it (expired activations left out).
