@@ -158,6 +158,10 @@ struct ServerArgs {
     /// such as SoftHSM2 is faster inline.
     #[arg(long, env = "STRONGBOX_PKCS11_OFFLOAD")]
     pkcs11_offload: bool,
+    /// Let trusted-issuer and attestation-authority discovery fetch from loopback, private and
+    /// link-local addresses (issuers inside your own network); refused by default (SSRF).
+    #[arg(long, env = "STRONGBOX_ISSUER_FETCH_ALLOW_PRIVATE")]
+    issuer_fetch_allow_private: bool,
 }
 
 #[derive(Args, Clone)]
@@ -460,6 +464,7 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.token_lifetime = a.token_lifetime;
     cfg.cache_entries = a.cache_entries;
     cfg.issuer_refresh_interval = a.issuer_refresh;
+    cfg.issuer_fetch_allow_private = a.issuer_fetch_allow_private;
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
         let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
         let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
@@ -718,5 +723,17 @@ mod tests {
         let super::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
         assert_eq!(a.issuer_refresh, std::time::Duration::from_secs(900));
         assert!(super::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "10s"]).is_err());
+    }
+
+    #[test]
+    fn issuer_fetch_allow_private_is_off_unless_asked_for() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = super::Cli::try_parse_from(args).unwrap();
+            let super::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+            a.issuer_fetch_allow_private
+        };
+        assert!(!parse(&["strongbox", "server"]));
+        assert!(parse(&["strongbox", "server", "--issuer-fetch-allow-private"]));
     }
 }
