@@ -617,7 +617,7 @@ pub(crate) async fn object(kind: &str, cmd: ObjectCmd) -> anyhow::Result<()> {
             let cl = at.client().await?;
             let mut restored =
                 cl.call("POST", &format!("/{kind}/restore"), Some(json!({ "value": blob.trim() }))).await?;
-            print(at.c.output, &without_secret_value(kind, &mut restored));
+            print(at.c.output, without_secret_value(kind, &mut restored));
             Ok(())
         }
     }
