@@ -83,6 +83,10 @@ def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_pat
     assert got["acceptUserTokens"] is True
     assert got["userTokens"] == {"audiences": [APP_AUD], "userClaim": "upn", "principalMapping": "user",
                                  "domains": [domain]}
+    # one issuer URL, one registration (a second name would share its external principal ids)
+    dup = server.cli("ad", "trusted-issuer", "create", "--name", f"{name}-again", "--issuer", idp.issuer,
+                     "--jwks-file", str(tmp_path / f"{name}.json"), "--bootstrap", str(server.bootstrap_path))
+    assert dup.returncode != 0 and "already registered" in dup.stderr and "409" in dup.stderr, dup.stderr
 
     upn = f"dana-{uuid.uuid4().hex[:6]}@{domain}"
     (tmp_path / "pw").write_text("a long and correct password")
@@ -106,6 +110,7 @@ def test_corporate_idp_tokens_with_secret_client(server: Server, client, tmp_pat
 
     assert "Invalid audience" in rejected(CorpIdpCredential(idp, upn, aud="api://someone-else"))
     assert "Token is expired" in rejected(CorpIdpCredential(idp, upn, exp_in=-600))
+    assert "lifetime exceeds" in rejected(CorpIdpCredential(idp, upn, exp_in=25 * 3600)), "at most 24 h"
     assert "not known to this directory" in rejected(CorpIdpCredential(idp, f"nobody-{uuid.uuid4().hex[:6]}@{domain}"))
     # a local user of another domain (e.g. an administrator) cannot be signed in by this IdP
     other = f"ops-{uuid.uuid4().hex[:6]}@strongbox-{uuid.uuid4().hex[:6]}.local"

@@ -124,12 +124,14 @@ pub(crate) enum FedCmd {
         #[command(flatten)]
         c: Conn,
     },
+    /// List the federated credentials of a service principal.
     List {
         #[arg(long)]
         id: String,
         #[command(flatten)]
         c: Conn,
     },
+    /// Delete a federated credential of a service principal (its tokens are no longer exchanged).
     Delete {
         #[arg(long)]
         id: String,
@@ -213,10 +215,12 @@ pub(crate) enum IssuerCmd {
         #[command(flatten)]
         c: Conn,
     },
+    /// List the trusted issuers (their keys' ids, discovery URL, user-token settings).
     List {
         #[command(flatten)]
         c: Conn,
     },
+    /// Stop trusting an issuer: its federated and user tokens are refused from then on.
     Delete {
         #[arg(long)]
         name: String,
@@ -299,10 +303,12 @@ pub(crate) enum AttestationCmd {
         #[command(flatten)]
         c: Conn,
     },
+    /// List the attestation authorities that secure key release trusts.
     List {
         #[command(flatten)]
         c: Conn,
     },
+    /// Stop trusting an attestation authority for secure key release.
     Delete {
         #[arg(long)]
         name: String,
@@ -366,16 +372,19 @@ pub(crate) enum UserCmd {
         #[command(flatten)]
         c: Conn,
     },
+    /// Delete a user (object id or user principal name); its tokens are refused from then on.
     Delete {
         #[arg(long)]
         id: String,
         #[command(flatten)]
         c: Conn,
     },
+    /// List the users (never passwords or TOTP secrets).
     List {
         #[command(flatten)]
         c: Conn,
     },
+    /// Show one user (object id or user principal name).
     Show {
         #[arg(long)]
         id: String,
@@ -393,10 +402,12 @@ fn password_of(password: Option<String>, file: Option<PathBuf>) -> anyhow::Resul
 
 #[derive(Subcommand)]
 pub(crate) enum PolicyCmd {
+    /// Show the tenant's identity policy.
     Show {
         #[command(flatten)]
         c: Conn,
     },
+    /// Change the identity policy (the settings not given stay).
     Set {
         /// Seconds between token signing-key rotations (at least 3600).
         #[arg(long)]

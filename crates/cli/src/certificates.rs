@@ -107,6 +107,7 @@ pub enum PendingCmd {
 
 #[derive(Subcommand)]
 pub enum PolicyCmd {
+    /// Show the policy of a certificate.
     Show(Named),
     /// Change members of the policy (the rest stay).
     Update {
@@ -119,6 +120,7 @@ pub enum PolicyCmd {
 
 #[derive(Subcommand)]
 pub enum ContactCmd {
+    /// List the certificate contacts of the vault.
     List(InVault),
     /// Add a contact (the others stay).
     Add {
@@ -149,14 +151,18 @@ pub enum IssuerCmd {
         #[command(flatten)]
         i: IssuerArgs,
     },
+    /// Change an issuer's provider, credentials, organization or enabled flag (the rest stay).
     Update {
         #[command(flatten)]
         n: Named,
         #[command(flatten)]
         i: IssuerArgs,
     },
+    /// Show a certificate issuer (its password is never shown).
     Show(Named),
+    /// List the certificate issuers of the vault.
     List(InVault),
+    /// Delete a certificate issuer.
     Delete(Named),
 }
 
@@ -275,6 +281,22 @@ impl PolicyArgs {
     }
 }
 
+impl PolicyArgs {
+    /// The policy of a new certificate: issuer `Self` unless `--issuer` or the policy file names
+    /// one (as `az keyvault certificate get-default-policy`; the API's own default, `Unknown`,
+    /// would leave the certificate waiting for a merge).
+    fn create_body(&self) -> anyhow::Result<Value> {
+        let mut p = self.body()?;
+        if p.pointer("/issuer/name").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {
+            if !p["issuer"].is_object() {
+                p["issuer"] = json!({});
+            }
+            p["issuer"]["name"] = json!("Self");
+        }
+        Ok(p)
+    }
+}
+
 /// The certificates of a PEM or DER file, as standard base64 DER.
 fn certs_of(f: &PathBuf) -> anyhow::Result<Vec<String>> {
     let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
@@ -311,7 +333,7 @@ pub async fn run(cmd: CertCmd) -> anyhow::Result<()> {
     match cmd {
         CertCmd::Create { n, policy, p, disabled } => {
             let mut body = p.body(disabled.then_some(false))?;
-            body["policy"] = policy.body()?;
+            body["policy"] = policy.create_body()?;
             let cl = n.at.client().await?;
             let mut op = cl.call("POST", &format!("/certificates/{}/create", n.name), Some(body)).await?;
             // Issuance by Self or a built-in CA completes at once; wait briefly for anything else.
@@ -328,7 +350,23 @@ pub async fn run(cmd: CertCmd) -> anyhow::Result<()> {
                 Some("completed") => {
                     print(n.at.c.output, &cl.call("GET", &format!("/certificates/{}", n.name), None).await?)
                 }
-                _ => print(n.at.c.output, &op),
+                // issuer Unknown: the CSR is the result (sign it elsewhere, then `certificate merge`)
+                Some("inProgress") if op.get("csr").is_some_and(|c| !c.is_null()) => {
+                    print(n.at.c.output, &op);
+                    eprintln!(
+                        "certificate '{}' waits for a merge: sign its CSR (`certificate pending show --csr-file`), then run `certificate merge`",
+                        n.name
+                    );
+                }
+                other => {
+                    let details = op.get("status_details").and_then(Value::as_str).unwrap_or("");
+                    bail!(
+                        "certificate '{}' was not issued (status {}){}{details}; see `certificate pending show`",
+                        n.name,
+                        other.unwrap_or("unknown"),
+                        if details.is_empty() { "" } else { ": " }
+                    );
+                }
             }
             Ok(())
         }
@@ -497,7 +535,9 @@ pub enum CaCmd {
         #[arg(long)]
         cert_file: Option<PathBuf>,
     },
+    /// List the vault's built-in certificate authorities.
     List(InVault),
+    /// Show a built-in certificate authority (its certificate, never its key).
     Show(Named),
 }
 

@@ -129,11 +129,12 @@ impl Connection {
         })
     }
 
-    pub fn default_vault_url(&self) -> anyhow::Result<String> {
-        match &self.default_vault_url {
-            Some(u) => Ok(u.trim_end_matches('/').to_owned()),
-            None => bail!("give --vault-name or --vault-url"),
-        }
+    /// Where commands without --vault-name / --vault-url go: the bootstrap file's vault, or the
+    /// authority host, which serves the default vault and the `/_strongbox` management API
+    /// (so `vault create`, `ad …` and `role …` work with the `AZURE_*` variables as with a
+    /// saved sign-in).
+    pub fn default_vault_url(&self) -> String {
+        self.default_vault_url.as_deref().unwrap_or(&self.authority).trim_end_matches('/').to_owned()
     }
 }
 

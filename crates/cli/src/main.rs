@@ -24,6 +24,30 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// The command tree as run: the derived one (kept in one place so the help-text test sees
+/// exactly what users see).
+fn cli_command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command().mut_subcommands(|c| {
+        let kind = match c.get_name() {
+            k @ ("secret" | "key" | "certificate") => k.to_owned(),
+            _ => return c,
+        };
+        c.mut_subcommands(|s| match s.get_about().map(ToString::to_string) {
+            Some(a) if a.contains("{kind}") => s.about(a.replace("{kind}", &kind)),
+            _ => s,
+        })
+    })
+}
+
+impl Cli {
+    fn parse_from_command() -> Self {
+        use clap::FromArgMatches;
+        let matches = cli_command().get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server (first start creates the data folder, CA, seal key, default vault and bootstrap admin).
@@ -134,6 +158,10 @@ struct ServerArgs {
     /// such as SoftHSM2 is faster inline.
     #[arg(long, env = "STRONGBOX_PKCS11_OFFLOAD")]
     pkcs11_offload: bool,
+    /// Let trusted-issuer and attestation-authority discovery fetch from loopback, private and
+    /// link-local addresses (issuers inside your own network); refused by default (SSRF).
+    #[arg(long, env = "STRONGBOX_ISSUER_FETCH_ALLOW_PRIVATE")]
+    issuer_fetch_allow_private: bool,
 }
 
 #[derive(Args, Clone)]
@@ -217,33 +245,34 @@ pub(crate) enum Output {
     Table,
 }
 
-/// Commands that secrets and keys share (same paths under `/secrets` or `/keys`).
+/// Commands that secrets, keys and certificates share (same paths under `/secrets`, `/keys` or
+/// `/certificates`); `{kind}` in their help texts is replaced by [`cli_command`].
 #[derive(Subcommand)]
 pub(crate) enum ObjectCmd {
-    /// Show one (the latest version unless --version).
+    /// Show a {kind} (the latest version unless --version).
     Show(Versioned),
-    /// List all (metadata only).
+    /// List the {kind}s of a vault (metadata only).
     List(InVault),
-    /// List the versions of one.
+    /// List the versions of a {kind}.
     ListVersions(Named),
-    /// Soft-delete one (all its versions).
+    /// Soft-delete a {kind} (all its versions).
     Delete(Named),
-    /// Recover a soft-deleted one.
+    /// Recover a soft-deleted {kind}.
     Recover(Named),
-    /// Permanently delete a soft-deleted one.
+    /// Permanently delete a soft-deleted {kind}.
     Purge(Named),
-    /// List the soft-deleted ones.
+    /// List the soft-deleted {kind}s.
     ListDeleted(InVault),
-    /// Show a soft-deleted one.
+    /// Show a soft-deleted {kind}.
     ShowDeleted(Named),
-    /// Write an encrypted backup of all versions to a file.
+    /// Write an encrypted backup of a {kind} (all versions) to a file (mode 0600).
     Backup {
         #[command(flatten)]
         n: Named,
         #[arg(long)]
         file: PathBuf,
     },
-    /// Restore from a backup file.
+    /// Restore a {kind} from a backup file.
     Restore {
         #[command(flatten)]
         at: InVault,
@@ -393,7 +422,7 @@ async fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGBOX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    if let Err(e) = run(Cli::parse()).await {
+    if let Err(e) = run(Cli::parse_from_command()).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
@@ -435,6 +464,7 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.token_lifetime = a.token_lifetime;
     cfg.cache_entries = a.cache_entries;
     cfg.issuer_refresh_interval = a.issuer_refresh;
+    cfg.issuer_fetch_allow_private = a.issuer_fetch_allow_private;
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
         let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
         let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
@@ -491,7 +521,7 @@ async fn connect(c: &Conn, v: Option<&VaultSel>) -> anyhow::Result<Client> {
     let url = match v {
         Some(VaultSel { vault_url: Some(u), .. }) => u.trim_end_matches('/').to_owned(),
         Some(VaultSel { vault_name: Some(n), .. }) => conn.vault_url_for(n)?,
-        _ => conn.default_vault_url()?,
+        _ => conn.default_vault_url(),
     };
     Client::new(conn, url).await
 }
@@ -577,15 +607,31 @@ pub(crate) async fn object(kind: &str, cmd: ObjectCmd) -> anyhow::Result<()> {
         ObjectCmd::Backup { n, file } => {
             let r = n.at.client().await?.call("POST", &format!("/{kind}/{}/backup", n.name), None).await?;
             let blob = r.get("value").and_then(Value::as_str).context("backup reply has no value")?;
-            write_file(&file, blob)?;
-            eprintln!("backup of '{}' written to {}", n.name, file.display());
+            // the blob is encrypted, but it is still the whole object: private to its owner
+            strongbox_server::write_private(&file, blob.as_bytes())?;
+            eprintln!("backup of '{}' written to {} (mode 0600)", n.name, file.display());
             Ok(())
         }
         ObjectCmd::Restore { at, file } => {
             let blob = read_text(&file)?;
-            at.show("POST", &format!("/{kind}/restore"), Some(json!({ "value": blob.trim() }))).await
+            let cl = at.client().await?;
+            let mut restored =
+                cl.call("POST", &format!("/{kind}/restore"), Some(json!({ "value": blob.trim() }))).await?;
+            print(at.c.output, without_secret_value(kind, &mut restored));
+            Ok(())
         }
     }
+}
+
+/// A restored secret's reply without its value (a restore must not print the secret; `secret
+/// show` does when asked). Other kinds are returned as they are.
+fn without_secret_value<'a>(kind: &str, reply: &'a mut Value) -> &'a Value {
+    if kind == "secrets"
+        && let Some(m) = reply.as_object_mut()
+    {
+        m.remove("value");
+    }
+    reply
 }
 
 async fn vault(cmd: VaultCmd) -> anyhow::Result<()> {
@@ -616,6 +662,33 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every command of the tree (but clap's own `help`) has an about text of its own: copy-pasted
+    /// descriptions make `--help` useless for telling commands apart.
+    #[test]
+    fn every_command_has_its_own_help_text() {
+        fn walk(c: &clap::Command, path: &str, seen: &mut Vec<(String, String)>, bad: &mut Vec<String>) {
+            for sub in c.get_subcommands().filter(|s| s.get_name() != "help") {
+                let p = format!("{path} {}", sub.get_name());
+                match sub.get_about().map(|a| a.to_string()).filter(|a| !a.trim().is_empty()) {
+                    None => bad.push(format!("`{p}` has no help text")),
+                    Some(a) if a.contains("{kind}") => bad.push(format!("`{p}` has a placeholder left: \"{a}\"")),
+                    Some(a) => {
+                        let key = a.trim().trim_end_matches('.').to_lowercase();
+                        if let Some((other, _)) = seen.iter().find(|(_, k)| *k == key) {
+                            bad.push(format!("`{p}` and `{other}` share the help text \"{a}\""));
+                        }
+                        seen.push((p.clone(), key));
+                    }
+                }
+                walk(sub, &p, seen, bad);
+            }
+        }
+        let (mut seen, mut bad) = (Vec::new(), Vec::new());
+        walk(&super::cli_command(), "strongbox", &mut seen, &mut bad);
+        assert!(seen.len() > 100, "only {} commands found", seen.len());
+        assert!(bad.is_empty(), "{} problems:\n{}", bad.len(), bad.join("\n"));
     }
 
     #[test]
@@ -650,5 +723,17 @@ mod tests {
         let super::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
         assert_eq!(a.issuer_refresh, std::time::Duration::from_secs(900));
         assert!(super::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "10s"]).is_err());
+    }
+
+    #[test]
+    fn issuer_fetch_allow_private_is_off_unless_asked_for() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = super::Cli::try_parse_from(args).unwrap();
+            let super::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+            a.issuer_fetch_allow_private
+        };
+        assert!(!parse(&["strongbox", "server"]));
+        assert!(parse(&["strongbox", "server", "--issuer-fetch-allow-private"]));
     }
 }

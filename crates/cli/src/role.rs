@@ -208,10 +208,12 @@ pub enum EligibleCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// List the role eligibilities (who may activate which role where).
     List {
         #[command(flatten)]
         at: InVault,
     },
+    /// Delete a role eligibility (by name).
     Delete {
         #[arg(long)]
         name: String,
@@ -222,6 +224,7 @@ pub enum EligibleCmd {
 
 #[derive(Subcommand)]
 pub enum ActivationCmd {
+    /// List the role activations.
     List {
         #[command(flatten)]
         at: InVault,
@@ -236,6 +239,7 @@ pub enum ActivationCmd {
 
 #[derive(Subcommand)]
 pub enum DenyCmd {
+    /// Deny data actions to principals or groups (or everyone) at a scope, whatever their roles grant.
     Create {
         /// Principals (or groups) denied; use --everyone for all.
         #[arg(long, num_args = 1..)]
@@ -262,10 +266,12 @@ pub enum DenyCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// List the deny assignments.
     List {
         #[command(flatten)]
         at: InVault,
     },
+    /// Delete a deny assignment (by name).
     Delete {
         #[arg(long)]
         name: String,
@@ -276,6 +282,7 @@ pub enum DenyCmd {
 
 #[derive(Subcommand)]
 pub enum GroupCmd {
+    /// Create a group (its members get the roles and deny assignments made to it).
     Create {
         #[arg(long)]
         display_name: String,
@@ -284,6 +291,7 @@ pub enum GroupCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// List the groups.
     List {
         #[command(flatten)]
         at: InVault,
@@ -295,6 +303,7 @@ pub enum GroupCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// Add, remove or list the members of a group.
     Member {
         #[command(subcommand)]
         cmd: MemberCmd,
@@ -303,6 +312,7 @@ pub enum GroupCmd {
 
 #[derive(Subcommand)]
 pub enum MemberCmd {
+    /// Add a principal (or a group) to a group.
     Add {
         #[arg(long)]
         group: String,
@@ -311,6 +321,7 @@ pub enum MemberCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// Remove a member from a group.
     Remove {
         #[arg(long)]
         group: String,
@@ -319,6 +330,7 @@ pub enum MemberCmd {
         #[command(flatten)]
         at: InVault,
     },
+    /// List the members of a group.
     List {
         #[arg(long)]
         group: String,

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub trusted_issuer_ca: Option<PathBuf>,
     /// How often the keys of trusted issuers registered by discovery URL are re-fetched.
     pub issuer_refresh_interval: Duration,
+    /// Let trusted-issuer and attestation-authority discovery fetch from loopback, private,
+    /// link-local and unique-local addresses (`--issuer-fetch-allow-private`; default: refused).
+    pub issuer_fetch_allow_private: bool,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,6 +76,7 @@ impl ServerConfig {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             issuer_refresh_interval: Duration::from_secs(3600),
+            issuer_fetch_allow_private: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -229,7 +233,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         tracing::info!(token = %p11.token, module = %p11.module.display(), "HSM-protected keys use a PKCS#11 token");
         core.set_key_provider(Arc::new(provider));
     }
-    let fetcher = issuer_fetch::HttpIssuerFetcher::new(cfg.trusted_issuer_ca.as_deref())?;
+    let fetcher =
+        issuer_fetch::HttpIssuerFetcher::new(cfg.trusted_issuer_ca.as_deref(), cfg.issuer_fetch_allow_private)?;
     core.set_issuer_key_fetcher(Arc::new(fetcher));
     let created = core.bootstrap(&cfg.default_vault).await?;
 

@@ -178,11 +178,11 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
     assert!(p.app_id.is_empty(), "an IdP's client id is not one of our applications");
     // one sign-in event per token (first use), not per request
     assert_eq!(t.external_events("success").await, 2);
-    // a federation-only record of the same issuer URL (sorting first) does not hide it
+    // one issuer URL, one registration: a second name would share its external principal ids
     let fed = t
         .mgmt("PUT", "_strongbox/trustedissuers/aaa-corp-fed", Some(json!({"issuer": ISSUER, "jwks": idp.jwks()})))
         .await;
-    assert_eq!(fed.status, 200, "{}", fed.body);
+    assert_eq!(fed.status, 409, "{}", fed.body);
     let tok_again = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3500));
     assert_eq!(t.get_secret("payroll", &tok_again).await.status, 200);
     // our own tokens are unaffected
@@ -459,4 +459,101 @@ async fn corporate_idp_group_claims_map_to_strongbox_groups() {
     let del = t.mgmt("DELETE", &format!("_strongbox/groups/{gid}"), None).await;
     assert!(del.status == 200 || del.status == 204, "{}", del.body);
     assert_eq!(t.get_secret("design-doc", &with_groups(json!([IDP_ENG]), T0 + 3593)).await.status, 403);
+}
+
+/// A token exchange with a federated assertion; the reply.
+async fn exchange(t: &Srv, app: &str, assertion: &str) -> Reply {
+    let scope = format!("{}/.default", t.s.resource());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", app),
+        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        ("client_assertion", assertion),
+        ("scope", scope.as_str()),
+    ];
+    let r = t.s.http.post(t.s.token_url()).form(&form).send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    Reply { status, body: r.json().await.unwrap(), headers }
+}
+
+#[tokio::test]
+async fn trusted_issuer_tokens_have_a_bounded_lifetime_and_one_registration() {
+    let t = Srv::start().await;
+    let idp = Idp::new("corp-k1");
+    let settings = json!({"audiences": [APP_AUD], "userClaim": "email", "principalMapping": "external"});
+    let put = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/corp",
+            Some(json!({"issuer": ISSUER, "jwks": idp.jwks(), "userTokens": settings})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+
+    // the same issuer URL under a second name is refused (also with a trailing slash); the
+    // first name can still be updated, and the URL is free again once that one is deleted
+    for url in [ISSUER.to_owned(), format!("{ISSUER}/")] {
+        let dup =
+            t.mgmt("PUT", "_strongbox/trustedissuers/corp-two", Some(json!({"issuer": url, "jwks": idp.jwks()}))).await;
+        assert_eq!(dup.status, 409, "{}", dup.body);
+        assert_eq!(dup.body["error"]["code"], "Conflict", "{}", dup.body);
+        assert!(dup.body["error"]["message"].as_str().unwrap().contains("'corp'"), "{}", dup.body);
+    }
+    let again = t
+        .mgmt(
+            "PUT",
+            "_strongbox/trustedissuers/CORP",
+            Some(json!({"issuer": ISSUER, "jwks": idp.jwks(), "userTokens": settings})),
+        )
+        .await;
+    assert_eq!(again.status, 200, "updating the same registration: {}", again.body);
+    let listed = t.mgmt("GET", "_strongbox/trustedissuers", None).await;
+    assert_eq!(listed.body["value"].as_array().unwrap().len(), 1, "{}", listed.body);
+
+    // user tokens: at most 24 h, counted from iat and from now
+    let day = 24 * 3600;
+    let ok = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + day));
+    // signed in (403: no role was assigned to the person)
+    let r = t.get_secret("s", &ok).await;
+    assert_eq!(r.status, 403, "a 24 h token is accepted: {}", r.body);
+    let long = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + day + 3600));
+    assert_401(&t.get_secret("s", &long).await, "AKV10022: Token lifetime exceeds");
+    let mut no_iat = user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 30 * day);
+    no_iat.as_object_mut().unwrap().remove("iat");
+    assert_401(&t.get_secret("s", &idp.sign(&no_iat)).await, "AKV10022: Token lifetime exceeds");
+    let mut old_iat = user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3600);
+    old_iat["iat"] = json!(T0 - day);
+    assert_401(&t.get_secret("s", &idp.sign(&old_iat)).await, "AKV10022: Token lifetime exceeds");
+
+    // federated assertions of the same issuer: the same bound at the token endpoint
+    let sp = t.mgmt("POST", "_strongbox/serviceprincipals", Some(json!({"displayName": "fed-app"}))).await;
+    assert_eq!(sp.status, 201, "{}", sp.body);
+    let app = sp.body["appId"].as_str().unwrap().to_owned();
+    let fc = t
+        .mgmt(
+            "POST",
+            &format!("_strongbox/serviceprincipals/{app}/federatedcredentials"),
+            Some(json!({"name": "wl", "issuer": ISSUER, "subject": "system:serviceaccount:ns:sa"})),
+        )
+        .await;
+    assert_eq!(fc.status, 201, "{}", fc.body);
+    let fed = |iat: Option<i64>, exp: i64| {
+        let mut c = json!({"iss": ISSUER, "sub": "system:serviceaccount:ns:sa", "aud": ["api://AzureADTokenExchange"],
+                           "nbf": T0, "exp": exp});
+        if let Some(i) = iat {
+            c["iat"] = json!(i);
+        }
+        idp.sign(&c)
+    };
+    let r = exchange(&t, &app, &fed(Some(T0), T0 + 3600)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (iat, exp) in [(Some(T0), T0 + day + 3600), (None, T0 + 30 * day), (Some(T0 - day), T0 + 600)] {
+        let r = exchange(&t, &app, &fed(iat, exp)).await;
+        assert_eq!(r.status, 400, "iat {iat:?} exp {exp}: {}", r.body);
+        assert_eq!(r.body["error"], "invalid_client", "{}", r.body);
+        let d = r.body["error_description"].as_str().unwrap();
+        assert!(d.starts_with("AADSTS700024:") && d.contains("24 hours"), "{d}");
+        assert!(r.body.get("access_token").is_none());
+    }
 }

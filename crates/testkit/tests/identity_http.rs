@@ -647,6 +647,8 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
     let ca = d.join("ca.pem");
     let s = TestServer::start_configured(Some(strongbox_types::FakeClock::new(T0)), |c| {
         c.trusted_issuer_ca = Some(ca.clone());
+        // the test's issuer is on loopback
+        c.issuer_fetch_allow_private = true;
     })
     .await;
     let admin = s.admin_token().await;
@@ -665,7 +667,9 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
         assert!(m.contains(host) && m.contains(what), "{m}");
     };
     let host = format!("127.0.0.1:{}", idp.port);
-    bad(&put(idp.url("disc-other.json")).await, &host, "not the registered");
+    let other = put(idp.url("disc-other.json")).await;
+    bad(&other, &host, "not the registered");
+    assert!(!other.body.to_string().contains("someone.else"), "the remote issuer value is repeated: {}", other.body);
     // (s_server answers a missing file with a 200 and an error text)
     bad(&put(idp.url("missing.json")).await, &host, "is not JSON");
     std::fs::write(www.join("huge.json"), vec![b' '; 300 * 1024]).unwrap();

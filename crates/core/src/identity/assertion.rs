@@ -250,7 +250,15 @@ impl Core {
                     "AADSTS700212: No matching federated identity record found for presented assertion audience.",
                 )
             })?;
-        self.check_times(u, self.now())?;
+        let now = self.now();
+        let exp = self.check_times(u, now)?;
+        if super::external::lifetime_too_long(u, exp, now) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_client",
+                "AADSTS700024: Client assertion is not within its valid time range: tokens of a trusted issuer may live at most 24 hours.",
+            ));
+        }
         Ok(matched.id.clone())
     }
 

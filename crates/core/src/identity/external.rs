@@ -47,6 +47,11 @@ const MAX_AUDIENCES: usize = 10;
 pub const MAX_GROUP_MAP: usize = 200;
 /// Most values of a token's group claim that are looked at (the rest are ignored).
 pub const MAX_GROUP_VALUES: usize = 200;
+/// Longest lifetime accepted for a token of a trusted issuer (a federated assertion or an IdP
+/// user token): 24 hours, counted as `exp - iat` when the token has `iat` and always as
+/// `exp - now`. (Entra's own tokens live 60-90 minutes, Kubernetes projected tokens 1 hour by
+/// default; a token valid for weeks is a stolen-token risk, not a real need.)
+pub const MAX_FOREIGN_TOKEN_LIFETIME: i64 = 24 * 3600;
 /// Seconds a snapshot of the trusted-issuer records serves foreign-token dispatch.
 const ISSUER_SNAPSHOT_TTL: i64 = 5;
 
@@ -265,6 +270,13 @@ pub(super) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
 
 /// Whether the IdP says the `email` claim is unverified (`email_verified` false): such an
 /// address may have been typed by the person themself, so it names nobody here.
+/// Whether a foreign token expiring at `exp` lives longer than [`MAX_FOREIGN_TOKEN_LIFETIME`]
+/// (with [`SKEW`] on the `exp - now` count, for clock differences).
+pub(super) fn lifetime_too_long(u: &Unverified<'_>, exp: i64, now: i64) -> bool {
+    let issued_long_ago = u.time_claim("iat").is_some_and(|iat| exp.saturating_sub(iat) > MAX_FOREIGN_TOKEN_LIFETIME);
+    issued_long_ago || exp.saturating_sub(now) > MAX_FOREIGN_TOKEN_LIFETIME.saturating_add(SKEW)
+}
+
 fn email_unverified(claims: &Value) -> bool {
     match claims.get("email_verified") {
         Some(Value::Bool(b)) => !b,
@@ -356,6 +368,9 @@ impl Core {
         }
         if u.time_claim("nbf").is_some_and(|nbf| nbf > now + SKEW) {
             return Err(AuthFailure("AKV10023: Token is not yet valid."));
+        }
+        if lifetime_too_long(&u, exp, now) {
+            return Err(AuthFailure("AKV10022: Token lifetime exceeds the 24 hours accepted for external tokens."));
         }
         let auds = u.audiences();
         let aud_ok = auds.iter().any(|a| {
@@ -503,6 +518,28 @@ impl Core {
                 Ok((p, key, Some((issuer_status_key(&rec.name), rec.issuer.clone()))))
             }
         }
+    }
+
+    /// Refuses registering `issuer` under `name` when another trusted issuer has the same URL
+    /// (trailing `/` ignored): the two would share external principal ids and federated
+    /// matches. Re-registering under the same name (an update) is fine.
+    pub(super) async fn check_issuer_url_free(&self, name: &str, issuer: &str) -> Result<()> {
+        let want = issuer.trim_end_matches('/');
+        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
+        for (k, v) in &rows {
+            let other: TrustedIssuerRec = crate::decode(k, v)?;
+            if !other.name.eq_ignore_ascii_case(name) && other.issuer.trim_end_matches('/') == want {
+                return Err(Error::new(
+                    strongbox_types::ErrorKind::Conflict,
+                    format!(
+                        "This issuer URL is already registered as the trusted issuer '{}'; update or delete that one \
+                         instead (one issuer, one registration).",
+                        other.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses user-token settings whose `domains` another trusted issuer already holds.

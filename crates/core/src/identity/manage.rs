@@ -559,6 +559,7 @@ impl Core {
         if let Some(t) = user_tokens.as_mut() {
             self.prepare_user_tokens(name, t).await?;
         }
+        self.check_issuer_url_free(name, issuer).await?;
         let mut fetched = 0;
         let jwks = match (jwks, &discovery_url) {
             (Some(j), _) => j,
