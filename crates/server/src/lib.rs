@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 use serde::{Deserialize, Serialize};
 use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
@@ -23,6 +21,9 @@ use strongbox_types::{Clock, SecretString, SystemClock};
 pub use strongbox_hsm::Pkcs11Config;
 
 mod issuer_fetch;
+mod transport;
+
+pub use transport::{TransportConfig, default_max_connections, open_file_limit};
 
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub trusted_issuer_ca: Option<PathBuf>,
     /// How often the keys of trusted issuers registered by discovery URL are re-fetched.
     pub issuer_refresh_interval: Duration,
+    /// Connection limits and timeouts of the HTTPS listeners.
+    pub transport: TransportConfig,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,6 +76,7 @@ impl ServerConfig {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             issuer_refresh_interval: Duration::from_secs(3600),
+            transport: TransportConfig::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -107,7 +111,10 @@ pub struct Running {
     pub bootstrap: BootstrapFile,
     pub ca_pem: String,
     pub core: Arc<Core>,
-    handle: Handle<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The listeners: they stop on `stop` and close their connections.
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    /// Background jobs: aborted at shutdown.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -118,16 +125,17 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
+    /// Stops accepting, closes every open connection and stops the background jobs.
     pub fn shutdown(&self) {
-        self.handle.shutdown();
+        let _ = self.stop.send(true);
         for t in &self.tasks {
             t.abort();
         }
     }
 
-    /// Waits until every listener has stopped.
+    /// Waits until every listener (and its connections) has stopped.
     pub async fn wait(self) {
-        for t in self.tasks {
+        for t in self.listeners.into_iter().chain(self.tasks) {
             let _ = t.await;
         }
     }
@@ -155,6 +163,23 @@ pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// The TLS settings of the listeners: the issued server certificate, HTTP/2 and HTTP/1.1 by ALPN.
+fn tls_config(cert: &CertPem) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| anyhow::anyhow!("the server certificate is not valid PEM"))?;
+    let key = PrivateKeyDer::from_pem_slice(cert.key.expose().as_bytes())
+        .map_err(|_| anyhow::anyhow!("the server key is not valid PEM"))?;
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the server certificate and key do not fit")?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
 }
 
 fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
@@ -272,23 +297,31 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     text.push(b'\n');
     write_private(&bootstrap_path, &text)?;
 
-    let tls =
-        RustlsConfig::from_pem(server_cert.cert.into_bytes(), server_cert.key.expose().as_bytes().to_vec()).await?;
-    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone() });
-    let handle: Handle<SocketAddr> = Handle::new();
-    let mut tasks = Vec::new();
+    let tls = Arc::new(tls_config(&server_cert)?);
+    let app = strongbox_api::router(core.clone(), ApiConfig {
+            default_vault: cfg.default_vault.clone(),
+            body_timeout: cfg.transport.body_timeout,
+        });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let transport = Arc::new(cfg.transport.clone());
+    // one connection budget over all listeners
+    let slots = Arc::new(tokio::sync::Semaphore::new(transport.max_connections.max(1)));
+    let mut served = Vec::new();
     let mut addrs = Vec::new();
     for l in listeners {
         l.set_nonblocking(true)?;
         addrs.push(l.local_addr()?);
-        let server = axum_server::from_tcp_rustls(l, tls.clone())?.handle(handle.clone());
-        let app = app.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await {
-                tracing::error!(error = %e, "listener stopped");
-            }
-        }));
+        let l = tokio::net::TcpListener::from_std(l)?;
+        served.push(tokio::spawn(transport::serve(
+            l,
+            tls.clone(),
+            app.clone(),
+            transport.clone(),
+            slots.clone(),
+            stopped.clone(),
+        )));
     }
+    let mut tasks = Vec::new();
 
     let purge_core = core.clone();
     let every = cfg.purge_interval;
@@ -342,5 +375,5 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }));
 
-    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, handle, tasks })
+    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, stop, listeners: served, tasks })
 }
