@@ -165,6 +165,52 @@ pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     result
 }
 
+/// Creates the data folder (0700), or checks an existing one: a folder other users can enter
+/// or list is refused (the database, the seal key and the CA key live there), with the command
+/// that fixes it.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read data folder {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("the data folder {} is not a folder", dir.display());
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the data folder {} is accessible to other users (mode {mode:03o}); it holds the database and the seal \
+             key: run `chmod 700 {}` and start again",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `strongbox.db` and SQLite's side files: any that other users could read become 0600.
+fn restrict_db_files(db: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = db.with_file_name(format!("{name}{suffix}"));
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if !meta.is_file() {
+            bail!("{} is not a regular file", p.display());
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {} to mode 0600", p.display()))?;
+            tracing::warn!(file = %p.display(), old_mode = format!("{mode:03o}"), "database file was readable by others: now 0600");
+        }
+    }
+    Ok(())
+}
+
 /// The TLS settings of the listeners: the issued server certificate, HTTP/2 and HTTP/1.1 by ALPN.
 fn tls_config(cert: &CertPem) -> anyhow::Result<rustls::ServerConfig> {
     use rustls_pki_types::pem::PemObject;
@@ -203,11 +249,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     if cfg.listen.is_empty() {
         bail!("no listen address given");
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&cfg.data_dir)
-        .with_context(|| format!("cannot create data folder {}", cfg.data_dir.display()))?;
+    prepare_data_dir(&cfg.data_dir)?;
 
     // Bind first: with port 0 (tests) the real port is part of the token audience.
     let mut listeners = Vec::new();
@@ -223,7 +265,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }
 
-    let sqlite = SqliteStorage::open(&cfg.data_dir.join("strongbox.db")).await?;
+    let db_path = cfg.data_dir.join("strongbox.db");
+    // SQLite gives its -wal/-shm/-journal files the mode of the database file: create that 0600
+    // first (an empty file is an empty database) and tighten any older, wider files.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db_path)
+        .with_context(|| format!("cannot create {}", db_path.display()))?;
+    restrict_db_files(&db_path)?;
+    let sqlite = SqliteStorage::open(&db_path).await?;
+    restrict_db_files(&db_path)?;
     let storage: Arc<dyn Storage> =
         if cfg.cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cfg.cache_entries)) } else { Arc::new(sqlite) };
     let barrier = Arc::new(Barrier::new(storage));
