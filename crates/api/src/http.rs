@@ -220,7 +220,10 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 fn too_large(cap: usize) -> Error {
-    Error::new(ErrorKind::PayloadTooLarge, format!("The request body is larger than {cap} bytes, the most this operation accepts."))
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!("The request body is larger than {cap} bytes, the most this operation accepts."),
+    )
 }
 
 fn body_timed_out(t: std::time::Duration) -> Error {

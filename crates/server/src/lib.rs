@@ -352,10 +352,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     write_private(&bootstrap_path, &text)?;
 
     let tls = Arc::new(tls_config(&server_cert)?);
-    let app = strongbox_api::router(core.clone(), ApiConfig {
-            default_vault: cfg.default_vault.clone(),
-            body_timeout: cfg.transport.body_timeout,
-        });
+    let app = strongbox_api::router(
+        core.clone(),
+        ApiConfig { default_vault: cfg.default_vault.clone(), body_timeout: cfg.transport.body_timeout },
+    );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let transport = Arc::new(cfg.transport.clone());
     // one connection budget over all listeners

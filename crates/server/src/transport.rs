@@ -170,7 +170,13 @@ pub async fn serve(
     conns.shutdown().await;
 }
 
-async fn serve_connection(tcp: TcpStream, peer: SocketAddr, acceptor: TlsAcceptor, app: Router, cfg: Arc<TransportConfig>) {
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    cfg: Arc<TransportConfig>,
+) {
     let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
@@ -370,9 +376,10 @@ mod tests {
 
     #[test]
     fn hyper_error_heads_get_an_azure_body() {
-        let out =
-            azure_shaped_parse_error(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n")
-                .unwrap_or_default();
+        let out = azure_shaped_parse_error(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n",
+        )
+        .unwrap_or_default();
         let text = String::from_utf8(out).unwrap_or_default();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or_default();
         assert!(head.starts_with("HTTP/1.1 431 "), "{head}");

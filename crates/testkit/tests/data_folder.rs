@@ -15,7 +15,11 @@ fn mode(p: &Path) -> u32 {
 }
 
 fn db_files(data: &Path) -> Vec<std::path::PathBuf> {
-    ["strongbox.db", "strongbox.db-wal", "strongbox.db-shm"].iter().map(|n| data.join(n)).filter(|p| p.exists()).collect()
+    ["strongbox.db", "strongbox.db-wal", "strongbox.db-shm"]
+        .iter()
+        .map(|n| data.join(n))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 #[tokio::test]
