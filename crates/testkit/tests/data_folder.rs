@@ -71,7 +71,7 @@ async fn a_data_folder_other_users_can_enter_is_refused() {
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(m)).unwrap();
         let mut cfg = ServerConfig::new(data.clone());
         cfg.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
-        let err = strongbox_server::start(cfg).await.err().expect("started on a folder others can enter");
+        let err = strongbox_server::start(cfg).await.expect_err("started on a folder others can enter");
         let msg = format!("{err:#}");
         assert!(msg.contains("chmod 700") && msg.contains(&data.display().to_string()), "{msg}");
         // nothing was created in it
