@@ -125,7 +125,15 @@ async fn watch_idle(state: Shared, cfg: Arc<TransportConfig>) {
     }
 }
 
-/// Serves one listener until `shutdown` changes; then closes its connections and returns.
+/// Resolves once shutdown is asked for (never when the sender is merely dropped: a dropped
+/// [`crate::Running`] leaves the server serving, as before).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Serves one listener until `shutdown` becomes true; then closes its connections and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -141,7 +149,7 @@ pub async fn serve(
         while conns.try_join_next().is_some() {}
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.changed() => break,
+            _ = stopped(&mut shutdown) => break,
         };
         let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -153,7 +161,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.changed() => break,
+            _ = stopped(&mut shutdown) => break,
         };
         let acceptor = acceptor.clone();
         let app = app.clone();
@@ -163,7 +171,7 @@ pub async fn serve(
             let _permit = permit;
             tokio::select! {
                 _ = serve_connection(tcp, peer, acceptor, app, cfg) => {}
-                _ = stop.changed() => {}
+                _ = stopped(&mut stop) => {}
             }
         });
     }

@@ -361,3 +361,37 @@ async fn certificate_import_has_the_largest_cap_but_a_cap() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "RequestBodyTooLarge", "{v}");
 }
+
+#[tokio::test]
+async fn shutdown_closes_open_connections_and_stops_accepting() {
+    let s = short(|c| {
+        c.transport.header_timeout = Duration::from_secs(30);
+        c.transport.idle_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let mut c = tls(&s, b"http/1.1").await;
+    c.write_all(b"GET /_strongbox/health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    assert_eq!(read_response(&mut c).await.0, 200);
+    let port = s.port;
+    s.stop().await;
+    closed_after(&mut c, Duration::from_secs(2)).await;
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "still accepting after shutdown");
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_after_the_body_timeout() {
+    let s = short(|c| c.transport.body_timeout = Duration::from_secs(1)).await;
+    let t = s.admin_token().await;
+    let mut c = tls(&s, b"http/1.1").await;
+    let head = format!(
+        "PUT /secrets/slow?{V} HTTP/1.1\r\nHost: localhost:{}\r\nAuthorization: Bearer {t}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"value\":",
+        s.port
+    );
+    c.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let (status, body) = read_response(&mut c).await;
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert_eq!(status, 400);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "BadParameter", "{v}");
+}
