@@ -110,7 +110,7 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
         return error_response(&too_large(cap), request_id);
     }
     let mut body = Some(body);
-    let resp = route_inner(st, &parts, route, query, host, &mut body, cap, request_id).await;
+    let resp = route_inner(st, &parts, &segs, route, query, host, &mut body, cap, request_id).await;
     // An answer given before the body was read (401 challenge, 403, 404, sealed…): read the rest
     // of the body first (bounded), so that the answer arrives intact over HTTP/2 instead of a
     // stream reset.
@@ -124,6 +124,7 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
 async fn route_inner(
     st: &AppState,
     parts: &axum::http::request::Parts,
+    segs: &[&str],
     route: Result<Route, Error>,
     query: HashMap<String, String>,
     host: String,
@@ -131,8 +132,6 @@ async fn route_inner(
     cap: usize,
     request_id: &str,
 ) -> Response {
-    let path = parts.uri.path();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
         let sealed = st.core.is_sealed().await;
         let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
