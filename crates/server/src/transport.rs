@@ -8,7 +8,9 @@
 //!   connections, partial heads, HTTP/2 without its preface), and on HTTP/1.1 every later head
 //!   within `header_timeout` of its first byte;
 //! - a connection with no request in flight is closed after `idle_timeout`;
-//! - HTTP/2: bounded concurrent streams and header list size (and hyper's reset-flood limits).
+//! - HTTP/2: bounded concurrent streams and header list size (and hyper's reset-flood limits);
+//!   heads over `max_header_bytes` get an Azure-shaped 431 from us up to twice that (the
+//!   advertised `SETTINGS_MAX_HEADER_LIST_SIZE`), beyond which h2 answers a bare 431 itself.
 //!
 //! hyper answers HTTP/1.1 heads it cannot parse (too large, overlong URI, malformed) itself with
 //! an empty body; [`Guarded`] rewrites those answers into Azure's error shape on the way out.
@@ -208,9 +210,11 @@ async fn serve_connection(
     }));
     let io = TokioIo::new(Guarded::new(tls, state.clone()));
     let svc_state = state.clone();
+    let header_limit = cfg.max_header_bytes;
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let mut router = app.clone();
         let state = svc_state.clone();
+        let limit = header_limit;
         async move {
             {
                 let mut s = lock(&state);
@@ -220,6 +224,11 @@ async fn serve_connection(
                 s.http1 = req.version() < hyper::Version::HTTP_2;
             }
             let _done = InFlight(state);
+            // HTTP/2 heads between our limit and the (larger) advertised one: answered here, in
+            // Azure's shape (h2 itself would answer a bare 431)
+            if req.version() >= hyper::Version::HTTP_2 && header_list_size(&req) > limit {
+                return Ok(parse_error_response(431));
+            }
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
             router.call(req).await
@@ -238,7 +247,7 @@ async fn serve_connection(
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(cfg.h2_max_concurrent_streams)
-        .max_header_list_size(u32::try_from(cfg.max_header_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(u32::try_from(cfg.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .max_pending_accept_reset_streams(Some(20))
         .max_local_error_reset_streams(Some(256));
     let conn = builder.serve_connection(io, service);
@@ -250,6 +259,45 @@ async fn serve_connection(
         }
         _ = watch_idle(state, cfg) => tracing::debug!(%peer, "connection closed: idle or header timeout"),
     }
+}
+
+/// The HTTP/2 size of a request head (RFC 9113 §6.5.2: name + value + 32 per field, pseudo-
+/// headers included).
+fn header_list_size<B>(req: &hyper::Request<B>) -> usize {
+    let fields: usize = req.headers().iter().map(|(n, v)| n.as_str().len() + v.len() + 32).sum();
+    let uri = req.uri();
+    let pseudo = req.method().as_str().len()
+        + uri.scheme_str().map_or(0, str::len)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + 4 * 32;
+    fields + pseudo
+}
+
+/// `code` and `message` of the transport's own error answers.
+fn parse_error_text(status: u16) -> Option<(&'static str, &'static str)> {
+    match status {
+        400 => Some(("BadRequest", "The request could not be parsed as HTTP.")),
+        414 => Some(("RequestUriTooLong", "The request URI is too long.")),
+        431 => Some(("RequestHeaderFieldsTooLarge", "The request headers are too large.")),
+        _ => None,
+    }
+}
+
+fn parse_error_json(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
+}
+
+/// An Azure-shaped transport error answer (HTTP/2 path).
+fn parse_error_response(status: u16) -> axum::response::Response {
+    let (code, message) = parse_error_text(status).unwrap_or(("BadRequest", "The request could not be parsed."));
+    let mut r = axum::response::Response::new(axum::body::Body::from(parse_error_json(code, message)));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::BAD_REQUEST);
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
 }
 
 /// Marks the end of a request when the service future completes or is dropped.
@@ -348,12 +396,7 @@ fn azure_shaped_parse_error(buf: &[u8]) -> Option<Vec<u8>> {
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
     let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
-    let (code, message) = match status {
-        400 => ("BadRequest", "The request could not be parsed as HTTP."),
-        414 => ("RequestUriTooLong", "The request URI is too long."),
-        431 => ("RequestHeaderFieldsTooLarge", "The request headers are too large."),
-        _ => return None,
-    };
+    let (code, message) = parse_error_text(status)?;
     let mut date = None;
     for l in lines {
         let lower = l.to_ascii_lowercase();
@@ -364,7 +407,7 @@ fn azure_shaped_parse_error(buf: &[u8]) -> Option<Vec<u8>> {
             date = Some(l);
         }
     }
-    let body = serde_json::json!({ "error": { "code": code, "message": message } }).to_string();
+    let body = parse_error_json(code, message);
     let mut out = format!(
         "{status_line}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
         body.len()

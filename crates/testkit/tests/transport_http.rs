@@ -193,7 +193,7 @@ async fn http2_settings_limit_streams_and_header_size() {
         .map(|p| (u16::from_be_bytes([p[0], p[1]]), u32::from_be_bytes([p[2], p[3], p[4], p[5]])))
         .collect();
     assert!(settings.contains(&(0x3, 100)), "MAX_CONCURRENT_STREAMS 100: {settings:?}");
-    assert!(settings.contains(&(0x6, 64 * 1024)), "MAX_HEADER_LIST_SIZE 64 KiB: {settings:?}");
+    assert!(settings.contains(&(0x6, 128 * 1024)), "MAX_HEADER_LIST_SIZE 128 KiB: {settings:?}");
 }
 
 #[tokio::test]
@@ -394,4 +394,19 @@ async fn a_body_that_stops_arriving_is_answered_after_the_body_timeout() {
     assert_eq!(status, 400);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["error"]["code"], "BadParameter", "{v}");
+}
+
+#[tokio::test]
+async fn oversized_headers_over_http2_get_an_azure_shaped_431() {
+    let s = TestServer::start().await;
+    let http = h2_client(&s);
+    let url = format!("https://localhost:{}/secrets?{V}", s.port);
+    let r = http.get(&url).header("x-big", "a".repeat(70 * 1024)).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 431);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "RequestHeaderFieldsTooLarge", "{v}");
+    // the connection is still good for a normal request
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 401);
 }
