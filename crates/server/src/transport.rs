@@ -426,6 +426,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_connection_cap_leaves_room_under_the_open_file_limit() {
+        let n = default_max_connections();
+        assert!((16..=10_000).contains(&n), "{n}");
+        if let Some(limit) = open_file_limit().filter(|l| *l > 144) {
+            assert!(n <= limit - 128, "{n} with an open-file limit of {limit}");
+        }
+    }
+
+    #[test]
     fn hyper_error_heads_get_an_azure_body() {
         let out = azure_shaped_parse_error(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: x\r\n\r\n",
