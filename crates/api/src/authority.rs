@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::http::{json, parse_query, percent_decode};
 
 /// Token requests are small forms; anything bigger is refused unread.
-const MAX_FORM: usize = 64 * 1024;
+pub(crate) const MAX_FORM: usize = 64 * 1024;
 
 pub fn is_authority_path(segs: &[&str]) -> bool {
     matches!(

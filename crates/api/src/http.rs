@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
 use strongbox_types::{Error, ErrorKind};
@@ -14,9 +14,16 @@ use crate::errors::{public_message, status_and_code};
 use crate::routes::{Family, Route};
 use crate::{AppState, admin, authority, certificates, directory, keys, rbac, secrets, vaults};
 
-/// Largest body accepted (a secret is at most 25 KB; a 500-version backup blob is the largest
-/// legitimate body).
+/// Largest body accepted anywhere: a restore's backup blob (up to 500 versions of 25 KiB
+/// secrets, encrypted and base64url-encoded).
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Certificate import and merge: a PFX or PEM with its chain, base64-encoded.
+pub const CERTIFICATE_BODY: usize = 1024 * 1024;
+/// Every other JSON body: a 25 KiB secret value JSON-escaped at worst six times over with its
+/// tags, a JWK, an attestation token, a role or directory document.
+pub const JSON_BODY: usize = 256 * 1024;
+/// Requests that carry no body: whatever arrives is read and ignored up to this much.
+pub const NO_BODY: usize = 64 * 1024;
 const SERVICE_VERSION: &str = concat!("strongbox/", env!("CARGO_PKG_VERSION"));
 
 /// What a handler needs to know about the request it serves.
@@ -82,11 +89,49 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     let host = request_host(&parts.headers, &parts.uri);
 
     if authority::is_authority_path(&segs) {
+        // Token requests are small forms: read (at most one byte past the endpoint's own limit,
+        // so that it still refuses oversized forms itself) before any answer, so that no answer
+        // leaves a request body unread (HTTP/2 would reset the stream).
+        let body = match prefetch(body, authority::MAX_FORM + 1, st.cfg.body_timeout).await {
+            Ok(b) => Body::from(b),
+            Err(e) => return error_response(&e, request_id),
+        };
         // The peer address (set by the server's `into_make_service_with_connect_info`) feeds the
         // token endpoint's per-address failed-attempt limiting.
         let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
         return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
+
+    // Each route reads at most what it can legally carry; a declared length over that is refused
+    // before a byte of the body is read.
+    let route = Route::parse(&parts.method, &segs);
+    let cap = route.as_ref().map_or(NO_BODY, body_limit);
+    if declared_length(&parts.headers).is_some_and(|n| n > cap as u64) {
+        return error_response(&too_large(cap), request_id);
+    }
+    let mut body = Some(body);
+    let resp = route_inner(st, &parts, &segs, route, query, host, &mut body, cap, request_id).await;
+    // An answer given before the body was read (401 challenge, 403, 404, sealed…): read the rest
+    // of the body first (bounded), so that the answer arrives intact over HTTP/2 instead of a
+    // stream reset.
+    if let Some(b) = body.take() {
+        drain(b, cap, st.cfg.body_timeout).await;
+    }
+    resp
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn route_inner(
+    st: &AppState,
+    parts: &axum::http::request::Parts,
+    segs: &[&str],
+    route: Result<Route, Error>,
+    query: HashMap<String, String>,
+    host: String,
+    body: &mut Option<Body>,
+    cap: usize,
+    request_id: &str,
+) -> Response {
     if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
         let sealed = st.core.is_sealed().await;
         let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
@@ -107,7 +152,7 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     };
     let vault = vault_from_host(st, &host);
     let ctx = Ctx { st, host, vault, query };
-    match serve(&ctx, &parts.method, &segs, &principal, body).await {
+    match serve(&ctx, route, &principal, body, cap).await {
         Ok(r) => r,
         Err(e) => error_response(&e, request_id),
     }
@@ -115,18 +160,24 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
 
 async fn serve(
     ctx: &Ctx<'_>,
-    method: &Method,
-    segs: &[&str],
+    route: Result<Route, Error>,
     principal: &strongbox_core::Principal,
-    body: Body,
+    body: &mut Option<Body>,
+    cap: usize,
 ) -> Result<Response, Error> {
-    let route = Route::parse(method, segs)?;
+    let route = route?;
     if !route.self_authorized() {
         let policy = crate::policies::policy_check(&route, &ctx.vault);
         ctx.st.core.authorize_request(principal, route.data_action(), &route.scope(&ctx.vault), policy).await?;
     }
     strongbox_wire::check_api_version(ctx.q("api-version"))?;
-    let body = if route.wants_body() { Some(read_body(body).await?) } else { None };
+    let body = match body.take() {
+        Some(b) if route.wants_body() => Some(read_body(b, cap, ctx.st.cfg.body_timeout).await?),
+        other => {
+            *body = other;
+            None
+        }
+    };
     // Secure key release records who released the key: it needs the principal.
     if let Route::ReleaseKey(name, version) = &route {
         return keys::release(ctx, name, version.as_deref(), principal, body).await;
@@ -152,10 +203,74 @@ async fn serve(
     }
 }
 
-async fn read_body(body: Body) -> Result<Bytes, Error> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        Error::new(ErrorKind::PayloadTooLarge, format!("The request body is larger than {MAX_BODY} bytes."))
-    })
+/// The most a route's body may hold.
+pub fn body_limit(route: &Route) -> usize {
+    use crate::certificates::CertRoute;
+    match route {
+        Route::RestoreSecret | Route::RestoreKey | Route::Certificate(CertRoute::Restore) => MAX_BODY,
+        Route::Certificate(CertRoute::Import(_) | CertRoute::Merge(_)) => CERTIFICATE_BODY,
+        r if r.wants_body() => JSON_BODY,
+        _ => NO_BODY,
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn too_large(cap: usize) -> Error {
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!("The request body is larger than {cap} bytes, the most this operation accepts."),
+    )
+}
+
+fn body_timed_out(t: std::time::Duration) -> Error {
+    Error::bad(format!("The request body was not received within {} seconds.", t.as_secs()))
+}
+
+/// Reads a body of at most `cap` bytes (reading stops as soon as it is over).
+async fn read_body(body: Body, cap: usize, timeout: std::time::Duration) -> Result<Bytes, Error> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, cap)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(too_large(cap)),
+        Err(_) => Err(body_timed_out(timeout)),
+    }
+}
+
+/// Reads up to `limit` bytes of a body (for a handler that applies its own limit).
+async fn prefetch(mut body: Body, limit: usize, timeout: std::time::Duration) -> Result<Bytes, Error> {
+    let read = async {
+        let mut buf = Vec::new();
+        while buf.len() < limit {
+            match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        let room = limit - buf.len();
+                        buf.extend_from_slice(&d[..d.len().min(room)]);
+                    }
+                }
+                Some(Err(_)) => return Err(Error::bad("The request body could not be read.")),
+                None => break,
+            }
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(timeout, read).await.map_err(|_| body_timed_out(timeout))?
+}
+
+/// Reads and discards what is left of a body, up to `cap` bytes and `timeout`.
+async fn drain(mut body: Body, cap: usize, timeout: std::time::Duration) {
+    let discard = async {
+        let mut seen = 0usize;
+        while seen <= cap {
+            match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+                Some(Ok(f)) => seen = seen.saturating_add(f.data_ref().map_or(0, |d| d.len())),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, discard).await;
 }
 
 /// `maxresults` and `$skiptoken` of a list request.

@@ -34,6 +34,14 @@ use strongbox_core::Core;
 pub struct ApiConfig {
     /// The vault served on hosts that are not `{vault}.{dns_suffix}` (the bare server host).
     pub default_vault: String,
+    /// How long a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
+}
+
+impl ApiConfig {
+    pub fn new(default_vault: impl Into<String>) -> Self {
+        Self { default_vault: default_vault.into(), body_timeout: std::time::Duration::from_secs(60) }
+    }
 }
 
 pub struct AppState {

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 use serde::{Deserialize, Serialize};
 use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
@@ -23,6 +21,9 @@ use strongbox_types::{Clock, SecretString, SystemClock};
 pub use strongbox_hsm::Pkcs11Config;
 
 mod issuer_fetch;
+mod transport;
+
+pub use transport::{TransportConfig, default_max_connections, open_file_limit};
 
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     /// Let trusted-issuer and attestation-authority discovery fetch from loopback, private,
     /// link-local and unique-local addresses (`--issuer-fetch-allow-private`; default: refused).
     pub issuer_fetch_allow_private: bool,
+    /// Connection limits and timeouts of the HTTPS listeners.
+    pub transport: TransportConfig,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -77,6 +80,7 @@ impl ServerConfig {
                 .map(PathBuf::from),
             issuer_refresh_interval: Duration::from_secs(3600),
             issuer_fetch_allow_private: false,
+            transport: TransportConfig::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -111,7 +115,10 @@ pub struct Running {
     pub bootstrap: BootstrapFile,
     pub ca_pem: String,
     pub core: Arc<Core>,
-    handle: Handle<SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The listeners: they stop on `stop` and close their connections.
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+    /// Background jobs: aborted at shutdown.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -122,16 +129,17 @@ impl std::fmt::Debug for Running {
 }
 
 impl Running {
+    /// Stops accepting, closes every open connection and stops the background jobs.
     pub fn shutdown(&self) {
-        self.handle.shutdown();
+        let _ = self.stop.send(true);
         for t in &self.tasks {
             t.abort();
         }
     }
 
-    /// Waits until every listener has stopped.
+    /// Waits until every listener (and its connections) has stopped.
     pub async fn wait(self) {
-        for t in self.tasks {
+        for t in self.listeners.into_iter().chain(self.tasks) {
             let _ = t.await;
         }
     }
@@ -161,6 +169,69 @@ pub fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     result
 }
 
+/// Creates the data folder (0700), or checks an existing one: a folder other users can enter
+/// or list is refused (the database, the seal key and the CA key live there), with the command
+/// that fixes it.
+fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create data folder {}", dir.display()))?;
+    let meta = std::fs::metadata(dir).with_context(|| format!("cannot read data folder {}", dir.display()))?;
+    if !meta.is_dir() {
+        bail!("the data folder {} is not a folder", dir.display());
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the data folder {} is accessible to other users (mode {mode:03o}); it holds the database and the seal \
+             key: run `chmod 700 {}` and start again",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// `strongbox.db` and SQLite's side files: any that other users could read become 0600.
+fn restrict_db_files(db: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = db.with_file_name(format!("{name}{suffix}"));
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if !meta.is_file() {
+            bail!("{} is not a regular file", p.display());
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {} to mode 0600", p.display()))?;
+            tracing::warn!(file = %p.display(), old_mode = format!("{mode:03o}"), "database file was readable by others: now 0600");
+        }
+    }
+    Ok(())
+}
+
+/// The TLS settings of the listeners: the issued server certificate, HTTP/2 and HTTP/1.1 by ALPN.
+fn tls_config(cert: &CertPem) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| anyhow::anyhow!("the server certificate is not valid PEM"))?;
+    let key = PrivateKeyDer::from_pem_slice(cert.key.expose().as_bytes())
+        .map_err(|_| anyhow::anyhow!("the server key is not valid PEM"))?;
+    let mut c = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .context("the server certificate and key do not fit")?;
+    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(c)
+}
+
 fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
     let cert_path = dir.join("ca.pem");
     let key_path = dir.join("ca-key.pem");
@@ -182,11 +253,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     if cfg.listen.is_empty() {
         bail!("no listen address given");
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&cfg.data_dir)
-        .with_context(|| format!("cannot create data folder {}", cfg.data_dir.display()))?;
+    prepare_data_dir(&cfg.data_dir)?;
 
     // Bind first: with port 0 (tests) the real port is part of the token audience.
     let mut listeners = Vec::new();
@@ -202,7 +269,19 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }
 
-    let sqlite = SqliteStorage::open(&cfg.data_dir.join("strongbox.db")).await?;
+    let db_path = cfg.data_dir.join("strongbox.db");
+    // SQLite gives its -wal/-shm/-journal files the mode of the database file: create that 0600
+    // first (an empty file is an empty database) and tighten any older, wider files.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&db_path)
+        .with_context(|| format!("cannot create {}", db_path.display()))?;
+    restrict_db_files(&db_path)?;
+    let sqlite = SqliteStorage::open(&db_path).await?;
+    restrict_db_files(&db_path)?;
     let storage: Arc<dyn Storage> =
         if cfg.cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cfg.cache_entries)) } else { Arc::new(sqlite) };
     let barrier = Arc::new(Barrier::new(storage));
@@ -277,23 +356,31 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     text.push(b'\n');
     write_private(&bootstrap_path, &text)?;
 
-    let tls =
-        RustlsConfig::from_pem(server_cert.cert.into_bytes(), server_cert.key.expose().as_bytes().to_vec()).await?;
-    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone() });
-    let handle: Handle<SocketAddr> = Handle::new();
-    let mut tasks = Vec::new();
+    let tls = Arc::new(tls_config(&server_cert)?);
+    let app = strongbox_api::router(
+        core.clone(),
+        ApiConfig { default_vault: cfg.default_vault.clone(), body_timeout: cfg.transport.body_timeout },
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let transport = Arc::new(cfg.transport.clone());
+    // one connection budget over all listeners
+    let slots = Arc::new(tokio::sync::Semaphore::new(transport.max_connections.max(1)));
+    let mut served = Vec::new();
     let mut addrs = Vec::new();
     for l in listeners {
         l.set_nonblocking(true)?;
         addrs.push(l.local_addr()?);
-        let server = axum_server::from_tcp_rustls(l, tls.clone())?.handle(handle.clone());
-        let app = app.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await {
-                tracing::error!(error = %e, "listener stopped");
-            }
-        }));
+        let l = tokio::net::TcpListener::from_std(l)?;
+        served.push(tokio::spawn(transport::serve(
+            l,
+            tls.clone(),
+            app.clone(),
+            transport.clone(),
+            slots.clone(),
+            stopped.clone(),
+        )));
     }
+    let mut tasks = Vec::new();
 
     let purge_core = core.clone();
     let every = cfg.purge_interval;
@@ -347,5 +434,5 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }));
 
-    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, handle, tasks })
+    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, stop, listeners: served, tasks })
 }
