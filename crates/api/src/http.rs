@@ -1,6 +1,7 @@
 //! Request plumbing: path and query normalisation, host → vault, authentication, responses.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -84,7 +85,8 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     if authority::is_authority_path(&segs) {
         // The peer address (set by the server's `into_make_service_with_connect_info`) feeds the
         // token endpoint's per-address failed-attempt limiting.
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let socket = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let peer = socket.map(|s| client_address(s, &parts.headers, &st.cfg.trusted_proxies));
         return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
     if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
@@ -351,4 +353,35 @@ mod tests {
         assert_eq!(strip_port("[::1]:8443"), "::1");
         assert_eq!(strip_port("localhost"), "localhost");
     }
+}
+
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
+/// were written by the client and prove nothing). Unparsable entries end the walk at the
+/// proxy.
+pub(crate) fn client_address(socket: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |a: &IpAddr| trusted.iter().any(|t| t == a || t.to_canonical() == a.to_canonical());
+    if !is_trusted(&socket) {
+        return socket;
+    }
+    let mut client = socket;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(a) => {
+                client = a;
+                if !is_trusted(&a) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
 }

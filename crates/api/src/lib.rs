@@ -34,6 +34,10 @@ use strongbox_core::Core;
 pub struct ApiConfig {
     /// The vault served on hosts that are not `{vault}.{dns_suffix}` (the bare server host).
     pub default_vault: String,
+    /// Reverse proxies in front of the server: for connections from one of them the client
+    /// address is the right-most `X-Forwarded-For` entry that is not a trusted proxy. Empty:
+    /// the socket peer is the client, and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 pub struct AppState {

@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub trusted_issuer_ca: Option<PathBuf>,
     /// How often the keys of trusted issuers registered by discovery URL are re-fetched.
     pub issuer_refresh_interval: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -73,6 +75,7 @@ impl ServerConfig {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             issuer_refresh_interval: Duration::from_secs(3600),
+            trusted_proxies: Vec::new(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -274,7 +277,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
 
     let tls =
         RustlsConfig::from_pem(server_cert.cert.into_bytes(), server_cert.key.expose().as_bytes().to_vec()).await?;
-    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone() });
+    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone(), trusted_proxies: cfg.trusted_proxies.clone() });
     let handle: Handle<SocketAddr> = Handle::new();
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
