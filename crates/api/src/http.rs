@@ -333,28 +333,6 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_names_are_decoded() {
-        let q = parse_query("api%2Dversion=7.4&%24skiptoken=abc&maxresults=3&x=a+b%20c&bad=%zz&tail=%4");
-        assert_eq!(q["api-version"], "7.4");
-        assert_eq!(q["$skiptoken"], "abc");
-        assert_eq!(q["x"], "a b c");
-        assert_eq!(q["bad"], "%zz");
-        assert_eq!(q["tail"], "%4");
-    }
-
-    #[test]
-    fn ports_are_stripped() {
-        assert_eq!(strip_port("a.vault.localhost:8443"), "a.vault.localhost");
-        assert_eq!(strip_port("[::1]:8443"), "::1");
-        assert_eq!(strip_port("localhost"), "localhost");
-    }
-}
-
 /// The client's address: the socket peer, or — when the peer is a trusted proxy — the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
 /// were written by the client and prove nothing). Unparsable entries end the walk at the
@@ -384,4 +362,43 @@ pub(crate) fn client_address(socket: IpAddr, headers: &HeaderMap, trusted: &[IpA
         }
     }
     client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_names_are_decoded() {
+        let q = parse_query("api%2Dversion=7.4&%24skiptoken=abc&maxresults=3&x=a+b%20c&bad=%zz&tail=%4");
+        assert_eq!(q["api-version"], "7.4");
+        assert_eq!(q["$skiptoken"], "abc");
+        assert_eq!(q["x"], "a b c");
+        assert_eq!(q["bad"], "%zz");
+        assert_eq!(q["tail"], "%4");
+    }
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("a.vault.localhost:8443"), "a.vault.localhost");
+        assert_eq!(strip_port("[::1]:8443"), "::1");
+        assert_eq!(strip_port("localhost"), "localhost");
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"));
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // from a proxy: the right-most entry that is not a proxy (the left part is the client's word)
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("203.0.113.7"));
+        // from anyone else, or with no trusted proxies: the socket peer
+        assert_eq!(client_address(ip("192.0.2.9"), &h, &proxies), ip("192.0.2.9"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
+        // garbage ends the walk; no header: the proxy itself
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7, junk"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.1"));
+        assert_eq!(client_address(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+    }
 }

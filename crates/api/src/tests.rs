@@ -38,7 +38,11 @@ async fn app() -> (axum::Router, Arc<Core>, String) {
         )
         .await
         .unwrap();
-    (router(core.clone(), ApiConfig { default_vault: "default".into(), trusted_proxies: Vec::new() }), core, grant.access_token.expose().to_owned())
+    (
+        router(core.clone(), ApiConfig { default_vault: "default".into(), trusted_proxies: Vec::new() }),
+        core,
+        grant.access_token.expose().to_owned(),
+    )
 }
 
 fn req(method: Method, uri: &str, token: Option<&str>, body: &str) -> Request<Body> {

@@ -175,12 +175,7 @@ fn login_is_used_by_the_other_commands_refreshed_and_forgotten() {
     let otp = format!("{:06}", strongbox_crypto::jwt::totp(&totp_secret, SystemClock.now(), 30, 6));
     let (st, page) = e.approve(
         &user_code,
-        &[
-            ("username", "alice@example.org"),
-            ("password", pw),
-            ("otp", &otp),
-            ("action", "approve"),
-        ],
+        &[("username", "alice@example.org"), ("password", pw), ("otp", &otp), ("action", "approve")],
     );
     assert_eq!(st, 200);
     assert!(page.contains("Signed in"), "{page}");

@@ -58,10 +58,8 @@ const PUBLIC_CLIENT_CRED: &str = "public-client";
 /// Built-in public clients, always registered: the Strongbox CLI (`strongbox login`) and Azure
 /// CLI's well-known application id (the default of azure-identity's `DeviceCodeCredential` and
 /// `InteractiveBrowserCredential`). `(client id, display name)`.
-pub const BUILTIN_PUBLIC_CLIENTS: [(&str, &str); 2] = [
-    ("5b1d3a2e-7c41-4f0e-9d6a-3c8b2f1e0a77", "Strongbox CLI"),
-    ("04b07795-8ddb-461a-bbee-02f9e1bf7b46", "Azure CLI"),
-];
+pub const BUILTIN_PUBLIC_CLIENTS: [(&str, &str); 2] =
+    [("5b1d3a2e-7c41-4f0e-9d6a-3c8b2f1e0a77", "Strongbox CLI"), ("04b07795-8ddb-461a-bbee-02f9e1bf7b46", "Azure CLI")];
 
 #[derive(Serialize, Deserialize)]
 struct TenantRec {

@@ -277,7 +277,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
 
     let tls =
         RustlsConfig::from_pem(server_cert.cert.into_bytes(), server_cert.key.expose().as_bytes().to_vec()).await?;
-    let app = strongbox_api::router(core.clone(), ApiConfig { default_vault: cfg.default_vault.clone(), trusted_proxies: cfg.trusted_proxies.clone() });
+    let app = strongbox_api::router(
+        core.clone(),
+        ApiConfig { default_vault: cfg.default_vault.clone(), trusted_proxies: cfg.trusted_proxies.clone() },
+    );
     let handle: Handle<SocketAddr> = Handle::new();
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();

@@ -135,11 +135,18 @@ impl Srv {
     }
     async fn new_user(&self, upn: &str) -> (String, Vec<u8>) {
         let r = self
-            .mgmt("POST", "_strongbox/users", Some(json!({"userPrincipalName": upn, "displayName": upn, "password": PW})))
+            .mgmt(
+                "POST",
+                "_strongbox/users",
+                Some(json!({"userPrincipalName": upn, "displayName": upn, "password": PW})),
+            )
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         let uri = r.body["otpauthUri"].as_str().unwrap();
-        (r.body["objectId"].as_str().unwrap().to_owned(), b32(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap()))
+        (
+            r.body["objectId"].as_str().unwrap().to_owned(),
+            b32(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap()),
+        )
     }
     /// A TOTP code for the current fake time; the clock moves on a step, so each is fresh.
     fn otp(&self, secret: &[u8]) -> String {
@@ -189,7 +196,8 @@ impl Srv {
     async fn sign_in(&self, user_code: &str, upn: &str, pw: &str, otp: &str, action: &str) -> Page {
         let (cookie, csrf, _) = self.open_page("").await;
         let o = self.origin();
-        let step = self.post_page(&cookie, Some(&o), &[("csrf", &csrf), ("user_code", user_code), ("step", "code")]).await;
+        let step =
+            self.post_page(&cookie, Some(&o), &[("csrf", &csrf), ("user_code", user_code), ("step", "code")]).await;
         if step.status != 200 || !step.text.contains("name=password") {
             return step;
         }
@@ -227,7 +235,14 @@ async fn only_public_clients_start_user_sign_ins_so_compound_identities_hold() {
     let r = t.mgmt("POST", SP, Some(json!({"displayName": "confidential-x"}))).await;
     let x = r.body["appId"].as_str().unwrap().to_owned();
     assert_eq!(r.body["isFallbackPublicClient"], false);
-    let put = call(&t.s, "PUT", &format!("{}/secrets/s1?{V}", t.s.vault_url("default")), Some(&t.admin), Some(json!({"value": "top"}))).await;
+    let put = call(
+        &t.s,
+        "PUT",
+        &format!("{}/secrets/s1?{V}", t.s.vault_url("default")),
+        Some(&t.admin),
+        Some(json!({"value": "top"})),
+    )
+    .await;
     assert_eq!(put.status, 200, "{}", put.body);
     let r = t.mgmt("PATCH", "_strongbox/vaults/default", Some(json!({"enableRbacAuthorization": false}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -248,7 +263,8 @@ async fn only_public_clients_start_user_sign_ins_so_compound_identities_hold() {
     // through the built-in CLI client: signed in, but the compound policy does not match
     let dc = t.device_code(CLI_CLIENT).await;
     assert_eq!(dc.status, 200, "{}", dc.body);
-    let page = t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp(&totp), "approve").await;
+    let page =
+        t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp(&totp), "approve").await;
     assert!(page.text.contains("Signed in"), "{}", page.text);
     let tok = t.poll(CLI_CLIENT, dc.body["device_code"].as_str().unwrap()).await;
     let cli_token = tok.body["access_token"].as_str().unwrap().to_owned();
@@ -260,7 +276,8 @@ async fn only_public_clients_start_user_sign_ins_so_compound_identities_hold() {
     assert_eq!((r.status, &r.body["isFallbackPublicClient"]), (200, &json!(true)), "{}", r.body);
     let dc = t.device_code(&x).await;
     assert_eq!(dc.status, 200, "{}", dc.body);
-    let page = t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp(&totp), "approve").await;
+    let page =
+        t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp(&totp), "approve").await;
     assert!(page.step.contains("confidential-x"), "the page names the application: {}", page.step);
     assert!(page.text.contains("Signed in"), "{}", page.text);
     let tok = t.poll(&x, dc.body["device_code"].as_str().unwrap()).await;
@@ -342,16 +359,15 @@ async fn the_approval_page_resists_cross_site_posts_and_phishing_links() {
     // the right cookie but a foreign Origin; a foreign Referer; neither header
     assert_eq!(post(cookie.clone(), Some("https://evil.example".into()), full(&csrf)).await.status, 403);
     assert_eq!(post(cookie.clone(), Some("null".into()), full(&csrf)).await.status, 403);
-    let r = t
-        .s
-        .http
-        .post(t.page_url())
-        .header("cookie", &cookie)
-        .header("referer", "https://evil.example/x")
-        .form(&as_ref(&full(&csrf)))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        t.s.http
+            .post(t.page_url())
+            .header("cookie", &cookie)
+            .header("referer", "https://evil.example/x")
+            .form(&as_ref(&full(&csrf)))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     assert_eq!(post(cookie.clone(), None, full(&csrf)).await.status, 403);
     // a token that does not match the cookie
@@ -365,16 +381,15 @@ async fn the_approval_page_resists_cross_site_posts_and_phishing_links() {
     // nothing of that approved it
     assert_oauth(&t.poll(CLI_CLIENT, &device).await, 400, "authorization_pending", "AADSTS70016");
     // the real thing, with a Referer instead of Origin
-    let r = t
-        .s
-        .http
-        .post(t.page_url())
-        .header("cookie", &cookie)
-        .header("referer", format!("{}?x=1", t.page_url()))
-        .form(&as_ref(&full(&csrf)))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        t.s.http
+            .post(t.page_url())
+            .header("cookie", &cookie)
+            .header("referer", format!("{}?x=1", t.page_url()))
+            .form(&as_ref(&full(&csrf)))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap().contains("Signed in"));
     t.advance(5);
@@ -425,9 +440,8 @@ async fn user_code_guessing_is_limited_and_logged() {
 async fn user_lockout_counts_per_resolved_user() {
     let t = Srv::start().await;
     let (oid, totp) = t.new_user("alice@example.org").await;
-    for (i, name) in ["alice@example.org", "ALICE@example.org", "alice@example.org", &oid, &oid.to_uppercase()]
-        .iter()
-        .enumerate()
+    for (i, name) in
+        ["alice@example.org", "ALICE@example.org", "alice@example.org", &oid, &oid.to_uppercase()].iter().enumerate()
     {
         let dc = t.device_code(CLI_CLIENT).await;
         let p = t.sign_in(dc.body["user_code"].as_str().unwrap(), name, "wrong password!", "000000", "approve").await;

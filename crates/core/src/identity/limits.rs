@@ -217,7 +217,9 @@ pub(super) fn too_many(wait: i64) -> OAuthError {
     let mut e = OAuthError::new(
         429,
         "temporarily_unavailable",
-        format!("AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."),
+        format!(
+            "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
+        ),
     );
     e.retry_after = Some(wait);
     e
