@@ -288,10 +288,40 @@ class _StaticToken:
         return self._t
 
 
-def test_strongbox_login_device_code_with_totp(server: Server, client, tmp_path):
+def _approve(server: Server, url: str, code: str, upn: str, password: str, otp: str, action: str = "approve"):
+    """The device-code page as a browser drives it: open it (CSRF cookie and token), enter the
+    code, check which application asks, then sign in with the explicit confirmation."""
     import re
 
     import requests
+
+    s = requests.Session()
+    s.headers["Origin"] = server.authority
+    v = server.ca_file  # per request: a session's verify loses to REQUESTS_CA_BUNDLE
+    page = s.get(url, verify=v)
+    assert page.status_code == 200 and code not in page.text
+    csrf = re.search(r'name=csrf value="([^"]+)"', page.text).group(1)
+    step = s.post(url, data={"csrf": csrf, "user_code": code, "step": "code"}, verify=v)
+    assert step.status_code == 200 and "name=confirm" in step.text, step.text
+    return s.post(url, data={"csrf": csrf, "user_code": code, "username": upn, "password": password, "otp": otp,
+                             "confirm": "yes", "action": action}, verify=v)
+
+
+def test_device_code_page_refuses_cross_site_posts(server: Server):
+    import requests
+
+    url = f"{server.authority}/{server.tenant_id}/oauth2/v2.0/deviceauth"
+    r = requests.post(url, data={"user_code": "BCDF-GHJK", "step": "code"}, verify=server.ca_file,
+                      headers={"Origin": "https://evil.example"})
+    assert r.status_code == 403
+    # an application that is not registered as a public client cannot start a device-code sign-in
+    r = requests.post(f"{server.authority}/{server.tenant_id}/oauth2/v2.0/devicecode", verify=server.ca_file,
+                      data={"client_id": str(uuid.uuid4()), "scope": scope(server)})
+    assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"
+
+
+def test_strongbox_login_device_code_with_totp(server: Server, client, tmp_path):
+    import re
 
     upn = f"carol-{uuid.uuid4().hex[:6]}@example.org"
     password = "a long and correct password"
@@ -309,11 +339,10 @@ def test_strongbox_login_device_code_with_totp(server: Server, client, tmp_path)
         m = re.search(r"open (\S+) and enter the code ([A-Z]{4}-[A-Z]{4})", line)
         assert m, line
         url, code = m.group(1), m.group(2)
-        form = {"user_code": code, "username": upn, "password": password, "action": "approve"}
-        bad = requests.post(url, data=dict(form, otp="000000" if _totp(secret, time.time()) != "000000" else "111111"),
-                            verify=server.ca_file)
+        bad = _approve(server, url, code, upn, password,
+                       "000000" if _totp(secret, time.time()) != "000000" else "111111")
         assert bad.status_code == 200 and "wrong" in bad.text
-        ok = requests.post(url, data=dict(form, otp=_totp(secret, time.time())), verify=server.ca_file)
+        ok = _approve(server, url, code, upn, password, _totp(secret, time.time()))
         assert "Signed in" in ok.text, ok.text
         assert proc.wait(timeout=60) == 0, proc.stderr.read()
     finally:
@@ -351,7 +380,6 @@ def test_trusted_issuer_from_a_discovery_url(server: Server):
 def test_device_code_credential_of_azure_identity(server: Server, client, tmp_path):
     import re
 
-    import requests
     from azure.identity import DeviceCodeCredential
 
     upn = f"dave-{uuid.uuid4().hex[:6]}@example.org"
@@ -363,9 +391,7 @@ def test_device_code_credential_of_azure_identity(server: Server, client, tmp_pa
 
     def approve(verification_uri: str, user_code: str, expires_on):
         seen["uri"] = verification_uri
-        r = requests.post(verification_uri, data={"user_code": user_code, "username": upn, "password": password,
-                                                  "otp": _totp(secret, time.time()), "action": "approve"},
-                          verify=server.ca_file)
+        r = _approve(server, verification_uri, user_code, upn, password, _totp(secret, time.time()))
         assert "Signed in" in r.text, r.text
 
     cred = DeviceCodeCredential(tenant_id=server.tenant_id, authority=server.authority,

@@ -158,7 +158,20 @@ pub async fn handle(
             }
         }
         [_, "oauth2", "v2.0", "deviceauth"] if method == Method::GET => {
-            device_page(query.get("user_code").map(String::as_str).unwrap_or_default(), None)
+            // A code in the link (`?user_code=`) is never pre-filled: a phishing link must not
+            // spare the victim typing the code the attacker's device shows.
+            let (token, fresh) = match cookie_token(headers) {
+                Some(t) => (t, false),
+                None => match new_token() {
+                    Some(t) => (t, true),
+                    None => return internal_page(),
+                },
+            };
+            let mut r = device_page(StatusCode::OK, &View::Code, &token, None);
+            if fresh {
+                set_cookie(&mut r, tenant, &token);
+            }
+            r
         }
         [_, "oauth2", "v2.0", "deviceauth"] if method == Method::POST => {
             let form = match axum::body::to_bytes(body, MAX_FORM).await {
@@ -166,12 +179,55 @@ pub async fn handle(
                 Err(_) => HashMap::new(),
             };
             let f = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-            let password = SecretString::new(f("password").to_owned());
+            // CSRF: the form must come from this page (Origin, else Referer, of the authority)
+            // and carry the token of the SameSite=Strict cookie the page set (double submit).
+            let token = cookie_token(headers);
+            let csrf_ok = token.as_deref().is_some_and(|t| {
+                !f("csrf").is_empty() && strongbox_crypto::jwt::ct_eq(t.as_bytes(), f("csrf").as_bytes())
+            });
+            if !same_origin(headers, &authority) || !csrf_ok {
+                let Some(t) = token.or_else(new_token) else { return internal_page() };
+                let mut r = device_page(
+                    StatusCode::FORBIDDEN,
+                    &View::Code,
+                    &t,
+                    Some((false, "This form did not come from this sign-in page. Start again from the sign-in page.")),
+                );
+                set_cookie(&mut r, tenant, &t);
+                return r;
+            }
+            let token = f("csrf");
+            let now = core.now();
+            if f("step") == "code" {
+                return match core.device_lookup(f("user_code"), peer).await {
+                    Ok(d) => device_page(StatusCode::OK, &View::Confirm(&d, now), token, None),
+                    Err(e) => device_page(status(e.status), &View::Code, token, Some((false, e.message))),
+                };
+            }
             let approve = f("action") == "approve";
+            // the person confirms having started this sign-in (the page named the application
+            // and the requesting address)
+            if approve && f("confirm") != "yes" {
+                return match core.device_lookup(f("user_code"), peer).await {
+                    Ok(d) => device_page(
+                        StatusCode::BAD_REQUEST,
+                        &View::Confirm(&d, now),
+                        token,
+                        Some((false, "Confirm that you started this sign-in yourself, or deny it.")),
+                    ),
+                    Err(e) => device_page(status(e.status), &View::Code, token, Some((false, e.message))),
+                };
+            }
+            let password = SecretString::new(f("password").to_owned());
             let outcome = core.device_verify(f("user_code"), f("username"), &password, f("otp"), approve, peer).await;
             match outcome {
-                Ok(msg) => device_page("", Some((true, msg))),
-                Err(msg) => device_page(f("user_code"), Some((false, msg))),
+                Ok(msg) => device_page(StatusCode::OK, &View::Done, token, Some((true, msg))),
+                // wrong credentials: the same request again, with the note
+                Err(e) if e.status == 200 => match core.device_lookup(f("user_code"), peer).await {
+                    Ok(d) => device_page(StatusCode::OK, &View::Confirm(&d, now), token, Some((false, e.message))),
+                    Err(e2) => device_page(status(e2.status), &View::Code, token, Some((false, e.message))),
+                },
+                Err(e) => device_page(status(e.status), &View::Code, token, Some((false, e.message))),
             }
         }
         _ => oauth_error(&OAuthError {
@@ -295,28 +351,121 @@ fn html_escape(s: &str) -> String {
         .collect()
 }
 
-/// The device-code verification page: user code, user name, password, TOTP code; approve or
-/// deny. No script, no cookies; strict CSP; never cached.
-fn device_page(user_code: &str, outcome: Option<(bool, &str)>) -> Response {
+/// The cookie that carries the verification page's CSRF token.
+const CSRF_COOKIE: &str = "sbx_devauth";
+
+fn new_token() -> Option<String> {
+    strongbox_crypto::random_array::<32>().ok().map(|b| strongbox_crypto::b64url(&b))
+}
+
+/// The page's CSRF token from the request's cookie, if well formed.
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(CSRF_COOKIE)?.strip_prefix('='))
+        .find(|t| t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
+}
+
+fn set_cookie(r: &mut Response, tenant: &str, token: &str) {
+    let path: String = tenant.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let v = format!(
+        "{CSRF_COOKIE}={token}; Path=/{path}/oauth2/v2.0/deviceauth; Max-Age=1800; Secure; HttpOnly; SameSite=Strict"
+    );
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Whether the POST came from a page of the authority: its `Origin`, else its `Referer` (a
+/// browser sends one of them on a form POST; neither, or `null`, is refused).
+fn same_origin(headers: &HeaderMap, authority: &str) -> bool {
+    let expected = authority.trim_end_matches('/');
+    if let Some(o) = headers.get(header::ORIGIN) {
+        return o.to_str().is_ok_and(|o| o.eq_ignore_ascii_case(expected));
+    }
+    match headers.get(header::REFERER).and_then(|r| r.to_str().ok()) {
+        Some(r) => {
+            let n = expected.len();
+            r.get(..n).is_some_and(|p| p.eq_ignore_ascii_case(expected)) && r.as_bytes().get(n) == Some(&b'/')
+        }
+        None => false,
+    }
+}
+
+fn status(s: u16) -> StatusCode {
+    StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+fn internal_page() -> Response {
+    device_page(StatusCode::INTERNAL_SERVER_ERROR, &View::Done, "", Some((false, "Internal error; try again.")))
+}
+
+/// The steps of the verification page.
+enum View<'a> {
+    /// Enter the code shown on the device (never pre-filled).
+    Code,
+    /// Which application asks, from where; user name, password, TOTP; explicit confirmation.
+    Confirm(&'a strongbox_core::DeviceRequest, i64),
+    /// The outcome only.
+    Done,
+}
+
+fn minutes(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    if m == 1 { "1 minute".to_owned() } else { format!("{m} minutes") }
+}
+
+/// The device-code verification page. No script; the only cookie is the CSRF token
+/// (HttpOnly, SameSite=Strict); strict CSP; never cached or framed. Everything shown that
+/// comes from a request or a record is HTML-escaped.
+fn device_page(status: StatusCode, view: &View<'_>, csrf: &str, outcome: Option<(bool, &str)>) -> Response {
     let note = match outcome {
         Some((true, m)) => format!("<p class=ok>{}</p>", html_escape(m)),
         Some((false, m)) => format!("<p class=err>{}</p>", html_escape(m)),
         None => String::new(),
     };
-    let code: String = user_code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(16).collect();
-    let page = format!(
-        r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>Strongbox sign-in</title>
-<style>body{{font-family:sans-serif;max-width:28em;margin:3em auto}}label{{display:block;margin:.6em 0}}input{{width:100%}}.err{{color:#a00}}.ok{{color:#070}}</style></head>
-<body><h1>Strongbox device sign-in</h1>{note}
-<form method=post autocomplete=off>
-<label>Code shown on your device <input name=user_code value="{code}" required></label>
+    let csrf = html_escape(csrf);
+    let body = match view {
+        View::Code => format!(
+            r#"<form method=post autocomplete=off><input type=hidden name=csrf value="{csrf}">
+<label>Code shown on your device <input name=user_code required autofocus></label>
+<button name=step value=code>Next</button>
+</form>"#
+        ),
+        View::Confirm(d, now) => {
+            let from = if d.requester.is_empty() { "an unknown address".to_owned() } else { html_escape(&d.requester) };
+            format!(
+                r#"<p>The application <b>{app}</b> (application id <code>{id}</code>) asks to sign you in to Strongbox.
+It asked for this code from the address <b>{from}</b> {ago} ago; the code expires in {left}.</p>
+<p class=warn>Continue only if you started this sign-in yourself, just now, on a device you control. If someone sent you this code or a link to this page, choose Deny.</p>
+<form method=post autocomplete=off><input type=hidden name=csrf value="{csrf}"><input type=hidden name=user_code value="{code}">
 <label>User name <input name=username required></label>
 <label>Password <input name=password type=password required></label>
 <label>Verification code (authenticator app) <input name=otp inputmode=numeric pattern="[0-9]{{6}}"></label>
+<label class=check><input type=checkbox name=confirm value=yes> I started this sign-in on my device and I recognise the application</label>
 <button name=action value=approve>Sign in and approve</button> <button name=action value=deny>Deny</button>
-</form></body></html>"#
+</form>"#,
+                app = html_escape(&d.app_name),
+                id = html_escape(&d.client_id),
+                ago = minutes(now - d.requested_at),
+                left = minutes(d.expires - now),
+                code = html_escape(&d.user_code),
+            )
+        }
+        View::Done => String::new(),
+    };
+    let page = format!(
+        r#"<!doctype html><html lang=en><head><meta charset=utf-8><title>Strongbox sign-in</title>
+<style>body{{font-family:sans-serif;max-width:32em;margin:3em auto}}label{{display:block;margin:.6em 0}}input{{width:100%}}.check input{{width:auto}}.err{{color:#a00}}.ok{{color:#070}}.warn{{font-weight:bold}}</style></head>
+<body><h1>Strongbox device sign-in</h1>{note}
+{body}</body></html>"#
     );
     let mut r = Response::new(Body::from(page));
+    *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -327,5 +476,6 @@ fn device_page(user_code: &str, outcome: Option<(bool, &str)>) -> Response {
         ),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     r
 }

@@ -4,7 +4,7 @@
 //! | Method | Path (under `/_strongbox/`) | |
 //! |---|---|---|
 //! | GET | `serviceprincipals` | list |
-//! | GET, PATCH, DELETE | `serviceprincipals/{id}` | show; `{"accountEnabled": bool}`; delete |
+//! | GET, PATCH, DELETE | `serviceprincipals/{id}` | show; `{"accountEnabled": bool, "isFallbackPublicClient": bool}`; delete |
 //! | GET, POST | `serviceprincipals/{id}/credentials` | list; new secret `{append, displayName, endDateTime}` |
 //! | DELETE | `serviceprincipals/{id}/credentials/{keyId}` | remove a secret or certificate |
 //! | POST | `serviceprincipals/{id}/certificates` | `{"certificate": PEM, "displayName"}` |
@@ -39,6 +39,7 @@ use crate::routes::Route;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Patch {
     account_enabled: Option<bool>,
+    is_fallback_public_client: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -115,8 +116,15 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         (["serviceprincipals", id], &Method::GET) => ok(json!(core.get_service_principal(id).await?)),
         (["serviceprincipals", id], &Method::PATCH) => {
             let p: Patch = parse_json(body)?;
-            let enabled = p.account_enabled.ok_or_else(|| Error::bad("The 'accountEnabled' member is required."))?;
-            ok(json!(core.set_service_principal_enabled(id, enabled).await?))
+            let mut view = None;
+            if let Some(public) = p.is_fallback_public_client {
+                view = Some(core.set_service_principal_public_client(id, public).await?);
+            }
+            if let Some(enabled) = p.account_enabled {
+                view = Some(core.set_service_principal_enabled(id, enabled).await?);
+            }
+            let view = view.ok_or_else(|| Error::bad("Give 'accountEnabled' or 'isFallbackPublicClient'."))?;
+            ok(json!(view))
         }
         (["serviceprincipals", id], &Method::DELETE) => {
             core.delete_service_principal(id).await?;

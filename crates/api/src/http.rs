@@ -1,6 +1,7 @@
 //! Request plumbing: path and query normalisation, host → vault, authentication, responses.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
@@ -98,7 +99,8 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
         };
         // The peer address (set by the server's `into_make_service_with_connect_info`) feeds the
         // token endpoint's per-address failed-attempt limiting.
-        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let socket = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let peer = socket.map(|s| client_address(s, &parts.headers, &st.cfg.trusted_proxies));
         return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
 
@@ -446,6 +448,37 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries further left
+/// were written by the client and prove nothing). Unparsable entries end the walk at the
+/// proxy.
+pub(crate) fn client_address(socket: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let is_trusted = |a: &IpAddr| trusted.iter().any(|t| t == a || t.to_canonical() == a.to_canonical());
+    if !is_trusted(&socket) {
+        return socket;
+    }
+    let mut client = socket;
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(a) => {
+                client = a;
+                if !is_trusted(&a) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,5 +498,22 @@ mod tests {
         assert_eq!(strip_port("a.vault.localhost:8443"), "a.vault.localhost");
         assert_eq!(strip_port("[::1]:8443"), "::1");
         assert_eq!(strip_port("localhost"), "localhost");
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.7, 10.0.0.2"));
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        // from a proxy: the right-most entry that is not a proxy (the left part is the client's word)
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("203.0.113.7"));
+        // from anyone else, or with no trusted proxies: the socket peer
+        assert_eq!(client_address(ip("192.0.2.9"), &h, &proxies), ip("192.0.2.9"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
+        // garbage ends the walk; no header: the proxy itself
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7, junk"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.1"));
+        assert_eq!(client_address(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
     }
 }

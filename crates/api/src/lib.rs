@@ -36,11 +36,19 @@ pub struct ApiConfig {
     pub default_vault: String,
     /// How long a request body may take to arrive.
     pub body_timeout: std::time::Duration,
+    /// Reverse proxies in front of the server: for connections from one of them the client
+    /// address is the right-most `X-Forwarded-For` entry that is not a trusted proxy. Empty:
+    /// the socket peer is the client, and `X-Forwarded-For` is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl ApiConfig {
     pub fn new(default_vault: impl Into<String>) -> Self {
-        Self { default_vault: default_vault.into(), body_timeout: std::time::Duration::from_secs(60) }
+        Self {
+            default_vault: default_vault.into(),
+            body_timeout: std::time::Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
+        }
     }
 }
 

@@ -45,12 +45,16 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             #[serde(rename_all = "camelCase")]
             struct Body {
                 display_name: Option<String>,
+                /// Entra's application property: a public client may start device-code sign-ins.
+                #[serde(default)]
+                is_fallback_public_client: bool,
             }
             let b: Body = parse_json(body)?;
             let name = b.display_name.ok_or_else(|| Error::bad("The 'displayName' member is required."))?;
-            let sp = core.create_service_principal_for_rbac(&name).await?;
+            let sp = core.create_service_principal_for_rbac(&name, b.is_fallback_public_client).await?;
             let reply = serde_json::json!({
                 "appId": sp.app_id,
+                "isFallbackPublicClient": b.is_fallback_public_client,
                 "displayName": sp.display_name,
                 "password": sp.password.expose(),
                 "tenant": sp.tenant,

@@ -118,6 +118,9 @@ enum SpCmd {
     CreateForRbac {
         #[arg(long)]
         name: String,
+        /// Register it as a public client (`isFallbackPublicClient`): it may start device-code sign-ins.
+        #[arg(long)]
+        public_client: bool,
         #[command(flatten)]
         c: Conn,
     },
@@ -144,6 +147,10 @@ struct ServerArgs {
     /// number with s, m, h or d (30m, 2h); at least 60 seconds.
     #[arg(long, env = "STRONGBOX_ISSUER_REFRESH", default_value = "1h", value_parser = refresh_interval)]
     issuer_refresh: std::time::Duration,
+    /// A reverse proxy's address (repeatable, or comma-separated): for connections from it the
+    /// client address (sign-in throttling, security events) is taken from X-Forwarded-For.
+    #[arg(long = "trusted-proxy", env = "STRONGBOX_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off
     /// (at most 10,000,000).
     #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0, allow_negative_numbers = true,
@@ -456,9 +463,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Certificate { cmd } => certificates::run(cmd).await,
         Cmd::Ca { cmd } => certificates::run_ca(cmd).await,
         Cmd::Vault { cmd } => vault(cmd).await,
-        Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::CreateForRbac { name, c } } } => {
+        Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::CreateForRbac { name, public_client, c } } } => {
             let cl = connect(&c, None).await?;
-            let body = json!({ "displayName": name });
+            let body = json!({ "displayName": name, "isFallbackPublicClient": public_client });
             print(c.output, &cl.call("POST", "/_strongbox/serviceprincipals", Some(body)).await?);
             Ok(())
         }
@@ -498,6 +505,7 @@ async fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.transport.body_timeout = a.body_timeout;
     cfg.issuer_refresh_interval = a.issuer_refresh;
     cfg.issuer_fetch_allow_private = a.issuer_fetch_allow_private;
+    cfg.trusted_proxies = a.trusted_proxy;
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
         let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
         let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;

@@ -92,6 +92,28 @@ impl Env {
             (r.status().as_u16(), r.text().await.unwrap())
         })
     }
+    /// The approval page as a browser drives it: open it (CSRF cookie and token), enter the
+    /// code, then sign in with the confirmation. Same-origin requests (`Origin`).
+    fn approve(&self, user_code: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let url = format!("{}/{}/oauth2/v2.0/deviceauth", self.s("authority"), self.tenant());
+        self.rt.block_on(async {
+            let r = self.http.get(&url).send().await.unwrap();
+            let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+            let page = r.text().await.unwrap();
+            let csrf = page.split("name=csrf value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+            let post = |f: Vec<(&str, &str)>| {
+                self.http.post(&url).header("cookie", &cookie).header("origin", self.s("authority")).form(&f).send()
+            };
+            let step = post(vec![("csrf", &csrf), ("user_code", user_code), ("step", "code")]).await.unwrap();
+            assert_eq!(step.status(), 200);
+            let step = step.text().await.unwrap();
+            assert!(step.contains("Strongbox CLI"), "the page names the application: {step}");
+            let mut f = vec![("csrf", csrf.as_str()), ("user_code", user_code), ("confirm", "yes")];
+            f.extend_from_slice(form);
+            let r = post(f).await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        })
+    }
     fn tenant(&self) -> &str {
         self.boot["tenant_id"].as_str().unwrap()
     }
@@ -151,15 +173,9 @@ fn login_is_used_by_the_other_commands_refreshed_and_forgotten() {
     let message = err_lines.next().unwrap().unwrap();
     let user_code = message.split("enter the code ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     let otp = format!("{:06}", strongbox_crypto::jwt::totp(&totp_secret, SystemClock.now(), 30, 6));
-    let (st, page) = e.form(
-        "deviceauth",
-        &[
-            ("user_code", &user_code),
-            ("username", "alice@example.org"),
-            ("password", pw),
-            ("otp", &otp),
-            ("action", "approve"),
-        ],
+    let (st, page) = e.approve(
+        &user_code,
+        &[("username", "alice@example.org"), ("password", pw), ("otp", &otp), ("action", "approve")],
     );
     assert_eq!(st, 200);
     assert!(page.contains("Signed in"), "{page}");

@@ -26,7 +26,7 @@ pub use issuer_keys::{FetchFuture, IssuerKeyFetcher};
 pub use manage::{CredentialView, FederatedCredentialView, NewCredential, ServicePrincipalView, TrustedIssuerView};
 pub use managed::NewManagedIdentity;
 pub use signing::IdentityPolicy;
-pub use users::{DeviceAuthorization, UserChange, UserView};
+pub use users::{DeviceAuthorization, DeviceRequest, PageRefusal, UserChange, UserView};
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,6 +51,15 @@ const TOKEN_CACHE_MAX: usize = 20_000;
 /// How long a principal's status row is trusted before it is re-read from storage (the bound
 /// on revocation delay across nodes; on the node that made the change it is immediate).
 pub const STATUS_TTL: i64 = 30;
+/// Status rows of client applications as public clients (`publicclient/{client id}`).
+pub(crate) const PUBLIC_CLIENT_PREFIX: &str = "publicclient/";
+/// The "credential" a public-client status row lists while the application is one.
+const PUBLIC_CLIENT_CRED: &str = "public-client";
+/// Built-in public clients, always registered: the Strongbox CLI (`strongbox login`) and Azure
+/// CLI's well-known application id (the default of azure-identity's `DeviceCodeCredential` and
+/// `InteractiveBrowserCredential`). `(client id, display name)`.
+pub const BUILTIN_PUBLIC_CLIENTS: [(&str, &str); 2] =
+    [("5b1d3a2e-7c41-4f0e-9d6a-3c8b2f1e0a77", "Strongbox CLI"), ("04b07795-8ddb-461a-bbee-02f9e1bf7b46", "Azure CLI")];
 
 #[derive(Serialize, Deserialize)]
 struct TenantRec {
@@ -86,6 +95,10 @@ pub(crate) struct ServicePrincipalRec {
     /// longer obtain tokens, but tokens they obtained stay valid until `until`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired: Vec<(String, i64)>,
+    /// Registered as a public client (Entra's `isFallbackPublicClient`): it may start user
+    /// sign-ins (device code) without a credential of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_client: bool,
 }
 
 impl ServicePrincipalRec {
@@ -188,8 +201,11 @@ struct CachedToken {
     exp: i64,
     status_key: String,
     cred: Option<String>,
-    /// External user tokens mapped to a local user: the issuer's status key and URL, checked
-    /// too on every request (turning user tokens off revokes them).
+    /// A second status row checked on every request, with the credential it must list:
+    /// external user tokens mapped to a local user name their issuer (status key and URL;
+    /// turning user tokens off revokes them); our own user tokens name their client
+    /// application's public-client row ([`PUBLIC_CLIENT_PREFIX`], [`PUBLIC_CLIENT_CRED`]), so a
+    /// token whose `appid` is not (or no longer) a registered public client is refused.
     issuer_check: Option<(String, String)>,
 }
 
@@ -406,6 +422,14 @@ impl Core {
         &self,
         display_name: &str,
     ) -> Result<(ServicePrincipalRec, SecretString)> {
+        self.create_service_principal_as(display_name, false).await
+    }
+
+    async fn create_service_principal_as(
+        &self,
+        display_name: &str,
+        public_client: bool,
+    ) -> Result<(ServicePrincipalRec, SecretString)> {
         let now = self.now();
         let (rec, secret) = manage::new_secret(now, None, "")?;
         let sp = ServicePrincipalRec {
@@ -420,6 +444,7 @@ impl Core {
             kind: String::new(),
             enrollment: None,
             retired: Vec::new(),
+            public_client,
         };
         let key = format!("{SP_PREFIX}{}", sp.client_id);
         self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&sp)?)).await?;
@@ -435,11 +460,16 @@ impl Core {
 
     /// `az ad sp create-for-rbac`-style creation: a service principal with no role assignment
     /// and one client secret, shown once.
-    pub async fn create_service_principal_for_rbac(&self, display_name: &str) -> Result<NewServicePrincipal> {
-        if display_name.is_empty() || display_name.len() > 120 {
-            return Err(Error::bad("The display name must be 1-120 characters."));
+    /// With `public_client` it is registered as a public client too (`isFallbackPublicClient`).
+    pub async fn create_service_principal_for_rbac(
+        &self,
+        display_name: &str,
+        public_client: bool,
+    ) -> Result<NewServicePrincipal> {
+        if display_name.is_empty() || display_name.len() > 120 || display_name.chars().any(char::is_control) {
+            return Err(Error::bad("The display name must be 1-120 printable characters."));
         }
-        let (sp, password) = self.create_service_principal(display_name).await?;
+        let (sp, password) = self.create_service_principal_as(display_name, public_client).await?;
         Ok(NewServicePrincipal {
             app_id: sp.client_id,
             object_id: sp.object_id,
@@ -667,6 +697,15 @@ impl Core {
             format!("{SP_PREFIX}{}", c.appid)
         };
         self.check_status(&status_key, c.sbx_cred.as_deref()).await?;
+        // A user token's `appid` must name a registered public client (compound identities,
+        // `applicationId` in access policies, trust it).
+        let app_check = if c.idtyp == "user" {
+            let key = public_client_key(&c.appid);
+            self.check_status(&key, Some(PUBLIC_CLIENT_CRED)).await?;
+            Some((key, PUBLIC_CLIENT_CRED.to_owned()))
+        } else {
+            None
+        };
         let p = Principal { object_id: c.oid, app_id: c.appid, tenant_id: c.tid, amr: c.amr, token_groups: Vec::new() };
         if let Ok(mut cache) = self.ident.cache.write() {
             if cache.len() >= TOKEN_CACHE_MAX {
@@ -679,7 +718,7 @@ impl Core {
                     exp: c.exp,
                     status_key,
                     cred: c.sbx_cred,
-                    issuer_check: None,
+                    issuer_check: app_check,
                 }),
             );
         }
@@ -766,6 +805,13 @@ impl Core {
         let status = if key.starts_with(users::USER_PREFIX) {
             let u: Option<users::UserRec> = self.read_json(key).await?;
             users::user_status(u.as_ref(), self.now())
+        } else if let Some(app) = key.strip_prefix(PUBLIC_CLIENT_PREFIX) {
+            if builtin_public_client(app).is_some() {
+                public_client_status(None, true, self.now())
+            } else {
+                let sp: Option<ServicePrincipalRec> = self.read_json(&format!("{SP_PREFIX}{app}")).await?;
+                public_client_status(sp.as_ref(), false, self.now())
+            }
         } else if key.starts_with(manage::ISSUER_PREFIX) {
             let r: Option<manage::TrustedIssuerRec> = self.read_json(key).await?;
             external::issuer_status(r.as_ref(), self.now())
@@ -811,6 +857,26 @@ fn status_of(sp: Option<&ServicePrincipalRec>, now: i64) -> PrincipalStatus {
         }
         None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
     }
+}
+
+/// The status key of `client_id` as a public client (lower case, as the token's `appid`).
+fn public_client_key(client_id: &str) -> String {
+    format!("{PUBLIC_CLIENT_PREFIX}{}", client_id.to_ascii_lowercase())
+}
+
+/// The display name of a built-in public client.
+fn builtin_public_client(client_id: &str) -> Option<&'static str> {
+    BUILTIN_PUBLIC_CLIENTS.iter().find(|(id, _)| id.eq_ignore_ascii_case(client_id)).map(|(_, name)| *name)
+}
+
+/// An application's row as a public client: it "exists" while it is registered as one.
+fn public_client_status(sp: Option<&ServicePrincipalRec>, builtin: bool, now: i64) -> PrincipalStatus {
+    let (exists, enabled) = match sp {
+        _ if builtin => (true, true),
+        Some(sp) => (sp.public_client && sp.kind.is_empty(), sp.enabled),
+        None => (false, false),
+    };
+    PrincipalStatus { exists, enabled, credentials: vec![PUBLIC_CLIENT_CRED.to_owned()], loaded: now }
 }
 
 fn missing(field: &str) -> OAuthError {

@@ -25,9 +25,9 @@ pub use events::SecurityEvent;
 pub use groups::Group;
 pub use identity::AttestationAuthorityView;
 pub use identity::{
-    AuthFailure, CredentialView, DeviceAuthorization, FederatedCredentialView, FetchFuture, IdentityPolicy,
-    IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, Principal, STATUS_TTL,
-    ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
+    AuthFailure, CredentialView, DeviceAuthorization, DeviceRequest, FederatedCredentialView, FetchFuture,
+    IdentityPolicy, IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, PageRefusal,
+    Principal, STATUS_TTL, ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
 };
 pub use identity::{PrincipalMapping, UserTokens, external_object_id};
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub issuer_fetch_allow_private: bool,
     /// Connection limits and timeouts of the HTTPS listeners.
     pub transport: TransportConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -81,6 +83,7 @@ impl ServerConfig {
             issuer_refresh_interval: Duration::from_secs(3600),
             issuer_fetch_allow_private: false,
             transport: TransportConfig::default(),
+            trusted_proxies: Vec::new(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -359,7 +362,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let tls = Arc::new(tls_config(&server_cert)?);
     let app = strongbox_api::router(
         core.clone(),
-        ApiConfig { default_vault: cfg.default_vault.clone(), body_timeout: cfg.transport.body_timeout },
+        ApiConfig {
+            default_vault: cfg.default_vault.clone(),
+            body_timeout: cfg.transport.body_timeout,
+            trusted_proxies: cfg.trusted_proxies.clone(),
+        },
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let transport = Arc::new(cfg.transport.clone());

@@ -796,12 +796,38 @@ impl Srv {
         ])
         .await
     }
+    /// The page as a browser drives it: open (cookie + CSRF token), enter the code, then the
+    /// credentials with the confirmation.
     async fn verify_page(&self, user_code: &str, user: &str, pw: &str, otp: &str, action: &str) -> String {
         let url = self.url(&format!("{}/oauth2/v2.0/deviceauth", self.s.boot.tenant_id));
-        let form = [("user_code", user_code), ("username", user), ("password", pw), ("otp", otp), ("action", action)];
-        let r = self.s.http.post(url).form(&form).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        r.text().await.unwrap()
+        let r = self.s.http.get(&url).send().await.unwrap();
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let page = r.text().await.unwrap();
+        let csrf = page.split("name=csrf value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let origin = self.s.boot.authority.clone();
+        let post = |form: Vec<(&'static str, String)>| {
+            let (url, cookie, origin) = (url.clone(), cookie.clone(), origin.clone());
+            async move {
+                let r = self.s.http.post(url).header("cookie", cookie).header("origin", origin).form(&form);
+                let r = r.send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                r.text().await.unwrap()
+            }
+        };
+        let step = post(vec![("csrf", csrf.clone()), ("user_code", user_code.into()), ("step", "code".into())]).await;
+        if !step.contains("name=password") {
+            return step;
+        }
+        post(vec![
+            ("csrf", csrf),
+            ("user_code", user_code.into()),
+            ("username", user.into()),
+            ("password", pw.into()),
+            ("otp", otp.into()),
+            ("confirm", "yes".into()),
+            ("action", action.into()),
+        ])
+        .await
     }
 }
 
@@ -841,7 +867,8 @@ async fn users_sign_in_with_device_code_password_and_totp() {
     let page = t.s.http.get(dc["verification_uri"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
-    assert!(page.text().await.unwrap().contains("name=otp"));
+    let text = page.text().await.unwrap();
+    assert!(text.contains("name=user_code") && text.contains("name=csrf"), "{text}");
 
     // wrong TOTP, wrong password: refused, still pending
     let good = totp_by_openssl(d, &secret, T0);

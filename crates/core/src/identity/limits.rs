@@ -1,22 +1,44 @@
-//! Failed sign-in limiting, per client id and per source address, with exponential back-off.
+//! Failed sign-in limiting with exponential back-off.
+//!
+//! Client credentials are limited per (client id, source address), per source address, and
+//! per client id with a much higher ceiling. Client ids are public (every token carries
+//! `appid`), so failures from one address must not lock the client out everywhere: an
+//! address that has not failed for a client is always verified. Only past the per-client
+//! ceiling (a guess distributed over many addresses) does an address that has failed for the
+//! client even once get no further verification, until the window ends; fresh addresses are
+//! still served, so the owner is never locked out.
+//!
+//! User sign-ins (the device-code page) are limited per resolved user (whatever spelling of
+//! the name was typed) and per address; user-code guesses per address and per device code.
 //!
 //! Failures are counted within a window; from the threshold on, each further failure doubles
 //! the time during which every attempt is refused unverified (no Argon2 work, no signature
-//! check). A success clears the client's counter, never the address's (an attacker holding one
-//! valid credential must not be able to reset the address limit). Memory is bounded. State is
-//! per node: with several nodes an attacker gets at most N times the budget, still throttled.
+//! check). A success clears only its own (client, address) counter, never the address's or the
+//! client's (an attacker holding one valid credential must not be able to reset the limits).
+//! Memory is bounded. State is per node: with several nodes an attacker gets at most N times
+//! the budget, still throttled.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use super::{OAuthError, TokenRequest};
 use crate::Core;
 
 /// Failures counted within this many seconds.
 const WINDOW: i64 = 15 * 60;
-/// Failures per client id before back-off starts.
-pub const CLIENT_THRESHOLD: u32 = 5;
+/// Failures per (client id, address) before back-off starts.
+pub const PAIR_THRESHOLD: u32 = 5;
+/// Failures per client id, from all addresses, past which an address that has failed for the
+/// client is refused unverified for the rest of the window.
+pub const CLIENT_CEILING: u32 = 100;
 /// Failures per source address before back-off starts (several clients may share one NAT).
 pub const ADDRESS_THRESHOLD: u32 = 20;
+/// Failed user sign-ins per user (however the name was typed) before back-off starts.
+pub const USER_THRESHOLD: u32 = 5;
+/// Unknown or expired user codes entered from one address before back-off starts.
+pub const USER_CODE_GUESSES: u32 = 10;
+/// Failed sign-ins against one device code before back-off starts.
+pub const DEVICE_CODE_FAILURES: u32 = 5;
 /// First back-off, doubled per further failure, capped.
 const BASE_BACKOFF: i64 = 5;
 const MAX_BACKOFF: i64 = 15 * 60;
@@ -40,7 +62,16 @@ impl Limiter {
         self.entries.get(key).filter(|e| e.blocked_until > now).map(|e| e.blocked_until - now)
     }
 
-    fn fail(&mut self, key: &str, now: i64, threshold: u32) {
+    /// Failures of `key` in the current window, and the seconds left in it.
+    fn failures(&self, key: &str, now: i64) -> (u32, i64) {
+        match self.entries.get(key) {
+            Some(e) if now - e.window_start < WINDOW => (e.failures, e.window_start + WINDOW - now),
+            _ => (0, 0),
+        }
+    }
+
+    /// Counts a failure; from `threshold` failures on, back-off (`None`: never).
+    fn fail(&mut self, key: &str, now: i64, threshold: Option<u32>) {
         if self.entries.len() >= MAX_ENTRIES {
             self.entries.retain(|_, e| now - e.window_start < WINDOW || e.blocked_until > now);
             if self.entries.len() >= MAX_ENTRIES {
@@ -53,7 +84,9 @@ impl Limiter {
             *e = Entry { failures: 0, window_start: now, blocked_until: 0 };
         }
         e.failures = e.failures.saturating_add(1);
-        if e.failures >= threshold {
+        if let Some(threshold) = threshold
+            && e.failures >= threshold
+        {
             let exp = (e.failures - threshold).min(16);
             let wait = BASE_BACKOFF.saturating_mul(1i64 << exp).min(MAX_BACKOFF);
             e.blocked_until = now + wait;
@@ -65,50 +98,69 @@ impl Limiter {
     }
 }
 
+fn addr(peer: Option<IpAddr>) -> String {
+    peer.map(|p| p.to_string()).unwrap_or_default()
+}
+
 fn client_key(req: &TokenRequest) -> Option<String> {
     req.client_id.as_ref().map(|c| format!("c:{}", c.to_ascii_lowercase()))
 }
 
-fn address_key(req: &TokenRequest) -> Option<String> {
-    req.peer.map(|p| format!("a:{p}"))
+fn pair_key(req: &TokenRequest) -> Option<String> {
+    req.client_id.as_ref().map(|c| format!("p:{}|{}", c.to_ascii_lowercase(), addr(req.peer)))
+}
+
+fn address_key(peer: Option<IpAddr>) -> Option<String> {
+    peer.map(|p| format!("a:{p}"))
+}
+
+/// The limiter key of a user sign-in: the resolved user's object id when the name is known,
+/// else the name as typed (lower case).
+pub(super) fn user_key(resolved: Option<&str>, typed: &str) -> String {
+    match resolved {
+        Some(oid) => format!("u:{}", oid.to_ascii_lowercase()),
+        None => format!("u?:{}", typed.trim().to_ascii_lowercase()),
+    }
 }
 
 impl Core {
-    /// Seconds the caller must wait, if its client id or address is in back-off.
+    /// Seconds the caller must wait, if its (client id, address) pair or address is in
+    /// back-off, or the client is past its ceiling and this address has failed for it.
     pub(super) fn throttled(&self, req: &TokenRequest) -> Option<i64> {
         let now = self.now();
         let l = self.ident.limiter.lock().ok()?;
-        let a = client_key(req).and_then(|k| l.blocked(&k, now));
-        let b = address_key(req).and_then(|k| l.blocked(&k, now));
-        a.max(b)
+        let pair = pair_key(req);
+        let a = pair.as_ref().and_then(|k| l.blocked(k, now));
+        let b = address_key(req.peer).and_then(|k| l.blocked(&k, now));
+        let c = match (client_key(req), &pair) {
+            (Some(ck), Some(pk)) => {
+                let (n, left) = l.failures(&ck, now);
+                (n >= CLIENT_CEILING && l.failures(pk, now).0 > 0).then_some(left)
+            }
+            _ => None,
+        };
+        a.max(b).max(c)
     }
 
-    /// The 429 every credential exchange answers while its client id or address is in back-off.
+    /// The 429 every credential exchange answers while the caller is in back-off.
     pub(super) fn back_off(&self, req: &TokenRequest) -> Result<(), OAuthError> {
         match self.throttled(req) {
             None => Ok(()),
-            Some(wait) => {
-                let mut e = OAuthError::new(
-                    429,
-                    "temporarily_unavailable",
-                    format!(
-                        "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
-                    ),
-                );
-                e.retry_after = Some(wait);
-                Err(e)
-            }
+            Some(wait) => Err(too_many(wait)),
         }
     }
 
     pub(super) fn note_failure(&self, req: &TokenRequest) {
         let now = self.now();
         if let Ok(mut l) = self.ident.limiter.lock() {
-            if let Some(k) = client_key(req) {
-                l.fail(&k, now, CLIENT_THRESHOLD);
+            if let Some(k) = pair_key(req) {
+                l.fail(&k, now, Some(PAIR_THRESHOLD));
             }
-            if let Some(k) = address_key(req) {
-                l.fail(&k, now, ADDRESS_THRESHOLD);
+            if let Some(k) = client_key(req) {
+                l.fail(&k, now, None);
+            }
+            if let Some(k) = address_key(req.peer) {
+                l.fail(&k, now, Some(ADDRESS_THRESHOLD));
             }
         }
     }
@@ -122,15 +174,55 @@ impl Core {
         if let Some(wait) = l.blocked(key, now) {
             return Some(wait);
         }
-        l.fail(key, now, threshold);
+        l.fail(key, now, Some(threshold));
         None
     }
 
+    /// The wait, if any of `keys` or the address is in back-off (nothing is counted).
+    pub(super) fn blocked_any(&self, keys: &[&str], peer: Option<IpAddr>) -> Option<i64> {
+        let now = self.now();
+        let l = self.ident.limiter.lock().ok()?;
+        let addr = address_key(peer);
+        keys.iter().copied().chain(addr.as_deref()).filter_map(|k| l.blocked(k, now)).max()
+    }
+
+    /// Counts a failure of each `(key, threshold)`, and of the address.
+    pub(super) fn note_failures(&self, keys: &[(&str, u32)], peer: Option<IpAddr>) {
+        let now = self.now();
+        if let Ok(mut l) = self.ident.limiter.lock() {
+            for (k, t) in keys {
+                l.fail(k, now, Some(*t));
+            }
+            if let Some(k) = address_key(peer) {
+                l.fail(&k, now, Some(ADDRESS_THRESHOLD));
+            }
+        }
+    }
+
+    pub(super) fn clear_limit(&self, key: &str) {
+        if let Ok(mut l) = self.ident.limiter.lock() {
+            l.clear(key);
+        }
+    }
+
+    /// A correct credential clears its own (client, address) counter only.
     pub(super) fn note_success(&self, req: &TokenRequest) {
-        if let (Ok(mut l), Some(k)) = (self.ident.limiter.lock(), client_key(req)) {
+        if let (Ok(mut l), Some(k)) = (self.ident.limiter.lock(), pair_key(req)) {
             l.clear(&k);
         }
     }
+}
+
+pub(super) fn too_many(wait: i64) -> OAuthError {
+    let mut e = OAuthError::new(
+        429,
+        "temporarily_unavailable",
+        format!(
+            "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
+        ),
+    );
+    e.retry_after = Some(wait);
+    e
 }
 
 #[cfg(test)]
@@ -141,21 +233,32 @@ mod tests {
     fn backoff_starts_at_threshold_and_doubles() {
         let mut l = Limiter::default();
         for _ in 0..4 {
-            l.fail("k", 100, 5);
+            l.fail("k", 100, Some(5));
         }
         assert_eq!(l.blocked("k", 100), None);
-        l.fail("k", 100, 5);
+        l.fail("k", 100, Some(5));
         assert_eq!(l.blocked("k", 100), Some(5));
         assert_eq!(l.blocked("k", 105), None);
-        l.fail("k", 105, 5);
+        l.fail("k", 105, Some(5));
         assert_eq!(l.blocked("k", 105), Some(10));
         l.clear("k");
         assert_eq!(l.blocked("k", 105), None);
         // failures spread beyond the window start over
         let mut l = Limiter::default();
         for i in 0..4 {
-            l.fail("k", i * 1000, 5);
+            l.fail("k", i * 1000, Some(5));
         }
         assert_eq!(l.blocked("k", 4000), None);
+    }
+
+    #[test]
+    fn failures_are_counted_in_the_window_without_back_off_when_asked() {
+        let mut l = Limiter::default();
+        for _ in 0..200 {
+            l.fail("c", 100, None);
+        }
+        assert_eq!(l.blocked("c", 100), None);
+        assert_eq!(l.failures("c", 100), (200, WINDOW));
+        assert_eq!(l.failures("c", 100 + WINDOW), (0, 0));
     }
 }

@@ -11,7 +11,10 @@ use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
 use super::external::{UserTokens, issuer_status, issuer_status_key};
-use super::{ClientCertRec, ClientSecretRec, FederatedRec, SP_PREFIX, ServicePrincipalRec, status_of};
+use super::{
+    ClientCertRec, ClientSecretRec, FederatedRec, SP_PREFIX, ServicePrincipalRec, public_client_key,
+    public_client_status, status_of,
+};
 use crate::events::SecurityEvent;
 use crate::{CAS_RETRIES, Core, decode, encode};
 
@@ -33,6 +36,8 @@ pub struct ServicePrincipalView {
     pub account_enabled: bool,
     /// `Application` or `ManagedIdentity`.
     pub service_principal_type: &'static str,
+    /// Registered as a public client: may start device-code sign-ins without a credential.
+    pub is_fallback_public_client: bool,
     pub created: i64,
     pub password_credentials: Vec<CredentialView>,
     pub key_credentials: Vec<CredentialView>,
@@ -225,6 +230,7 @@ fn sp_view(sp: &ServicePrincipalRec, now: i64) -> ServicePrincipalView {
         display_name: sp.display_name.clone(),
         account_enabled: sp.enabled,
         service_principal_type: if sp.kind.is_empty() { "Application" } else { "ManagedIdentity" },
+        is_fallback_public_client: sp.public_client,
         created: sp.created,
         password_credentials: sp.secrets.iter().map(|s| secret_view(s, now)).collect(),
         key_credentials: sp.certs.iter().map(|c| cert_view(c, now)).collect(),
@@ -311,6 +317,7 @@ impl Core {
             match self.barrier.commit(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&sp)?)).await {
                 Ok(()) => {
                     self.put_status(&key, status_of(Some(&sp), now));
+                    self.put_status(&public_client_key(&sp.client_id), public_client_status(Some(&sp), false, now));
                     return Ok((sp, out));
                 }
                 Err(e) if e.kind == ErrorKind::Conflict => continue,
@@ -344,12 +351,35 @@ impl Core {
         Ok(sp_view(&sp, self.now()))
     }
 
+    /// Registers the application as a public client (Entra's `isFallbackPublicClient`), or
+    /// stops that: then device-code sign-ins through it are refused and the user tokens it
+    /// obtained stop working (refresh tokens too). Managed identities cannot be public clients.
+    pub async fn set_service_principal_public_client(
+        &self,
+        id: &str,
+        public_client: bool,
+    ) -> Result<ServicePrincipalView> {
+        let (sp, ()) = self
+            .update_sp(id, |sp, _| {
+                if public_client && !sp.kind.is_empty() {
+                    return Err(Error::bad("A managed identity cannot be a public client."));
+                }
+                sp.public_client = public_client;
+                Ok(())
+            })
+            .await?;
+        let kind = if public_client { "principal.publicclient.on" } else { "principal.publicclient.off" };
+        self.security_event(SecurityEvent::new(kind, "success", "", &sp.client_id, "")).await;
+        Ok(sp_view(&sp, self.now()))
+    }
+
     pub async fn delete_service_principal(&self, id: &str) -> Result<()> {
         for _ in 0..CAS_RETRIES {
             let (key, sp, stamp) = self.find_sp(id).await?;
             match self.barrier.commit(BTxn::new().unchanged(&key, &stamp).delete(&key)).await {
                 Ok(()) => {
                     self.put_status(&key, status_of(None, self.now()));
+                    self.put_status(&public_client_key(&sp.client_id), public_client_status(None, false, self.now()));
                     self.security_event(SecurityEvent::new("principal.delete", "success", "", &sp.client_id, "")).await;
                     return Ok(());
                 }

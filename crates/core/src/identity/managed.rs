@@ -90,6 +90,7 @@ impl Core {
             kind: KIND.to_owned(),
             enrollment: Some(enrollment.clone()),
             retired: Vec::new(),
+            public_client: false,
         };
         let key = format!("{SP_PREFIX}{}", sp.client_id);
         self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&sp)?)).await?;

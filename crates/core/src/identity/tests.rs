@@ -34,7 +34,12 @@ async fn new_credentials_never_show_in_debug_output() {
     let mi = c.create_managed_identity("mi").await.unwrap();
     let user = c.create_user("dbg-user", "Dbg", &SecretString::new("a long enough password".into())).await.unwrap();
     let dev = c
-        .device_authorization(c.tenant_id(), Some(&app), Some("https://vault.localhost:8443/.default"), None)
+        .device_authorization(
+            c.tenant_id(),
+            Some(super::BUILTIN_PUBLIC_CLIENTS[0].0),
+            Some("https://vault.localhost:8443/.default"),
+            None,
+        )
         .await
         .unwrap();
     let req = TokenRequest {

@@ -7,11 +7,16 @@
 //! password change, TOTP reset, disable or delete moves or removes it, so existing access tokens
 //! fail the status check and refresh tokens are refused.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use super::{Claims, OAuthError, PrincipalStatus, SKEW, TokenGrant, TokenRequest, internal, missing};
+use super::{
+    Claims, OAuthError, PrincipalStatus, SKEW, SP_PREFIX, ServicePrincipalRec, TokenGrant, TokenRequest,
+    builtin_public_client, internal, limits, missing,
+};
 use crate::events::SecurityEvent;
 use crate::{CAS_RETRIES, Core, decode, encode};
 
@@ -91,6 +96,36 @@ impl std::fmt::Debug for UserChange {
     }
 }
 
+/// What the verification page shows about a pending device request before sign-in.
+#[derive(Debug, Clone)]
+pub struct DeviceRequest {
+    pub user_code: String,
+    pub client_id: String,
+    /// The registered application's display name.
+    pub app_name: String,
+    /// The address that asked for the device code.
+    pub requester: String,
+    pub requested_at: i64,
+    pub expires: i64,
+}
+
+/// A refusal on the verification page: the HTTP status and a message safe to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRefusal {
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl PageRefusal {
+    pub const TOO_MANY: Self =
+        Self { status: 429, message: "Too many failed attempts. Wait a few minutes and try again." };
+    pub const BAD_CODE: Self = Self { status: 200, message: "The code is not valid or has expired." };
+}
+
+fn normalize_code(c: &str) -> String {
+    c.trim().chars().filter(|c| !c.is_whitespace()).take(16).collect::<String>().to_ascii_uppercase()
+}
+
 /// What the device authorization endpoint returns.
 pub struct DeviceAuthorization {
     pub device_code: SecretString,
@@ -119,6 +154,14 @@ struct DeviceRec {
     /// Time of the last poll while pending (RFC 8628 §3.5 `slow_down`).
     #[serde(default)]
     last_poll: i64,
+    /// The client application's display name when the code was issued (shown on the page).
+    #[serde(default)]
+    app_name: String,
+    /// The address that asked for the code (shown on the page).
+    #[serde(default)]
+    requester: String,
+    #[serde(default)]
+    created: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -357,6 +400,9 @@ impl Core {
             return Err(OAuthError::new(400, "unauthorized_client", "AADSTS700016: The client_id must be a GUID."));
         }
         let resource = self.resource_from_scope(scope.ok_or_else(|| missing("scope"))?)?;
+        // Only a registered public client may start a sign-in without a credential of its own:
+        // the token's `appid` will name it, and access policies trust `appid`.
+        let (client_id, app_name) = self.public_client(client_id).await?;
         let device_code = SecretString::new(format!(
             "sbxd~{}",
             strongbox_crypto::b64url(&strongbox_crypto::random_array::<32>().map_err(internal)?)
@@ -365,13 +411,16 @@ impl Core {
         let now = self.now();
         let rec = DeviceRec {
             user_code: code.clone(),
-            client_id: client_id.to_owned(),
+            client_id,
             resource,
             expires: now + DEVICE_CODE_TTL,
             state: "pending".into(),
             user: None,
             amr: Vec::new(),
             last_poll: 0,
+            app_name,
+            requester: peer.map(|p| p.to_string()).unwrap_or_default(),
+            created: now,
         };
         let dk = digest_key(DEVICE_PREFIX, device_code.expose());
         let uk = format!("{USER_CODE_PREFIX}{code}");
@@ -386,6 +435,38 @@ impl Core {
             expires_in: DEVICE_CODE_TTL,
             interval: POLL_INTERVAL,
         })
+    }
+
+    /// The registered public client `client_id` names: its id as registered and its display
+    /// name. Unknown, disabled and confidential applications (no `isFallbackPublicClient`) are
+    /// refused as Entra refuses them.
+    pub(super) async fn public_client(&self, client_id: &str) -> Result<(String, String), OAuthError> {
+        if let Some(name) = builtin_public_client(client_id) {
+            return Ok((client_id.to_ascii_lowercase(), name.to_owned()));
+        }
+        let unknown = || {
+            OAuthError::new(
+                400,
+                "unauthorized_client",
+                "AADSTS700016: Application was not found in the directory. Check the client_id and the tenant.",
+            )
+        };
+        if uuid::Uuid::parse_str(client_id).is_err() {
+            return Err(unknown());
+        }
+        let key = format!("{SP_PREFIX}{}", client_id.to_ascii_lowercase());
+        let sp: ServicePrincipalRec = self.read_json(&key).await.map_err(internal)?.ok_or_else(unknown)?;
+        if !sp.enabled {
+            return Err(OAuthError::new(400, "unauthorized_client", "AADSTS7000112: Application is disabled."));
+        }
+        if !sp.public_client || !sp.kind.is_empty() {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                "AADSTS7000218: The request body must contain the following parameter: 'client_assertion' or 'client_secret'. The application is not registered as a public client (isFallbackPublicClient).",
+            ));
+        }
+        Ok((sp.client_id, sp.display_name))
     }
 
     pub(super) fn resource_from_scope(&self, scope: &str) -> Result<String, OAuthError> {
@@ -405,8 +486,49 @@ impl Core {
         }
     }
 
+    /// The device request a user code names, for the page to show before anyone signs in:
+    /// which application asks and from which address. Unknown or expired codes are counted
+    /// per address (then 429) and recorded as security events.
+    pub async fn device_lookup(&self, user_code: &str, peer: Option<IpAddr>) -> Result<DeviceRequest, PageRefusal> {
+        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let code = normalize_code(user_code);
+        if self.blocked_any(&[&guess_key], None).is_some() {
+            return Err(PageRefusal::TOO_MANY);
+        }
+        match self.pending_device(&code).await {
+            Some((_, rec, _)) => Ok(DeviceRequest {
+                user_code: code,
+                client_id: rec.client_id,
+                app_name: rec.app_name,
+                requester: rec.requester,
+                requested_at: rec.created,
+                expires: rec.expires,
+            }),
+            None => {
+                self.wrong_user_code(&guess_key, peer).await;
+                Err(PageRefusal::BAD_CODE)
+            }
+        }
+    }
+
+    async fn wrong_user_code(&self, guess_key: &str, peer: Option<IpAddr>) {
+        self.note_failures(&[(guess_key, limits::USER_CODE_GUESSES)], None);
+        let peer_s = peer.map(|p| p.to_string()).unwrap_or_default();
+        self.security_event(SecurityEvent::new("device.usercode", "failure", "", &peer_s, "unknown_or_expired")).await;
+    }
+
+    /// The pending device record of a (normalised) user code.
+    async fn pending_device(&self, code: &str) -> Option<(String, DeviceRec, Stamp)> {
+        let uk = format!("{USER_CODE_PREFIX}{code}");
+        let dk = self.barrier.get(&uk).await.ok()??;
+        let dk = String::from_utf8_lossy(dk.expose()).into_owned();
+        let (rec, stamp) = self.read_json_versioned::<DeviceRec>(&dk).await.ok()??;
+        (rec.expires > self.now() && rec.state == "pending").then_some((dk, rec, stamp))
+    }
+
     /// The verification page's decision: the person enters the user code, user name, password
     /// and TOTP code, and approves or denies. Returns a message safe to show on the page.
+    /// Limits: per resolved user (however the name is typed), per device code, per address.
     pub async fn device_verify(
         &self,
         user_code: &str,
@@ -414,43 +536,45 @@ impl Core {
         password: &SecretString,
         totp: &str,
         approve: bool,
-        peer: Option<std::net::IpAddr>,
-    ) -> Result<&'static str, &'static str> {
-        let code = user_code.trim().to_ascii_uppercase();
+        peer: Option<IpAddr>,
+    ) -> Result<&'static str, PageRefusal> {
+        let code = normalize_code(user_code);
+        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let code_key = format!("dc:{code}");
+        let resolved = self.find_user(upn.trim()).await.ok().map(|(_, u, _)| u.object_id);
+        let user_key = limits::user_key(resolved.as_deref(), upn);
+        if self.blocked_any(&[&guess_key, &code_key, &user_key], peer).is_some() {
+            return Err(PageRefusal::TOO_MANY);
+        }
         let uk = format!("{USER_CODE_PREFIX}{code}");
-        let limiter_req =
-            TokenRequest { client_id: Some(format!("user:{}", upn.to_ascii_lowercase())), peer, ..Default::default() };
-        if self.throttled(&limiter_req).is_some() {
-            return Err("Too many failed attempts. Wait a few minutes and try again.");
-        }
-        let Ok(Some(dk)) = self.barrier.get(&uk).await else {
-            return Err("The code is not valid or has expired.");
+        let Some((dk, mut rec, stamp)) = self.pending_device(&code).await else {
+            self.wrong_user_code(&guess_key, peer).await;
+            return Err(PageRefusal::BAD_CODE);
         };
-        let dk = String::from_utf8_lossy(dk.expose()).into_owned();
-        let Ok(Some((mut rec, stamp))) = self.read_json_versioned::<DeviceRec>(&dk).await else {
-            return Err("The code is not valid or has expired.");
-        };
-        let now = self.now();
-        if rec.expires <= now || rec.state != "pending" {
-            return Err("The code is not valid or has expired.");
-        }
-        let result = self.check_user_credentials(upn, password, totp).await;
+        let result = self.check_user_credentials(upn.trim(), password, totp).await;
         let peer_s = peer.map(|p| p.to_string()).unwrap_or_default();
         let (user, amr) = match result {
             Ok(v) => v,
             Err(reason) => {
-                self.note_failure(&limiter_req);
+                self.note_failures(
+                    &[(&user_key, limits::USER_THRESHOLD), (&code_key, limits::DEVICE_CODE_FAILURES)],
+                    peer,
+                );
                 self.security_event(SecurityEvent::new("signin.user", "failure", upn, &peer_s, reason)).await;
-                return Err("The user name, password or verification code is wrong, or the account is disabled.");
+                return Err(PageRefusal {
+                    status: 200,
+                    message: "The user name, password or verification code is wrong, or the account is disabled.",
+                });
             }
         };
-        self.note_success(&limiter_req);
+        self.clear_limit(&user_key);
         rec.state = if approve { "approved".into() } else { "denied".into() };
         rec.user = Some(user.object_id.clone());
         rec.amr = amr;
-        let Ok(bytes) = encode(&rec) else { return Err("Internal error.") };
+        let internal_err = PageRefusal { status: 500, message: "Internal error." };
+        let Ok(bytes) = encode(&rec) else { return Err(internal_err) };
         if self.barrier.commit(BTxn::new().unchanged(&dk, &stamp).put(&dk, bytes).delete(&uk)).await.is_err() {
-            return Err("The code was used concurrently; start again.");
+            return Err(PageRefusal { status: 409, message: "The code was used concurrently; start again." });
         }
         let kind = if approve { "device.approve" } else { "device.deny" };
         self.security_event(SecurityEvent::new(kind, "success", &user.object_id, &peer_s, &rec.client_id)).await;
@@ -625,6 +749,9 @@ impl Core {
         resource: &str,
         amr: Vec<String>,
     ) -> Result<TokenGrant, OAuthError> {
+        // the same rule as for the device code: `appid` names a registered public client
+        let (client_id, _) = self.public_client(client_id).await?;
+        let client_id = client_id.as_str();
         let now = self.now();
         let lifetime = self.cfg.token_lifetime;
         let claims = Claims {
