@@ -11,9 +11,9 @@ COMPAT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$COMPAT_DIR/.." && pwd)"
 VENV="$COMPAT_DIR/.venv"
 
-# Vault host names the tests use (kept in sync with tests/conftest.py);
+# Vault host names the tests use (kept in sync with tests/conftest.py and test_rbac.py);
 # only needed for the /etc/hosts fallback.
-VAULT_NAMES=(default compat2 probe hsmprem hsmpool)
+VAULT_NAMES=(default compat2 teama probe hsmprem hsmpool)
 DNS_SUFFIX="vault.localhost"
 
 if [[ "$(id -u)" -eq 0 ]]; then default_port=443; else default_port=8443; fi

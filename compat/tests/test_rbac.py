@@ -282,10 +282,10 @@ def test_a_vault_admin_cannot_widen_a_shared_custom_role(server: Server):
     deployment-wide custom role, nor read another vault's assignments by id."""
     admin = KeyVaultAccessControlClient(server.vault_url, server.credential(), connection_verify=server.ca_file)
     team = _sp(server, "team-admin")
-    out = server.cli("vault", "create", "compat2", "--bootstrap", str(server.bootstrap_path))
+    out = server.cli("vault", "create", "teama", "--bootstrap", str(server.bootstrap_path))
     assert out.returncode == 0, out.stderr
     out = server.cli("role", "assignment", "create", "--assignee", team["appId"], "--role", "Key Vault Administrator",
-                     "--vault-name", "compat2", "--bootstrap", str(server.bootstrap_path))
+                     "--vault-name", "teama", "--bootstrap", str(server.bootstrap_path))
     assert out.returncode == 0, out.stderr
     perms = [KeyVaultPermission(data_actions=["Microsoft.KeyVault/vaults/secrets/readMetadata/action"])]
     role = admin.set_role_definition(KeyVaultRoleScope.GLOBAL, role_name=f"shared-{uuid.uuid4().hex[:6]}",
@@ -294,7 +294,7 @@ def test_a_vault_admin_cannot_widen_a_shared_custom_role(server: Server):
 
     cred = ClientSecretCredential(server.tenant_id, team["appId"], team["password"], authority=server.authority,
                                   disable_instance_discovery=True, connection_verify=server.ca_file)
-    mine = KeyVaultAccessControlClient(server.vault_url_for("compat2"), cred, connection_verify=server.ca_file)
+    mine = KeyVaultAccessControlClient(server.vault_url_for("teama"), cred, connection_verify=server.ca_file)
     wide = [KeyVaultPermission(data_actions=["Microsoft.KeyVault/vaults/*"])]
     with pytest.raises(HttpResponseError) as e:
         mine.set_role_definition(KeyVaultRoleScope.GLOBAL, role_name=role.role_name, name=role.name,
