@@ -576,21 +576,91 @@ pub fn parse_pem(text: &str) -> Result<Vec<PemBlock>> {
     Ok(out)
 }
 
-/// Orders a leaf and the other certificates into a chain leaf → root as far as issuers are
-/// present; certificates that are not in the chain are kept at the end in the given order.
-pub fn order_chain(leaf: Vec<u8>, others: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let mut chain = vec![leaf];
-    let mut rest = others;
-    while let Some(last) = chain.last() {
-        let Some(pos) = rest.iter().position(|c| c != last && signed_by(last, c)) else { break };
-        let next = rest.remove(pos);
-        let self_signed = signed_by(&next, &next);
-        chain.push(next);
-        if self_signed {
-            break;
+/// Most certificates a certificate's chain (leaf included) may hold on import or merge.
+pub const MAX_CHAIN: usize = 32;
+/// Largest single certificate (DER) accepted in a chain.
+pub const MAX_CERT_BYTES: usize = 32 * 1024;
+
+/// Checks every element of a chain given to us (import, merge): at most [`MAX_CHAIN`] of them,
+/// each one exact DER X.509 certificate of at most [`MAX_CERT_BYTES`]. The refusal names the
+/// element (1 is the first).
+pub fn check_chain(certs: &[Vec<u8>]) -> Result<()> {
+    if certs.len() > MAX_CHAIN {
+        return Err(Error::bad(format!(
+            "The certificate chain holds {} certificates; at most {MAX_CHAIN} are accepted.",
+            certs.len()
+        )));
+    }
+    for (i, c) in certs.iter().enumerate() {
+        if c.len() > MAX_CERT_BYTES {
+            return Err(Error::bad(format!(
+                "Certificate {} of the chain is larger than {MAX_CERT_BYTES} bytes.",
+                i + 1
+            )));
+        }
+        if inspect(c).is_err() {
+            return Err(Error::bad(format!(
+                "Certificate {} of the chain is not a valid DER-encoded X.509 certificate.",
+                i + 1
+            )));
         }
     }
-    chain.extend(rest);
+    Ok(())
+}
+
+/// Orders a leaf and the other certificates into a chain leaf → root as far as issuers are
+/// present; certificates that are not in the chain are kept at the end in the given order.
+///
+/// Each certificate is parsed once and issuers are looked up by subject name, so the work is
+/// linear in the chain (a signature is checked only for certificates whose subject is the
+/// issuer's name), whatever order the certificates come in.
+pub fn order_chain(leaf: Vec<u8>, others: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    use std::collections::HashMap;
+    use x509_parser::certificate::X509Certificate;
+    fn parse(d: &[u8]) -> Option<X509Certificate<'_>> {
+        x509_parser::parse_x509_certificate(d).ok().map(|(_, c)| c)
+    }
+    let order = {
+        let parsed: Vec<Option<X509Certificate<'_>>> = others.iter().map(|c| parse(c)).collect();
+        let mut by_subject: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        for (i, p) in parsed.iter().enumerate() {
+            if let Some(p) = p {
+                by_subject.entry(p.subject().as_raw()).or_default().push(i);
+            }
+        }
+        let mut used = vec![false; others.len()];
+        let mut order = Vec::new();
+        let mut cur_der: &[u8] = &leaf;
+        let mut cur = parse(&leaf);
+        while let Some(c) = cur.take() {
+            let next = by_subject.get(c.issuer().as_raw()).and_then(|cands| {
+                cands.iter().copied().find(|&i| {
+                    !used[i]
+                        && others[i].as_slice() != cur_der
+                        && parsed[i].as_ref().is_some_and(|p| c.verify_signature(Some(p.public_key())).is_ok())
+                })
+            });
+            let Some(i) = next else { break };
+            used[i] = true;
+            order.push(i);
+            let Some(p) = parsed[i].as_ref() else { break };
+            let self_signed = p.subject().as_raw() == p.issuer().as_raw() && p.verify_signature(None).is_ok();
+            if self_signed {
+                break;
+            }
+            cur_der = &others[i];
+            cur = parse(&others[i]);
+        }
+        order
+    };
+    let mut slots: Vec<Option<Vec<u8>>> = others.into_iter().map(Some).collect();
+    let mut chain = vec![leaf];
+    for i in order {
+        if let Some(c) = slots.get_mut(i).and_then(Option::take) {
+            chain.push(c);
+        }
+    }
+    chain.extend(slots.into_iter().flatten());
     chain
 }
 
