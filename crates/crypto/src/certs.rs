@@ -767,6 +767,48 @@ mod tests {
         assert_eq!(order_chain(leaf.clone(), vec![ca.clone()]), vec![leaf, ca]);
     }
 
+    /// A chain of `n` CAs under a root plus a leaf, in any order, comes out leaf → root; a
+    /// certificate outside the chain goes last. Non-certificates and over-long chains are refused.
+    #[test]
+    fn chains_order_in_any_order_and_are_checked() {
+        let mut keys = vec![KeyMaterial::generate_ec(Curve::P256).unwrap()];
+        let mut root_spec = spec("CN=Root");
+        root_spec.ca = Some(None);
+        root_spec.key_usage = vec!["keyCertSign".into()];
+        let mut certs = vec![self_signed(&root_spec, &keys[0]).unwrap()];
+        for i in 1..=12 {
+            let k = KeyMaterial::generate_ec(Curve::P256).unwrap();
+            let mut s = spec(&format!("CN=CA {i}"));
+            s.ca = Some(None);
+            s.key_usage = vec!["keyCertSign".into()];
+            let c = issue(&s, &k, &certs[i - 1], &keys[i - 1]).unwrap();
+            keys.push(k);
+            certs.push(c);
+        }
+        let leaf_key = KeyMaterial::generate_ec(Curve::P256).unwrap();
+        let leaf = issue(&spec("CN=leaf"), &leaf_key, &certs[12], &keys[12]).unwrap();
+        let stray = self_signed(&spec("CN=stray"), &leaf_key).unwrap();
+        let want: Vec<Vec<u8>> = std::iter::once(leaf.clone()).chain(certs.iter().rev().cloned()).collect();
+        let mut reversed = certs.clone();
+        reversed.push(stray.clone());
+        let mut got = order_chain(leaf.clone(), reversed);
+        assert_eq!(got.pop().unwrap(), stray);
+        assert_eq!(got, want);
+        let mut shuffled = certs.clone();
+        shuffled.rotate_left(5);
+        assert_eq!(order_chain(leaf.clone(), shuffled), want);
+
+        assert!(check_chain(&want).is_ok());
+        let mut bad = want.clone();
+        bad.insert(2, vec![0x30, 0x03, 0x30, 0x01, 0x00]);
+        assert!(check_chain(&bad).unwrap_err().message.contains("Certificate 3 of the chain"));
+        let mut trailing = want.clone();
+        trailing[1].push(0);
+        assert!(check_chain(&trailing).is_err());
+        let long = vec![leaf.clone(); MAX_CHAIN + 1];
+        assert!(check_chain(&long).unwrap_err().message.contains("at most 32"));
+    }
+
     #[test]
     fn bad_inputs() {
         assert!(parse_subject("CN=a, XX=b").is_err());

@@ -361,6 +361,32 @@ mod tests {
     use crate::certs::{X509Spec, pkcs8_of, self_signed};
     use crate::keys::KeyMaterial;
 
+    /// The files we write (one encrypted key, certificates in an encrypted container) pass the
+    /// pre-scan; limits are checked on the structure alone.
+    #[test]
+    fn prescan_bounds_the_work() {
+        let key = KeyMaterial::generate_ec(crate::keys::Curve::P256).unwrap();
+        let spec = X509Spec { subject: "CN=p".into(), not_before: 1_700_000_000, not_after: 1_800_000_000, ..Default::default() };
+        let cert = self_signed(&spec, &key).unwrap();
+        let pfx = write_pfx(Some(&pkcs8_of(&key)), std::slice::from_ref(&cert), "pw").unwrap();
+        let shape = prescan(&pfx, MAX_CHAIN).unwrap();
+        assert_eq!(shape.keys, 1);
+        let open = write_pfx(None, &[cert.clone(), cert.clone()], "").unwrap();
+        assert!(prescan(&open, MAX_CHAIN).is_ok());
+        assert!(prescan(b"\x30\x03\x02\x01\x03", MAX_CHAIN).is_err());
+        assert!(prescan(&vec![0u8; MAX_PFX_BYTES + 1], MAX_CHAIN).unwrap_err().message.contains("larger than"));
+        let mut b = Budget::default();
+        assert!(b.iterations(MAX_KDF_ITERATIONS).is_ok());
+        assert!(b.iterations(MAX_KDF_ITERATIONS).unwrap_err().message.contains("in all"));
+        assert!(Budget::default().iterations(MAX_KDF_ITERATIONS + 1).is_err());
+        assert!(Budget::default().scrypt(1 << 14, 8, 1).is_ok());
+        assert!(Budget::default().scrypt(1 << 20, 8, 1).is_err());
+        assert!(Budget::default().scrypt(1 << 15, 8, 4).is_err());
+        assert_eq!(uint(&[0x00, 0xff]).unwrap(), 255);
+        assert_eq!(uint(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), u64::MAX);
+        assert!(uint(&[0x80]).is_err());
+    }
+
     #[test]
     fn round_trip_and_wrong_password() {
         let key = KeyMaterial::generate_rsa(2048).unwrap();
