@@ -310,6 +310,9 @@ fn spec_of(policy: &CertPolicy, not_before: i64) -> Result<X509Spec> {
         dns_names: policy.dns_names.clone(),
         emails: policy.emails.clone(),
         upns: policy.upns.clone(),
+        // validated and canonical when the policy was built
+        ip_addresses: policy.ip_addresses.iter().filter_map(|ip| ip.parse().ok()).collect(),
+        uris: policy.uris.clone(),
         ekus: policy.ekus.clone(),
         key_usage: policy.key_usage.clone(),
         not_before,

@@ -39,6 +39,10 @@ pub struct X509Spec {
     pub dns_names: Vec<String>,
     pub emails: Vec<String>,
     pub upns: Vec<String>,
+    /// IPv4 or IPv6 addresses.
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// URIs (ASCII).
+    pub uris: Vec<String>,
     /// Dotted OIDs.
     pub ekus: Vec<String>,
     /// Names from [`KEY_USAGES`].
@@ -63,6 +67,9 @@ pub struct CertInfo {
     pub dns_names: Vec<String>,
     pub emails: Vec<String>,
     pub upns: Vec<String>,
+    /// IP addresses in their canonical text form.
+    pub ip_addresses: Vec<String>,
+    pub uris: Vec<String>,
     pub ekus: Vec<String>,
     pub key_usage: Vec<String>,
     pub is_ca: bool,
@@ -222,6 +229,12 @@ fn params(spec: &X509Spec) -> Result<CertificateParams> {
     }
     for u in &spec.upns {
         sans.push(SanType::OtherName((UPN_OID.to_vec(), OtherNameValue::Utf8String(u.clone()))));
+    }
+    for u in &spec.uris {
+        sans.push(SanType::URI(ia5(u, "URI")?));
+    }
+    for ip in &spec.ip_addresses {
+        sans.push(SanType::IpAddress(*ip));
     }
     p.subject_alt_names = sans;
     p.key_usages = spec.key_usage.iter().map(|k| key_usage(k)).collect::<Result<_>>()?;
@@ -432,6 +445,8 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
         dns_names: Vec::new(),
         emails: Vec::new(),
         upns: Vec::new(),
+        ip_addresses: Vec::new(),
+        uris: Vec::new(),
         ekus: Vec::new(),
         key_usage: Vec::new(),
         is_ca: false,
@@ -443,6 +458,12 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
                     match n {
                         GeneralName::DNSName(d) => info.dns_names.push((*d).to_owned()),
                         GeneralName::RFC822Name(e) => info.emails.push((*e).to_owned()),
+                        GeneralName::URI(u) => info.uris.push((*u).to_owned()),
+                        GeneralName::IPAddress(b) => {
+                            if let Some(ip) = ip_of(b) {
+                                info.ip_addresses.push(ip.to_string());
+                            }
+                        }
                         GeneralName::OtherName(oid, value) if oid.to_id_string() == "1.3.6.1.4.1.311.20.2.3" => {
                             if let Some(s) = upn_value(value) {
                                 info.upns.push(s);
@@ -489,6 +510,15 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
         }
     }
     Ok(info)
+}
+
+/// An `iPAddress` general name (4 or 16 octets; a name constraint's 8 or 32 are not addresses).
+fn ip_of(b: &[u8]) -> Option<std::net::IpAddr> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b).ok().map(|a| std::net::IpAddr::from(a)),
+        16 => <[u8; 16]>::try_from(b).ok().map(|a| std::net::IpAddr::from(a)),
+        _ => None,
+    }
 }
 
 /// The UTF8String inside an `otherName` value (`[0] EXPLICIT UTF8String`).
@@ -700,6 +730,8 @@ mod tests {
             dns_names: vec!["a.example".into()],
             emails: vec!["x@example.com".into()],
             upns: vec!["u@corp".into()],
+            ip_addresses: vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            uris: vec!["spiffe://example.org/web".into()],
             ekus: vec!["1.3.6.1.5.5.7.3.1".into(), "1.2.3.4".into()],
             key_usage: vec!["digitalSignature".into(), "keyEncipherment".into()],
             not_before: 1_700_000_000,
@@ -742,6 +774,8 @@ mod tests {
             assert_eq!(info.dns_names, vec!["a.example"]);
             assert_eq!(info.emails, vec!["x@example.com"]);
             assert_eq!(info.upns, vec!["u@corp"]);
+            assert_eq!(info.ip_addresses, vec!["10.0.0.1", "2001:db8::1"]);
+            assert_eq!(info.uris, vec!["spiffe://example.org/web"]);
             assert_eq!(info.ekus, vec!["1.3.6.1.5.5.7.3.1", "1.2.3.4"]);
             assert_eq!(info.key_usage, vec!["digitalSignature", "keyEncipherment"]);
             assert!(info.subject.contains("CN=test"));

@@ -1557,3 +1557,112 @@ async fn get_is_prompt_while_imports_run() {
     eprintln!("one slow import alone: {alone:?}; GET during four: {get:?}");
     assert!(get < alone / 2 && get < std::time::Duration::from_millis(1500), "GET took {get:?} (import alone {alone:?})");
 }
+
+// --- IP address and URI subject alternative names ---------------------------------------------
+
+/// From api-version 2025-06-01 on, `sans.ipAddresses` and `sans.uris` are issued into the
+/// certificate (checked with openssl), shown in the policy and kept by renewal-relevant policy
+/// updates; earlier api-versions, which do not define them, get a 400 naming the version, and
+/// bad values are refused. An imported certificate's IP and URI names appear in its policy.
+#[tokio::test]
+async fn ip_address_and_uri_sans() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let new = "api-version=2025-07-01";
+    let policy = |sans: Value| {
+        json!({"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=ip", "sans": sans},
+               "issuer": {"name": "Self"}})
+    };
+    let sans = json!({"dns_names": ["ip.example"], "ipAddresses": ["10.1.2.3", "2001:DB8::7"],
+                      "uris": ["spiffe://example.org/ns/web"]});
+    let r = call(&s, "POST", &format!("{base}/certificates/ipc/create?{new}"), t, Some(json!({"policy": policy(sans)})))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let c = call(&s, "GET", &format!("{base}/certificates/ipc?{new}"), t, None).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let got = &c.body["policy"]["x509_props"]["sans"];
+    assert_eq!(got["ipAddresses"], json!(["10.1.2.3", "2001:db8::7"]), "{got}");
+    assert_eq!(got["uris"], json!(["spiffe://example.org/ns/web"]));
+    assert_eq!(got["dns_names"], json!(["ip.example"]));
+    write(d, "ip.der", &std_unb64(c.body["cer"].as_str().unwrap()));
+    let text = openssl(d, &["x509", "-inform", "DER", "-in", "ip.der", "-noout", "-ext", "subjectAltName"]);
+    assert!(text.contains("IP Address:10.1.2.3"), "{text}");
+    assert!(text.contains("IP Address:2001:DB8:0:0:0:0:0:7"), "{text}");
+    assert!(text.contains("URI:spiffe://example.org/ns/web"), "{text}");
+    assert!(text.contains("DNS:ip.example"), "{text}");
+
+    // a policy update through an older api-version that sends `sans` keeps the IP and URI names
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/ipc/policy?{V}"),
+        t,
+        Some(json!({"x509_props": {"sans": {"dns_names": ["ip2.example"]}}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["x509_props"]["sans"]["ipAddresses"], json!(["10.1.2.3", "2001:db8::7"]));
+    assert_eq!(r.body["x509_props"]["sans"]["dns_names"], json!(["ip2.example"]));
+
+    // api-versions without the members: refused, not silently dropped
+    for old in ["7.6", "7.5", "2016-10-01"] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/old/create?api-version={old}"),
+            t,
+            Some(json!({"policy": policy(json!({"ipAddresses": ["10.0.0.1"]}))})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{old}: {}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("2025-06-01"), "{}", r.body);
+    }
+    // bad values
+    for (sans, what) in [
+        (json!({"ipAddresses": ["10.0.0.256"]}), "IP address"),
+        (json!({"ipAddresses": ["host.example"]}), "IP address"),
+        (json!({"uris": ["no-scheme"]}), "URI"),
+        (json!({"uris": ["https://a b"]}), "URI"),
+    ] {
+        let r = call(&s, "POST", &format!("{base}/certificates/bad/create?{new}"), t, Some(json!({"policy": policy(sans)})))
+            .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(what), "{}", r.body);
+    }
+    // IP and URI names alone are enough (no subject)
+    let only = json!({"key_props": {"kty": "EC"}, "x509_props": {"sans": {"ipAddresses": ["192.0.2.9"]}},
+                      "issuer": {"name": "Self"}});
+    let r = call(&s, "POST", &format!("{base}/certificates/only/create?{new}"), t, Some(json!({"policy": only}))).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    // an imported certificate's IP and URI names show in its derived policy
+    make_ca(d);
+    openssl(
+        d,
+        &[
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "s.key",
+            "-out", "s.pem", "-days", "5", "-subj", "/CN=san", "-addext",
+            "subjectAltName=IP:192.0.2.1,URI:urn:example:svc",
+        ],
+    );
+    let pem = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("s.key")).unwrap(),
+        std::fs::read_to_string(d.join("s.pem")).unwrap()
+    );
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/imp/import?{new}"),
+        t,
+        Some(json!({"value": std_b64(pem.as_bytes())})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["policy"]["x509_props"]["sans"]["ipAddresses"], json!(["192.0.2.1"]));
+    assert_eq!(r.body["policy"]["x509_props"]["sans"]["uris"], json!(["urn:example:svc"]));
+}
