@@ -257,8 +257,8 @@ fn policy_input(p: w::CertificatePolicy, api: &str) -> Result<PolicyInput> {
     let k = p.key_props.unwrap_or_default();
     let x = p.x509_props.unwrap_or_default();
     let sans = x.sans.unwrap_or_default();
-    let ip_or_uri = sans.uris.as_ref().is_some_and(|u| !u.is_empty())
-        || sans.ip_addresses.as_ref().is_some_and(|u| !u.is_empty());
+    let ip_or_uri =
+        sans.uris.as_ref().is_some_and(|u| !u.is_empty()) || sans.ip_addresses.as_ref().is_some_and(|u| !u.is_empty());
     if ip_or_uri && !has_ip_uri_sans(api) {
         return Err(Error::bad(format!(
             "URI and IP address subject alternative names ('uris', 'ipAddresses') are defined from api-version {SAN_IP_URI_SINCE} on; this request uses api-version {}.",
@@ -301,7 +301,11 @@ fn policy_input(p: w::CertificatePolicy, api: &str) -> Result<PolicyInput> {
         emails: if sans_given { Some(sans.emails.unwrap_or_default()) } else { None },
         upns: if sans_given { Some(sans.upns.unwrap_or_default()) } else { None },
         // Older api-versions cannot name these: a `sans` object they send keeps them as they were.
-        ip_addresses: if sans_given && has_ip_uri_sans(api) { Some(sans.ip_addresses.unwrap_or_default()) } else { None },
+        ip_addresses: if sans_given && has_ip_uri_sans(api) {
+            Some(sans.ip_addresses.unwrap_or_default())
+        } else {
+            None
+        },
         uris: if sans_given && has_ip_uri_sans(api) { Some(sans.uris.unwrap_or_default()) } else { None },
         ekus: x.ekus,
         key_usage: x.key_usage,

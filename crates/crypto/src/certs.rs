@@ -515,8 +515,8 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
 /// An `iPAddress` general name (4 or 16 octets; a name constraint's 8 or 32 are not addresses).
 fn ip_of(b: &[u8]) -> Option<std::net::IpAddr> {
     match b.len() {
-        4 => <[u8; 4]>::try_from(b).ok().map(|a| std::net::IpAddr::from(a)),
-        16 => <[u8; 16]>::try_from(b).ok().map(|a| std::net::IpAddr::from(a)),
+        4 => <[u8; 4]>::try_from(b).ok().map(std::net::IpAddr::from),
+        16 => <[u8; 16]>::try_from(b).ok().map(std::net::IpAddr::from),
         _ => None,
     }
 }

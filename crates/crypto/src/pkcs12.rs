@@ -347,7 +347,9 @@ fn scan_bags(bags: &[u8], budget: &mut Budget, shape: &mut PfxShape) -> Result<(
             BAG_CERT => shape.certs += 1,
             BAG_SECRET => {
                 // The parser tries to decrypt secret bags too; certificates never carry one.
-                return Err(Error::bad("The PKCS#12 (PFX) content holds a secret bag, which a certificate cannot use."));
+                return Err(Error::bad(
+                    "The PKCS#12 (PFX) content holds a secret bag, which a certificate cannot use.",
+                ));
             }
             _ => {}
         }
@@ -366,7 +368,12 @@ mod tests {
     #[test]
     fn prescan_bounds_the_work() {
         let key = KeyMaterial::generate_ec(crate::keys::Curve::P256).unwrap();
-        let spec = X509Spec { subject: "CN=p".into(), not_before: 1_700_000_000, not_after: 1_800_000_000, ..Default::default() };
+        let spec = X509Spec {
+            subject: "CN=p".into(),
+            not_before: 1_700_000_000,
+            not_after: 1_800_000_000,
+            ..Default::default()
+        };
         let cert = self_signed(&spec, &key).unwrap();
         let pfx = write_pfx(Some(&pkcs8_of(&key)), std::slice::from_ref(&cert), "pw").unwrap();
         let shape = prescan(&pfx, MAX_CHAIN).unwrap();

@@ -1407,10 +1407,8 @@ fn pbkdf2_alg(iterations: u64) -> Vec<u8> {
 
 /// PBES2 with scrypt (N, r, p), AES-256-CBC.
 fn scrypt_alg(n: u64, r: u64, p: u64) -> Vec<u8> {
-    let kdf = der_seq(&[
-        der_oid(OID_SCRYPT),
-        der_seq(&[der_tlv(0x04, &[7; 16]), der_uint(n), der_uint(r), der_uint(p)]),
-    ]);
+    let kdf =
+        der_seq(&[der_oid(OID_SCRYPT), der_seq(&[der_tlv(0x04, &[7; 16]), der_uint(n), der_uint(r), der_uint(p)])]);
     let enc = der_seq(&[der_oid(OID_AES256_CBC), der_tlv(0x04, &[0; 16])]);
     der_seq(&[der_oid(OID_PBES2), der_seq(&[kdf, enc])])
 }
@@ -1555,7 +1553,10 @@ async fn get_is_prompt_while_imports_run() {
         assert_eq!(i.await.unwrap(), 400);
     }
     eprintln!("one slow import alone: {alone:?}; GET during four: {get:?}");
-    assert!(get < alone / 2 && get < std::time::Duration::from_millis(1500), "GET took {get:?} (import alone {alone:?})");
+    assert!(
+        get < alone / 2 && get < std::time::Duration::from_millis(1500),
+        "GET took {get:?} (import alone {alone:?})"
+    );
 }
 
 // --- IP address and URI subject alternative names ---------------------------------------------
@@ -1579,8 +1580,9 @@ async fn ip_address_and_uri_sans() {
     };
     let sans = json!({"dns_names": ["ip.example"], "ipAddresses": ["10.1.2.3", "2001:DB8::7"],
                       "uris": ["spiffe://example.org/ns/web"]});
-    let r = call(&s, "POST", &format!("{base}/certificates/ipc/create?{new}"), t, Some(json!({"policy": policy(sans)})))
-        .await;
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/ipc/create?{new}"), t, Some(json!({"policy": policy(sans)})))
+            .await;
     assert_eq!(r.status, 202, "{}", r.body);
     let c = call(&s, "GET", &format!("{base}/certificates/ipc?{new}"), t, None).await;
     assert_eq!(c.status, 200, "{}", c.body);
@@ -1628,8 +1630,14 @@ async fn ip_address_and_uri_sans() {
         (json!({"uris": ["no-scheme"]}), "URI"),
         (json!({"uris": ["https://a b"]}), "URI"),
     ] {
-        let r = call(&s, "POST", &format!("{base}/certificates/bad/create?{new}"), t, Some(json!({"policy": policy(sans)})))
-            .await;
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/bad/create?{new}"),
+            t,
+            Some(json!({"policy": policy(sans)})),
+        )
+        .await;
         assert_eq!(r.status, 400, "{}", r.body);
         assert!(r.body["error"]["message"].as_str().unwrap().contains(what), "{}", r.body);
     }
@@ -1644,8 +1652,22 @@ async fn ip_address_and_uri_sans() {
     openssl(
         d,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "s.key",
-            "-out", "s.pem", "-days", "5", "-subj", "/CN=san", "-addext",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "s.key",
+            "-out",
+            "s.pem",
+            "-days",
+            "5",
+            "-subj",
+            "/CN=san",
+            "-addext",
             "subjectAltName=IP:192.0.2.1,URI:urn:example:svc",
         ],
     );
