@@ -558,6 +558,21 @@ async fn csr_merge_contacts_issuers_and_bad_input() {
     );
     let leaf = std::fs::read_to_string(d.join("ext.pem")).unwrap();
     let ca = std::fs::read_to_string(d.join("ca.pem")).unwrap();
+    // every x5c element must be a certificate, and the chain at most 32 long: refused, the
+    // operation still waits
+    let junk = std_b64(&der_tlv(0x30, &der_tlv(0x30, &[5, 0])));
+    let long: Vec<String> = std::iter::once(der_of(&leaf)).chain(std::iter::repeat_n(der_of(&ca), 40)).collect();
+    for (x5c, message) in [
+        (json!([der_of(&leaf), junk]), "Certificate 2 of the chain is not a valid"),
+        (json!(long), "at most 32 are accepted"),
+    ] {
+        let r =
+            call(&s, "POST", &format!("{base}/certificates/ext/pending/merge?{V}"), t, Some(json!({"x5c": x5c}))).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(message), "{}", r.body);
+    }
+    let p = call(&s, "GET", &format!("{base}/certificates/ext/pending?{V}"), t, None).await;
+    assert_eq!(p.body["status"], "inProgress");
     let r = call(
         &s,
         "POST",
