@@ -362,3 +362,38 @@ def test_cli_ca_certificate_download_merge_contacts(server: Server, certs: Certi
     cli("certificate", "issuer", "create", "--name", "gs1", "--provider", "GlobalSign", "--account-id", "a1")
     assert cli("certificate", "issuer", "show", "--name", "gs1")["provider"] == "GlobalSign"
     cli("certificate", "issuer", "delete", "--name", "gs1")
+
+
+def test_ip_address_and_uri_sans(server: Server, certs: CertificateClient):
+    """CertificatePolicy(san_ip_addresses=…, san_uris=…) (api-version 2025-06-01 and later): the
+    issued certificate carries them, checked with `cryptography`, and the policy shows them."""
+    import ipaddress
+
+    name = _name("ipsan")
+    policy = CertificatePolicy(
+        issuer_name="Self",
+        subject="CN=ip-san",
+        san_dns_names=["ipsan.example"],
+        san_ip_addresses=["10.20.30.40", "2001:db8::5"],
+        san_uris=["spiffe://example.org/compat"],
+        key_type=KeyType.ec,
+        key_curve_name="P-256",
+    )
+    cert = certs.begin_create_certificate(name, policy, _polling_interval=0).result()
+    parsed = x509.load_der_x509_certificate(bytes(cert.cer))
+    san = parsed.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("10.20.30.40"),
+        ipaddress.ip_address("2001:db8::5"),
+    ]
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["spiffe://example.org/compat"]
+    assert san.get_values_for_type(x509.DNSName) == ["ipsan.example"]
+    got = certs.get_certificate_policy(name)
+    assert got.san_ip_addresses == ["10.20.30.40", "2001:db8::5"]
+    assert got.san_uris == ["spiffe://example.org/compat"]
+
+    with pytest.raises(HttpResponseError) as e:
+        certs.begin_create_certificate(
+            _name("ipsanbad"), CertificatePolicy(issuer_name="Self", subject="CN=x", san_ip_addresses=["999.1.1.1"])
+        ).result()
+    assert e.value.status_code == 400

@@ -241,15 +241,29 @@ fn u32_in(v: Option<i64>, what: &str) -> Result<Option<u32>> {
     }
 }
 
-/// A wire policy (all members optional) → the core's partial policy.
-fn policy_input(p: w::CertificatePolicy) -> Result<PolicyInput> {
+/// First api-version whose `SubjectAlternativeNames` has `uris` and `ipAddresses` (the
+/// 2025-06-01 and 2025-07-01 specifications have them; 7.6 and earlier do not).
+const SAN_IP_URI_SINCE: &str = "2025-06-01";
+
+/// Whether `api` (a date form `YYYY-MM-DD[-preview]`) is [`SAN_IP_URI_SINCE`] or later.
+fn has_ip_uri_sans(api: &str) -> bool {
+    let date = api.get(..10).unwrap_or("");
+    date.len() == 10 && date.as_bytes().get(4) == Some(&b'-') && date >= SAN_IP_URI_SINCE
+}
+
+/// A wire policy (all members optional) → the core's partial policy, for `api` (the request's
+/// api-version).
+fn policy_input(p: w::CertificatePolicy, api: &str) -> Result<PolicyInput> {
     let k = p.key_props.unwrap_or_default();
     let x = p.x509_props.unwrap_or_default();
     let sans = x.sans.unwrap_or_default();
-    if sans.uris.as_ref().is_some_and(|u| !u.is_empty()) || sans.ip_addresses.as_ref().is_some_and(|u| !u.is_empty()) {
-        return Err(Error::bad(
-            "URI and IP address subject alternative names are not supported; use dns_names, emails or upns.",
-        ));
+    let ip_or_uri =
+        sans.uris.as_ref().is_some_and(|u| !u.is_empty()) || sans.ip_addresses.as_ref().is_some_and(|u| !u.is_empty());
+    if ip_or_uri && !has_ip_uri_sans(api) {
+        return Err(Error::bad(format!(
+            "URI and IP address subject alternative names ('uris', 'ipAddresses') are defined from api-version {SAN_IP_URI_SINCE} on; this request uses api-version {}.",
+            api.chars().take(40).collect::<String>()
+        )));
     }
     let issuer = p.issuer.unwrap_or_default();
     let lifetime_actions = match p.lifetime_actions {
@@ -270,7 +284,10 @@ fn policy_input(p: w::CertificatePolicy) -> Result<PolicyInput> {
                 .collect::<Result<Vec<_>>>()?,
         ),
     };
-    let sans_given = sans.dns_names.is_some() || sans.emails.is_some() || sans.upns.is_some();
+    let sans_given = sans.dns_names.is_some()
+        || sans.emails.is_some()
+        || sans.upns.is_some()
+        || (has_ip_uri_sans(api) && (sans.uris.is_some() || sans.ip_addresses.is_some()));
     Ok(PolicyInput {
         exportable: k.exportable,
         kty: k.kty,
@@ -283,6 +300,13 @@ fn policy_input(p: w::CertificatePolicy) -> Result<PolicyInput> {
         dns_names: if sans_given { Some(sans.dns_names.unwrap_or_default()) } else { None },
         emails: if sans_given { Some(sans.emails.unwrap_or_default()) } else { None },
         upns: if sans_given { Some(sans.upns.unwrap_or_default()) } else { None },
+        // Older api-versions cannot name these: a `sans` object they send keeps them as they were.
+        ip_addresses: if sans_given && has_ip_uri_sans(api) {
+            Some(sans.ip_addresses.unwrap_or_default())
+        } else {
+            None
+        },
+        uris: if sans_given && has_ip_uri_sans(api) { Some(sans.uris.unwrap_or_default()) } else { None },
         ekus: x.ekus,
         key_usage: x.key_usage,
         validity_months: u32_in(x.validity_months, "validity_months")?,
@@ -316,8 +340,8 @@ fn policy_wire(ctx: &Ctx<'_>, name: &str, p: &CertPolicy) -> w::CertificatePolic
                 emails: opt_list(&p.emails),
                 dns_names: opt_list(&p.dns_names),
                 upns: opt_list(&p.upns),
-                uris: None,
-                ip_addresses: None,
+                uris: opt_list(&p.uris),
+                ip_addresses: opt_list(&p.ip_addresses),
             }),
             key_usage: Some(p.key_usage.clone()),
             validity_months: Some(i64::from(p.validity_months)),
@@ -483,11 +507,12 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
     let core = &ctx.st.core;
     let vault = ctx.vault.as_str();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
+    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
     match route {
         Create(name) => {
             let p: w::CertificateCreateParameters = parse_json(body)?;
             let req = CreateCertificate {
-                policy: p.policy.map(policy_input).transpose()?,
+                policy: p.policy.map(|p| policy_input(p, api)).transpose()?,
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
@@ -499,7 +524,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
             let req = ImportCertificate {
                 value: p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?,
                 password: p.pwd,
-                policy: p.policy.map(policy_input).transpose()?,
+                policy: p.policy.map(|p| policy_input(p, api)).transpose()?,
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
@@ -509,7 +534,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
         Update(name, version) => {
             let p: w::CertificateUpdateParameters = parse_json(body)?;
             let upd = CertUpdate {
-                policy: p.policy.map(policy_input).transpose()?,
+                policy: p.policy.map(|p| policy_input(p, api)).transpose()?,
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
@@ -553,7 +578,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
         }
         UpdatePolicy(name) => {
             let p: w::CertificatePolicy = parse_json(body)?;
-            let p = core.update_certificate_policy(vault, &name, policy_input(p)?).await?;
+            let p = core.update_certificate_policy(vault, &name, policy_input(p, api)?).await?;
             Ok(json(StatusCode::OK, &policy_wire(ctx, &name, &p)))
         }
         GetOperation(name) => {

@@ -310,6 +310,9 @@ fn spec_of(policy: &CertPolicy, not_before: i64) -> Result<X509Spec> {
         dns_names: policy.dns_names.clone(),
         emails: policy.emails.clone(),
         upns: policy.upns.clone(),
+        // validated and canonical when the policy was built
+        ip_addresses: policy.ip_addresses.iter().filter_map(|ip| ip.parse().ok()).collect(),
+        uris: policy.uris.clone(),
         ekus: policy.ekus.clone(),
         key_usage: policy.key_usage.clone(),
         not_before,
@@ -460,6 +463,62 @@ fn name_taken(c: &Collection, cert: &str, e: Error) -> Error {
     } else {
         e
     }
+}
+
+/// What an imported PFX or PEM holds, checked: its key, its chain (leaf first, ordered) and
+/// the leaf's facts.
+struct ParsedImport {
+    key: KeyMaterial,
+    chain: Vec<Vec<u8>>,
+    info: CertInfo,
+    sniffed: &'static str,
+}
+
+/// Most imports (and merges) parsed at once; the others wait their turn. Parsing runs on the
+/// blocking pool, so even the slowest accepted file never holds an async worker.
+static IMPORT_PARSES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Runs the CPU-heavy part of an import or merge (PFX key derivation, key and certificate
+/// parsing, chain ordering) off the async workers, a bounded number at a time.
+async fn run_import_parse<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    let interrupted = || Error::internal("the certificate import was interrupted");
+    let _permit = IMPORT_PARSES.acquire().await.map_err(|_| interrupted())?;
+    tokio::task::spawn_blocking(work).await.map_err(|_| interrupted())?
+}
+
+/// Decodes and checks an import's `value`: base64 PFX (with `password`) or PEM (base64 or
+/// text). Every certificate must be one (at most [`x509::MAX_CHAIN`]), the key must match one
+/// of them, and the chain is ordered leaf → root.
+fn parse_import(value: &SecretString, password: Option<&SecretString>) -> Result<ParsedImport> {
+    let raw = value.expose().trim();
+    // SDKs send base64 of the file (for PEM, base64 of the text); some send PEM text.
+    let bytes = if is_pem(raw.as_bytes()) {
+        SecretBytes::new(raw.as_bytes().to_vec())
+    } else {
+        SecretBytes::new(
+            x509::b64_std_decode(raw)
+                .ok_or_else(|| Error::bad("The certificate content is neither base64 PKCS#12 (PFX) nor PEM."))?,
+        )
+    };
+    let (pkcs8, certs, sniffed) = if is_pem(bytes.expose()) {
+        let text = std::str::from_utf8(bytes.expose()).map_err(|_| Error::bad("The PEM content is not text."))?;
+        let (key, certs) = pem_key_and_certs(text)?;
+        (key, certs, CT_PEM)
+    } else {
+        let pw = password.map(|p| p.expose()).unwrap_or("");
+        let c = strongbox_crypto::pkcs12::read_pfx(bytes.expose(), pw)?;
+        (c.key, c.certs, CT_PKCS12)
+    };
+    let pkcs8 = pkcs8.ok_or_else(|| Error::bad("The certificate content has no private key."))?;
+    if certs.is_empty() {
+        return Err(Error::bad("The certificate content has no certificate."));
+    }
+    x509::check_chain(&certs)?;
+    let key = x509::key_from_pkcs8(pkcs8.expose())?;
+    let (leaf, rest) = split_leaf(&key, certs)?;
+    let info = x509::inspect(&leaf)?;
+    let chain = x509::order_chain(leaf, rest);
+    Ok(ParsedImport { key, chain, info, sniffed })
 }
 
 fn is_pem(bytes: &[u8]) -> bool {
@@ -852,32 +911,10 @@ impl Core {
         if raw.is_empty() {
             return Err(Error::bad("The 'value' member is required."));
         }
-        // SDKs send base64 of the file (for PEM, base64 of the text); some send PEM text.
-        let bytes = if is_pem(raw.as_bytes()) {
-            SecretBytes::new(raw.as_bytes().to_vec())
-        } else {
-            SecretBytes::new(
-                x509::b64_std_decode(raw)
-                    .ok_or_else(|| Error::bad("The certificate content is neither base64 PKCS#12 (PFX) nor PEM."))?,
-            )
-        };
-        let (pkcs8, certs, sniffed) = if is_pem(bytes.expose()) {
-            let text = std::str::from_utf8(bytes.expose()).map_err(|_| Error::bad("The PEM content is not text."))?;
-            let (key, certs) = pem_key_and_certs(text)?;
-            (key, certs, CT_PEM)
-        } else {
-            let pw = req.password.as_ref().map(|p| p.expose()).unwrap_or("");
-            let c = strongbox_crypto::pkcs12::read_pfx(bytes.expose(), pw)?;
-            (c.key, c.certs, CT_PKCS12)
-        };
-        let pkcs8 = pkcs8.ok_or_else(|| Error::bad("The certificate content has no private key."))?;
-        if certs.is_empty() {
-            return Err(Error::bad("The certificate content has no certificate."));
-        }
-        let key = x509::key_from_pkcs8(pkcs8.expose())?;
-        let (leaf, rest) = split_leaf(&key, certs)?;
-        let info = x509::inspect(&leaf)?;
-        let chain = x509::order_chain(leaf, rest);
+        let password = req.password.clone();
+        let value = req.value.clone();
+        let parsed = run_import_parse(move || parse_import(&value, password.as_ref())).await?;
+        let ParsedImport { key, chain, info, sniffed } = parsed;
         let derived = policy::from_certificate(&info, &key, sniffed);
         let policy = match &req.policy {
             Some(input) => policy::build(input, Some(&derived), &v, self.now())?,
@@ -1179,16 +1216,15 @@ impl Core {
             }
         };
         let leaf = req.x5c.first().ok_or_else(|| Error::bad("The 'x5c' member needs at least one certificate."))?;
+        x509::check_chain(&req.x5c)?;
         let info = x509::inspect(leaf)?;
         if info.spki != x509::spki_by(key.cert_key())? {
             return Err(Error::bad(
                 "Public key from x509 certificate and key of this instance doesn't match: the merged certificate was not issued for this certificate's pending request.",
             ));
         }
-        for c in req.x5c.iter().skip(1) {
-            x509::inspect(c)?;
-        }
-        let chain = x509::order_chain(leaf.clone(), req.x5c.iter().skip(1).cloned().collect());
+        let (leaf, rest) = (leaf.clone(), req.x5c.iter().skip(1).cloned().collect());
+        let chain = run_import_parse(move || Ok(x509::order_chain(leaf, rest))).await?;
         let tags = req.tags.or(op.tags.clone());
         let enabled = req.enabled.or(op.enabled);
         let policy = op.policy.clone();

@@ -39,6 +39,10 @@ pub struct X509Spec {
     pub dns_names: Vec<String>,
     pub emails: Vec<String>,
     pub upns: Vec<String>,
+    /// IPv4 or IPv6 addresses.
+    pub ip_addresses: Vec<std::net::IpAddr>,
+    /// URIs (ASCII).
+    pub uris: Vec<String>,
     /// Dotted OIDs.
     pub ekus: Vec<String>,
     /// Names from [`KEY_USAGES`].
@@ -63,6 +67,9 @@ pub struct CertInfo {
     pub dns_names: Vec<String>,
     pub emails: Vec<String>,
     pub upns: Vec<String>,
+    /// IP addresses in their canonical text form.
+    pub ip_addresses: Vec<String>,
+    pub uris: Vec<String>,
     pub ekus: Vec<String>,
     pub key_usage: Vec<String>,
     pub is_ca: bool,
@@ -222,6 +229,12 @@ fn params(spec: &X509Spec) -> Result<CertificateParams> {
     }
     for u in &spec.upns {
         sans.push(SanType::OtherName((UPN_OID.to_vec(), OtherNameValue::Utf8String(u.clone()))));
+    }
+    for u in &spec.uris {
+        sans.push(SanType::URI(ia5(u, "URI")?));
+    }
+    for ip in &spec.ip_addresses {
+        sans.push(SanType::IpAddress(*ip));
     }
     p.subject_alt_names = sans;
     p.key_usages = spec.key_usage.iter().map(|k| key_usage(k)).collect::<Result<_>>()?;
@@ -432,6 +445,8 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
         dns_names: Vec::new(),
         emails: Vec::new(),
         upns: Vec::new(),
+        ip_addresses: Vec::new(),
+        uris: Vec::new(),
         ekus: Vec::new(),
         key_usage: Vec::new(),
         is_ca: false,
@@ -443,6 +458,12 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
                     match n {
                         GeneralName::DNSName(d) => info.dns_names.push((*d).to_owned()),
                         GeneralName::RFC822Name(e) => info.emails.push((*e).to_owned()),
+                        GeneralName::URI(u) => info.uris.push((*u).to_owned()),
+                        GeneralName::IPAddress(b) => {
+                            if let Some(ip) = ip_of(b) {
+                                info.ip_addresses.push(ip.to_string());
+                            }
+                        }
                         GeneralName::OtherName(oid, value) if oid.to_id_string() == "1.3.6.1.4.1.311.20.2.3" => {
                             if let Some(s) = upn_value(value) {
                                 info.upns.push(s);
@@ -489,6 +510,15 @@ pub fn inspect(der: &[u8]) -> Result<CertInfo> {
         }
     }
     Ok(info)
+}
+
+/// An `iPAddress` general name (4 or 16 octets; a name constraint's 8 or 32 are not addresses).
+fn ip_of(b: &[u8]) -> Option<std::net::IpAddr> {
+    match b.len() {
+        4 => <[u8; 4]>::try_from(b).ok().map(std::net::IpAddr::from),
+        16 => <[u8; 16]>::try_from(b).ok().map(std::net::IpAddr::from),
+        _ => None,
+    }
 }
 
 /// The UTF8String inside an `otherName` value (`[0] EXPLICIT UTF8String`).
@@ -576,21 +606,91 @@ pub fn parse_pem(text: &str) -> Result<Vec<PemBlock>> {
     Ok(out)
 }
 
-/// Orders a leaf and the other certificates into a chain leaf → root as far as issuers are
-/// present; certificates that are not in the chain are kept at the end in the given order.
-pub fn order_chain(leaf: Vec<u8>, others: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let mut chain = vec![leaf];
-    let mut rest = others;
-    while let Some(last) = chain.last() {
-        let Some(pos) = rest.iter().position(|c| c != last && signed_by(last, c)) else { break };
-        let next = rest.remove(pos);
-        let self_signed = signed_by(&next, &next);
-        chain.push(next);
-        if self_signed {
-            break;
+/// Most certificates a certificate's chain (leaf included) may hold on import or merge.
+pub const MAX_CHAIN: usize = 32;
+/// Largest single certificate (DER) accepted in a chain.
+pub const MAX_CERT_BYTES: usize = 32 * 1024;
+
+/// Checks every element of a chain given to us (import, merge): at most [`MAX_CHAIN`] of them,
+/// each one exact DER X.509 certificate of at most [`MAX_CERT_BYTES`]. The refusal names the
+/// element (1 is the first).
+pub fn check_chain(certs: &[Vec<u8>]) -> Result<()> {
+    if certs.len() > MAX_CHAIN {
+        return Err(Error::bad(format!(
+            "The certificate chain holds {} certificates; at most {MAX_CHAIN} are accepted.",
+            certs.len()
+        )));
+    }
+    for (i, c) in certs.iter().enumerate() {
+        if c.len() > MAX_CERT_BYTES {
+            return Err(Error::bad(format!(
+                "Certificate {} of the chain is larger than {MAX_CERT_BYTES} bytes.",
+                i + 1
+            )));
+        }
+        if inspect(c).is_err() {
+            return Err(Error::bad(format!(
+                "Certificate {} of the chain is not a valid DER-encoded X.509 certificate.",
+                i + 1
+            )));
         }
     }
-    chain.extend(rest);
+    Ok(())
+}
+
+/// Orders a leaf and the other certificates into a chain leaf → root as far as issuers are
+/// present; certificates that are not in the chain are kept at the end in the given order.
+///
+/// Each certificate is parsed once and issuers are looked up by subject name, so the work is
+/// linear in the chain (a signature is checked only for certificates whose subject is the
+/// issuer's name), whatever order the certificates come in.
+pub fn order_chain(leaf: Vec<u8>, others: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    use std::collections::HashMap;
+    use x509_parser::certificate::X509Certificate;
+    fn parse(d: &[u8]) -> Option<X509Certificate<'_>> {
+        x509_parser::parse_x509_certificate(d).ok().map(|(_, c)| c)
+    }
+    let order = {
+        let parsed: Vec<Option<X509Certificate<'_>>> = others.iter().map(|c| parse(c)).collect();
+        let mut by_subject: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        for (i, p) in parsed.iter().enumerate() {
+            if let Some(p) = p {
+                by_subject.entry(p.subject().as_raw()).or_default().push(i);
+            }
+        }
+        let mut used = vec![false; others.len()];
+        let mut order = Vec::new();
+        let mut cur_der: &[u8] = &leaf;
+        let mut cur = parse(&leaf);
+        while let Some(c) = cur.take() {
+            let next = by_subject.get(c.issuer().as_raw()).and_then(|cands| {
+                cands.iter().copied().find(|&i| {
+                    !used[i]
+                        && others[i].as_slice() != cur_der
+                        && parsed[i].as_ref().is_some_and(|p| c.verify_signature(Some(p.public_key())).is_ok())
+                })
+            });
+            let Some(i) = next else { break };
+            used[i] = true;
+            order.push(i);
+            let Some(p) = parsed[i].as_ref() else { break };
+            let self_signed = p.subject().as_raw() == p.issuer().as_raw() && p.verify_signature(None).is_ok();
+            if self_signed {
+                break;
+            }
+            cur_der = &others[i];
+            cur = parse(&others[i]);
+        }
+        order
+    };
+    let mut slots: Vec<Option<Vec<u8>>> = others.into_iter().map(Some).collect();
+    let mut chain = vec![leaf];
+    for i in order {
+        if let Some(c) = slots.get_mut(i).and_then(Option::take) {
+            chain.push(c);
+        }
+    }
+    chain.extend(slots.into_iter().flatten());
     chain
 }
 
@@ -630,6 +730,8 @@ mod tests {
             dns_names: vec!["a.example".into()],
             emails: vec!["x@example.com".into()],
             upns: vec!["u@corp".into()],
+            ip_addresses: vec!["10.0.0.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            uris: vec!["spiffe://example.org/web".into()],
             ekus: vec!["1.3.6.1.5.5.7.3.1".into(), "1.2.3.4".into()],
             key_usage: vec!["digitalSignature".into(), "keyEncipherment".into()],
             not_before: 1_700_000_000,
@@ -672,6 +774,8 @@ mod tests {
             assert_eq!(info.dns_names, vec!["a.example"]);
             assert_eq!(info.emails, vec!["x@example.com"]);
             assert_eq!(info.upns, vec!["u@corp"]);
+            assert_eq!(info.ip_addresses, vec!["10.0.0.1", "2001:db8::1"]);
+            assert_eq!(info.uris, vec!["spiffe://example.org/web"]);
             assert_eq!(info.ekus, vec!["1.3.6.1.5.5.7.3.1", "1.2.3.4"]);
             assert_eq!(info.key_usage, vec!["digitalSignature", "keyEncipherment"]);
             assert!(info.subject.contains("CN=test"));
@@ -695,6 +799,48 @@ mod tests {
         let info = inspect(&leaf).unwrap();
         assert!(info.issuer.contains("CN=Root"));
         assert_eq!(order_chain(leaf.clone(), vec![ca.clone()]), vec![leaf, ca]);
+    }
+
+    /// A chain of `n` CAs under a root plus a leaf, in any order, comes out leaf → root; a
+    /// certificate outside the chain goes last. Non-certificates and over-long chains are refused.
+    #[test]
+    fn chains_order_in_any_order_and_are_checked() {
+        let mut keys = vec![KeyMaterial::generate_ec(Curve::P256).unwrap()];
+        let mut root_spec = spec("CN=Root");
+        root_spec.ca = Some(None);
+        root_spec.key_usage = vec!["keyCertSign".into()];
+        let mut certs = vec![self_signed(&root_spec, &keys[0]).unwrap()];
+        for i in 1..=12 {
+            let k = KeyMaterial::generate_ec(Curve::P256).unwrap();
+            let mut s = spec(&format!("CN=CA {i}"));
+            s.ca = Some(None);
+            s.key_usage = vec!["keyCertSign".into()];
+            let c = issue(&s, &k, &certs[i - 1], &keys[i - 1]).unwrap();
+            keys.push(k);
+            certs.push(c);
+        }
+        let leaf_key = KeyMaterial::generate_ec(Curve::P256).unwrap();
+        let leaf = issue(&spec("CN=leaf"), &leaf_key, &certs[12], &keys[12]).unwrap();
+        let stray = self_signed(&spec("CN=stray"), &leaf_key).unwrap();
+        let want: Vec<Vec<u8>> = std::iter::once(leaf.clone()).chain(certs.iter().rev().cloned()).collect();
+        let mut reversed = certs.clone();
+        reversed.push(stray.clone());
+        let mut got = order_chain(leaf.clone(), reversed);
+        assert_eq!(got.pop().unwrap(), stray);
+        assert_eq!(got, want);
+        let mut shuffled = certs.clone();
+        shuffled.rotate_left(5);
+        assert_eq!(order_chain(leaf.clone(), shuffled), want);
+
+        assert!(check_chain(&want).is_ok());
+        let mut bad = want.clone();
+        bad.insert(2, vec![0x30, 0x03, 0x30, 0x01, 0x00]);
+        assert!(check_chain(&bad).unwrap_err().message.contains("Certificate 3 of the chain"));
+        let mut trailing = want.clone();
+        trailing[1].push(0);
+        assert!(check_chain(&trailing).is_err());
+        let long = vec![leaf.clone(); MAX_CHAIN + 1];
+        assert!(check_chain(&long).unwrap_err().message.contains("at most 32"));
     }
 
     #[test]

@@ -558,6 +558,21 @@ async fn csr_merge_contacts_issuers_and_bad_input() {
     );
     let leaf = std::fs::read_to_string(d.join("ext.pem")).unwrap();
     let ca = std::fs::read_to_string(d.join("ca.pem")).unwrap();
+    // every x5c element must be a certificate, and the chain at most 32 long: refused, the
+    // operation still waits
+    let junk = std_b64(&der_tlv(0x30, &der_tlv(0x30, &[5, 0])));
+    let long: Vec<String> = std::iter::once(der_of(&leaf)).chain(std::iter::repeat_n(der_of(&ca), 40)).collect();
+    for (x5c, message) in [
+        (json!([der_of(&leaf), junk]), "Certificate 2 of the chain is not a valid"),
+        (json!(long), "at most 32 are accepted"),
+    ] {
+        let r =
+            call(&s, "POST", &format!("{base}/certificates/ext/pending/merge?{V}"), t, Some(json!({"x5c": x5c}))).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(message), "{}", r.body);
+    }
+    let p = call(&s, "GET", &format!("{base}/certificates/ext/pending?{V}"), t, None).await;
+    assert_eq!(p.body["status"], "inProgress");
     let r = call(
         &s,
         "POST",
@@ -1372,4 +1387,319 @@ async fn hsm_certificate_keys_in_a_premium_vault() {
         assert_eq!(r.status, 204, "{}", r.body);
         assert!(!p11.exists(handle).unwrap(), "{cert}: token object destroyed on purge");
     }
+}
+
+// --- bounded import work (hostile PFX and PEM) ------------------------------------------------
+
+const OID_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+const OID_HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
+const OID_AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
+const OID_PBES2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d];
+const OID_PBKDF2: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0c];
+const OID_SCRYPT: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x04, 0x0b];
+const OID_SHROUDED_KEY_BAG: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x02];
+
+fn der_seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    der_tlv(0x30, &parts.concat())
+}
+
+fn der_oid(oid: &[u8]) -> Vec<u8> {
+    der_tlv(0x06, oid)
+}
+
+fn der_uint(n: u64) -> Vec<u8> {
+    der_int(&n.to_be_bytes())
+}
+
+/// PBES2 with PBKDF2-HMAC-SHA256 at `iterations`, AES-256-CBC.
+fn pbkdf2_alg(iterations: u64) -> Vec<u8> {
+    let prf = der_seq(&[der_oid(OID_HMAC_SHA256), vec![5, 0]]);
+    let kdf = der_seq(&[der_oid(OID_PBKDF2), der_seq(&[der_tlv(0x04, &[7; 16]), der_uint(iterations), prf])]);
+    let enc = der_seq(&[der_oid(OID_AES256_CBC), der_tlv(0x04, &[0; 16])]);
+    der_seq(&[der_oid(OID_PBES2), der_seq(&[kdf, enc])])
+}
+
+/// PBES2 with scrypt (N, r, p), AES-256-CBC.
+fn scrypt_alg(n: u64, r: u64, p: u64) -> Vec<u8> {
+    let kdf =
+        der_seq(&[der_oid(OID_SCRYPT), der_seq(&[der_tlv(0x04, &[7; 16]), der_uint(n), der_uint(r), der_uint(p)])]);
+    let enc = der_seq(&[der_oid(OID_AES256_CBC), der_tlv(0x04, &[0; 16])]);
+    der_seq(&[der_oid(OID_PBES2), der_seq(&[kdf, enc])])
+}
+
+/// A pkcs8ShroudedKeyBag encrypted with `alg` (the ciphertext is filler: nothing decrypts it).
+fn shrouded_key_bag(alg: Vec<u8>) -> Vec<u8> {
+    der_seq(&[der_oid(OID_SHROUDED_KEY_BAG), der_tlv(0xa0, &der_seq(&[alg, der_tlv(0x04, &[0x5a; 48])]))])
+}
+
+/// A PFX with `bags` in one unencrypted container and, when given, a MAC (SHA-256, wrong
+/// value) at `mac_iterations`.
+fn hostile_pfx(bags: &[Vec<u8>], mac_iterations: Option<u64>) -> Vec<u8> {
+    let container = der_seq(&[der_oid(OID_DATA), der_tlv(0xa0, &der_tlv(0x04, &der_seq(bags)))]);
+    let auth_safe = der_seq(&[der_oid(OID_DATA), der_tlv(0xa0, &der_tlv(0x04, &der_seq(&[container])))]);
+    let mut parts = vec![der_int(&[3]), auth_safe];
+    if let Some(n) = mac_iterations {
+        let digest = der_seq(&[der_seq(&[der_oid(OID_SHA256), vec![5, 0]]), der_tlv(0x04, &[0; 32])]);
+        parts.push(der_seq(&[digest, der_tlv(0x04, &[1; 8]), der_uint(n)]));
+    }
+    der_seq(&parts)
+}
+
+async fn import_value(s: &TestServer, t: Option<&str>, name: &str, value: String) -> common::Reply {
+    let base = s.vault_url("default");
+    call(s, "POST", &format!("{base}/certificates/{name}/import?{V}"), t, Some(json!({"value": value, "pwd": "pw"})))
+        .await
+}
+
+/// PFX files that ask for unbounded work are refused at once, before any key derivation, with
+/// a message naming the limit: 100 encrypted keys at 1,000,000 iterations, 100 cheap encrypted
+/// keys (only one key is allowed), scrypt with 256 MiB of memory, a MAC at 1,000,000 iterations.
+#[tokio::test]
+async fn hostile_pfx_is_refused_fast_before_any_decryption() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("iter", hostile_pfx(&vec![shrouded_key_bag(pbkdf2_alg(1_000_000)); 100], None), "at most 600000"),
+        ("keys", hostile_pfx(&vec![shrouded_key_bag(pbkdf2_alg(2048)); 100], None), "more than one private key"),
+        ("scrypt", hostile_pfx(&[shrouded_key_bag(scrypt_alg(1 << 18, 8, 1))], None), "scrypt parameters"),
+        ("scryptp", hostile_pfx(&[shrouded_key_bag(scrypt_alg(1 << 20, 8, 4))], None), "scrypt parameters"),
+        ("mac", hostile_pfx(&[shrouded_key_bag(pbkdf2_alg(2048))], Some(1_000_000)), "at most 600000"),
+        (
+            "total",
+            hostile_pfx(&[shrouded_key_bag(pbkdf2_alg(500_000))], Some(500_001)),
+            "more than 1000000 key-derivation iterations in all",
+        ),
+    ];
+    for (name, pfx, message) in cases {
+        let started = std::time::Instant::now();
+        let r = import_value(&s, t, name, std_b64(&pfx)).await;
+        let took = started.elapsed();
+        assert_eq!(r.status, 400, "{name}: {:?}", r.body);
+        assert_eq!(code(&r), "BadParameter", "{name}");
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(message), "{name}: {msg}");
+        assert!(took < std::time::Duration::from_secs(2), "{name} took {took:?}");
+    }
+}
+
+/// Every certificate of an imported PEM chain must be an X.509 certificate, at most 32 KiB,
+/// and the chain at most 32 long; a reversed chain is stored leaf → root.
+#[tokio::test]
+async fn pem_chain_elements_must_be_certificates() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_ca(d);
+    make_leaf(d, "leaf");
+    let key = std::fs::read_to_string(d.join("leaf.key")).unwrap();
+    let leaf = std::fs::read_to_string(d.join("leaf.pem")).unwrap();
+    let ca = std::fs::read_to_string(d.join("ca.pem")).unwrap();
+    let pem = |label: &str, der: &[u8]| {
+        let b = std_b64(der);
+        let lines: Vec<&str> = b.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    // nested SEQUENCEs, no certificate
+    let mut nested = vec![0x05, 0x00];
+    for _ in 0..200 {
+        nested = der_tlv(0x30, &nested);
+    }
+    let big = der_tlv(0x30, &vec![0u8; 40 * 1024]);
+    let cases = [
+        ("junk", format!("{key}{leaf}{}", pem("CERTIFICATE", &nested)), "Certificate 2 of the chain is not a valid"),
+        ("big", format!("{key}{leaf}{}", pem("CERTIFICATE", &big)), "Certificate 2 of the chain is larger than"),
+        ("long", format!("{key}{leaf}{}", ca.repeat(40)), "at most 32 are accepted"),
+    ];
+    for (name, text, message) in cases {
+        let r = import_value(&s, t, name, std_b64(text.as_bytes())).await;
+        assert_eq!(r.status, 400, "{name}: {:?}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(message), "{name}: {msg}");
+        let r = call(&s, "GET", &format!("{base}/certificates/{name}?{V}"), t, None).await;
+        assert_eq!(r.status, 404, "{name} was stored");
+    }
+    // the same chain, root first, is accepted and stored leaf first
+    let r = import_value(&s, t, "ok", std_b64(format!("{key}{ca}{leaf}").as_bytes())).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = call(&s, "GET", &format!("{base}/secrets/ok?{V}"), t, None).await;
+    let value = r.body["value"].as_str().unwrap();
+    let leaf_at = value.find(leaf.trim()).unwrap();
+    let ca_at = value.find(ca.trim()).unwrap();
+    assert!(leaf_at < ca_at, "leaf first");
+}
+
+/// A PFX whose MAC asks for many (accepted) iterations, with a wrong MAC: the server derives the
+/// key, then refuses the file.
+fn slow_pfx() -> Vec<u8> {
+    hostile_pfx(&[shrouded_key_bag(pbkdf2_alg(2048))], Some(400_000))
+}
+
+/// While several slow imports run, a GET is still answered at once: import parsing runs on the
+/// blocking pool, not on the (here two) async workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_is_prompt_while_imports_run() {
+    let s = std::sync::Arc::new(TestServer::start().await);
+    let t = token(&s).await;
+    let base = s.vault_url("default");
+    let r = call(&s, "PUT", &format!("{base}/secrets/probe?{V}"), Some(&t), Some(json!({"value": "v"}))).await;
+    assert_eq!(r.status, 200);
+    let value = std_b64(&slow_pfx());
+    // how long one slow import takes alone
+    let started = std::time::Instant::now();
+    let r = import_value(&s, Some(&t), "alone", value.clone()).await;
+    let alone = started.elapsed();
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let mut imports = Vec::new();
+    for i in 0..4 {
+        let (s, t, value) = (s.clone(), t.clone(), value.clone());
+        imports.push(tokio::spawn(async move { import_value(&s, Some(&t), &format!("slow{i}"), value).await.status }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let r = call(&s, "GET", &format!("{base}/secrets/probe?{V}"), Some(&t), None).await;
+    let get = started.elapsed();
+    assert_eq!(r.status, 200);
+    for i in imports {
+        assert_eq!(i.await.unwrap(), 400);
+    }
+    eprintln!("one slow import alone: {alone:?}; GET during four: {get:?}");
+    assert!(
+        get < alone / 2 && get < std::time::Duration::from_millis(1500),
+        "GET took {get:?} (import alone {alone:?})"
+    );
+}
+
+// --- IP address and URI subject alternative names ---------------------------------------------
+
+/// From api-version 2025-06-01 on, `sans.ipAddresses` and `sans.uris` are issued into the
+/// certificate (checked with openssl), shown in the policy and kept by renewal-relevant policy
+/// updates; earlier api-versions, which do not define them, get a 400 naming the version, and
+/// bad values are refused. An imported certificate's IP and URI names appear in its policy.
+#[tokio::test]
+async fn ip_address_and_uri_sans() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let base = s.vault_url("default");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let new = "api-version=2025-07-01";
+    let policy = |sans: Value| {
+        json!({"key_props": {"kty": "EC", "crv": "P-256"}, "x509_props": {"subject": "CN=ip", "sans": sans},
+               "issuer": {"name": "Self"}})
+    };
+    let sans = json!({"dns_names": ["ip.example"], "ipAddresses": ["10.1.2.3", "2001:DB8::7"],
+                      "uris": ["spiffe://example.org/ns/web"]});
+    let r =
+        call(&s, "POST", &format!("{base}/certificates/ipc/create?{new}"), t, Some(json!({"policy": policy(sans)})))
+            .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let c = call(&s, "GET", &format!("{base}/certificates/ipc?{new}"), t, None).await;
+    assert_eq!(c.status, 200, "{}", c.body);
+    let got = &c.body["policy"]["x509_props"]["sans"];
+    assert_eq!(got["ipAddresses"], json!(["10.1.2.3", "2001:db8::7"]), "{got}");
+    assert_eq!(got["uris"], json!(["spiffe://example.org/ns/web"]));
+    assert_eq!(got["dns_names"], json!(["ip.example"]));
+    write(d, "ip.der", &std_unb64(c.body["cer"].as_str().unwrap()));
+    let text = openssl(d, &["x509", "-inform", "DER", "-in", "ip.der", "-noout", "-ext", "subjectAltName"]);
+    assert!(text.contains("IP Address:10.1.2.3"), "{text}");
+    assert!(text.contains("IP Address:2001:DB8:0:0:0:0:0:7"), "{text}");
+    assert!(text.contains("URI:spiffe://example.org/ns/web"), "{text}");
+    assert!(text.contains("DNS:ip.example"), "{text}");
+
+    // a policy update through an older api-version that sends `sans` keeps the IP and URI names
+    let r = call(
+        &s,
+        "PATCH",
+        &format!("{base}/certificates/ipc/policy?{V}"),
+        t,
+        Some(json!({"x509_props": {"sans": {"dns_names": ["ip2.example"]}}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["x509_props"]["sans"]["ipAddresses"], json!(["10.1.2.3", "2001:db8::7"]));
+    assert_eq!(r.body["x509_props"]["sans"]["dns_names"], json!(["ip2.example"]));
+
+    // api-versions without the members: refused, not silently dropped
+    for old in ["7.6", "7.5", "2016-10-01"] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/old/create?api-version={old}"),
+            t,
+            Some(json!({"policy": policy(json!({"ipAddresses": ["10.0.0.1"]}))})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{old}: {}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains("2025-06-01"), "{}", r.body);
+    }
+    // bad values
+    for (sans, what) in [
+        (json!({"ipAddresses": ["10.0.0.256"]}), "IP address"),
+        (json!({"ipAddresses": ["host.example"]}), "IP address"),
+        (json!({"uris": ["no-scheme"]}), "URI"),
+        (json!({"uris": ["https://a b"]}), "URI"),
+    ] {
+        let r = call(
+            &s,
+            "POST",
+            &format!("{base}/certificates/bad/create?{new}"),
+            t,
+            Some(json!({"policy": policy(sans)})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body["error"]["message"].as_str().unwrap().contains(what), "{}", r.body);
+    }
+    // IP and URI names alone are enough (no subject)
+    let only = json!({"key_props": {"kty": "EC"}, "x509_props": {"sans": {"ipAddresses": ["192.0.2.9"]}},
+                      "issuer": {"name": "Self"}});
+    let r = call(&s, "POST", &format!("{base}/certificates/only/create?{new}"), t, Some(json!({"policy": only}))).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+
+    // an imported certificate's IP and URI names show in its derived policy
+    make_ca(d);
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "s.key",
+            "-out",
+            "s.pem",
+            "-days",
+            "5",
+            "-subj",
+            "/CN=san",
+            "-addext",
+            "subjectAltName=IP:192.0.2.1,URI:urn:example:svc",
+        ],
+    );
+    let pem = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("s.key")).unwrap(),
+        std::fs::read_to_string(d.join("s.pem")).unwrap()
+    );
+    let r = call(
+        &s,
+        "POST",
+        &format!("{base}/certificates/imp/import?{new}"),
+        t,
+        Some(json!({"value": std_b64(pem.as_bytes())})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["policy"]["x509_props"]["sans"]["ipAddresses"], json!(["192.0.2.1"]));
+    assert_eq!(r.body["policy"]["x509_props"]["sans"]["uris"], json!(["urn:example:svc"]));
 }

@@ -41,6 +41,13 @@ pub struct CertPolicy {
     pub dns_names: Vec<String>,
     pub emails: Vec<String>,
     pub upns: Vec<String>,
+    /// IP address SANs (canonical text), api-versions 2025-06-01 and later. Absent in policies
+    /// stored before they existed.
+    #[serde(default)]
+    pub ip_addresses: Vec<String>,
+    /// URI SANs, api-versions 2025-06-01 and later.
+    #[serde(default)]
+    pub uris: Vec<String>,
     pub ekus: Vec<String>,
     pub key_usage: Vec<String>,
     pub validity_months: u32,
@@ -76,6 +83,8 @@ pub struct PolicyInput {
     pub dns_names: Option<Vec<String>>,
     pub emails: Option<Vec<String>>,
     pub upns: Option<Vec<String>>,
+    pub ip_addresses: Option<Vec<String>>,
+    pub uris: Option<Vec<String>>,
     pub ekus: Option<Vec<String>>,
     pub key_usage: Option<Vec<String>>,
     pub validity_months: Option<u32>,
@@ -115,6 +124,18 @@ fn valid_dns(d: &str) -> bool {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// An absolute URI: `scheme:rest`, printable ASCII without spaces (RFC 3986 characters are
+/// not checked one by one), at most 2048 characters.
+fn valid_uri(u: &str) -> bool {
+    let Some((scheme, rest)) = u.split_once(':') else { return false };
+    let mut sc = scheme.bytes();
+    sc.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && sc.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && u.len() <= 2048
+        && u.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn short(s: &str) -> String {
@@ -228,14 +249,30 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
     let dns_names = pick(&input.dns_names, |b| &b.dns_names);
     let emails = pick(&input.emails, |b| &b.emails);
     let upns = pick(&input.upns, |b| &b.upns);
-    if subject.trim().is_empty() && dns_names.is_empty() && emails.is_empty() && upns.is_empty() {
+    let ip_addresses = pick(&input.ip_addresses, |b| &b.ip_addresses)
+        .iter()
+        .map(|ip| {
+            ip.trim()
+                .parse::<std::net::IpAddr>()
+                .map(|a| a.to_string())
+                .map_err(|_| Error::bad(format!("The IP address '{}' is not a valid IPv4 or IPv6 address.", short(ip))))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let uris = pick(&input.uris, |b| &b.uris);
+    if subject.trim().is_empty()
+        && dns_names.is_empty()
+        && emails.is_empty()
+        && upns.is_empty()
+        && ip_addresses.is_empty()
+        && uris.is_empty()
+    {
         return Err(Error::bad("The policy needs a subject or at least one subject alternative name."));
     }
     // An imported certificate's own subject is kept as it is; a requested one must parse.
     if input.subject.as_deref().is_some_and(|s| !s.trim().is_empty()) {
         x509::parse_subject(&subject)?;
     }
-    if dns_names.len() + emails.len() + upns.len() > MAX_SANS {
+    if dns_names.len() + emails.len() + upns.len() + ip_addresses.len() + uris.len() > MAX_SANS {
         return Err(Error::bad(format!("A certificate may have at most {MAX_SANS} subject alternative names.")));
     }
     if let Some(d) = dns_names.iter().find(|d| !valid_dns(d)) {
@@ -246,6 +283,12 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
     }
     if let Some(u) = upns.iter().find(|u| !valid_email(u)) {
         return Err(Error::bad(format!("The user principal name '{}' is not valid.", short(u))));
+    }
+    if let Some(u) = uris.iter().find(|u| !valid_uri(u)) {
+        return Err(Error::bad(format!(
+            "The URI '{}' is not valid: it needs a scheme (as in 'https://host/path') and only printable ASCII.",
+            short(u)
+        )));
     }
 
     let ekus = input
@@ -339,6 +382,8 @@ pub(crate) fn build(input: &PolicyInput, base: Option<&CertPolicy>, v: &VaultRec
         dns_names,
         emails,
         upns,
+        ip_addresses,
+        uris,
         ekus,
         key_usage,
         validity_months,
@@ -372,6 +417,8 @@ pub(crate) fn from_certificate(info: &CertInfo, key: &KeyMaterial, content_type:
         dns_names: info.dns_names.clone(),
         emails: info.emails.clone(),
         upns: info.upns.clone(),
+        ip_addresses: info.ip_addresses.clone(),
+        uris: info.uris.clone(),
         ekus: info.ekus.clone(),
         key_usage: info.key_usage.clone(),
         validity_months: months,
