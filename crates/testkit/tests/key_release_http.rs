@@ -208,6 +208,11 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     let again = call(&s, "POST", &format!("{kid}/release?{V}"), t, Some(json!({"target": token}))).await;
     assert_denied(&again, "replayed token");
     assert!(again.body["error"]["message"].as_str().unwrap().contains("already been used"), "{}", again.body);
+    // nor does another encoding of its signature (padding the decoder ignores) make it new
+    let padded = format!("{token}==");
+    let again = call(&s, "POST", &format!("{kid}/release?{V}"), t, Some(json!({"target": padded}))).await;
+    assert_denied(&again, "replayed token with a padded signature");
+    assert!(again.body["error"]["message"].as_str().unwrap().contains("already been used"), "{}", again.body);
 
     // without a version (latest) and with RSA_AES_KEY_WRAP_256
     let fresh = a.sign(&cvm_claims(AUTH_A, &rt, T0));

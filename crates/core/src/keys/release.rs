@@ -43,6 +43,8 @@ const SKEW: i64 = 60;
 pub const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
 /// Where the tokens already used for a release are recorded (see the module documentation).
 const SEEN_PREFIX: &str = "skrseen/";
+/// Dotted segments of one claim path: the ambiguity check is quadratic in them.
+const MAX_PATH_SEGMENTS: usize = 32;
 /// How many expired "seen" records one release removes at most.
 const SEEN_SWEEP: usize = 100;
 
@@ -119,6 +121,9 @@ fn parse_cond(v: &Value, depth: usize) -> Result<Cond> {
     let o = v.as_object().ok_or_else(|| invalid("each condition must be a JSON object."))?;
     if let Some(claim) = member(o, "claim") {
         let path = claim.as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("'claim' must be a claim name."))?;
+        if path.split('.').count() > MAX_PATH_SEGMENTS {
+            return Err(invalid(format!("a claim path has at most {MAX_PATH_SEGMENTS} dotted segments.")));
+        }
         let mut equals = None;
         for (k, val) in o {
             let lk = k.to_ascii_lowercase();
@@ -283,10 +288,13 @@ fn ambiguous_claim<'a>(rules: &[&'a Rule], claims: &Value) -> Option<&'a str> {
 }
 
 /// The storage key recording that `token` (expiring at `exp`) was used for a release. Ordered by
-/// expiry, so expired records are found by a scan from the start.
+/// expiry, so expired records are found by a scan from the start. Only the signed part
+/// (`header.claims`) is hashed: the signature's encoding is not unique (padding a decoder
+/// ignores, ECDSA's `(r, n - s)`), so hashing it would let one token pass as many.
 fn seen_key(token: &str, exp: i64) -> String {
     let exp = exp.clamp(0, crate::objects::MAX_TIMESTAMP);
-    format!("{SEEN_PREFIX}{exp:012}/{}", strongbox_crypto::hex(&strongbox_crypto::sha256(token.as_bytes())))
+    let signed = token.rsplit_once('.').map_or(token, |(signed, _sig)| signed);
+    format!("{SEEN_PREFIX}{exp:012}/{}", strongbox_crypto::hex(&strongbox_crypto::sha256(signed.as_bytes())))
 }
 
 fn replayed() -> Error {
@@ -613,7 +621,10 @@ mod tests {
         assert!(!a.contains("claims"));
         assert!(seen_key("t", 5) < seen_key("t", 1_000));
         assert_eq!(seen_key("t", i64::MAX), seen_key("t", crate::objects::MAX_TIMESTAMP));
-        assert_ne!(seen_key("t1", 5), seen_key("t2", 5));
+        assert_ne!(seen_key("h.c1.s", 5), seen_key("h.c2.s", 5));
+        // another encoding of the same signature is the same token
+        assert_eq!(seen_key("h.c.sig", 5), seen_key("h.c.sig==", 5));
+        assert_eq!(seen_key("h.c.sig", 5), seen_key("h.c.other", 5));
     }
 
     #[test]
@@ -664,6 +675,10 @@ mod tests {
             (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c"}]}]}), "equals"),
             (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"nope": []}]}]}), "nope"),
             (json!({"version": "1.0.0", "anyOf": [{"authority": A}]}), "anyOf"),
+            (
+                json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "a.".repeat(40) + "b", "equals": 1}]}]}),
+                "segments",
+            ),
         ];
         for (p, word) in cases {
             let e = policy(p.clone()).unwrap_err();
