@@ -52,6 +52,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240 // reserved
         || (a == 100 && (64..128).contains(&b)) // shared address space (carrier-grade NAT)
         || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 6to4 relay anycast (deprecated)
         || (a == 198 && (b == 18 || b == 19))) // benchmarking
 }
 
@@ -70,14 +71,15 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     if seg[0] == 0x2002 {
         return is_public_v4(embedded(seg[1], seg[2])); // 6to4
     }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || (seg[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-        || (seg[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-        || (seg[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-        || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-        || seg[..4] == [0x100, 0, 0, 0]) // discard-only 100::/64
+    // Only global unicast (2000::/3) is public at all; inside it, the special-purpose blocks:
+    // 2001::/23 (Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID 2001:10::/28 and the other
+    // IETF assignments), documentation 2001:db8::/32 and local-use NAT64 64:ff9b:1::/48 (outside
+    // 2000::/3 anyway). Everything else (unique local, link-local, site-local, multicast, SIIT
+    // ::ffff:0:0:0/96, discard-only 100::/64, …) lies outside 2000::/3.
+    (seg[0] & 0xe000) == 0x2000
+        && !(seg[0] == 0x2001 && seg[1] < 0x0200) // 2001::/23
+        && !(seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
+        && !(seg[0] == 0x3fff && seg[1] < 0x1000) // documentation 3fff::/20
 }
 
 /// The resolver error when a name has a non-public address.
@@ -271,6 +273,15 @@ mod tests {
             "64:ff9b::7f00:1",
             "2002:c0a8:0101::1",
             "100::1",
+            "192.88.99.1",
+            "2001::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:10::1",
+            "64:ff9b:1::a00:1",
+            "::ffff:0:7f00:1",
+            "3fff::1",
+            "4000::1",
         ] {
             assert!(!is_public(bad.parse().unwrap()), "{bad}");
         }
