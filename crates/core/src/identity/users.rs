@@ -385,7 +385,7 @@ impl Core {
         }
         // Device codes are created unauthenticated: a budget per address (the limiter's window),
         // then back-off.
-        let key = format!("d:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let key = format!("d:{}", limits::addr(peer));
         if let Some(wait) = self.rate_event(&key, DEVICE_CODES_PER_ADDRESS) {
             let mut e = OAuthError::new(
                 429,
@@ -490,7 +490,7 @@ impl Core {
     /// which application asks and from which address. Unknown or expired codes are counted
     /// per address (then 429) and recorded as security events.
     pub async fn device_lookup(&self, user_code: &str, peer: Option<IpAddr>) -> Result<DeviceRequest, PageRefusal> {
-        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let guess_key = format!("g:{}", limits::addr(peer));
         let code = normalize_code(user_code);
         if self.blocked_any(&[&guess_key], None).is_some() {
             return Err(PageRefusal::TOO_MANY);
@@ -528,7 +528,8 @@ impl Core {
 
     /// The verification page's decision: the person enters the user code, user name, password
     /// and TOTP code, and approves or denies. Returns a message safe to show on the page.
-    /// Limits: per resolved user (however the name is typed), per device code, per address.
+    /// Limits: per (resolved user, address), however the name is typed, with a per-user ceiling;
+    /// per device code; per address.
     pub async fn device_verify(
         &self,
         user_code: &str,
@@ -539,11 +540,11 @@ impl Core {
         peer: Option<IpAddr>,
     ) -> Result<&'static str, PageRefusal> {
         let code = normalize_code(user_code);
-        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let guess_key = format!("g:{}", limits::addr(peer));
         let code_key = format!("dc:{code}");
         let resolved = self.find_user(upn.trim()).await.ok().map(|(_, u, _)| u.object_id);
         let user_key = limits::user_key(resolved.as_deref(), upn);
-        if self.blocked_any(&[&guess_key, &code_key, &user_key], peer).is_some() {
+        if self.blocked_any(&[&guess_key, &code_key], peer).or_else(|| self.user_throttled(&user_key, peer)).is_some() {
             return Err(PageRefusal::TOO_MANY);
         }
         let uk = format!("{USER_CODE_PREFIX}{code}");
@@ -556,10 +557,8 @@ impl Core {
         let (user, amr) = match result {
             Ok(v) => v,
             Err(reason) => {
-                self.note_failures(
-                    &[(&user_key, limits::USER_THRESHOLD), (&code_key, limits::DEVICE_CODE_FAILURES)],
-                    peer,
-                );
+                self.note_failures(&[(&code_key, limits::DEVICE_CODE_FAILURES)], peer);
+                self.note_user_failure(&user_key, peer);
                 self.security_event(SecurityEvent::new("signin.user", "failure", upn, &peer_s, reason)).await;
                 return Err(PageRefusal {
                     status: 200,
@@ -567,7 +566,7 @@ impl Core {
                 });
             }
         };
-        self.clear_limit(&user_key);
+        self.note_user_success(&user_key, peer);
         rec.state = if approve { "approved".into() } else { "denied".into() };
         rec.user = Some(user.object_id.clone());
         rec.amr = amr;
