@@ -80,11 +80,8 @@ impl Limiter {
 
     /// Counts a failure; from `threshold` failures on, back-off (`None`: never).
     fn fail(&mut self, key: &str, now: i64, threshold: Option<u32>) {
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.retain(|_, e| now - e.window_start < WINDOW || e.blocked_until > now);
-            if self.entries.len() >= MAX_ENTRIES {
-                self.entries.clear();
-            }
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
+            self.make_room(now);
         }
         let e =
             self.entries.entry(key.to_owned()).or_insert(Entry { failures: 0, window_start: now, blocked_until: 0 });
@@ -98,6 +95,33 @@ impl Limiter {
             let exp = (e.failures - threshold).min(16);
             let wait = BASE_BACKOFF.saturating_mul(1i64 << exp).min(MAX_BACKOFF);
             e.blocked_until = now + wait;
+        }
+    }
+
+    /// Frees a tenth of the table: expired entries first, then the oldest entries not in
+    /// back-off; entries in back-off only when nothing else is left (those ending soonest).
+    /// Linear work, once per `MAX_ENTRIES / 10` new keys at most.
+    fn make_room(&mut self, now: i64) {
+        self.entries.retain(|_, e| now - e.window_start < WINDOW || e.blocked_until > now);
+        let want = MAX_ENTRIES / 10;
+        if self.entries.len() + want <= MAX_ENTRIES {
+            return;
+        }
+        let mut victims: Vec<(i64, String)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.blocked_until <= now)
+            .map(|(k, e)| (e.window_start, k.clone()))
+            .collect();
+        if victims.is_empty() {
+            victims = self.entries.iter().map(|(k, e)| (e.blocked_until, k.clone())).collect();
+        }
+        if victims.len() > want {
+            victims.select_nth_unstable(want);
+            victims.truncate(want);
+        }
+        for (_, k) in victims {
+            self.entries.remove(&k);
         }
     }
 
@@ -294,6 +318,43 @@ mod tests {
             l.fail("k", i * 1000, Some(5));
         }
         assert_eq!(l.blocked("k", 4000), None);
+    }
+
+    #[test]
+    fn a_full_table_keeps_active_blocks() {
+        let mut l = Limiter::default();
+        for _ in 0..5 {
+            l.fail("victim", 100, Some(5));
+        }
+        for i in 0..MAX_ENTRIES {
+            l.fail(&format!("k{i}"), 101, Some(5));
+        }
+        l.fail("new", 102, Some(5));
+        assert!(l.blocked("victim", 102).is_some());
+        assert!(l.entries.len() <= MAX_ENTRIES);
+        assert!(l.entries.contains_key("new"));
+        // only blocked entries left: the ones ending soonest go, the table stays bounded
+        let mut l = Limiter::default();
+        for i in 0..MAX_ENTRIES + 1 {
+            l.fail(&format!("b{i}"), 100, Some(1));
+        }
+        assert!(l.entries.len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap_or(IpAddr::from([0; 4]));
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let m: IpAddr = "::ffff:192.0.2.1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let v4 = IpAddr::from([192, 0, 2, 1]);
+        assert_eq!(address_key(Some(a)), address_key(Some(b)));
+        assert_ne!(address_key(Some(a)), address_key(Some(c)));
+        assert_eq!(address_key(Some(m)), address_key(Some(v4)));
+        assert_eq!(addr(Some(a)), addr(Some(b)));
+        assert_eq!(addr(Some(m)), "192.0.2.1");
+        assert_ne!(addr(Some(v4)), addr(Some(IpAddr::from([192, 0, 2, 2]))));
+        assert_eq!(user_pair_key("u:x", Some(a)), user_pair_key("u:x", Some(b)));
     }
 
     #[test]
