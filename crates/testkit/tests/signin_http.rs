@@ -515,6 +515,30 @@ async fn a_users_failures_from_one_address_do_not_lock_the_user_out_elsewhere() 
     assert!(p.text.contains("Signed in"), "{}", p.text);
 }
 
+/// A bad code at the approve step is one guess (one event), not two.
+#[tokio::test]
+async fn a_bad_code_at_the_approve_step_counts_once() {
+    let t = Srv::start().await;
+    t.new_user("alice@example.org").await;
+    let (cookie, csrf, _) = t.open_page("").await;
+    let o = t.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("user_code", "BCDF-GHJK"),
+        ("username", "alice@example.org"),
+        ("password", PW),
+        ("otp", "000000"),
+        ("confirm", "yes"),
+        ("action", "approve"),
+    ];
+    let p = t.post_page(&cookie, Some(&o), &form).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.text.contains("not valid or has expired"), "{}", p.text);
+    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let n = events.iter().filter(|e| e.kind == "device.usercode" && e.outcome == "failure").count();
+    assert_eq!(n, 1);
+}
+
 fn client_from(t: &Srv, local: IpAddr) -> reqwest::Client {
     reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(t.s.running.ca_pem.as_bytes()).unwrap()])

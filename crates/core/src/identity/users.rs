@@ -114,12 +114,25 @@ pub struct DeviceRequest {
 pub struct PageRefusal {
     pub status: u16,
     pub message: &'static str,
+    wrong_credentials: bool,
 }
 
 impl PageRefusal {
-    pub const TOO_MANY: Self =
-        Self { status: 429, message: "Too many failed attempts. Wait a few minutes and try again." };
-    pub const BAD_CODE: Self = Self { status: 200, message: "The code is not valid or has expired." };
+    pub const TOO_MANY: Self = Self::new(429, "Too many failed attempts. Wait a few minutes and try again.");
+    pub const BAD_CODE: Self = Self::new(200, "The code is not valid or has expired.");
+    const WRONG_CREDENTIALS: Self = Self {
+        wrong_credentials: true,
+        ..Self::new(200, "The user name, password or verification code is wrong, or the account is disabled.")
+    };
+
+    const fn new(status: u16, message: &'static str) -> Self {
+        Self { status, message, wrong_credentials: false }
+    }
+
+    /// The code was valid but the credentials were not: the page shows the same request again.
+    pub fn wrong_credentials(&self) -> bool {
+        self.wrong_credentials
+    }
 }
 
 fn normalize_code(c: &str) -> String {
@@ -560,20 +573,17 @@ impl Core {
                 self.note_failures(&[(&code_key, limits::DEVICE_CODE_FAILURES)], peer);
                 self.note_user_failure(&user_key, peer);
                 self.security_event(SecurityEvent::new("signin.user", "failure", upn, &peer_s, reason)).await;
-                return Err(PageRefusal {
-                    status: 200,
-                    message: "The user name, password or verification code is wrong, or the account is disabled.",
-                });
+                return Err(PageRefusal::WRONG_CREDENTIALS);
             }
         };
         self.note_user_success(&user_key, peer);
         rec.state = if approve { "approved".into() } else { "denied".into() };
         rec.user = Some(user.object_id.clone());
         rec.amr = amr;
-        let internal_err = PageRefusal { status: 500, message: "Internal error." };
+        let internal_err = PageRefusal::new(500, "Internal error.");
         let Ok(bytes) = encode(&rec) else { return Err(internal_err) };
         if self.barrier.commit(BTxn::new().unchanged(&dk, &stamp).put(&dk, bytes).delete(&uk)).await.is_err() {
-            return Err(PageRefusal { status: 409, message: "The code was used concurrently; start again." });
+            return Err(PageRefusal::new(409, "The code was used concurrently; start again."));
         }
         let kind = if approve { "device.approve" } else { "device.deny" };
         self.security_event(SecurityEvent::new(kind, "success", &user.object_id, &peer_s, &rec.client_id)).await;
