@@ -223,7 +223,7 @@ pub async fn handle(
             match outcome {
                 Ok(msg) => device_page(StatusCode::OK, &View::Done, token, Some((true, msg))),
                 // wrong credentials: the same request again, with the note
-                Err(e) if e.status == 200 => match core.device_lookup(f("user_code"), peer).await {
+                Err(e) if e.wrong_credentials() => match core.device_lookup(f("user_code"), peer).await {
                     Ok(d) => device_page(StatusCode::OK, &View::Confirm(&d, now), token, Some((false, e.message))),
                     Err(e2) => device_page(status(e2.status), &View::Code, token, Some((false, e.message))),
                 },
@@ -419,6 +419,11 @@ fn minutes(secs: i64) -> String {
     if m == 1 { "1 minute".to_owned() } else { format!("{m} minutes") }
 }
 
+/// " 3 minutes ago", or nothing for records from before the time was kept (`created: 0`).
+fn requested_ago(now: i64, requested_at: i64) -> String {
+    if requested_at <= 0 { String::new() } else { format!(" {} ago", minutes(now - requested_at)) }
+}
+
 /// The device-code verification page. No script; the only cookie is the CSRF token
 /// (HttpOnly, SameSite=Strict); strict CSP; never cached or framed. Everything shown that
 /// comes from a request or a record is HTML-escaped.
@@ -440,7 +445,7 @@ fn device_page(status: StatusCode, view: &View<'_>, csrf: &str, outcome: Option<
             let from = if d.requester.is_empty() { "an unknown address".to_owned() } else { html_escape(&d.requester) };
             format!(
                 r#"<p>The application <b>{app}</b> (application id <code>{id}</code>) asks to sign you in to Strongbox.
-It asked for this code from the address <b>{from}</b> {ago} ago; the code expires in {left}.</p>
+It asked for this code from the address <b>{from}</b>{ago}; the code expires in {left}.</p>
 <p class=warn>Continue only if you started this sign-in yourself, just now, on a device you control. If someone sent you this code or a link to this page, choose Deny.</p>
 <form method=post autocomplete=off><input type=hidden name=csrf value="{csrf}"><input type=hidden name=user_code value="{code}">
 <label>User name <input name=username required></label>
@@ -451,7 +456,7 @@ It asked for this code from the address <b>{from}</b> {ago} ago; the code expire
 </form>"#,
                 app = html_escape(&d.app_name),
                 id = html_escape(&d.client_id),
-                ago = minutes(now - d.requested_at),
+                ago = requested_ago(*now, d.requested_at),
                 left = minutes(d.expires - now),
                 code = html_escape(&d.user_code),
             )
@@ -478,4 +483,16 @@ It asked for this code from the address <b>{from}</b> {ago} ago; the code expire
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_age_is_left_out_when_unknown() {
+        assert_eq!(requested_ago(1_800_000_000, 0), "");
+        assert_eq!(requested_ago(1_000 + 150, 1_000), " 2 minutes ago");
+        assert_eq!(requested_ago(1_000 + 60, 1_000), " 1 minute ago");
+    }
 }

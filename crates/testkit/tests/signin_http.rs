@@ -166,7 +166,10 @@ impl Srv {
     }
     /// GET the page: its cookie and CSRF token.
     async fn open_page(&self, query: &str) -> (String, String, String) {
-        let r = self.s.http.get(format!("{}{query}", self.page_url())).send().await.unwrap();
+        self.open_page_from(&self.s.http, query).await
+    }
+    async fn open_page_from(&self, http: &reqwest::Client, query: &str) -> (String, String, String) {
+        let r = http.get(format!("{}{query}", self.page_url())).send().await.unwrap();
         assert_eq!(r.status(), 200);
         let cookie = r
             .headers()
@@ -179,7 +182,16 @@ impl Srv {
         (cookie, csrf_of(&text), text)
     }
     async fn post_page(&self, cookie: &str, origin: Option<&str>, form: &[(&str, &str)]) -> Page {
-        let mut r = self.s.http.post(self.page_url()).form(form);
+        self.post_page_from(&self.s.http, cookie, origin, form).await
+    }
+    async fn post_page_from(
+        &self,
+        http: &reqwest::Client,
+        cookie: &str,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Page {
+        let mut r = http.post(self.page_url()).form(form);
         if !cookie.is_empty() {
             r = r.header("cookie", cookie);
         }
@@ -194,10 +206,22 @@ impl Srv {
     }
     /// The whole browser flow: open, enter the code, confirm and sign in (or deny).
     async fn sign_in(&self, user_code: &str, upn: &str, pw: &str, otp: &str, action: &str) -> Page {
-        let (cookie, csrf, _) = self.open_page("").await;
+        self.sign_in_from(&self.s.http, user_code, upn, pw, otp, action).await
+    }
+    async fn sign_in_from(
+        &self,
+        http: &reqwest::Client,
+        user_code: &str,
+        upn: &str,
+        pw: &str,
+        otp: &str,
+        action: &str,
+    ) -> Page {
+        let (cookie, csrf, _) = self.open_page_from(http, "").await;
         let o = self.origin();
-        let step =
-            self.post_page(&cookie, Some(&o), &[("csrf", &csrf), ("user_code", user_code), ("step", "code")]).await;
+        let step = self
+            .post_page_from(http, &cookie, Some(&o), &[("csrf", &csrf), ("user_code", user_code), ("step", "code")])
+            .await;
         if step.status != 200 || !step.text.contains("name=password") {
             return step;
         }
@@ -211,7 +235,7 @@ impl Srv {
             ("confirm", "yes"),
             ("action", action),
         ];
-        let mut p = self.post_page(&cookie, Some(&o), &form).await;
+        let mut p = self.post_page_from(http, &cookie, Some(&o), &form).await;
         p.step = step.text;
         p
     }
@@ -435,7 +459,8 @@ async fn user_code_guessing_is_limited_and_logged() {
     assert!(p.text.contains("Signed in"), "{}", p.text);
 }
 
-/// Issue 21.5: failures by user name and by object id count against the same user.
+/// Issue 21.5: failures by user name and by object id count against the same user (from one
+/// address: the (user, address) pair is what backs off).
 #[tokio::test]
 async fn user_lockout_counts_per_resolved_user() {
     let t = Srv::start().await;
@@ -451,11 +476,67 @@ async fn user_lockout_counts_per_resolved_user() {
     let p = t.sign_in(dc.body["user_code"].as_str().unwrap(), &oid, PW, &t.otp_now(&totp), "approve").await;
     assert!(p.text.contains("Too many"), "{}", p.text);
     assert_eq!(p.status, 429);
+    // the same from another address (any spelling): the pair there has not failed
+    let other = client_from(&t, IpAddr::from([127, 0, 0, 3]));
+    let dc = t.device_code(CLI_CLIENT).await;
+    let code = dc.body["user_code"].as_str().unwrap().to_owned();
+    let p = t.sign_in_from(&other, &code, "ALICE@example.org", "wrong password!", "000000", "approve").await;
+    assert!(p.text.contains("wrong"), "{}", p.text);
     // the back-off passes; then the right credentials sign in
     t.advance(600);
     let dc = t.device_code(CLI_CLIENT).await;
     let p = t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp(&totp), "approve").await;
     assert!(p.text.contains("Signed in"), "{}", p.text);
+}
+
+/// The review finding on 21.5: user names are not secret, so an attacker's failures must not
+/// lock the user out from the user's own address.
+#[tokio::test]
+async fn a_users_failures_from_one_address_do_not_lock_the_user_out_elsewhere() {
+    let t = Srv::start().await;
+    let (oid, totp) = t.new_user("alice@example.org").await;
+    let attacker = client_from(&t, IpAddr::from([127, 0, 0, 2]));
+    for i in 0..8 {
+        let dc = t.device_code(CLI_CLIENT).await;
+        let code = dc.body["user_code"].as_str().unwrap().to_owned();
+        let name = if i % 2 == 0 { "alice@example.org" } else { oid.as_str() };
+        let p = t.sign_in_from(&attacker, &code, name, "wrong password!", "000000", "approve").await;
+        assert!(p.text.contains("wrong") || p.text.contains("Too many"), "attempt {i}: {}", p.text);
+    }
+    // the attacker's address is refused even with the right password
+    let dc = t.device_code(CLI_CLIENT).await;
+    let code = dc.body["user_code"].as_str().unwrap().to_owned();
+    let p = t.sign_in_from(&attacker, &code, "alice@example.org", PW, &t.otp_now(&totp), "approve").await;
+    assert_eq!(p.status, 429, "{}", p.text);
+    // alice, from her own (clean) address, signs in at once (the clock has not moved)
+    let dc = t.device_code(CLI_CLIENT).await;
+    let p =
+        t.sign_in(dc.body["user_code"].as_str().unwrap(), "alice@example.org", PW, &t.otp_now(&totp), "approve").await;
+    assert!(p.text.contains("Signed in"), "{}", p.text);
+}
+
+/// A bad code at the approve step is one guess (one event), not two.
+#[tokio::test]
+async fn a_bad_code_at_the_approve_step_counts_once() {
+    let t = Srv::start().await;
+    t.new_user("alice@example.org").await;
+    let (cookie, csrf, _) = t.open_page("").await;
+    let o = t.origin();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("user_code", "BCDF-GHJK"),
+        ("username", "alice@example.org"),
+        ("password", PW),
+        ("otp", "000000"),
+        ("confirm", "yes"),
+        ("action", "approve"),
+    ];
+    let p = t.post_page(&cookie, Some(&o), &form).await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.text.contains("not valid or has expired"), "{}", p.text);
+    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let n = events.iter().filter(|e| e.kind == "device.usercode" && e.outcome == "failure").count();
+    assert_eq!(n, 1);
 }
 
 fn client_from(t: &Srv, local: IpAddr) -> reqwest::Client {

@@ -8,8 +8,13 @@
 //! client even once get no further verification, until the window ends; fresh addresses are
 //! still served, so the owner is never locked out.
 //!
-//! User sign-ins (the device-code page) are limited per resolved user (whatever spelling of
-//! the name was typed) and per address; user-code guesses per address and per device code.
+//! User sign-ins (the device-code page) are limited the same way: per (resolved user, address)
+//! (whatever spelling of the name was typed), with a per-user ceiling across addresses, per
+//! device code and per address; user-code guesses per address. User names are not secret, so
+//! one address's failures must not lock the user out elsewhere.
+//!
+//! Addresses are bucketed: IPv4 (and IPv4-mapped IPv6) per address, other IPv6 per /64 (one
+//! host usually holds a whole /64).
 //!
 //! Failures are counted within a window; from the threshold on, each further failure doubles
 //! the time during which every attempt is refused unverified (no Argon2 work, no signature
@@ -33,8 +38,11 @@ pub const PAIR_THRESHOLD: u32 = 5;
 pub const CLIENT_CEILING: u32 = 100;
 /// Failures per source address before back-off starts (several clients may share one NAT).
 pub const ADDRESS_THRESHOLD: u32 = 20;
-/// Failed user sign-ins per user (however the name was typed) before back-off starts.
+/// Failed user sign-ins per (user, address), however the name was typed, before back-off starts.
 pub const USER_THRESHOLD: u32 = 5;
+/// Failed sign-ins per user, from all addresses, past which an address that has failed for the
+/// user is refused unverified for the rest of the window.
+pub const USER_CEILING: u32 = 100;
 /// Unknown or expired user codes entered from one address before back-off starts.
 pub const USER_CODE_GUESSES: u32 = 10;
 /// Failed sign-ins against one device code before back-off starts.
@@ -72,11 +80,8 @@ impl Limiter {
 
     /// Counts a failure; from `threshold` failures on, back-off (`None`: never).
     fn fail(&mut self, key: &str, now: i64, threshold: Option<u32>) {
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.retain(|_, e| now - e.window_start < WINDOW || e.blocked_until > now);
-            if self.entries.len() >= MAX_ENTRIES {
-                self.entries.clear();
-            }
+        if self.entries.len() >= MAX_ENTRIES && !self.entries.contains_key(key) {
+            self.make_room(now);
         }
         let e =
             self.entries.entry(key.to_owned()).or_insert(Entry { failures: 0, window_start: now, blocked_until: 0 });
@@ -93,13 +98,51 @@ impl Limiter {
         }
     }
 
+    /// Frees a tenth of the table: expired entries first, then the oldest entries not in
+    /// back-off; entries in back-off only when nothing else is left (those ending soonest).
+    /// Linear work, once per `MAX_ENTRIES / 10` new keys at most.
+    fn make_room(&mut self, now: i64) {
+        self.entries.retain(|_, e| now - e.window_start < WINDOW || e.blocked_until > now);
+        let want = MAX_ENTRIES / 10;
+        if self.entries.len() + want <= MAX_ENTRIES {
+            return;
+        }
+        let mut victims: Vec<(i64, String)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.blocked_until <= now)
+            .map(|(k, e)| (e.window_start, k.clone()))
+            .collect();
+        if victims.is_empty() {
+            victims = self.entries.iter().map(|(k, e)| (e.blocked_until, k.clone())).collect();
+        }
+        if victims.len() > want {
+            victims.select_nth_unstable(want);
+            victims.truncate(want);
+        }
+        for (_, k) in victims {
+            self.entries.remove(&k);
+        }
+    }
+
     fn clear(&mut self, key: &str) {
         self.entries.remove(key);
     }
 }
 
-fn addr(peer: Option<IpAddr>) -> String {
-    peer.map(|p| p.to_string()).unwrap_or_default()
+/// The limiter's bucket of an address: IPv4 (also IPv4-mapped IPv6) as is, other IPv6 by /64.
+pub(super) fn addr(peer: Option<IpAddr>) -> String {
+    match peer {
+        None => String::new(),
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(net))
+            }
+        },
+    }
 }
 
 fn client_key(req: &TokenRequest) -> Option<String> {
@@ -111,7 +154,11 @@ fn pair_key(req: &TokenRequest) -> Option<String> {
 }
 
 fn address_key(peer: Option<IpAddr>) -> Option<String> {
-    peer.map(|p| format!("a:{p}"))
+    peer.map(|p| format!("a:{}", addr(Some(p))))
+}
+
+fn user_pair_key(user_key: &str, peer: Option<IpAddr>) -> String {
+    format!("up:{user_key}|{}", addr(peer))
 }
 
 /// The limiter key of a user sign-in: the resolved user's object id when the name is known,
@@ -199,9 +246,31 @@ impl Core {
         }
     }
 
-    pub(super) fn clear_limit(&self, key: &str) {
+    /// Seconds to wait, if this (user, address) pair is in back-off, or the user is past its
+    /// ceiling and this address has failed for the user. `user_key` is [`user_key`]'s.
+    pub(super) fn user_throttled(&self, user_key: &str, peer: Option<IpAddr>) -> Option<i64> {
+        let now = self.now();
+        let l = self.ident.limiter.lock().ok()?;
+        let pair = user_pair_key(user_key, peer);
+        let a = l.blocked(&pair, now);
+        let (n, left) = l.failures(user_key, now);
+        let b = (n >= USER_CEILING && l.failures(&pair, now).0 > 0).then_some(left);
+        a.max(b)
+    }
+
+    /// Counts a failed sign-in of the user from this address.
+    pub(super) fn note_user_failure(&self, user_key: &str, peer: Option<IpAddr>) {
+        let now = self.now();
         if let Ok(mut l) = self.ident.limiter.lock() {
-            l.clear(key);
+            l.fail(&user_pair_key(user_key, peer), now, Some(USER_THRESHOLD));
+            l.fail(user_key, now, None);
+        }
+    }
+
+    /// A correct sign-in clears the user's counter for this address only.
+    pub(super) fn note_user_success(&self, user_key: &str, peer: Option<IpAddr>) {
+        if let Ok(mut l) = self.ident.limiter.lock() {
+            l.clear(&user_pair_key(user_key, peer));
         }
     }
 
@@ -249,6 +318,43 @@ mod tests {
             l.fail("k", i * 1000, Some(5));
         }
         assert_eq!(l.blocked("k", 4000), None);
+    }
+
+    #[test]
+    fn a_full_table_keeps_active_blocks() {
+        let mut l = Limiter::default();
+        for _ in 0..5 {
+            l.fail("victim", 100, Some(5));
+        }
+        for i in 0..MAX_ENTRIES {
+            l.fail(&format!("k{i}"), 101, Some(5));
+        }
+        l.fail("new", 102, Some(5));
+        assert!(l.blocked("victim", 102).is_some());
+        assert!(l.entries.len() <= MAX_ENTRIES);
+        assert!(l.entries.contains_key("new"));
+        // only blocked entries left: the ones ending soonest go, the table stays bounded
+        let mut l = Limiter::default();
+        for i in 0..MAX_ENTRIES + 1 {
+            l.fail(&format!("b{i}"), 100, Some(1));
+        }
+        assert!(l.entries.len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().unwrap_or(IpAddr::from([0; 4]));
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let m: IpAddr = "::ffff:192.0.2.1".parse().unwrap_or(IpAddr::from([0; 4]));
+        let v4 = IpAddr::from([192, 0, 2, 1]);
+        assert_eq!(address_key(Some(a)), address_key(Some(b)));
+        assert_ne!(address_key(Some(a)), address_key(Some(c)));
+        assert_eq!(address_key(Some(m)), address_key(Some(v4)));
+        assert_eq!(addr(Some(a)), addr(Some(b)));
+        assert_eq!(addr(Some(m)), "192.0.2.1");
+        assert_ne!(addr(Some(v4)), addr(Some(IpAddr::from([192, 0, 2, 2]))));
+        assert_eq!(user_pair_key("u:x", Some(a)), user_pair_key("u:x", Some(b)));
     }
 
     #[test]

@@ -149,3 +149,19 @@ async fn a_cached_external_token_with_a_huge_exp_does_not_overflow() {
         assert!(e.0.contains("lifetime exceeds"), "{}", e.0);
     }
 }
+
+/// Past the per-user ceiling, an address that failed for the user is refused, a fresh one is
+/// still verified (so the user is never locked out everywhere).
+#[tokio::test]
+async fn user_ceiling_refuses_only_addresses_that_failed() {
+    let (c, _) = core().await;
+    let ip = |i: u32| Some(std::net::IpAddr::from([10, 1, (i / 200) as u8, (i % 200 + 1) as u8]));
+    for i in 0..super::limits::USER_CEILING - 1 {
+        c.note_user_failure("u:victim", ip(i));
+    }
+    assert_eq!(c.user_throttled("u:victim", ip(0)), None);
+    c.note_user_failure("u:victim", ip(99));
+    assert!(c.user_throttled("u:victim", ip(0)).is_some());
+    assert_eq!(c.user_throttled("u:victim", Some(std::net::IpAddr::from([192, 0, 2, 7]))), None);
+    assert_eq!(c.user_throttled("u:other", ip(0)), None);
+}

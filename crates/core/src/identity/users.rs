@@ -114,12 +114,25 @@ pub struct DeviceRequest {
 pub struct PageRefusal {
     pub status: u16,
     pub message: &'static str,
+    wrong_credentials: bool,
 }
 
 impl PageRefusal {
-    pub const TOO_MANY: Self =
-        Self { status: 429, message: "Too many failed attempts. Wait a few minutes and try again." };
-    pub const BAD_CODE: Self = Self { status: 200, message: "The code is not valid or has expired." };
+    pub const TOO_MANY: Self = Self::new(429, "Too many failed attempts. Wait a few minutes and try again.");
+    pub const BAD_CODE: Self = Self::new(200, "The code is not valid or has expired.");
+    const WRONG_CREDENTIALS: Self = Self {
+        wrong_credentials: true,
+        ..Self::new(200, "The user name, password or verification code is wrong, or the account is disabled.")
+    };
+
+    const fn new(status: u16, message: &'static str) -> Self {
+        Self { status, message, wrong_credentials: false }
+    }
+
+    /// The code was valid but the credentials were not: the page shows the same request again.
+    pub fn wrong_credentials(&self) -> bool {
+        self.wrong_credentials
+    }
 }
 
 fn normalize_code(c: &str) -> String {
@@ -385,7 +398,7 @@ impl Core {
         }
         // Device codes are created unauthenticated: a budget per address (the limiter's window),
         // then back-off.
-        let key = format!("d:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let key = format!("d:{}", limits::addr(peer));
         if let Some(wait) = self.rate_event(&key, DEVICE_CODES_PER_ADDRESS) {
             let mut e = OAuthError::new(
                 429,
@@ -490,7 +503,7 @@ impl Core {
     /// which application asks and from which address. Unknown or expired codes are counted
     /// per address (then 429) and recorded as security events.
     pub async fn device_lookup(&self, user_code: &str, peer: Option<IpAddr>) -> Result<DeviceRequest, PageRefusal> {
-        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let guess_key = format!("g:{}", limits::addr(peer));
         let code = normalize_code(user_code);
         if self.blocked_any(&[&guess_key], None).is_some() {
             return Err(PageRefusal::TOO_MANY);
@@ -528,7 +541,8 @@ impl Core {
 
     /// The verification page's decision: the person enters the user code, user name, password
     /// and TOTP code, and approves or denies. Returns a message safe to show on the page.
-    /// Limits: per resolved user (however the name is typed), per device code, per address.
+    /// Limits: per (resolved user, address), however the name is typed, with a per-user ceiling;
+    /// per device code; per address.
     pub async fn device_verify(
         &self,
         user_code: &str,
@@ -539,11 +553,11 @@ impl Core {
         peer: Option<IpAddr>,
     ) -> Result<&'static str, PageRefusal> {
         let code = normalize_code(user_code);
-        let guess_key = format!("g:{}", peer.map(|p| p.to_string()).unwrap_or_default());
+        let guess_key = format!("g:{}", limits::addr(peer));
         let code_key = format!("dc:{code}");
         let resolved = self.find_user(upn.trim()).await.ok().map(|(_, u, _)| u.object_id);
         let user_key = limits::user_key(resolved.as_deref(), upn);
-        if self.blocked_any(&[&guess_key, &code_key, &user_key], peer).is_some() {
+        if self.blocked_any(&[&guess_key, &code_key], peer).or_else(|| self.user_throttled(&user_key, peer)).is_some() {
             return Err(PageRefusal::TOO_MANY);
         }
         let uk = format!("{USER_CODE_PREFIX}{code}");
@@ -556,25 +570,20 @@ impl Core {
         let (user, amr) = match result {
             Ok(v) => v,
             Err(reason) => {
-                self.note_failures(
-                    &[(&user_key, limits::USER_THRESHOLD), (&code_key, limits::DEVICE_CODE_FAILURES)],
-                    peer,
-                );
+                self.note_failures(&[(&code_key, limits::DEVICE_CODE_FAILURES)], peer);
+                self.note_user_failure(&user_key, peer);
                 self.security_event(SecurityEvent::new("signin.user", "failure", upn, &peer_s, reason)).await;
-                return Err(PageRefusal {
-                    status: 200,
-                    message: "The user name, password or verification code is wrong, or the account is disabled.",
-                });
+                return Err(PageRefusal::WRONG_CREDENTIALS);
             }
         };
-        self.clear_limit(&user_key);
+        self.note_user_success(&user_key, peer);
         rec.state = if approve { "approved".into() } else { "denied".into() };
         rec.user = Some(user.object_id.clone());
         rec.amr = amr;
-        let internal_err = PageRefusal { status: 500, message: "Internal error." };
+        let internal_err = PageRefusal::new(500, "Internal error.");
         let Ok(bytes) = encode(&rec) else { return Err(internal_err) };
         if self.barrier.commit(BTxn::new().unchanged(&dk, &stamp).put(&dk, bytes).delete(&uk)).await.is_err() {
-            return Err(PageRefusal { status: 409, message: "The code was used concurrently; start again." });
+            return Err(PageRefusal::new(409, "The code was used concurrently; start again."));
         }
         let kind = if approve { "device.approve" } else { "device.deny" };
         self.security_event(SecurityEvent::new(kind, "success", &user.object_id, &peer_s, &rec.client_id)).await;
