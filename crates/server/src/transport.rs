@@ -23,6 +23,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -223,15 +224,17 @@ async fn serve_connection(
                 s.head_started = None;
                 s.http1 = req.version() < hyper::Version::HTTP_2;
             }
-            let _done = InFlight(state);
+            // ends the request when the response body has been written (or dropped), and also
+            // when this future is dropped before answering
+            let done = InFlight(state);
             // HTTP/2 heads between our limit and the (larger) advertised one: answered here, in
             // Azure's shape (h2 itself would answer a bare 431)
             if req.version() >= hyper::Version::HTTP_2 && header_list_size(&req) > limit {
-                return Ok(parse_error_response(431));
+                return Ok(track(parse_error_response(431), done));
             }
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            router.call(req).await
+            router.call(req).await.map(|r| track(r, done))
         }
     });
 
@@ -300,8 +303,45 @@ fn parse_error_response(status: u16) -> axum::response::Response {
     r
 }
 
-/// Marks the end of a request when the service future completes or is dropped.
+/// Marks the end of a request when dropped: with the response body (see [`Tracked`]), or with
+/// the service future if that is dropped before answering.
 struct InFlight(Shared);
+
+/// A response body that holds its request's [`InFlight`] mark until the body has ended (or is
+/// dropped, e.g. when the connection goes away), so that the idle and header timers start only
+/// once the whole answer has gone out.
+struct Tracked {
+    inner: axum::body::Body,
+    done: Option<InFlight>,
+}
+
+fn track(r: axum::response::Response, done: InFlight) -> hyper::Response<Tracked> {
+    r.map(|inner| Tracked { done: if inner.is_end_stream() { None } else { Some(done) }, inner })
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let r = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if r.is_none() || self.inner.is_end_stream() {
+            self.done = None;
+        }
+        Poll::Ready(r)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -432,6 +472,62 @@ mod tests {
         if let Some(limit) = open_file_limit().filter(|l| *l > 144) {
             assert!(n <= limit - 128, "{n} with an open-file limit of {limit}");
         }
+    }
+
+    /// A body of `n` 1 KiB frames.
+    struct Chunks(usize);
+
+    impl hyper::body::Body for Chunks {
+        type Data = axum::body::Bytes;
+        type Error = io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+            if self.0 == 0 {
+                return Poll::Ready(None);
+            }
+            self.0 -= 1;
+            Poll::Ready(Some(Ok(hyper::body::Frame::data(axum::body::Bytes::from(vec![7u8; 1024])))))
+        }
+    }
+
+    fn test_state() -> Shared {
+        let now = Instant::now();
+        Arc::new(Mutex::new(ConnState {
+            established: now,
+            requests: 1,
+            in_flight: 1,
+            last_done: now,
+            head_started: None,
+            http1: true,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_request_stays_in_flight_until_its_response_body_has_ended() {
+        let cfg = TransportConfig::default();
+        let state = test_state();
+        let body = axum::body::Body::new(Chunks(3));
+        let r = track(axum::response::Response::new(body), InFlight(state.clone()));
+        // the handler has answered, the body has not gone out: no idle deadline yet
+        assert_eq!(lock(&state).in_flight, 1);
+        assert!(lock(&state).deadline(&cfg).is_none());
+        let mut body = r.into_body();
+        let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(first.is_some());
+        assert_eq!(lock(&state).in_flight, 1, "still sending");
+        while std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await.is_some() {}
+        assert_eq!(lock(&state).in_flight, 0);
+        assert!(lock(&state).deadline(&cfg).is_some());
+
+        // a body dropped half-way (connection gone) also ends the request
+        let state = test_state();
+        let body = axum::body::Body::new(Chunks(3));
+        let r = track(axum::response::Response::new(body), InFlight(state.clone()));
+        assert_eq!(lock(&state).in_flight, 1);
+        drop(r);
+        assert_eq!(lock(&state).in_flight, 0);
     }
 
     #[test]
