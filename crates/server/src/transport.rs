@@ -253,16 +253,35 @@ async fn serve_connection(
         .max_header_list_size(u32::try_from(cfg.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .max_pending_accept_reset_streams(Some(20))
         .max_local_error_reset_streams(Some(256));
-    let conn = builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(builder.serve_connection(io, service));
     tokio::select! {
-        r = conn => {
+        r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            return;
         }
-        _ = watch_idle(state, cfg) => tracing::debug!(%peer, "connection closed: idle or header timeout"),
+        _ = watch_idle(state.clone(), cfg) => {}
+    }
+    // a silent connection or a head stuck half-way: cut off; an idle one after requests: closed
+    // gracefully (GOAWAY on HTTP/2, close_notify on HTTP/1.1), within a short hard deadline
+    let graceful = {
+        let s = lock(&state);
+        s.requests > 0 && (!s.http1 || s.head_started.is_none())
+    };
+    if !graceful {
+        tracing::debug!(%peer, "connection closed: header timeout");
+        return;
+    }
+    tracing::debug!(%peer, "connection closing: idle timeout");
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(GRACEFUL_CLOSE, conn.as_mut()).await.is_err() {
+        tracing::debug!(%peer, "connection closed: graceful close took too long");
     }
 }
+
+/// How long an idle connection being closed gracefully may take to finish.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
 
 /// The HTTP/2 size of a request head (RFC 9113 §6.5.2: name + value + 32 per field, pseudo-
 /// headers included).
