@@ -25,7 +25,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -136,6 +136,38 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Where hyper spawns the futures of HTTP/2 streams (each request's handler): a set aborted
+/// and awaited at shutdown, so that no handler outlives [`serve`].
+#[derive(Clone, Default)]
+struct Tasks(Arc<Mutex<JoinSet<()>>>);
+
+impl Tasks {
+    fn set(&self) -> std::sync::MutexGuard<'_, JoinSet<()>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Aborts every task and waits until all have ended.
+    async fn shutdown(&self) {
+        let mut set = std::mem::take(&mut *self.set());
+        set.shutdown().await;
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for Tasks
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let mut set = self.set();
+        // reap finished streams so the set does not grow
+        while set.try_join_next().is_some() {}
+        set.spawn(async move {
+            let _ = fut.await;
+        });
+    }
+}
+
 /// Serves one listener until `shutdown` becomes true; then closes its connections and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -147,6 +179,7 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let mut conns = JoinSet::new();
+    let streams = Tasks::default();
     loop {
         // reap finished connection tasks so the set does not grow
         while conns.try_join_next().is_some() {}
@@ -170,15 +203,17 @@ pub async fn serve(
         let app = app.clone();
         let cfg = cfg.clone();
         let mut stop = shutdown.clone();
+        let streams = streams.clone();
         conns.spawn(async move {
             let _permit = permit;
             tokio::select! {
-                _ = serve_connection(tcp, peer, acceptor, app, cfg) => {}
+                _ = serve_connection(tcp, peer, acceptor, app, cfg, streams) => {}
                 _ = stopped(&mut stop) => {}
             }
         });
     }
     conns.shutdown().await;
+    streams.shutdown().await;
 }
 
 async fn serve_connection(
@@ -187,6 +222,7 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     app: Router,
     cfg: Arc<TransportConfig>,
+    streams: Tasks,
 ) {
     let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await {
@@ -238,7 +274,7 @@ async fn serve_connection(
         }
     });
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(streams);
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -547,6 +583,31 @@ mod tests {
         assert_eq!(lock(&state).in_flight, 1);
         drop(r);
         assert_eq!(lock(&state).in_flight, 0);
+    }
+
+    #[tokio::test]
+    async fn stream_tasks_are_aborted_and_awaited_at_shutdown() {
+        use hyper::rt::Executor;
+        struct Alive(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let alive = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks = Tasks::default();
+        for _ in 0..3 {
+            alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let guard = Alive(alive.clone());
+            tasks.execute(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 3);
+        tasks.shutdown().await;
+        assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0, "a stream task outlived the shutdown");
     }
 
     #[test]
