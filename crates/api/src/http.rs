@@ -113,6 +113,10 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     }
     let mut body = Some(body);
     let resp = route_inner(st, &parts, &segs, route, query, host, &mut body, cap, request_id).await;
+    // the request head is no longer needed: do not hold it while a slow body drains
+    drop(segs);
+    drop(path);
+    drop(parts);
     // An answer given before the body was read (401 challenge, 403, 404, sealed…): read the rest
     // of the body first (bounded), so that the answer arrives intact over HTTP/2 instead of a
     // stream reset.

@@ -76,7 +76,7 @@ impl Default for TransportConfig {
             idle_timeout: Duration::from_secs(75),
             body_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(),
-            h2_max_concurrent_streams: 100,
+            h2_max_concurrent_streams: 64,
             max_header_bytes: 64 * 1024,
         }
     }

@@ -248,7 +248,7 @@ async fn http2_settings_limit_streams_and_header_size() {
         .chunks(6)
         .map(|p| (u16::from_be_bytes([p[0], p[1]]), u32::from_be_bytes([p[2], p[3], p[4], p[5]])))
         .collect();
-    assert!(settings.contains(&(0x3, 100)), "MAX_CONCURRENT_STREAMS 100: {settings:?}");
+    assert!(settings.contains(&(0x3, 64)), "MAX_CONCURRENT_STREAMS 64: {settings:?}");
     assert!(settings.contains(&(0x6, 128 * 1024)), "MAX_HEADER_LIST_SIZE 128 KiB: {settings:?}");
 }
 
