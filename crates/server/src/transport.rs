@@ -456,7 +456,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
-        if let Some(answer) = azure_shaped_parse_error(buf) {
+        // only before the service has answered anything on this connection: later writes are
+        // its responses (whose bodies may look like anything)
+        let untouched = lock(&self.state).requests > 0;
+        if let Some(answer) = azure_shaped_parse_error(buf).filter(|_| !untouched) {
             self.pending = answer;
             self.pending_at = 0;
             // the bytes are ours now; flush/shutdown finish writing them
@@ -608,6 +611,28 @@ mod tests {
         assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 3);
         tasks.shutdown().await;
         assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0, "a stream task outlived the shutdown");
+    }
+
+    #[tokio::test]
+    async fn only_writes_before_the_first_request_are_rewritten() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let head = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        for requests in [0, 1] {
+            let state = test_state();
+            lock(&state).requests = requests;
+            let (a, mut b) = tokio::io::duplex(1 << 16);
+            let mut g = Guarded::new(a, state);
+            g.write_all(head).await.unwrap_or_default();
+            g.shutdown().await.unwrap_or_default();
+            drop(g);
+            let mut out = Vec::new();
+            b.read_to_end(&mut out).await.unwrap_or_default();
+            if requests == 0 {
+                assert!(out.ends_with(b"}"), "hyper's answer gets a body: {out:?}");
+            } else {
+                assert_eq!(out, head, "a response of the service passes unchanged");
+            }
+        }
     }
 
     #[test]
