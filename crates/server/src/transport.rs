@@ -7,7 +7,10 @@
 //! - the first request head must arrive within `header_timeout` of the handshake (silent
 //!   connections, partial heads, HTTP/2 without its preface), and on HTTP/1.1 every later head
 //!   within `header_timeout` of its first byte;
-//! - a connection with no request in flight is closed after `idle_timeout`;
+//! - a connection with no request in flight (a request is in flight until its response body has
+//!   ended) is closed after `idle_timeout`, gracefully (GOAWAY on HTTP/2, close_notify on
+//!   HTTP/1.1) within a short hard deadline; silent connections and stuck heads are cut off;
+//! - HTTP/2 stream handlers run in a tracked set, aborted and awaited at shutdown;
 //! - HTTP/2: bounded concurrent streams and header list size (and hyper's reset-flood limits);
 //!   heads over `max_header_bytes` get an Azure-shaped 431 from us up to twice that (the
 //!   advertised `SETTINGS_MAX_HEADER_LIST_SIZE`), beyond which h2 answers a bare 431 itself.

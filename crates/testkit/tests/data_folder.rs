@@ -1,4 +1,4 @@
-//! The data folder: created 0700, refused when other users can enter it, and the database with
+//! The data folder: created 0700, refused when other users can enter it or own it, and the database with
 //! SQLite's side files kept 0600 (also when an older start left them wider).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
