@@ -113,6 +113,10 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
     }
     let mut body = Some(body);
     let resp = route_inner(st, &parts, &segs, route, query, host, &mut body, cap, request_id).await;
+    // the request head is no longer needed: do not hold it while a slow body drains
+    drop(segs);
+    drop(path);
+    drop(parts);
     // An answer given before the body was read (401 challenge, 403, 404, sealed…): read the rest
     // of the body first (bounded), so that the answer arrives intact over HTTP/2 instead of a
     // stream reset.
@@ -466,17 +470,35 @@ pub(crate) fn client_address(socket: IpAddr, headers: &HeaderMap, trusted: &[IpA
         .map(str::trim)
         .collect::<Vec<_>>();
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(a) => {
+        match forwarded_ip(hop) {
+            Some(a) => {
                 client = a;
                 if !is_trusted(&a) {
                     break;
                 }
             }
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: a bare address, `ip:port` or `[v6]` / `[v6]:port` (as some
+/// proxies write them).
+fn forwarded_ip(hop: &str) -> Option<IpAddr> {
+    if let Ok(a) = hop.parse::<IpAddr>() {
+        return Some(a);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (addr, tail) = rest.split_once(']')?;
+        if !(tail.is_empty() || tail.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())) {
+            return None;
+        }
+        return addr.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    let (addr, port) = hop.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    addr.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -515,5 +537,23 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7, junk"));
         assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("10.0.0.1"));
         assert_eq!(client_address(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+        // entries with ports count as their address
+        h.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.7:5678, 10.0.0.2:443"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("203.0.113.7"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("[2001:db8::7]:80"));
+        assert_eq!(client_address(ip("10.0.0.1"), &h, &proxies), ip("2001:db8::7"));
+    }
+
+    #[test]
+    fn forwarded_entries_with_ports_parse() {
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert_eq!(forwarded_ip("1.2.3.4"), ip("1.2.3.4"));
+        assert_eq!(forwarded_ip("1.2.3.4:5678"), ip("1.2.3.4"));
+        assert_eq!(forwarded_ip("[::1]:80"), ip("::1"));
+        assert_eq!(forwarded_ip("[::1]"), ip("::1"));
+        assert_eq!(forwarded_ip("2001:db8::1"), ip("2001:db8::1"));
+        for bad in ["1.2.3.4:", "1.2.3.4:99999", "[::1]:x", "[::1", "[1.2.3.4]:80", "::1]:80", "junk", "host:80", ""] {
+            assert_eq!(forwarded_ip(bad), None, "{bad}");
+        }
     }
 }

@@ -195,6 +195,29 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
+    // owned by the user we run as: the owner of a file we create there (no `geteuid` without
+    // `unsafe` or a new crate)
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.join(format!(".owner-check.{}", std::process::id()));
+    let _ = std::fs::remove_file(&probe);
+    let me = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)
+        .and_then(|f| f.metadata())
+        .map(|m| m.uid());
+    let _ = std::fs::remove_file(&probe);
+    let me = me.with_context(|| format!("cannot write in the data folder {}", dir.display()))?;
+    if meta.uid() != me {
+        bail!(
+            "the data folder {} belongs to another user (uid {}, the server runs as uid {me}); it holds the \
+             database and the seal key: run `chown {me} {}` or start the server as its owner",
+            dir.display(),
+            meta.uid(),
+            dir.display()
+        );
+    }
     Ok(())
 }
 

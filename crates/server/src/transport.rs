@@ -7,7 +7,10 @@
 //! - the first request head must arrive within `header_timeout` of the handshake (silent
 //!   connections, partial heads, HTTP/2 without its preface), and on HTTP/1.1 every later head
 //!   within `header_timeout` of its first byte;
-//! - a connection with no request in flight is closed after `idle_timeout`;
+//! - a connection with no request in flight (a request is in flight until its response body has
+//!   ended) is closed after `idle_timeout`, gracefully (GOAWAY on HTTP/2, close_notify on
+//!   HTTP/1.1) within a short hard deadline; silent connections and stuck heads are cut off;
+//! - HTTP/2 stream handlers run in a tracked set, aborted and awaited at shutdown;
 //! - HTTP/2: bounded concurrent streams and header list size (and hyper's reset-flood limits);
 //!   heads over `max_header_bytes` get an Azure-shaped 431 from us up to twice that (the
 //!   advertised `SETTINGS_MAX_HEADER_LIST_SIZE`), beyond which h2 answers a bare 431 itself.
@@ -23,8 +26,9 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -75,7 +79,7 @@ impl Default for TransportConfig {
             idle_timeout: Duration::from_secs(75),
             body_timeout: Duration::from_secs(60),
             max_connections: default_max_connections(),
-            h2_max_concurrent_streams: 100,
+            h2_max_concurrent_streams: 64,
             max_header_bytes: 64 * 1024,
         }
     }
@@ -135,6 +139,38 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     }
 }
 
+/// Where hyper spawns the futures of HTTP/2 streams (each request's handler): a set aborted
+/// and awaited at shutdown, so that no handler outlives [`serve`].
+#[derive(Clone, Default)]
+struct Tasks(Arc<Mutex<JoinSet<()>>>);
+
+impl Tasks {
+    fn set(&self) -> std::sync::MutexGuard<'_, JoinSet<()>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Aborts every task and waits until all have ended.
+    async fn shutdown(&self) {
+        let mut set = std::mem::take(&mut *self.set());
+        set.shutdown().await;
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for Tasks
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, fut: F) {
+        let mut set = self.set();
+        // reap finished streams so the set does not grow
+        while set.try_join_next().is_some() {}
+        set.spawn(async move {
+            let _ = fut.await;
+        });
+    }
+}
+
 /// Serves one listener until `shutdown` becomes true; then closes its connections and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -146,6 +182,7 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let mut conns = JoinSet::new();
+    let streams = Tasks::default();
     loop {
         // reap finished connection tasks so the set does not grow
         while conns.try_join_next().is_some() {}
@@ -169,15 +206,17 @@ pub async fn serve(
         let app = app.clone();
         let cfg = cfg.clone();
         let mut stop = shutdown.clone();
+        let streams = streams.clone();
         conns.spawn(async move {
             let _permit = permit;
             tokio::select! {
-                _ = serve_connection(tcp, peer, acceptor, app, cfg) => {}
+                _ = serve_connection(tcp, peer, acceptor, app, cfg, streams) => {}
                 _ = stopped(&mut stop) => {}
             }
         });
     }
     conns.shutdown().await;
+    streams.shutdown().await;
 }
 
 async fn serve_connection(
@@ -186,6 +225,7 @@ async fn serve_connection(
     acceptor: TlsAcceptor,
     app: Router,
     cfg: Arc<TransportConfig>,
+    streams: Tasks,
 ) {
     let _ = tcp.set_nodelay(true);
     let tls = match tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await {
@@ -223,19 +263,21 @@ async fn serve_connection(
                 s.head_started = None;
                 s.http1 = req.version() < hyper::Version::HTTP_2;
             }
-            let _done = InFlight(state);
+            // ends the request when the response body has been written (or dropped), and also
+            // when this future is dropped before answering
+            let done = InFlight(state);
             // HTTP/2 heads between our limit and the (larger) advertised one: answered here, in
             // Azure's shape (h2 itself would answer a bare 431)
             if req.version() >= hyper::Version::HTTP_2 && header_list_size(&req) > limit {
-                return Ok(parse_error_response(431));
+                return Ok(track(parse_error_response(431), done));
             }
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-            router.call(req).await
+            router.call(req).await.map(|r| track(r, done))
         }
     });
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(streams);
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -250,16 +292,35 @@ async fn serve_connection(
         .max_header_list_size(u32::try_from(cfg.max_header_bytes.saturating_mul(2)).unwrap_or(u32::MAX))
         .max_pending_accept_reset_streams(Some(20))
         .max_local_error_reset_streams(Some(256));
-    let conn = builder.serve_connection(io, service);
+    let mut conn = std::pin::pin!(builder.serve_connection(io, service));
     tokio::select! {
-        r = conn => {
+        r = conn.as_mut() => {
             if let Err(e) = r {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            return;
         }
-        _ = watch_idle(state, cfg) => tracing::debug!(%peer, "connection closed: idle or header timeout"),
+        _ = watch_idle(state.clone(), cfg) => {}
+    }
+    // a silent connection or a head stuck half-way: cut off; an idle one after requests: closed
+    // gracefully (GOAWAY on HTTP/2, close_notify on HTTP/1.1), within a short hard deadline
+    let graceful = {
+        let s = lock(&state);
+        s.requests > 0 && (!s.http1 || s.head_started.is_none())
+    };
+    if !graceful {
+        tracing::debug!(%peer, "connection closed: header timeout");
+        return;
+    }
+    tracing::debug!(%peer, "connection closing: idle timeout");
+    conn.as_mut().graceful_shutdown();
+    if tokio::time::timeout(GRACEFUL_CLOSE, conn.as_mut()).await.is_err() {
+        tracing::debug!(%peer, "connection closed: graceful close took too long");
     }
 }
+
+/// How long an idle connection being closed gracefully may take to finish.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(2);
 
 /// The HTTP/2 size of a request head (RFC 9113 §6.5.2: name + value + 32 per field, pseudo-
 /// headers included).
@@ -300,8 +361,45 @@ fn parse_error_response(status: u16) -> axum::response::Response {
     r
 }
 
-/// Marks the end of a request when the service future completes or is dropped.
+/// Marks the end of a request when dropped: with the response body (see [`Tracked`]), or with
+/// the service future if that is dropped before answering.
 struct InFlight(Shared);
+
+/// A response body that holds its request's [`InFlight`] mark until the body has ended (or is
+/// dropped, e.g. when the connection goes away), so that the idle and header timers start only
+/// once the whole answer has gone out.
+struct Tracked {
+    inner: axum::body::Body,
+    done: Option<InFlight>,
+}
+
+fn track(r: axum::response::Response, done: InFlight) -> hyper::Response<Tracked> {
+    r.map(|inner| Tracked { done: if inner.is_end_stream() { None } else { Some(done) }, inner })
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let r = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if r.is_none() || self.inner.is_end_stream() {
+            self.done = None;
+        }
+        Poll::Ready(r)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -361,7 +459,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
 impl<T: AsyncWrite + Unpin> AsyncWrite for Guarded<T> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         ready!(self.poll_pending(cx))?;
-        if let Some(answer) = azure_shaped_parse_error(buf) {
+        // only before the service has answered anything on this connection: later writes are
+        // its responses (whose bodies may look like anything)
+        let untouched = lock(&self.state).requests > 0;
+        if let Some(answer) = azure_shaped_parse_error(buf).filter(|_| !untouched) {
             self.pending = answer;
             self.pending_at = 0;
             // the bytes are ours now; flush/shutdown finish writing them
@@ -431,6 +532,109 @@ mod tests {
         assert!((16..=10_000).contains(&n), "{n}");
         if let Some(limit) = open_file_limit().filter(|l| *l > 144) {
             assert!(n <= limit - 128, "{n} with an open-file limit of {limit}");
+        }
+    }
+
+    /// A body of `n` 1 KiB frames.
+    struct Chunks(usize);
+
+    impl hyper::body::Body for Chunks {
+        type Data = axum::body::Bytes;
+        type Error = io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+            if self.0 == 0 {
+                return Poll::Ready(None);
+            }
+            self.0 -= 1;
+            Poll::Ready(Some(Ok(hyper::body::Frame::data(axum::body::Bytes::from(vec![7u8; 1024])))))
+        }
+    }
+
+    fn test_state() -> Shared {
+        let now = Instant::now();
+        Arc::new(Mutex::new(ConnState {
+            established: now,
+            requests: 1,
+            in_flight: 1,
+            last_done: now,
+            head_started: None,
+            http1: true,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_request_stays_in_flight_until_its_response_body_has_ended() {
+        let cfg = TransportConfig::default();
+        let state = test_state();
+        let body = axum::body::Body::new(Chunks(3));
+        let r = track(axum::response::Response::new(body), InFlight(state.clone()));
+        // the handler has answered, the body has not gone out: no idle deadline yet
+        assert_eq!(lock(&state).in_flight, 1);
+        assert!(lock(&state).deadline(&cfg).is_none());
+        let mut body = r.into_body();
+        let first = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(first.is_some());
+        assert_eq!(lock(&state).in_flight, 1, "still sending");
+        while std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await.is_some() {}
+        assert_eq!(lock(&state).in_flight, 0);
+        assert!(lock(&state).deadline(&cfg).is_some());
+
+        // a body dropped half-way (connection gone) also ends the request
+        let state = test_state();
+        let body = axum::body::Body::new(Chunks(3));
+        let r = track(axum::response::Response::new(body), InFlight(state.clone()));
+        assert_eq!(lock(&state).in_flight, 1);
+        drop(r);
+        assert_eq!(lock(&state).in_flight, 0);
+    }
+
+    #[tokio::test]
+    async fn stream_tasks_are_aborted_and_awaited_at_shutdown() {
+        use hyper::rt::Executor;
+        struct Alive(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Alive {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let alive = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks = Tasks::default();
+        for _ in 0..3 {
+            alive.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let guard = Alive(alive.clone());
+            tasks.execute(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 3);
+        tasks.shutdown().await;
+        assert_eq!(alive.load(std::sync::atomic::Ordering::SeqCst), 0, "a stream task outlived the shutdown");
+    }
+
+    #[tokio::test]
+    async fn only_writes_before_the_first_request_are_rewritten() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let head = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n";
+        for requests in [0, 1] {
+            let state = test_state();
+            lock(&state).requests = requests;
+            let (a, mut b) = tokio::io::duplex(1 << 16);
+            let mut g = Guarded::new(a, state);
+            g.write_all(head).await.unwrap_or_default();
+            g.shutdown().await.unwrap_or_default();
+            drop(g);
+            let mut out = Vec::new();
+            b.read_to_end(&mut out).await.unwrap_or_default();
+            if requests == 0 {
+                assert!(out.ends_with(b"}"), "hyper's answer gets a body: {out:?}");
+            } else {
+                assert_eq!(out, head, "a response of the service passes unchanged");
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-//! The data folder: created 0700, refused when other users can enter it, and the database with
+//! The data folder: created 0700, refused when other users can enter it or own it, and the database with
 //! SQLite's side files kept 0600 (also when an older start left them wider).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -78,4 +78,26 @@ async fn a_data_folder_other_users_can_enter_is_refused() {
         assert!(!data.join("strongbox.db").exists());
         assert_eq!(mode(&data), m);
     }
+}
+
+#[tokio::test]
+async fn a_data_folder_owned_by_another_user_is_refused() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // only root can give a folder away; elsewhere there is nothing to test
+    if std::os::unix::fs::chown(&data, Some(65534), Some(65534)).is_err() {
+        eprintln!("skipped: cannot chown (not root)");
+        return;
+    }
+    assert_eq!(std::fs::metadata(&data).unwrap().uid(), 65534);
+    let mut cfg = ServerConfig::new(data.clone());
+    cfg.listen = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
+    let err = strongbox_server::start(cfg).await.expect_err("started on a folder of another user");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("belongs to another user") && msg.contains(&data.display().to_string()), "{msg}");
+    assert!(!data.join("strongbox.db").exists());
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "the probe file was left behind");
 }

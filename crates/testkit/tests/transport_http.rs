@@ -166,6 +166,62 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 }
 
 #[tokio::test]
+async fn an_idle_http1_connection_is_closed_with_close_notify() {
+    let s = short(|_| {}).await;
+    let mut c = tls(&s, b"http/1.1").await;
+    c.write_all(b"GET /_strongbox/health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    assert_eq!(read_response(&mut c).await.0, 200);
+    // a clean TLS close (close_notify), not a dropped socket (which rustls reports as an error)
+    let mut buf = [0u8; 64];
+    let r = tokio::time::timeout(Duration::from_secs(6), c.read(&mut buf)).await.unwrap();
+    assert_eq!(r.map_err(|e| e.kind()), Ok(0), "the idle connection was not closed cleanly");
+}
+
+/// The frames (type, stream id) an HTTP/2 server sends until it closes the connection.
+async fn h2_frames_until_close<R: AsyncRead + Unpin>(r: &mut R, limit: Duration) -> Vec<(u8, u32)> {
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let mut head = [0u8; 9];
+        match tokio::time::timeout_at(deadline, r.read_exact(&mut head)).await {
+            Err(_) => panic!("the connection was still open after {limit:?}: {frames:?}"),
+            Ok(Err(_)) => return frames,
+            Ok(Ok(_)) => {}
+        }
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0u8; len];
+        if tokio::time::timeout_at(deadline, r.read_exact(&mut payload)).await.unwrap().is_err() {
+            return frames;
+        }
+        frames.push((head[3], stream));
+    }
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_gets_a_goaway() {
+    let s = short(|_| {}).await;
+    let mut c = tls(&s, b"h2").await;
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec();
+    // SETTINGS ack, then GET /_strongbox/health (HPACK: static :method GET, :scheme https,
+    // literal :path and :authority without Huffman)
+    out.extend_from_slice(b"\x00\x00\x00\x04\x01\x00\x00\x00\x00");
+    let mut block = vec![0x82, 0x87, 0x04, 18];
+    block.extend_from_slice(b"/_strongbox/health");
+    block.extend_from_slice(&[0x01, 9]);
+    block.extend_from_slice(b"localhost");
+    let len = u32::try_from(block.len()).unwrap().to_be_bytes();
+    out.extend_from_slice(&[len[1], len[2], len[3], 0x1, 0x5, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    c.write_all(&out).await.unwrap();
+    let start = Instant::now();
+    let frames = h2_frames_until_close(&mut c, Duration::from_secs(8)).await;
+    assert!(frames.contains(&(0x1, 1)), "the request was answered: {frames:?}");
+    assert!(frames.contains(&(0x7, 0)), "a GOAWAY before the close: {frames:?}");
+    assert!(start.elapsed() >= Duration::from_millis(2500), "closed too early: {:?}", start.elapsed());
+}
+
+#[tokio::test]
 async fn http2_without_its_preface_is_closed() {
     let s = short(|_| {}).await;
     let mut c = tls(&s, b"h2").await;
@@ -192,7 +248,7 @@ async fn http2_settings_limit_streams_and_header_size() {
         .chunks(6)
         .map(|p| (u16::from_be_bytes([p[0], p[1]]), u32::from_be_bytes([p[2], p[3], p[4], p[5]])))
         .collect();
-    assert!(settings.contains(&(0x3, 100)), "MAX_CONCURRENT_STREAMS 100: {settings:?}");
+    assert!(settings.contains(&(0x3, 64)), "MAX_CONCURRENT_STREAMS 64: {settings:?}");
     assert!(settings.contains(&(0x6, 128 * 1024)), "MAX_HEADER_LIST_SIZE 128 KiB: {settings:?}");
 }
 
