@@ -573,7 +573,7 @@ where
     C: rc2::cipher::BlockCipherDecrypt,
 {
     const B: usize = 8;
-    if data.is_empty() || data.len() % B != 0 || iv.len() != B {
+    if data.is_empty() || !data.len().is_multiple_of(B) || iv.len() != B {
         return Err(unreadable());
     }
     let mut prev = [0u8; B];
@@ -632,6 +632,49 @@ mod tests {
         assert_eq!(uint(&[0x00, 0xff]).unwrap(), 255);
         assert_eq!(uint(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), u64::MAX);
         assert!(uint(&[0x80]).is_err());
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02X}")).collect()
+    }
+
+    /// The PKCS#12 KDF against the published "smeg" vector (BMP password, SHA-1, 1 round).
+    #[test]
+    fn pkcs12_kdf_matches_the_known_vector() {
+        let pass = bmp_password("smeg").unwrap();
+        let salt = [0x0a, 0x58, 0xcf, 0x64, 0x53, 0x0d, 0x82, 0x3f];
+        assert_eq!(hex(&pkcs12_kdf(&pass, &salt, 1, 1, 24)), "8AAAE6297B6CB04642AB5B077851284EB7128F1A2A7FBCA3");
+        assert_eq!(hex(&pkcs12_kdf(&pass, &salt, 2, 1, 8)), "79993DFE048D3B76");
+        assert!(bmp_password("\u{1F600}").is_err());
+    }
+
+    /// PBES2 with the default PRF (HMAC-SHA1) and AES-128-CBC decrypts; a wrong password is the
+    /// usual message; an unknown scheme is named.
+    #[test]
+    fn pbes2_sha1_aes128_container() {
+        use aws_lc_rs::cipher::{AES_128, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey};
+        let salt = [9u8; 16];
+        let iv = [3u8; 16];
+        let mut key = [0u8; 16];
+        let it = std::num::NonZeroU32::new(1000).unwrap();
+        aws_lc_rs::pbkdf2::derive(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1, it, &salt, b"pw", &mut key);
+        let enc = PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_128, &key).unwrap()).unwrap();
+        let mut data = b"0123456789abcdefXYZ".to_vec();
+        enc.less_safe_encrypt(&mut data, EncryptionContext::Iv128(iv.into())).unwrap();
+        let tlv = |tag: u8, body: &[u8]| [&[tag, body.len() as u8][..], body].concat();
+        let kdf = tlv(
+            SEQUENCE,
+            &[tlv(OID, OID_PBKDF2), tlv(SEQUENCE, &[tlv(OCTET_STRING, &salt), tlv(INTEGER, &[0x03, 0xe8])].concat())]
+                .concat(),
+        );
+        let cipher = tlv(SEQUENCE, &[tlv(OID, OID_AES128_CBC), tlv(OCTET_STRING, &iv)].concat());
+        let alg = [tlv(OID, OID_PBES2), tlv(SEQUENCE, &[kdf, cipher].concat())].concat();
+        assert_eq!(decrypt_container(&alg, &data, "pw").unwrap().as_slice(), b"0123456789abcdefXYZ");
+        assert!(decrypt_container(&alg, &data, "wrong").unwrap_err().message.contains("password is wrong"));
+        let rc4 = [tlv(OID, &[OID_PKCS12_PBE_PREFIX, &[1]].concat()), tlv(SEQUENCE, &[])].concat();
+        assert!(decrypt_container(&rc4, &data, "pw").unwrap_err().message.contains("RC4"));
+        let other = [tlv(OID, &[0x2a, 0x03]), tlv(SEQUENCE, &[])].concat();
+        assert!(decrypt_container(&other, &data, "pw").unwrap_err().message.contains("1.2.3"));
     }
 
     #[test]
