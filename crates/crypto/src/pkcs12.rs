@@ -4,6 +4,7 @@
 
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, Pkcs12Archive, PrivateKey, PrivateKeyChain};
 use strongbox_types::{Error, Result, SecretBytes};
+use zeroize::Zeroizing;
 
 use crate::certs::MAX_CHAIN;
 
@@ -29,12 +30,8 @@ impl std::fmt::Debug for PfxContents {
 /// The work is bounded first ([`prescan`]): the size, the key-derivation parameters, one private
 /// key and at most [`MAX_CHAIN`] certificates.
 pub fn read_pfx(data: &[u8], password: &str) -> Result<PfxContents> {
-    prescan(data, MAX_CHAIN)?;
-    let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|_| {
-        Error::bad(
-            "The PKCS#12 (PFX) content could not be read: it is corrupt, or the password is wrong, or it uses an unsupported encryption.",
-        )
-    })?;
+    prescan(data, password, MAX_CHAIN)?;
+    let archive = Pkcs12Archive::from_pkcs12(data, password).map_err(|_| unreadable())?;
     if archive.keys.len() > 1 {
         return Err(Error::bad("The PKCS#12 (PFX) content holds more than one private key."));
     }
@@ -149,6 +146,13 @@ impl<'a> Der<'a> {
     }
 }
 
+/// A wrong password, a bad MAC or a corrupt encrypted part: the message never says which.
+fn unreadable() -> Error {
+    Error::bad(
+        "The PKCS#12 (PFX) content could not be read: it is corrupt, or the password is wrong, or it uses an unsupported encryption.",
+    )
+}
+
 fn corrupt() -> Error {
     Error::bad("The PKCS#12 (PFX) content is not a well-formed PFX file.")
 }
@@ -233,22 +237,24 @@ impl Budget {
     }
 }
 
-/// What the unencrypted structure of a PFX shows.
+/// What the structure of a PFX shows (encrypted containers included, once decrypted).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct PfxShape {
-    /// Private key bags (plain or encrypted) outside encrypted containers.
+    /// Private key bags (plain or encrypted).
     pub keys: usize,
-    /// Certificate bags outside encrypted containers.
+    /// Certificate bags.
     pub certs: usize,
-    /// Encrypted containers (their bags are seen only once they are decrypted).
+    /// Encrypted containers (decrypted and scanned like the others).
     pub encrypted_containers: usize,
 }
 
-/// Checks, before any password is tried, that the work a PFX asks for is bounded: its size,
-/// the MAC's and every visible encryption's key-derivation iterations and scrypt parameters,
-/// at most one private key and at most `max_certs` certificates. Refusals are `BadParameter`
-/// naming the limit.
-pub fn prescan(data: &[u8], max_certs: usize) -> Result<PfxShape> {
+/// Checks, before the parser runs, that the work a PFX asks for is bounded: its size, the
+/// MAC's and every encryption's key-derivation iterations and scrypt parameters (summed over
+/// the file), at most one private key, no secret bag and at most `max_certs` certificates.
+/// Encrypted containers are decrypted here with `password` once their own key derivation has
+/// passed the budget, and their bags are counted the same way. Refusals are `BadParameter`
+/// naming the limit (or the unsupported scheme); a wrong password gets the parser's message.
+pub fn prescan(data: &[u8], password: &str, max_certs: usize) -> Result<PfxShape> {
     if data.len() > MAX_PFX_BYTES {
         return Err(Error::bad(format!("The PKCS#12 (PFX) content is larger than {MAX_PFX_BYTES} bytes.")));
     }
@@ -304,8 +310,19 @@ pub fn prescan(data: &[u8], max_certs: usize) -> Result<PfxShape> {
             ed.expect(INTEGER)?;
             let mut eci = Der(ed.expect(SEQUENCE)?);
             eci.expect(OID)?;
-            budget.algorithm(eci.expect(SEQUENCE)?)?;
+            let alg = eci.expect(SEQUENCE)?;
+            budget.algorithm(alg)?;
             shape.encrypted_containers += 1;
+            // encryptedContent [0] IMPLICIT OCTET STRING OPTIONAL
+            match eci.next() {
+                None => {}
+                Some(t) if t.tag == 0x80 => {
+                    let plain = decrypt_container(alg, t.body, password)?;
+                    let bags = Der(&plain).expect(SEQUENCE).map_err(|_| unreadable())?;
+                    scan_bags(bags, &mut budget, &mut shape)?;
+                }
+                Some(_) => return Err(corrupt()),
+            }
         }
         // Other container kinds (enveloped data) are refused by the parser unopened.
     }
@@ -357,6 +374,229 @@ fn scan_bags(bags: &[u8], budget: &mut Budget, shape: &mut PfxShape) -> Result<(
     Ok(())
 }
 
+const OID_HMAC_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x07];
+const OID_HMAC_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x09];
+const OID_HMAC_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0a];
+const OID_HMAC_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x0b];
+const OID_AES128_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02];
+const OID_AES192_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x16];
+const OID_AES256_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x2a];
+/// `pbeWithSHAAnd3-KeyTripleDES-CBC` and `pbeWithSHAAnd40BitRC2-CBC` (the last byte of the
+/// `pkcs-12PbeIds` OID).
+const PBE_SHA_3DES: u8 = 3;
+const PBE_SHA_RC2_40: u8 = 6;
+
+/// The dotted form of an OID's contents, to name an unsupported scheme.
+fn oid_text(oid: &[u8]) -> String {
+    let mut arcs: Vec<u64> = Vec::new();
+    let mut acc: u64 = 0;
+    for b in oid {
+        acc = acc.saturating_mul(128).saturating_add(u64::from(b & 0x7f));
+        if b & 0x80 == 0 {
+            if arcs.is_empty() {
+                let first = acc.min(80) / 40;
+                arcs.push(first);
+                arcs.push(acc - first * 40);
+            } else {
+                arcs.push(acc);
+            }
+            acc = 0;
+        }
+    }
+    arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+}
+
+fn unsupported(scheme: &str) -> Error {
+    Error::bad(format!(
+        "The PKCS#12 (PFX) content has a container encrypted with {scheme}, which is not supported (supported: PBES2 with PBKDF2 and AES-CBC, pbeWithSHAAnd3-KeyTripleDES-CBC, pbeWithSHAAnd40BitRC2-CBC)."
+    ))
+}
+
+/// Decrypts an EncryptedData container's content with `password`, as p12-keystore does:
+/// PBES2 takes the password's UTF-8 bytes, the PKCS#12 schemes its BMP string. Its key
+/// derivation must already have passed the [`Budget`].
+fn decrypt_container(alg: &[u8], data: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let mut d = Der(alg);
+    let oid = d.expect(OID)?;
+    if oid == OID_PBES2 {
+        return decrypt_pbes2(d.expect(SEQUENCE)?, data, password);
+    }
+    match oid.strip_prefix(OID_PKCS12_PBE_PREFIX) {
+        Some([id @ (PBE_SHA_3DES | PBE_SHA_RC2_40)]) => {
+            let mut p = Der(d.expect(SEQUENCE)?);
+            let salt = p.expect(OCTET_STRING)?;
+            let rounds = uint(p.expect(INTEGER)?)?;
+            let pass = bmp_password(password)?;
+            let key_len = if *id == PBE_SHA_3DES { 24 } else { 5 };
+            let key = Zeroizing::new(pkcs12_kdf(&pass, salt, 1, rounds, key_len));
+            let iv = pkcs12_kdf(&pass, salt, 2, rounds, 8);
+            let plain = if *id == PBE_SHA_3DES {
+                let c =
+                    <des::TdesEde3 as des::cipher::KeyInit>::new_from_slice(key.as_slice()).map_err(|_| corrupt())?;
+                cbc_decrypt(&c, &iv, data)?
+            } else {
+                let c = <rc2::Rc2 as rc2::cipher::KeyInit>::new_from_slice(key.as_slice()).map_err(|_| corrupt())?;
+                cbc_decrypt(&c, &iv, data)?
+            };
+            Ok(plain)
+        }
+        Some([5]) => Err(unsupported("pbeWithSHAAnd128BitRC2-CBC")),
+        Some([4]) => Err(unsupported("pbeWithSHAAnd2-KeyTripleDES-CBC")),
+        Some([1 | 2]) => Err(unsupported("RC4")),
+        _ => Err(unsupported(&format!("the scheme {}", oid_text(oid)))),
+    }
+}
+
+/// PBES2-params: PBKDF2 (HMAC-SHA1/256/384/512) and AES-128/192/256-CBC.
+fn decrypt_pbes2(params: &[u8], data: &[u8], password: &str) -> Result<Zeroizing<Vec<u8>>> {
+    use aws_lc_rs::cipher::{AES_128, AES_192, AES_256, DecryptionContext, PaddedBlockDecryptingKey, UnboundCipherKey};
+    use aws_lc_rs::pbkdf2;
+    let mut params = Der(params);
+    let mut kdf = Der(params.expect(SEQUENCE)?);
+    let kdf_oid = kdf.expect(OID)?;
+    if kdf_oid == OID_SCRYPT {
+        return Err(unsupported("PBES2 with scrypt"));
+    }
+    if kdf_oid != OID_PBKDF2 {
+        return Err(unsupported(&format!("PBES2 with the key derivation {}", oid_text(kdf_oid))));
+    }
+    let mut p = Der(kdf.expect(SEQUENCE)?);
+    let salt = match p.next() {
+        Some(t) if t.tag == OCTET_STRING => t.body,
+        Some(t) if t.tag == SEQUENCE => return Err(unsupported("PBES2 with a PBKDF2 salt from another source")),
+        _ => return Err(corrupt()),
+    };
+    let iterations =
+        u32::try_from(uint(p.expect(INTEGER)?)?).ok().and_then(std::num::NonZeroU32::new).ok_or_else(corrupt)?;
+    let mut key_length = None;
+    let mut prf = pbkdf2::PBKDF2_HMAC_SHA1;
+    while let Some(t) = p.next() {
+        match t.tag {
+            INTEGER if key_length.is_none() => key_length = Some(uint(t.body)?),
+            SEQUENCE => {
+                let prf_oid = Der(t.body).expect(OID)?;
+                prf = match prf_oid {
+                    OID_HMAC_SHA1 => pbkdf2::PBKDF2_HMAC_SHA1,
+                    OID_HMAC_SHA256 => pbkdf2::PBKDF2_HMAC_SHA256,
+                    OID_HMAC_SHA384 => pbkdf2::PBKDF2_HMAC_SHA384,
+                    OID_HMAC_SHA512 => pbkdf2::PBKDF2_HMAC_SHA512,
+                    other => return Err(unsupported(&format!("PBES2 with the PBKDF2 PRF {}", oid_text(other)))),
+                };
+            }
+            _ => return Err(corrupt()),
+        }
+    }
+    let mut enc = Der(params.expect(SEQUENCE)?);
+    let enc_oid = enc.expect(OID)?;
+    let (cipher, key_len) = match enc_oid {
+        OID_AES128_CBC => (&AES_128, 16),
+        OID_AES192_CBC => (&AES_192, 24),
+        OID_AES256_CBC => (&AES_256, 32),
+        other => return Err(unsupported(&format!("PBES2 with the cipher {}", oid_text(other)))),
+    };
+    let iv: [u8; 16] = enc.expect(OCTET_STRING)?.try_into().map_err(|_| corrupt())?;
+    if key_length.is_some_and(|n| n != key_len as u64) {
+        return Err(corrupt());
+    }
+    let mut key = Zeroizing::new(vec![0u8; key_len]);
+    pbkdf2::derive(prf, iterations, salt, password.as_bytes(), key.as_mut_slice());
+    let key = UnboundCipherKey::new(cipher, key.as_slice()).map_err(|_| corrupt())?;
+    let key = PaddedBlockDecryptingKey::cbc_pkcs7(key).map_err(|_| corrupt())?;
+    let mut buf = Zeroizing::new(data.to_vec());
+    let n = key.decrypt(buf.as_mut_slice(), DecryptionContext::Iv128(iv.into())).map_err(|_| unreadable())?.len();
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// The password as p12-keystore hands it to the PKCS#12 KDF: its BMP string (UTF-16BE, no
+/// surrogates) and two zero bytes.
+fn bmp_password(password: &str) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Vec::with_capacity(password.len() * 2 + 2);
+    for c in password.chars() {
+        let u = u16::try_from(u32::from(c)).map_err(|_| unreadable())?;
+        out.extend_from_slice(&u.to_be_bytes());
+    }
+    out.extend_from_slice(&[0, 0]);
+    Ok(Zeroizing::new(out))
+}
+
+/// The PKCS#12 key derivation (RFC 7292 appendix B.2) with SHA-1: `id` 1 for a key, 2 for an
+/// IV. `rounds` has passed the [`Budget`]; 0 counts as 1.
+fn pkcs12_kdf(pass: &[u8], salt: &[u8], id: u8, rounds: u64, len: usize) -> Vec<u8> {
+    use aws_lc_rs::digest::{Context, SHA1_FOR_LEGACY_USE_ONLY};
+    const V: usize = 64; // SHA-1 block
+    let fill = |src: &[u8]| -> Vec<u8> {
+        if src.is_empty() {
+            return Vec::new();
+        }
+        let n = V * src.len().div_ceil(V);
+        src.iter().copied().cycle().take(n).collect()
+    };
+    let d = [id; V];
+    let mut i = fill(salt);
+    i.extend_from_slice(&fill(pass));
+    let mut i = Zeroizing::new(i);
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let mut ctx = Context::new(&SHA1_FOR_LEGACY_USE_ONLY);
+        ctx.update(&d);
+        ctx.update(i.as_slice());
+        let mut a = ctx.finish();
+        for _ in 1..rounds {
+            let mut ctx = Context::new(&SHA1_FOR_LEGACY_USE_ONLY);
+            ctx.update(a.as_ref());
+            a = ctx.finish();
+        }
+        let a = a.as_ref();
+        out.extend_from_slice(&a[..a.len().min(len - out.len())]);
+        if out.len() >= len {
+            break;
+        }
+        // B = A repeated to V bytes; each V-byte block of I becomes (I_j + B + 1) mod 2^(8V).
+        let b: Vec<u8> = a.iter().copied().cycle().take(V).collect();
+        for block in i.as_mut_slice().chunks_mut(V) {
+            let mut carry = 1u16;
+            for (x, y) in block.iter_mut().zip(&b).rev() {
+                let s = u16::from(*x) + u16::from(*y) + carry;
+                *x = (s & 0xff) as u8;
+                carry = s >> 8;
+            }
+        }
+    }
+    out
+}
+
+/// CBC decryption with an 8-byte block cipher and PKCS#7 padding; a bad padding is a wrong
+/// password.
+fn cbc_decrypt<C>(cipher: &C, iv: &[u8], data: &[u8]) -> Result<Zeroizing<Vec<u8>>>
+where
+    C: rc2::cipher::BlockCipherDecrypt,
+{
+    const B: usize = 8;
+    if data.is_empty() || !data.len().is_multiple_of(B) || iv.len() != B {
+        return Err(unreadable());
+    }
+    let mut prev = [0u8; B];
+    prev.copy_from_slice(iv);
+    let mut out = Zeroizing::new(Vec::with_capacity(data.len()));
+    for chunk in data.chunks(B) {
+        let mut block = rc2::cipher::Block::<C>::try_from(chunk).map_err(|_| unreadable())?;
+        cipher.decrypt_block(&mut block);
+        for (x, p) in block.iter_mut().zip(prev.iter()) {
+            *x ^= p;
+        }
+        out.extend_from_slice(&block);
+        prev.copy_from_slice(chunk);
+    }
+    let pad = usize::from(*out.last().ok_or_else(unreadable)?);
+    if pad == 0 || pad > B || out[out.len() - pad..].iter().any(|b| usize::from(*b) != pad) {
+        return Err(unreadable());
+    }
+    let n = out.len() - pad;
+    out.truncate(n);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,12 +616,12 @@ mod tests {
         };
         let cert = self_signed(&spec, &key).unwrap();
         let pfx = write_pfx(Some(&pkcs8_of(&key)), std::slice::from_ref(&cert), "pw").unwrap();
-        let shape = prescan(&pfx, MAX_CHAIN).unwrap();
+        let shape = prescan(&pfx, "pw", MAX_CHAIN).unwrap();
         assert_eq!(shape.keys, 1);
         let open = write_pfx(None, &[cert.clone(), cert.clone()], "").unwrap();
-        assert!(prescan(&open, MAX_CHAIN).is_ok());
-        assert!(prescan(b"\x30\x03\x02\x01\x03", MAX_CHAIN).is_err());
-        assert!(prescan(&vec![0u8; MAX_PFX_BYTES + 1], MAX_CHAIN).unwrap_err().message.contains("larger than"));
+        assert!(prescan(&open, "", MAX_CHAIN).is_ok());
+        assert!(prescan(b"\x30\x03\x02\x01\x03", "", MAX_CHAIN).is_err());
+        assert!(prescan(&vec![0u8; MAX_PFX_BYTES + 1], "", MAX_CHAIN).unwrap_err().message.contains("larger than"));
         let mut b = Budget::default();
         assert!(b.iterations(MAX_KDF_ITERATIONS).is_ok());
         assert!(b.iterations(MAX_KDF_ITERATIONS).unwrap_err().message.contains("in all"));
@@ -392,6 +632,49 @@ mod tests {
         assert_eq!(uint(&[0x00, 0xff]).unwrap(), 255);
         assert_eq!(uint(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).unwrap(), u64::MAX);
         assert!(uint(&[0x80]).is_err());
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02X}")).collect()
+    }
+
+    /// The PKCS#12 KDF against the published "smeg" vector (BMP password, SHA-1, 1 round).
+    #[test]
+    fn pkcs12_kdf_matches_the_known_vector() {
+        let pass = bmp_password("smeg").unwrap();
+        let salt = [0x0a, 0x58, 0xcf, 0x64, 0x53, 0x0d, 0x82, 0x3f];
+        assert_eq!(hex(&pkcs12_kdf(&pass, &salt, 1, 1, 24)), "8AAAE6297B6CB04642AB5B077851284EB7128F1A2A7FBCA3");
+        assert_eq!(hex(&pkcs12_kdf(&pass, &salt, 2, 1, 8)), "79993DFE048D3B76");
+        assert!(bmp_password("\u{1F600}").is_err());
+    }
+
+    /// PBES2 with the default PRF (HMAC-SHA1) and AES-128-CBC decrypts; a wrong password is the
+    /// usual message; an unknown scheme is named.
+    #[test]
+    fn pbes2_sha1_aes128_container() {
+        use aws_lc_rs::cipher::{AES_128, EncryptionContext, PaddedBlockEncryptingKey, UnboundCipherKey};
+        let salt = [9u8; 16];
+        let iv = [3u8; 16];
+        let mut key = [0u8; 16];
+        let it = std::num::NonZeroU32::new(1000).unwrap();
+        aws_lc_rs::pbkdf2::derive(aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA1, it, &salt, b"pw", &mut key);
+        let enc = PaddedBlockEncryptingKey::cbc_pkcs7(UnboundCipherKey::new(&AES_128, &key).unwrap()).unwrap();
+        let mut data = b"0123456789abcdefXYZ".to_vec();
+        enc.less_safe_encrypt(&mut data, EncryptionContext::Iv128(iv.into())).unwrap();
+        let tlv = |tag: u8, body: &[u8]| [&[tag, body.len() as u8][..], body].concat();
+        let kdf = tlv(
+            SEQUENCE,
+            &[tlv(OID, OID_PBKDF2), tlv(SEQUENCE, &[tlv(OCTET_STRING, &salt), tlv(INTEGER, &[0x03, 0xe8])].concat())]
+                .concat(),
+        );
+        let cipher = tlv(SEQUENCE, &[tlv(OID, OID_AES128_CBC), tlv(OCTET_STRING, &iv)].concat());
+        let alg = [tlv(OID, OID_PBES2), tlv(SEQUENCE, &[kdf, cipher].concat())].concat();
+        assert_eq!(decrypt_container(&alg, &data, "pw").unwrap().as_slice(), b"0123456789abcdefXYZ");
+        assert!(decrypt_container(&alg, &data, "wrong").unwrap_err().message.contains("password is wrong"));
+        let rc4 = [tlv(OID, &[OID_PKCS12_PBE_PREFIX, &[1]].concat()), tlv(SEQUENCE, &[])].concat();
+        assert!(decrypt_container(&rc4, &data, "pw").unwrap_err().message.contains("RC4"));
+        let other = [tlv(OID, &[0x2a, 0x03]), tlv(SEQUENCE, &[])].concat();
+        assert!(decrypt_container(&other, &data, "pw").unwrap_err().message.contains("1.2.3"));
     }
 
     #[test]

@@ -1484,6 +1484,159 @@ async fn hostile_pfx_is_refused_fast_before_any_decryption() {
     }
 }
 
+const OID_ENCRYPTED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x06];
+const OID_SECRET_BAG: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x05];
+const OID_KEY_BAG: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x0c, 0x0a, 0x01, 0x01];
+
+/// A secretBag holding an EncryptedPrivateKeyInfo under `alg` (filler ciphertext): the parser
+/// tries to decrypt each one it meets.
+fn secret_bag(alg: Vec<u8>) -> Vec<u8> {
+    let epki = der_seq(&[alg, der_tlv(0x04, &[0x5a; 48])]);
+    let secret = der_seq(&[der_oid(OID_KEY_BAG), der_tlv(0xa0, &der_tlv(0x04, &epki))]);
+    der_seq(&[der_oid(OID_SECRET_BAG), der_tlv(0xa0, &secret)])
+}
+
+/// A PFX (no MAC) whose only container is EncryptedData holding `bags`, really encrypted with
+/// `password` (PBES2, PBKDF2-HMAC-SHA256 at 2048 iterations, AES-256-CBC; OpenSSL encrypts).
+fn encrypted_container_pfx(d: &Path, bags: &[Vec<u8>], password: &str) -> Vec<u8> {
+    let salt = "07".repeat(16);
+    let pass = format!("pass:{password}");
+    let iter = "iter:2048".to_string();
+    let hexsalt = format!("hexsalt:{salt}");
+    let key = openssl(
+        d,
+        &[
+            "kdf",
+            "-keylen",
+            "32",
+            "-kdfopt",
+            "digest:SHA256",
+            "-kdfopt",
+            &pass,
+            "-kdfopt",
+            &hexsalt,
+            "-kdfopt",
+            &iter,
+            "PBKDF2",
+        ],
+    );
+    let key = key.trim().replace(':', "");
+    write(d, "bags.der", &der_seq(bags));
+    let iv = "00".repeat(16);
+    openssl(d, &["enc", "-aes-256-cbc", "-K", &key, "-iv", &iv, "-in", "bags.der", "-out", "bags.enc"]);
+    let ct = std::fs::read(d.join("bags.enc")).unwrap();
+    let eci = der_seq(&[der_oid(OID_DATA), pbkdf2_alg(2048), der_tlv(0x80, &ct)]);
+    let ed = der_seq(&[der_int(&[0]), eci]);
+    let container = der_seq(&[der_oid(OID_ENCRYPTED_DATA), der_tlv(0xa0, &ed)]);
+    let auth_safe = der_seq(&[der_oid(OID_DATA), der_tlv(0xa0, &der_tlv(0x04, &der_seq(&[container])))]);
+    der_seq(&[der_int(&[3]), auth_safe])
+}
+
+/// The bags inside an encrypted container are bounded like the others, before the parser
+/// derives a single key for them: two encrypted keys, or secret bags at 500,000 iterations
+/// each, are refused at once; a wrong password gets the usual message.
+#[tokio::test]
+async fn hostile_bags_inside_an_encrypted_container_are_refused_fast() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "ekeys",
+            encrypted_container_pfx(d, &vec![shrouded_key_bag(pbkdf2_alg(500_000)); 2], "pw"),
+            "more than one private key",
+        ),
+        ("esecrets", encrypted_container_pfx(d, &vec![secret_bag(pbkdf2_alg(500_000)); 40], "pw"), "secret bag"),
+        ("ewrongpw", encrypted_container_pfx(d, &[secret_bag(pbkdf2_alg(2048))], "other"), "the password is wrong"),
+    ];
+    for (name, pfx, message) in cases {
+        let started = std::time::Instant::now();
+        let r = import_value(&s, t, name, std_b64(&pfx)).await;
+        let took = started.elapsed();
+        assert_eq!(r.status, 400, "{name}: {:?}", r.body);
+        assert_eq!(code(&r), "BadParameter", "{name}");
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(message), "{name}: {msg}");
+        assert!(took < std::time::Duration::from_secs(2), "{name} took {took:?}");
+    }
+}
+
+/// PFX files OpenSSL writes with each container scheme we decrypt (PBES2 AES-128/192/256 with
+/// HMAC-SHA1/SHA-256, 3DES and RC2-40, with and without a password) import; a scheme we do
+/// not decrypt (RC2-128) is a 400 naming it.
+#[tokio::test]
+async fn pfx_container_schemes_from_openssl() {
+    let s = TestServer::start().await;
+    let t = token(&s).await;
+    let t = Some(t.as_str());
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_ca(d);
+    make_leaf(d, "leaf");
+    let variants: Vec<(&str, Vec<&str>, &str)> = vec![
+        ("aes128", vec!["-certpbe", "AES-128-CBC", "-keypbe", "AES-128-CBC"], "pw1"),
+        ("aes192sha1", vec!["-certpbe", "AES-192-CBC", "-macalg", "sha1"], "pw1"),
+        ("aes256nopw", vec![], ""),
+        ("des3", vec!["-legacy", "-certpbe", "PBE-SHA1-3DES"], "pw1"),
+        ("rc2nopw", vec!["-legacy"], ""),
+        ("rc2unicode", vec!["-legacy"], "pä߀"),
+    ];
+    let mut n = 0;
+    for (name, extra, pw) in &variants {
+        let pass = format!("pass:{pw}");
+        let out = format!("{name}.pfx");
+        let mut args =
+            vec!["pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem", "-out", &out, "-passout", &pass];
+        args.extend(extra.iter().copied());
+        if openssl_fails(d, &args) {
+            eprintln!("{name}: this OpenSSL cannot write it; skipped");
+            continue;
+        }
+        let bytes = std::fs::read(d.join(&out)).unwrap();
+        let r = call(
+            &s,
+            "POST",
+            &format!("{}/certificates/{name}/import?{V}", s.vault_url("default")),
+            t,
+            Some(json!({"value": std_b64(&bytes), "pwd": pw})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        n += 1;
+    }
+    assert!(n >= 4, "too few OpenSSL variants ran: {n}");
+    let args = [
+        "pkcs12",
+        "-export",
+        "-legacy",
+        "-certpbe",
+        "PBE-SHA1-RC2-128",
+        "-inkey",
+        "leaf.key",
+        "-in",
+        "leaf.pem",
+        "-out",
+        "rc2128.pfx",
+        "-passout",
+        "pass:pw1",
+    ];
+    if !openssl_fails(d, &args) {
+        let bytes = std::fs::read(d.join("rc2128.pfx")).unwrap();
+        let r = import_value_pw(&s, t, "rc2128", std_b64(&bytes), "pw1").await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("pbeWithSHAAnd128BitRC2-CBC"), "{msg}");
+    }
+}
+
+async fn import_value_pw(s: &TestServer, t: Option<&str>, name: &str, value: String, pw: &str) -> common::Reply {
+    let base = s.vault_url("default");
+    call(s, "POST", &format!("{base}/certificates/{name}/import?{V}"), t, Some(json!({"value": value, "pwd": pw})))
+        .await
+}
+
 /// Every certificate of an imported PEM chain must be an X.509 certificate, at most 32 KiB,
 /// and the chain at most 32 long; a reversed chain is stored leaf → root.
 #[tokio::test]
