@@ -482,24 +482,7 @@ static IMPORT_PARSES: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
 /// Runs the CPU-heavy part of an import or merge (PFX key derivation, key and certificate
 /// parsing, chain ordering) off the async workers, a bounded number at a time.
 async fn run_import_parse<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    run_bounded(&IMPORT_PARSES, work).await
-}
-
-/// Runs `work` on the blocking pool under a permit of `permits`. The permit moves into the
-/// blocking task: a caller that goes away (client reset) drops only its wait, and the slot
-/// stays taken until the work itself ends.
-async fn run_bounded<T: Send + 'static>(
-    permits: &Arc<tokio::sync::Semaphore>,
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let interrupted = || Error::internal("the certificate import was interrupted");
-    let permit = permits.clone().acquire_owned().await.map_err(|_| interrupted())?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work()
-    })
-    .await
-    .map_err(|_| interrupted())?
+    crate::bounded::run_bounded(&IMPORT_PARSES, "the certificate import was interrupted", work).await
 }
 
 /// Decodes and checks an import's `value`: base64 PFX (with `password`) or PEM (base64 or
@@ -1709,37 +1692,6 @@ impl Core {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_that_goes_away_keeps_its_parse_slot_until_the_work_ends() {
-        let permits = Arc::new(tokio::sync::Semaphore::new(2));
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let p = permits.clone();
-        let caller = tokio::spawn(async move {
-            run_bounded(&p, move || {
-                let _ = started_tx.send(());
-                let _ = release_rx.recv();
-                Ok(())
-            })
-            .await
-        });
-        started_rx.await.unwrap();
-        assert_eq!(permits.available_permits(), 1);
-        // The client resets: the request future is dropped, the blocking work keeps running.
-        caller.abort();
-        let _ = caller.await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert_eq!(permits.available_permits(), 1, "the slot was freed while the parse still runs");
-        release_tx.send(()).unwrap();
-        for _ in 0..200 {
-            if permits.available_permits() == 2 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("the slot was not given back after the work ended");
-    }
 
     #[test]
     fn debug_output_hides_values_passwords_and_keys() {

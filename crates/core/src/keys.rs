@@ -340,24 +340,7 @@ async fn run_key_op<T: Send + 'static>(
     static DEVICE_OPS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
         std::sync::LazyLock::new(|| Arc::new(tokio::sync::Semaphore::new(32)));
     let h = h.clone();
-    run_device_op(&DEVICE_OPS, move || op(h.as_ref())).await
-}
-
-/// Runs a device operation on the blocking pool under a permit of `permits`. The permit moves
-/// into the blocking task, so a caller that goes away (client reset) does not free its slot
-/// while the device is still working.
-async fn run_device_op<T: Send + 'static>(
-    permits: &Arc<tokio::sync::Semaphore>,
-    op: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let interrupted = || Error::internal("the key operation was interrupted");
-    let permit = permits.clone().acquire_owned().await.map_err(|_| interrupted())?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        op()
-    })
-    .await
-    .map_err(|_| interrupted())?
+    crate::bounded::run_bounded(&DEVICE_OPS, "the key operation was interrupted", move || op(h.as_ref())).await
 }
 
 fn op_cache_key(vault: &str, lc: &str, version: Option<&str>) -> String {
@@ -951,40 +934,3 @@ impl Core {
 #[cfg(test)]
 #[path = "keys_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-mod permit_tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_caller_that_goes_away_keeps_its_device_slot_until_the_op_ends() {
-        let permits = Arc::new(tokio::sync::Semaphore::new(2));
-        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
-        let p = permits.clone();
-        let caller = tokio::spawn(async move {
-            run_device_op(&p, move || {
-                let _ = started_tx.send(());
-                let _ = release_rx.recv();
-                Ok(())
-            })
-            .await
-        });
-        started_rx.await.unwrap();
-        assert_eq!(permits.available_permits(), 1);
-        // The client resets: the request future is dropped, the blocking work keeps running.
-        caller.abort();
-        let _ = caller.await;
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert_eq!(permits.available_permits(), 1, "the slot was freed while the device op still runs");
-        release_tx.send(()).unwrap();
-        for _ in 0..200 {
-            if permits.available_permits() == 2 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("the slot was not given back after the work ended");
-    }
-}

@@ -2,6 +2,7 @@
 //! backup/restore) and the token service. Knows nothing of HTTP or the wire JSON; every read
 //! and write goes through the [`Barrier`].
 
+mod bounded;
 pub mod certificates;
 mod events;
 mod groups;
