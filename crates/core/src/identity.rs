@@ -542,13 +542,7 @@ impl Core {
             ));
         }
         self.back_off(req)?;
-        let unknown = || {
-            OAuthError::new(
-                400,
-                "unauthorized_client",
-                "AADSTS700016: Application was not found in the directory. Check the client_id and the tenant.",
-            )
-        };
+        let unknown = unknown_application;
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(unknown());
         }
@@ -884,6 +878,15 @@ fn missing(field: &str) -> OAuthError {
         400,
         "invalid_request",
         format!("AADSTS900144: The request body must contain the following parameter: '{field}'."),
+    )
+}
+
+/// Entra's answer for a `client_id` that names no registered application.
+pub(crate) fn unknown_application() -> OAuthError {
+    OAuthError::new(
+        400,
+        "unauthorized_client",
+        "AADSTS700016: Application was not found in the directory. Check the client_id and the tenant.",
     )
 }
 

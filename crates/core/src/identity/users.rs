@@ -457,13 +457,7 @@ impl Core {
         if let Some(name) = builtin_public_client(client_id) {
             return Ok((client_id.to_ascii_lowercase(), name.to_owned()));
         }
-        let unknown = || {
-            OAuthError::new(
-                400,
-                "unauthorized_client",
-                "AADSTS700016: Application was not found in the directory. Check the client_id and the tenant.",
-            )
-        };
+        let unknown = super::unknown_application;
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(unknown());
         }
