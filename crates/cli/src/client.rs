@@ -305,10 +305,7 @@ impl Client {
         let status = r.status();
         let text = r.text().await?;
         if !status.is_success() {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
-            let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
-            bail!("({code}) {msg} [HTTP {}]", status.as_u16());
+            return Err(api_failure(status, &text));
         }
         Ok(Some(serde_json::from_str(&text)?))
     }
@@ -323,10 +320,7 @@ impl Client {
         let status = r.status();
         let text = r.text().await?;
         if !status.is_success() {
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
-            let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
-            bail!("({code}) {msg} [HTTP {}]", status.as_u16());
+            return Err(api_failure(status, &text));
         }
         if text.is_empty() { Ok(Value::Null) } else { Ok(serde_json::from_str(&text)?) }
     }
@@ -353,6 +347,14 @@ impl Client {
             }
         }
     }
+}
+
+/// An answer that is not a success, as `(code) message [HTTP status]` from Azure's error shape.
+fn api_failure(status: reqwest::StatusCode, text: &str) -> anyhow::Error {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let code = v.pointer("/error/code").and_then(Value::as_str).unwrap_or("");
+    let msg = v.pointer("/error/message").and_then(Value::as_str).unwrap_or("");
+    anyhow::anyhow!("({code}) {msg} [HTTP {}]", status.as_u16())
 }
 
 #[cfg(test)]
