@@ -8,9 +8,13 @@
 //!
 //! Envelope layout: `term (u32 BE) ‖ format (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`.
 
+pub mod keyspace;
 mod seal;
+mod view;
 
+pub use keyspace::Area;
 pub use seal::KeyFileSeal;
+pub use view::{CAS_RETRIES, Change, Step, View, decode, encode};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

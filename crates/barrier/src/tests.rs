@@ -125,3 +125,74 @@ fn transactions_and_stamps_do_not_print_values() {
     assert!(!printed.contains("hunter2"));
     assert!(!format!("{:?}", Stamp(b"hunter2".to_vec())).contains("hunter2"));
 }
+
+#[tokio::test]
+async fn a_view_sees_only_its_area() {
+    let (_, b, _) = unsealed_memory().await;
+    let b = Arc::new(b);
+    let secrets = View::new(b.clone(), keyspace::SECRET_HEADS);
+    let versions = View::new(b.clone(), keyspace::SECRET_VERSIONS);
+    let txn = secrets.put(BTxn::new(), "v1/a", &1u32).unwrap();
+    let txn = versions.put(txn, "v1/a/x", &2u32).unwrap();
+    secrets.commit(txn).await.unwrap();
+    assert_eq!(secrets.key("v1/a"), "sec/v1/a");
+    assert_eq!(secrets.get::<u32>("v1/a").await.unwrap(), Some(1));
+    // "sec/" and "secv/" share three letters; neither view's scan reaches the other.
+    assert_eq!(secrets.scan_all::<u32>("").await.unwrap(), vec![("v1/a".to_owned(), 1)]);
+    assert_eq!(versions.scan_keys("v1/", "", 10).await.unwrap(), vec!["v1/a/x".to_owned()]);
+    assert!(!secrets.create("v1/a", &3u32).await.unwrap(), "create must not overwrite");
+    assert_eq!(secrets.get::<u32>("v1/a").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn update_retries_lost_races_and_gives_up_with_busy() {
+    let (_, b, _) = unsealed_memory().await;
+    let b = Arc::new(b);
+    let v = View::new(b.clone(), keyspace::VAULTS);
+    // Forty concurrent increments: every one lands exactly once.
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let v = v.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut retries = 0;
+            loop {
+                let r = v
+                    .update(
+                        "n",
+                        || Error::new(ErrorKind::Conflict, "busy"),
+                        |n: Option<u32>| {
+                            let n = n.unwrap_or(0) + 1;
+                            Ok(Change::Put(n, n))
+                        },
+                    )
+                    .await;
+                match r {
+                    Ok(_) => return retries,
+                    Err(e) if e.kind == ErrorKind::Conflict => retries += 1,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(v.get::<u32>("n").await.unwrap(), Some(40));
+    // An attempt that always loses ends after CAS_RETRIES runs with the busy error.
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    let err = b
+        .transact(
+            || Error::new(ErrorKind::Conflict, "gave up"),
+            || async {
+                runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(Step::Commit(BTxn::new().absent("vault/n").put("vault/n", vec![1]), ()))
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((runs.into_inner(), err.message.as_str()), (CAS_RETRIES, "gave up"));
+    // Keep writes nothing; Delete removes the record under its stamp.
+    assert_eq!(v.update("n", || Error::internal("x"), |n: Option<u32>| Ok(Change::Keep(n))).await.unwrap(), Some(40));
+    v.update("n", || Error::internal("x"), |_: Option<u32>| Ok(Change::<u32, ()>::Delete(()))).await.unwrap();
+    assert_eq!(v.get::<u32>("n").await.unwrap(), None);
+}
