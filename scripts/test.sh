@@ -80,6 +80,14 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "spell check (typos, _typos.toml)"
+TYPOS_VENV="$TARGET_DIR/typos-venv"
+if [[ ! -x "$TYPOS_VENV/bin/typos" ]]; then
+    python3 -m venv "$TYPOS_VENV"
+    "$TYPOS_VENV/bin/pip" install --quiet --disable-pip-version-check "typos==1.52.0"
+fi
+"$TYPOS_VENV/bin/typos" --format brief
+
 step "cargo test (unit, router, integration, PostgreSQL, kill -9, Rust SDK)"
 cargo build -p strongbox-cli --quiet
 set +e
