@@ -103,6 +103,11 @@ mod tests {
     }
 
     #[test]
+    fn the_barriers_own_records_lie_in_its_area() {
+        assert!(crate::ROOT_PATH.starts_with(BARRIER.prefix) && crate::KEYRING_PATH.starts_with(BARRIER.prefix));
+    }
+
+    #[test]
     fn every_area_is_described() {
         for a in ALL {
             assert!(!a.prefix.is_empty() && !a.owner.is_empty() && !a.holds.is_empty(), "{a:?}");

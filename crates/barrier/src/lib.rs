@@ -14,7 +14,7 @@ mod view;
 
 pub use keyspace::Area;
 pub use seal::KeyFileSeal;
-pub use view::{CAS_RETRIES, Change, Step, View, decode, encode};
+pub use view::{CAS_RETRIES, Change, View, decode, encode};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -185,7 +185,7 @@ async fn update_retries_lost_races_and_gives_up_with_busy() {
             || Error::new(ErrorKind::Conflict, "gave up"),
             || async {
                 runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Ok(Step::Commit(BTxn::new().absent("vault/n").put("vault/n", vec![1]), ()))
+                Ok((BTxn::new().absent("vault/n").put("vault/n", vec![1]), ()))
             },
         )
         .await

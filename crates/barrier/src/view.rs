@@ -21,14 +21,6 @@ pub const CAS_RETRIES: usize = 8;
 /// Rows read per storage round trip by [`View::scan_all`].
 const PAGE: usize = 1000;
 
-/// The outcome of one attempt of [`Barrier::transact`].
-pub enum Step<R> {
-    /// Commit this transaction; if a condition fails, run the attempt again.
-    Commit(BTxn, R),
-    /// Nothing to write: return at once.
-    Done(R),
-}
-
 /// What [`View::update`]'s closure wants done with the record.
 pub enum Change<T, R> {
     /// Write this value (the record must still be as it was read).
@@ -40,28 +32,34 @@ pub enum Change<T, R> {
 }
 
 impl Barrier {
-    /// Runs `attempt` and commits the transaction it returns, again from the start (re-reading
-    /// what it read) when another writer won a compare-and-set race, at most [`CAS_RETRIES`]
-    /// times; then returns `busy()`. Errors of the attempt itself end the loop at once.
+    /// Runs `attempt`, which returns a transaction and the value to answer once it is committed,
+    /// and commits it; when another writer won a compare-and-set race, runs the attempt again
+    /// (re-reading what it read), at most [`CAS_RETRIES`] times, then returns `busy()`. Errors
+    /// of the attempt itself end the loop at once.
     ///
     /// `attempt` returns a fresh future per run (`|| async move { … }` over copied references),
     /// so the services' futures stay `Send`.
     pub async fn transact<R, F, Fut>(&self, busy: impl FnOnce() -> Error, mut attempt: F) -> Result<R>
     where
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Step<R>>>,
+        Fut: Future<Output = Result<(BTxn, R)>>,
     {
         for _ in 0..CAS_RETRIES {
-            match attempt().await? {
-                Step::Done(r) => return Ok(r),
-                Step::Commit(txn, r) => match self.commit(txn).await {
-                    Ok(()) => return Ok(r),
-                    Err(e) if e.kind == ErrorKind::Conflict => continue,
-                    Err(e) => return Err(e),
-                },
+            let (txn, r) = attempt().await?;
+            if self.try_commit(txn).await? {
+                return Ok(r);
             }
         }
         Err(busy())
+    }
+
+    /// Commits `txn`; `Ok(false)` when one of its conditions failed (another writer won).
+    async fn try_commit(&self, txn: BTxn) -> Result<bool> {
+        match self.commit(txn).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == ErrorKind::Conflict => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -91,10 +89,6 @@ impl std::fmt::Debug for View {
 impl View {
     pub fn new(barrier: Arc<Barrier>, area: Area) -> Self {
         Self { barrier, area }
-    }
-
-    pub fn area(&self) -> Area {
-        self.area
     }
 
     pub fn barrier(&self) -> &Arc<Barrier> {
@@ -210,11 +204,7 @@ impl View {
     /// Writes `value` at `rel` only if nothing is there; `Ok(false)` when something was.
     pub async fn create<T: Serialize>(&self, rel: &str, value: &T) -> Result<bool> {
         let txn = self.put(self.absent(BTxn::new(), rel), rel, value)?;
-        match self.commit(txn).await {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind == ErrorKind::Conflict => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.barrier.try_commit(txn).await
     }
 
     /// Read-modify-write of one record under compare-and-set: `f` sees the current value (or
@@ -239,10 +229,8 @@ impl View {
                 Change::Delete(r) => (self.delete(txn, rel), r),
                 Change::Keep(r) => return Ok(r),
             };
-            match self.commit(txn).await {
-                Ok(()) => return Ok(r),
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
+            if self.barrier.try_commit(txn).await? {
+                return Ok(r);
             }
         }
         Err(busy())

@@ -43,10 +43,11 @@ pub use vaults::{Sku, VaultInfo};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use serde::{Serialize, de::DeserializeOwned};
-use strongbox_barrier::{BTxn, Barrier, Versioned};
+use serde::de::DeserializeOwned;
+// Record encoding and the retry bound are the barrier's (`strongbox_barrier::View`'s).
+use strongbox_barrier::{BTxn, Barrier, CAS_RETRIES, Versioned, decode, encode};
 use strongbox_crypto::aead::AeadKey;
-use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
+use strongbox_types::{Clock, Error, ErrorKind, Result, SecretString};
 
 /// Deployment settings the services need.
 #[derive(Debug, Clone)]
@@ -201,17 +202,6 @@ impl Core {
         }
     }
 }
-
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| Error::internal(format!("record encoding failed: {e}")))
-}
-
-fn decode<T: DeserializeOwned>(key: &str, b: &SecretBytes) -> Result<T> {
-    serde_json::from_slice(b.expose()).map_err(|_| Error::internal(format!("record at {key} is corrupt")))
-}
-
-/// How many times an operation re-reads and retries after losing a compare-and-set race.
-const CAS_RETRIES: usize = 8;
 
 #[cfg(test)]
 mod tests;
