@@ -445,11 +445,6 @@ fn split_leaf(key: &KeyMaterial, certs: Vec<Vec<u8>>) -> Result<(Vec<u8>, Vec<Ve
     Ok((leaf, rest))
 }
 
-/// Azure's refusal of a change to a managed key or secret through the keys or secrets API.
-pub(crate) fn managed_error(c: &Spec, op: &str) -> Error {
-    c.managed_error(op)
-}
-
 /// A restore refused because the name of the certificate's key or secret is taken.
 fn name_taken(c: &Spec, cert: &str, e: Error) -> Error {
     if matches!(e.kind, ErrorKind::Conflict | ErrorKind::DeletedButRecoverable) {
@@ -545,21 +540,6 @@ impl Core {
     fn cert_listing(&self, v: &VaultRecord, p: crate::objects::Page<CertPayload>) -> Result<CertListing> {
         let items = p.items.into_iter().map(|o| self.cert_view(v, o, false)).collect::<Result<Vec<_>>>()?;
         Ok(CertListing { items, next: p.next })
-    }
-
-    /// Refuses changes through the keys or secrets API to the objects behind a certificate
-    /// (Azure: 403 `KeyManagedByKeyVault` / `SecretManagedByKeyVault`).
-    pub(crate) async fn refuse_managed(&self, c: &Spec, v: &VaultRecord, name: &ObjectName, op: &str) -> Result<()> {
-        let lc = name.key();
-        let live = self.read_json::<HeadRec<IgnoredAny>>(&c.head_key(&v.name, &lc)).await?;
-        let head = match live {
-            Some(h) => Some(h),
-            None => self.read_json::<HeadRec<IgnoredAny>>(&c.deleted_key(&v.name, &lc)).await?,
-        };
-        if head.is_some_and(|h| h.latest.managed) {
-            return Err(managed_error(c, op));
-        }
-        Ok(())
     }
 
     /// Adds a new version (with the given meta and payload) of `c/{name}` to `txn`. The name

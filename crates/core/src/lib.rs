@@ -14,7 +14,6 @@ mod policies;
 pub mod rbac;
 pub use objects::{Attributes, CommonUpdate};
 mod records;
-mod rotation;
 mod secrets;
 mod vaults;
 
@@ -31,13 +30,13 @@ pub use identity::{
     Principal, STATUS_TTL, ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
 };
 pub use identity::{PrincipalMapping, UserTokens, external_object_id};
+pub use keys::{ActionType, Keys, LifetimeAction, RotationPolicy, parse_duration};
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
 pub use keys::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};
 pub use policies::{AccessPolicy, Permissions, PolicyArea, PolicyCheck, VaultAuthUpdate};
 pub use rbac::{NewDenyAssignment, NewRoleDefinition};
-pub use rotation::{ActionType, LifetimeAction, RotationPolicy, parse_duration};
-pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
+pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, Secrets, SetSecret};
 pub use vaults::{Sku, VaultInfo};
 
 use std::sync::{Arc, RwLock};
@@ -113,6 +112,8 @@ pub struct Core {
     pub(crate) cfg: CoreConfig,
     ident: identity::IdentityState,
     pub vaults: Arc<Vaults>,
+    pub secrets: Arc<Secrets>,
+    pub keys: Arc<Keys>,
     pub(crate) secret_store: Arc<ObjectStore<secrets::SecretObjects>>,
     pub(crate) key_store: Arc<ObjectStore<keys::KeyObjects>>,
     pub(crate) cert_store: Arc<ObjectStore<CertObjects>>,
@@ -173,11 +174,17 @@ impl Core {
         let key_store = Arc::new(ObjectStore::new(&deps, Some(key_runtime.clone() as Arc<dyn objects::PurgeHook>)));
         let cert_store = Arc::new(ObjectStore::new(&deps, None));
         let purged: Vec<Arc<dyn Purgeable>> = vec![secret_store.clone(), key_store.clone(), cert_store.clone()];
+        let vaults = Arc::new(Vaults::new(barrier.clone(), clock.clone(), cfg.clone()));
+        let secrets = Arc::new(Secrets::new(vaults.clone(), secret_store.clone()));
+        let keys =
+            Arc::new(Keys::new(barrier.clone(), clock.clone(), vaults.clone(), key_store.clone(), key_runtime.clone()));
         let (index, generation) = rbac::load_index(&barrier).await?;
         Ok(Self {
             rbac: RwLock::new(index),
             rbac_sync: rbac::SyncState::new(generation),
-            vaults: Arc::new(Vaults::new(barrier.clone(), clock.clone(), cfg.clone())),
+            vaults,
+            secrets,
+            keys,
             purger: Purger::new(barrier.clone(), purged),
             secret_store,
             key_store,
@@ -262,6 +269,18 @@ impl Core {
 
     pub(crate) async fn vault_info(&self, name: &str) -> Result<VaultInfo> {
         self.vaults.get(name).await
+    }
+
+    pub(crate) async fn get_secret(&self, vault: &str, name: &str, version: Option<&str>) -> Result<SecretView> {
+        self.secrets.get(vault, name, version).await
+    }
+
+    pub(crate) fn key_provider(&self) -> Result<Arc<dyn strongbox_crypto::handle::KeyProvider>> {
+        self.key_runtime.provider()
+    }
+
+    pub(crate) fn forget_key_ops(&self, vault: &str, lc: &str) {
+        self.key_runtime.forget_ops(vault, lc);
     }
 
     /// The store of the collection `c` describes.
