@@ -1,6 +1,7 @@
-//! The services behind the API: vaults, secrets (versions, soft-delete, recovery, purge,
-//! backup/restore) and the token service. Knows nothing of HTTP or the wire JSON; every read
-//! and write goes through the [`Barrier`].
+//! The services behind the API, composed in the root [`Core`]: vaults, the versioned-object
+//! store (`objects/`: versions, soft delete, recovery, purge, backup/restore) and the services
+//! on it (secrets, keys, certificates), access control and the token service. Knows nothing of
+//! HTTP or the wire JSON; every read and write goes through the [`Barrier`].
 
 mod bounded;
 pub mod certificates;
@@ -37,7 +38,7 @@ pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};
 pub use policies::{AccessPolicy, Permissions, PolicyArea, PolicyCheck, VaultAuthUpdate};
 pub use rbac::{NewDenyAssignment, NewRoleDefinition};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, Secrets, SetSecret};
-pub use vaults::{Sku, VaultInfo};
+pub use vaults::{Sku, VaultInfo, Vaults};
 
 use std::sync::{Arc, RwLock};
 
@@ -48,7 +49,6 @@ use strongbox_crypto::aead::AeadKey;
 use strongbox_types::{Clock, Error, ErrorKind, Result, SecretString};
 
 use objects::{ObjectStore, Purgeable, Purger, RawStore, Spec, StoreDeps};
-pub use vaults::Vaults;
 
 // transitional: the record codec and retry bound under their old paths, for the modules that
 // still use them directly (identity, certificates, access); removed when those move.
@@ -103,9 +103,12 @@ impl std::fmt::Debug for BootstrapCredential {
 ///   `Arc<Barrier>` (from which it builds the [`View`]s of the keyspace areas it owns), the
 ///   `Arc<dyn Clock>`, a clone of the [`CoreConfig`] if it needs one, and `Arc`s of the services
 ///   it uses (e.g. `Arc<Vaults>`, `Arc<ObjectStore<…>>`);
-/// - the versioned-object stores share one [`StoreDeps`] (barrier, clock, backup key);
-/// - the root holds each service as a field (`core.vaults`), so callers write
-///   `core.vaults.get(..)`.
+/// - the versioned-object stores share one `StoreDeps` (barrier, clock, backup key);
+/// - the root holds each service as a field (`core.vaults`, `core.secrets`, `core.keys`), so
+///   callers write `core.vaults.get(..)`;
+/// - work that spans services stays on the root: the scheduled purge (every collection) and
+///   key release ([`Core::release_key`], which needs the keys and the attestation authorities
+///   of the identity service).
 pub struct Core {
     pub(crate) barrier: Arc<Barrier>,
     pub(crate) clock: Arc<dyn Clock>,

@@ -274,12 +274,13 @@ impl Keys {
     pub async fn purge(&self, vault: &str, name: &str) -> Result<()> {
         let v = self.vaults.record(vault).await?;
         let name = ObjectName::parse(name)?;
-        // purge_now (objects.rs) also drops the cached handles and destroys HSM token objects.
+        // The key store's purge hook (runtime.rs) also drops the cached handles and destroys
+        // HSM token objects.
         self.store.refuse_managed(&v, &name, "purge").await?;
         self.store.purge(&v, &name).await
     }
 
-    /// The HSM handle ids of every version of a key (live or deleted).
+    /// `POST /keys/{name}/backup`: every version, encrypted under the deployment backup key.
     pub async fn backup(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
         let v = self.vaults.record(vault).await?;
         let name = ObjectName::parse(name)?;

@@ -6,11 +6,11 @@
 //! RSA-HSM and EC-HSM; managed HSM pools only RSA-HSM, EC-HSM and oct-HSM. `-HSM` types need a
 //! configured token: without one they are refused with `NotImplemented`, never kept in software.
 //!
-//! Every version is used through a [`KeyHandle`] (software or HSM), parsed once and cached (a
+//! Every version is used through a `KeyHandle` (software or HSM), parsed once and cached (a
 //! version's key never changes, so that cache needs no invalidation except on purge).
 //! Operations check `enabled`, `key_ops` and (encrypt, wrapKey and sign only, as Azure does) `nbf`
 //! and `exp` before touching the key; the part of a version they need is cached too (see
-//! [`OpMeta`]) so a hot sign/decrypt reads no storage.
+//! `runtime::OpMeta`) so a hot sign/decrypt reads no storage.
 //!
 //! The [`Keys`] service is split by concern: `kinds.rs` (key types, curves, operations,
 //! payloads), `runtime.rs` (the HSM provider and the in-memory caches), `lifecycle.rs` (create,
@@ -152,7 +152,7 @@ pub struct KeyOpResult {
     pub tag: Option<Vec<u8>>,
 }
 
-/// See [`Core::key_storage_summary`].
+/// See [`Keys::storage_summary`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyStorageSummary {
     pub fields: Vec<String>,
