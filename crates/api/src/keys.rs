@@ -66,7 +66,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 exportable: a.exportable,
                 release_policy,
             };
-            ok(&core.create_key(vault, &name, req).await?)
+            ok(&core.keys.create(vault, &name, req).await?)
         }
         Route::ImportKey(name) => {
             let p: KeyImportParameters = parse_json(body)?;
@@ -76,62 +76,62 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let props = KeyProps { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
             let hsm = p.hsm.unwrap_or(false);
             let exportable = a.exportable.unwrap_or(false);
-            let v = core.import_key_with_release(vault, &name, &jwk, hsm, props, exportable, release_policy).await?;
+            let v = core.keys.import_with_release(vault, &name, &jwk, hsm, props, exportable, release_policy).await?;
             ok(&v)
         }
-        Route::GetKey(name, version) => ok(&core.get_key(vault, &name, version.as_deref()).await?),
+        Route::GetKey(name, version) => ok(&core.keys.get(vault, &name, version.as_deref()).await?),
         Route::UpdateKey(name, version) => {
             let p: KeyUpdateParameters = parse_json(body)?;
             let release_policy = release_policy_from_wire(p.release_policy)?;
             let a = p.attributes.unwrap_or_default();
             let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
             let upd = KeyUpdate { key_ops: p.key_ops, common, release_policy, exportable: a.exportable };
-            ok(&core.update_key(vault, &name, version.as_deref(), upd).await?)
+            ok(&core.keys.update(vault, &name, version.as_deref(), upd).await?)
         }
-        Route::DeleteKey(name) => ok(&core.delete_key(vault, &name).await?),
+        Route::DeleteKey(name) => ok(&core.keys.delete(vault, &name).await?),
         Route::ListKeys => {
             let (resume, max) = paging(ctx)?;
-            Ok(listing(ctx, "keys", core.list_keys(vault, resume.as_deref(), max).await?, false, max))
+            Ok(listing(ctx, "keys", core.keys.list(vault, resume.as_deref(), max).await?, false, max))
         }
         Route::ListKeyVersions(name) => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_key_versions(vault, &name, resume.as_deref(), max).await?;
+            let l = core.keys.list_versions(vault, &name, resume.as_deref(), max).await?;
             Ok(listing(ctx, &format!("keys/{name}/versions"), l, true, max))
         }
         Route::ListDeletedKeys => {
             let (resume, max) = paging(ctx)?;
-            Ok(listing(ctx, "deletedkeys", core.list_deleted_keys(vault, resume.as_deref(), max).await?, false, max))
+            Ok(listing(ctx, "deletedkeys", core.keys.list_deleted(vault, resume.as_deref(), max).await?, false, max))
         }
-        Route::GetDeletedKey(name) => ok(&core.get_deleted_key(vault, &name).await?),
+        Route::GetDeletedKey(name) => ok(&core.keys.get_deleted(vault, &name).await?),
         Route::PurgeDeletedKey(name) => {
-            core.purge_key(vault, &name).await?;
+            core.keys.purge(vault, &name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        Route::RecoverDeletedKey(name) => ok(&core.recover_key(vault, &name).await?),
+        Route::RecoverDeletedKey(name) => ok(&core.keys.recover(vault, &name).await?),
         Route::BackupKey(name) => {
-            let blob = core.backup_key(vault, &name).await?;
+            let blob = core.keys.backup(vault, &name).await?;
             Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
         }
         Route::RestoreKey => {
             let p: BlobValue = parse_json(body)?;
             let blob = b64("value", p.value)?;
-            ok(&core.restore_key(vault, &blob).await?)
+            ok(&core.keys.restore(vault, &blob).await?)
         }
         Route::KeyOp(name, version, op) => key_op(ctx, &name, version.as_deref(), op, body).await,
-        Route::RotateKey(name) => ok(&core.rotate_key(vault, &name).await?),
+        Route::RotateKey(name) => ok(&core.keys.rotate(vault, &name).await?),
         Route::GetRotationPolicy(name) => {
-            let p = core.get_rotation_policy(vault, &name).await?;
+            let p = core.keys.rotation_policy(vault, &name).await?;
             Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
         }
         Route::SetRotationPolicy(name) => {
             let w: KeyRotationPolicy = parse_json(body)?;
-            let p = core.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
+            let p = core.keys.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
             Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
         }
         Route::Rng => {
             let p: RandomBytesRequest = parse_json(body)?;
             let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
-            let bytes = core.random_bytes(n)?;
+            let bytes = core.keys.random_bytes(n)?;
             Ok(json(StatusCode::OK, &serde_json::json!({ "value": strongbox_crypto::b64url(&bytes) })))
         }
         other => Err(Error::internal(format!("route {other:?} is not a key route"))),
@@ -153,7 +153,7 @@ async fn key_op(
         let alg = p.alg.ok_or_else(|| Error::bad("The 'alg' member is required."))?;
         let digest = b64("digest", p.digest)?;
         let sig = b64("value", p.value)?;
-        let ok = core.key_verify(vault, name, version, &alg, &digest, &sig).await?;
+        let ok = core.keys.verify(vault, name, version, &alg, &digest, &sig).await?;
         return Ok(json(StatusCode::OK, &KeyVerifyResult { value: ok }));
     }
     let p: KeyOperationsParameters = parse_json(body)?;
@@ -170,10 +170,10 @@ async fn key_op(
             if input.iv.is_some() || input.aad.is_some() || input.tag.is_some() {
                 return Err(Error::bad("'iv', 'aad' and 'tag' do not apply to sign."));
             }
-            core.key_sign(vault, name, version, &alg, &input.value).await?
+            core.keys.sign(vault, name, version, &alg, &input.value).await?
         }
-        KeyOp::Encrypt | KeyOp::WrapKey => core.key_encrypt(vault, name, version, op.key_op(), &alg, &input).await?,
-        KeyOp::Decrypt | KeyOp::UnwrapKey => core.key_decrypt(vault, name, version, op.key_op(), &alg, &input).await?,
+        KeyOp::Encrypt | KeyOp::WrapKey => core.keys.encrypt(vault, name, version, op.key_op(), &alg, &input).await?,
+        KeyOp::Decrypt | KeyOp::UnwrapKey => core.keys.decrypt(vault, name, version, op.key_op(), &alg, &input).await?,
         KeyOp::Verify => return Err(Error::internal("verify handled above")),
     };
     // GCM encryption echoes the additional authenticated data, as Azure does.

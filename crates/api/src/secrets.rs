@@ -21,7 +21,8 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let value = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
             let a = p.attributes.unwrap_or_default();
             let v = core
-                .set_secret(
+                .secrets
+                .set(
                     vault,
                     &name,
                     SetSecret {
@@ -42,7 +43,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 let v = core.get_secret_as(vault, &name, version.as_deref(), t).await?;
                 return ok(&bundle(ctx, &v, true));
             }
-            let v = core.get_secret(vault, &name, version.as_deref()).await?;
+            let v = core.secrets.get(vault, &name, version.as_deref()).await?;
             ok(&bundle(ctx, &v, true))
         }
         Route::UpdateSecret(name, version) => {
@@ -50,49 +51,49 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let a = p.attributes.unwrap_or_default();
             let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
             let upd = SecretUpdate { content_type: p.content_type, common };
-            let v = core.update_secret(vault, &name, version.as_deref(), upd).await?;
+            let v = core.secrets.update(vault, &name, version.as_deref(), upd).await?;
             ok(&bundle(ctx, &v, true))
         }
         Route::DeleteSecret(name) => {
-            let v = core.delete_secret(vault, &name).await?;
+            let v = core.secrets.delete(vault, &name).await?;
             ok(&bundle(ctx, &v, true))
         }
         Route::ListSecrets => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_secrets(vault, resume.as_deref(), max).await?;
+            let l = core.secrets.list(vault, resume.as_deref(), max).await?;
             Ok(listing(ctx, "secrets", l, false, max))
         }
         Route::ListSecretVersions(name) => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_secret_versions(vault, &name, resume.as_deref(), max).await?;
+            let l = core.secrets.list_versions(vault, &name, resume.as_deref(), max).await?;
             Ok(listing(ctx, &format!("secrets/{name}/versions"), l, true, max))
         }
         Route::ListDeletedSecrets => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_deleted_secrets(vault, resume.as_deref(), max).await?;
+            let l = core.secrets.list_deleted(vault, resume.as_deref(), max).await?;
             Ok(listing(ctx, "deletedsecrets", l, false, max))
         }
         Route::GetDeletedSecret(name) => {
-            let v = core.get_deleted_secret(vault, &name).await?;
+            let v = core.secrets.get_deleted(vault, &name).await?;
             ok(&bundle(ctx, &v, true))
         }
         Route::PurgeDeletedSecret(name) => {
-            core.purge_secret(vault, &name).await?;
+            core.secrets.purge(vault, &name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         Route::RecoverDeletedSecret(name) => {
-            let v = core.recover_secret(vault, &name).await?;
+            let v = core.secrets.recover(vault, &name).await?;
             ok(&bundle(ctx, &v, true))
         }
         Route::BackupSecret(name) => {
-            let blob = core.backup_secret(vault, &name).await?;
+            let blob = core.secrets.backup(vault, &name).await?;
             Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
         }
         Route::RestoreSecret => {
             let p: BlobValue = parse_json(body)?;
             let raw = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
             let blob = strongbox_crypto::b64url_decode(&raw)?;
-            let v = core.restore_secret(vault, &blob).await?;
+            let v = core.secrets.restore(vault, &blob).await?;
             ok(&bundle(ctx, &v, true))
         }
         other => Err(Error::internal(format!("route {other:?} is not a secrets route"))),
@@ -129,7 +130,7 @@ fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
 /// Azure Managed HSM serves keys (plus RNG, settings and roles) only: a managed HSM pool has no
 /// secrets or certificates paths, so they answer like any path the service does not have (404).
 pub(crate) async fn not_on_managed_hsm(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
-    match ctx.st.core.vault_info(&ctx.vault).await {
+    match ctx.st.core.vaults.get(&ctx.vault).await {
         Ok(v) if v.sku == strongbox_core::Sku::ManagedHsm => Err(Error::new(
             ErrorKind::RouteNotFound,
             format!("The requested path does not exist on this vault: a managed HSM pool holds keys only, no {what}."),

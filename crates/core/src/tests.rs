@@ -39,29 +39,30 @@ fn set(v: &str) -> SetSecret {
 #[tokio::test]
 async fn versions_latest_and_case_insensitive_names() {
     let (c, clock) = core().await;
-    let a = c.set_secret("default", "My-Secret", set("one")).await.unwrap();
+    let a = c.secrets.set("default", "My-Secret", set("one")).await.unwrap();
     clock.advance(5);
-    let b = c.set_secret("default", "my-secret", set("two")).await.unwrap();
+    let b = c.secrets.set("default", "my-secret", set("two")).await.unwrap();
     assert_ne!(a.version, b.version);
     assert_eq!(b.name, "My-Secret", "original case is kept");
-    let latest = c.get_secret("default", "MY-SECRET", None).await.unwrap();
+    let latest = c.secrets.get("default", "MY-SECRET", None).await.unwrap();
     assert_eq!(latest.value.unwrap().expose(), "two");
-    let first = c.get_secret("default", "my-secret", Some(&a.version.to_uppercase())).await.unwrap();
+    let first = c.secrets.get("default", "my-secret", Some(&a.version.to_uppercase())).await.unwrap();
     assert_eq!(first.value.unwrap().expose(), "one");
-    let versions = c.list_secret_versions("default", "my-secret", None, 25).await.unwrap();
+    let versions = c.secrets.list_versions("default", "my-secret", None, 25).await.unwrap();
     assert_eq!(versions.items.len(), 2);
     assert!(versions.items.iter().all(|v| v.value.is_none()));
-    assert_eq!(c.get_secret("default", "nope", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
-    let missing_version = c.get_secret("default", "my-secret", Some(&"0".repeat(32))).await.unwrap_err();
+    assert_eq!(c.secrets.get("default", "nope", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    let missing_version = c.secrets.get("default", "my-secret", Some(&"0".repeat(32))).await.unwrap_err();
     assert_eq!(missing_version.kind, ErrorKind::SecretNotFound);
 }
 
 #[tokio::test]
 async fn update_disable_and_limits() {
     let (c, _) = core().await;
-    let s = c.set_secret("default", "s", set("v")).await.unwrap();
+    let s = c.secrets.set("default", "s", set("v")).await.unwrap();
     let u = c
-        .update_secret(
+        .secrets
+        .update(
             "default",
             "s",
             Some(&s.version),
@@ -73,25 +74,25 @@ async fn update_disable_and_limits() {
         .await
         .unwrap();
     assert!(!u.attributes.enabled);
-    assert_eq!(c.get_secret("default", "s", None).await.unwrap_err().kind, ErrorKind::ObjectDisabled);
-    let listed = c.list_secrets("default", None, 25).await.unwrap();
+    assert_eq!(c.secrets.get("default", "s", None).await.unwrap_err().kind, ErrorKind::ObjectDisabled);
+    let listed = c.secrets.list("default", None, 25).await.unwrap();
     assert_eq!(listed.items[0].content_type.as_deref(), Some("text/plain"), "head mirrors the latest version");
-    let big = c.set_secret("default", "big", set(&"x".repeat(25 * 1024 + 1))).await.unwrap_err();
+    let big = c.secrets.set("default", "big", set(&"x".repeat(25 * 1024 + 1))).await.unwrap_err();
     assert_eq!(big.kind, ErrorKind::BadParameter);
-    assert!(c.set_secret("default", "ok", set(&"x".repeat(25 * 1024))).await.is_ok());
-    assert_eq!(c.set_secret("default", "bad_name", set("v")).await.unwrap_err().kind, ErrorKind::BadParameter);
+    assert!(c.secrets.set("default", "ok", set(&"x".repeat(25 * 1024))).await.is_ok());
+    assert_eq!(c.secrets.set("default", "bad_name", set("v")).await.unwrap_err().kind, ErrorKind::BadParameter);
 }
 
 #[tokio::test]
 async fn paging_visits_everything_once() {
     let (c, _) = core().await;
     for i in 0..60 {
-        c.set_secret("default", &format!("s{i:02}"), set("v")).await.unwrap();
+        c.secrets.set("default", &format!("s{i:02}"), set("v")).await.unwrap();
     }
     let mut seen = Vec::new();
     let mut resume = None;
     loop {
-        let page = c.list_secrets("default", resume.as_deref(), 25).await.unwrap();
+        let page = c.secrets.list("default", resume.as_deref(), 25).await.unwrap();
         assert!(page.items.len() <= 25);
         seen.extend(page.items.into_iter().map(|i| i.name));
         match page.next {
@@ -107,53 +108,56 @@ async fn paging_visits_everything_once() {
 #[tokio::test]
 async fn soft_delete_recover_purge_and_background_purge() {
     let (c, clock) = core().await;
-    c.set_secret("default", "gone", set("v")).await.unwrap();
-    let d = c.delete_secret("default", "gone").await.unwrap();
+    c.secrets.set("default", "gone", set("v")).await.unwrap();
+    let d = c.secrets.delete("default", "gone").await.unwrap();
     let info = d.deleted.unwrap();
     assert_eq!(info.scheduled_purge_date - info.deleted_date, 90 * 86_400);
-    assert_eq!(c.get_secret("default", "gone", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
-    assert_eq!(c.set_secret("default", "gone", set("again")).await.unwrap_err().kind, ErrorKind::DeletedButRecoverable);
-    assert_eq!(c.list_deleted_secrets("default", None, 25).await.unwrap().items.len(), 1);
-    c.recover_secret("default", "gone").await.unwrap();
-    assert_eq!(c.get_secret("default", "gone", None).await.unwrap().value.unwrap().expose(), "v");
-    c.delete_secret("default", "gone").await.unwrap();
-    c.purge_secret("default", "gone").await.unwrap();
-    assert_eq!(c.get_deleted_secret("default", "gone").await.unwrap_err().kind, ErrorKind::SecretNotFound);
-    c.set_secret("default", "gone", set("reborn")).await.unwrap();
+    assert_eq!(c.secrets.get("default", "gone", None).await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    assert_eq!(
+        c.secrets.set("default", "gone", set("again")).await.unwrap_err().kind,
+        ErrorKind::DeletedButRecoverable
+    );
+    assert_eq!(c.secrets.list_deleted("default", None, 25).await.unwrap().items.len(), 1);
+    c.secrets.recover("default", "gone").await.unwrap();
+    assert_eq!(c.secrets.get("default", "gone", None).await.unwrap().value.unwrap().expose(), "v");
+    c.secrets.delete("default", "gone").await.unwrap();
+    c.secrets.purge("default", "gone").await.unwrap();
+    assert_eq!(c.secrets.get_deleted("default", "gone").await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    c.secrets.set("default", "gone", set("reborn")).await.unwrap();
 
     // background purge honours the scheduled date
-    c.create_vault("short", Sku::Standard, 7, true).await.unwrap();
-    c.set_secret("short", "p", set("v")).await.unwrap();
-    c.delete_secret("short", "p").await.unwrap();
-    assert_eq!(c.purge_secret("short", "p").await.unwrap_err().kind, ErrorKind::PurgeProtected);
+    c.vaults.create("short", Sku::Standard, 7, true).await.unwrap();
+    c.secrets.set("short", "p", set("v")).await.unwrap();
+    c.secrets.delete("short", "p").await.unwrap();
+    assert_eq!(c.secrets.purge("short", "p").await.unwrap_err().kind, ErrorKind::PurgeProtected);
     clock.advance(7 * 86_400 - 10);
     assert_eq!(c.purge_expired().await.unwrap(), 0);
-    assert!(c.get_deleted_secret("short", "p").await.is_ok());
+    assert!(c.secrets.get_deleted("short", "p").await.is_ok());
     clock.advance(11);
     assert_eq!(c.purge_expired().await.unwrap(), 1);
-    assert_eq!(c.get_deleted_secret("short", "p").await.unwrap_err().kind, ErrorKind::SecretNotFound);
-    assert!(c.list_secret_versions("short", "p", None, 25).await.unwrap().items.is_empty());
-    c.set_secret("short", "p", set("new life")).await.unwrap();
+    assert_eq!(c.secrets.get_deleted("short", "p").await.unwrap_err().kind, ErrorKind::SecretNotFound);
+    assert!(c.secrets.list_versions("short", "p", None, 25).await.unwrap().items.is_empty());
+    c.secrets.set("short", "p", set("new life")).await.unwrap();
 }
 
 #[tokio::test]
 async fn backup_restore_keeps_versions_and_refuses_taken_names() {
     let (c, _) = core().await;
-    let a = c.set_secret("default", "b", set("one")).await.unwrap();
-    let b = c.set_secret("default", "b", set("two")).await.unwrap();
-    let blob = c.backup_secret("default", "b").await.unwrap();
+    let a = c.secrets.set("default", "b", set("one")).await.unwrap();
+    let b = c.secrets.set("default", "b", set("two")).await.unwrap();
+    let blob = c.secrets.backup("default", "b").await.unwrap();
     assert!(!blob.windows(3).any(|w| w == b"two"), "blob must be encrypted");
-    assert_eq!(c.restore_secret("default", &blob).await.unwrap_err().kind, ErrorKind::Conflict);
-    c.delete_secret("default", "b").await.unwrap();
-    assert_eq!(c.restore_secret("default", &blob).await.unwrap_err().kind, ErrorKind::DeletedButRecoverable);
-    c.purge_secret("default", "b").await.unwrap();
-    let r = c.restore_secret("default", &blob).await.unwrap();
+    assert_eq!(c.secrets.restore("default", &blob).await.unwrap_err().kind, ErrorKind::Conflict);
+    c.secrets.delete("default", "b").await.unwrap();
+    assert_eq!(c.secrets.restore("default", &blob).await.unwrap_err().kind, ErrorKind::DeletedButRecoverable);
+    c.secrets.purge("default", "b").await.unwrap();
+    let r = c.secrets.restore("default", &blob).await.unwrap();
     assert_eq!(r.version, b.version);
-    assert_eq!(c.get_secret("default", "b", Some(&a.version)).await.unwrap().value.unwrap().expose(), "one");
+    assert_eq!(c.secrets.get("default", "b", Some(&a.version)).await.unwrap().value.unwrap().expose(), "one");
     let mut bad = blob.clone();
     let n = bad.len() - 1;
     bad[n] ^= 1;
-    assert_eq!(c.restore_secret("default", &bad).await.unwrap_err().kind, ErrorKind::BadParameter);
+    assert_eq!(c.secrets.restore("default", &bad).await.unwrap_err().kind, ErrorKind::BadParameter);
 }
 
 #[tokio::test]
@@ -205,7 +209,7 @@ async fn credentials_never_show_in_debug_output() {
     };
     let grant = c.issue_token(c.tenant_id(), &req).await.unwrap();
     let cred = crate::BootstrapCredential { tenant_id: "t".into(), client_id: app, client_secret: secret.clone() };
-    let view = c.set_secret("default", "dbg", set("hunter2-value")).await.unwrap();
+    let view = c.secrets.set("default", "dbg", set("hunter2-value")).await.unwrap();
     let printed = format!("{req:?} {grant:?} {cred:?} {view:?} {:?}", set("hunter2-value"));
     assert!(!printed.contains(secret.expose()), "client secret in Debug output");
     assert!(!printed.contains(grant.access_token.expose()), "token in Debug output");
@@ -217,14 +221,15 @@ async fn rotation_policy_rotates_when_due() {
     use crate::{ActionType, CreateKey, LifetimeAction, RotationPolicy};
     let (c, clock) = core().await;
     let k = c
-        .create_key("default", "rot", CreateKey { kty: "RSA".into(), key_size: Some(3072), ..Default::default() })
+        .keys
+        .create("default", "rot", CreateKey { kty: "RSA".into(), key_size: Some(3072), ..Default::default() })
         .await
         .unwrap();
-    let default = c.get_rotation_policy("default", "rot").await.unwrap();
+    let default = c.keys.rotation_policy("default", "rot").await.unwrap();
     assert_eq!(default.lifetime_actions[0].action, ActionType::Notify);
     let bad =
         RotationPolicy { lifetime_actions: vec![], expiry_time: Some("P7D".into()), created: None, updated: None };
-    assert_eq!(c.set_rotation_policy("default", "rot", bad).await.unwrap_err().kind, ErrorKind::BadParameter);
+    assert_eq!(c.keys.set_rotation_policy("default", "rot", bad).await.unwrap_err().kind, ErrorKind::BadParameter);
     let p = RotationPolicy {
         lifetime_actions: vec![LifetimeAction {
             action: ActionType::Rotate,
@@ -235,17 +240,17 @@ async fn rotation_policy_rotates_when_due() {
         created: None,
         updated: None,
     };
-    c.set_rotation_policy("default", "rot", p).await.unwrap();
+    c.keys.set_rotation_policy("default", "rot", p).await.unwrap();
     clock.advance(29 * 86_400);
-    assert_eq!(c.rotate_due().await.unwrap(), 0);
+    assert_eq!(c.keys.rotate_due().await.unwrap(), 0);
     clock.advance(2 * 86_400);
-    assert_eq!(c.rotate_due().await.unwrap(), 1);
-    let latest = c.get_key("default", "rot", None).await.unwrap();
+    assert_eq!(c.keys.rotate_due().await.unwrap(), 1);
+    let latest = c.keys.get("default", "rot", None).await.unwrap();
     assert_ne!(latest.version, k.version);
     assert_eq!(latest.attributes.exp, Some(c.now() + 90 * 86_400), "expiry from the policy");
     let n_old = k.key.as_ref().unwrap().n.clone();
     assert_ne!(latest.key.as_ref().unwrap().n, n_old, "new key material");
     assert_eq!(latest.key.as_ref().unwrap().n.as_ref().map(|n| n.len()), n_old.as_ref().map(|n| n.len()), "same size");
-    assert_eq!(c.rotate_due().await.unwrap(), 0, "not due again until 30 days after the new version");
-    assert_eq!(c.list_key_versions("default", "rot", None, 25).await.unwrap().items.len(), 2);
+    assert_eq!(c.keys.rotate_due().await.unwrap(), 0, "not due again until 30 days after the new version");
+    assert_eq!(c.keys.list_versions("default", "rot", None, 25).await.unwrap().items.len(), 2);
 }

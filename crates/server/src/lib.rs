@@ -336,7 +336,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         let provider = strongbox_hsm::Pkcs11Provider::open(p11)
             .map_err(|e| anyhow::anyhow!("PKCS#11 token for HSM keys: {}", e.message))?;
         tracing::info!(token = %p11.token, module = %p11.module.display(), "HSM-protected keys use a PKCS#11 token");
-        core.set_key_provider(Arc::new(provider));
+        core.keys.set_provider(Arc::new(provider));
     }
     let fetcher =
         issuer_fetch::HttpIssuerFetcher::new(cfg.trusted_issuer_ca.as_deref(), cfg.issuer_fetch_allow_private)?;
@@ -422,7 +422,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past their retention"),
                 Err(e) => tracing::warn!(error = %e, "background purge failed"),
             }
-            match purge_core.rotate_due().await {
+            match purge_core.keys.rotate_due().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
                 Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),

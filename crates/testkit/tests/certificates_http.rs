@@ -1298,7 +1298,7 @@ async fn hsm_certificate_keys_in_a_premium_vault() {
         write(d, "cert-pub.pem", cert_key.as_bytes());
         // the stored key record holds only the token handle
         let version = kid.rsplit('/').next().unwrap();
-        let recs = s.running.core.key_storage_summary("prem", cert, version).await.unwrap();
+        let recs = s.running.core.keys.storage_summary("prem", cert, version).await.unwrap();
         assert!(!recs.is_empty());
         for rec in &recs {
             assert_eq!(rec.material_len, 0, "no key material in storage: {rec:?}");
@@ -1371,7 +1371,7 @@ async fn hsm_certificate_keys_in_a_premium_vault() {
     let kid = r.body["kid"].as_str().unwrap().to_owned();
     let k = call(&s, "GET", &format!("{kid}?{V}"), t, None).await;
     assert_eq!(jwk_pub(d, &k.body["key"]), cert_pub(d, "h.pem", "PEM"));
-    let recs = s.running.core.key_storage_summary("prem", "csr-hsm", kid.rsplit('/').next().unwrap()).await.unwrap();
+    let recs = s.running.core.keys.storage_summary("prem", "csr-hsm", kid.rsplit('/').next().unwrap()).await.unwrap();
     assert!(recs.iter().all(|r| r.material_len == 0 && r.hsm_handle.is_some()), "{recs:?}");
     handles.push(recs[0].hsm_handle.clone().unwrap());
     // deleting the pending record after the merge leaves the version's token key alone

@@ -172,7 +172,7 @@ fn hex_of(b: &[u8]) -> String {
 
 /// The stored records of a version hold a token handle and no key material.
 async fn assert_only_handle(s: &TestServer, vault: &str, name: &str, version: &str) -> String {
-    let recs = s.running.core.key_storage_summary(vault, name, version).await.unwrap();
+    let recs = s.running.core.keys.storage_summary(vault, name, version).await.unwrap();
     assert_eq!(recs.len(), 2, "the version record and the head's copy");
     for r in &recs {
         assert_eq!(r.material_len, 0, "no key material in storage: {r:?}");

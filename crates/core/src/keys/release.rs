@@ -27,7 +27,7 @@ use strongbox_barrier::BTxn;
 use strongbox_crypto::release::{ReleaseEnc, release_material, wrap_for_release};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result};
 
-use super::{KEYS, KeyPayload, KeyView, material_of};
+use super::{KEYS, KeyPayload, KeyView, Keys, material_of};
 use crate::Core;
 use crate::events::SecurityEvent;
 use crate::identity::{jwk_verify_key, normalize_authority};
@@ -41,8 +41,6 @@ const SKEW: i64 = 60;
 /// what Microsoft Azure Attestation issues. A longer-lived token is refused: it could be replayed
 /// for longer than an attestation stays fresh.
 pub const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
-/// Where the tokens already used for a release are recorded (see the module documentation).
-const SEEN_PREFIX: &str = "skrseen/";
 /// Dotted segments of one claim path: the ambiguity check is quadratic in them.
 const MAX_PATH_SEGMENTS: usize = 32;
 /// How many expired "seen" records one release removes at most.
@@ -291,10 +289,16 @@ fn ambiguous_claim<'a>(rules: &[&'a Rule], claims: &Value) -> Option<&'a str> {
 /// expiry, so expired records are found by a scan from the start. Only the signed part
 /// (`header.claims`) is hashed: the signature's encoding is not unique (padding a decoder
 /// ignores, ECDSA's `(r, n - s)`), so hashing it would let one token pass as many.
+#[cfg(test)]
 fn seen_key(token: &str, exp: i64) -> String {
+    format!("{}{}", strongbox_barrier::keyspace::RELEASE_TOKENS_SEEN.prefix, seen_rel(token, exp))
+}
+
+/// [`seen_key`] relative to `RELEASE_TOKENS_SEEN`.
+fn seen_rel(token: &str, exp: i64) -> String {
     let exp = exp.clamp(0, crate::objects::MAX_TIMESTAMP);
     let signed = token.rsplit_once('.').map_or(token, |(signed, _sig)| signed);
-    format!("{SEEN_PREFIX}{exp:012}/{}", strongbox_crypto::hex(&strongbox_crypto::sha256(signed.as_bytes())))
+    format!("{exp:012}/{}", strongbox_crypto::hex(&strongbox_crypto::sha256(signed.as_bytes())))
 }
 
 fn replayed() -> Error {
@@ -351,6 +355,34 @@ fn denied(why: &str) -> Error {
         ErrorKind::OperationNotPermitted,
         format!("Target environment attestation statement cannot be verified: {why}."),
     )
+}
+
+impl Keys {
+    /// Records that `token` served a release, atomically across every node sharing the storage:
+    /// refused when it already has. Also removes a few records of tokens that have expired.
+    async fn consume_attestation_token(&self, token: &str, exp: i64, target: &str) -> Result<()> {
+        let rel = seen_rel(token, exp);
+        let rec = serde_json::json!({ "released": target, "at": self.clock.now() });
+        if !self.releases_seen.create(&rel, &rec).await? {
+            return Err(replayed());
+        }
+        // A record is needed while its token is accepted (until exp + SKEW).
+        let cutoff = format!("{:012}/", self.clock.now().saturating_sub(SKEW).max(0));
+        if let Ok(keys) = self.releases_seen.scan_keys("", "", SEEN_SWEEP).await {
+            let expired: Vec<String> = keys.into_iter().filter(|k| k.as_str() < cutoff.as_str()).collect();
+            if !expired.is_empty() {
+                let txn = expired.iter().fold(BTxn::new(), |t, k| self.releases_seen.delete(t, k));
+                if let Err(e) = self.releases_seen.commit(txn).await {
+                    tracing::debug!(error = %e, "could not remove expired key release records");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn attestation_token_seen(&self, token: &str, exp: i64) -> Result<bool> {
+        self.releases_seen.exists(&seen_rel(token, exp)).await
+    }
 }
 
 impl Core {
@@ -415,35 +447,6 @@ impl Core {
         Ok((parsed.claims, rec.authority, exp))
     }
 
-    /// Records that `token` served a release, atomically across every node sharing the storage:
-    /// refused when it already has. Also removes a few records of tokens that have expired.
-    async fn consume_attestation_token(&self, token: &str, exp: i64, target: &str) -> Result<()> {
-        let key = seen_key(token, exp);
-        let rec = serde_json::json!({ "released": target, "at": self.now() });
-        let bytes = serde_json::to_vec(&rec).map_err(|_| Error::internal("release record encoding"))?;
-        match self.barrier.commit(BTxn::new().absent(&key).put(&key, bytes)).await {
-            Ok(()) => {}
-            Err(e) if e.kind == ErrorKind::Conflict => return Err(replayed()),
-            Err(e) => return Err(e),
-        }
-        // A record is needed while its token is accepted (until exp + SKEW).
-        let cutoff = format!("{SEEN_PREFIX}{:012}/", self.now().saturating_sub(SKEW).max(0));
-        if let Ok(rows) = self.barrier.scan_prefix(SEEN_PREFIX, SEEN_PREFIX, SEEN_SWEEP).await {
-            let expired: Vec<String> =
-                rows.into_iter().map(|(k, _)| k).filter(|k| k.as_str() < cutoff.as_str()).collect();
-            if !expired.is_empty()
-                && let Err(e) = self.barrier.commit(expired.into_iter().fold(BTxn::new(), BTxn::delete)).await
-            {
-                tracing::debug!(error = %e, "could not remove expired key release records");
-            }
-        }
-        Ok(())
-    }
-
-    async fn attestation_token_seen(&self, token: &str, exp: i64) -> Result<bool> {
-        Ok(self.barrier.get(&seen_key(token, exp)).await?.is_some())
-    }
-
     /// `POST /keys/{name}/{version}/release`. `actor` is the caller's object id (for the
     /// security event).
     pub async fn release_key(
@@ -455,9 +458,9 @@ impl Core {
         actor: &str,
     ) -> Result<ReleasedKey> {
         let enc = ReleaseEnc::parse(req.enc)?;
-        let v = self.vault(vault).await?;
+        let v = self.vaults.record(vault).await?;
         let oname = ObjectName::parse(name)?;
-        let o = self.obj_get::<KeyPayload>(&KEYS, &v, &oname, version.filter(|s| !s.is_empty())).await?;
+        let o = self.keys.store.get(&v, &oname, version.filter(|s| !s.is_empty())).await?;
         let target_id = format!("{}/{}/{}", v.name, o.name, o.meta.version);
         let p = o.payload.clone().ok_or_else(|| Error::internal("key payload missing"))?;
         let now = self.now();
@@ -492,7 +495,7 @@ impl Core {
             let bytes = strongbox_crypto::b64url_decode(&policy.data).map_err(|e| (e, "policy"))?;
             let rules = parse_policy(&bytes).map_err(|e| (e, "policy"))?;
             let (claims, authority, token_exp) = self.verify_attestation(req.target).await?;
-            if self.attestation_token_seen(req.target, token_exp).await.map_err(|e| (e, "storage"))? {
+            if self.keys.attestation_token_seen(req.target, token_exp).await.map_err(|e| (e, "storage"))? {
                 return Err((replayed(), "replayed"));
             }
             let rules: Vec<&Rule> = rules.iter().filter(|r| r.authority == authority).collect();
@@ -524,7 +527,7 @@ impl Core {
             let blob = serde_json::to_vec(&blob).map_err(|_| (Error::internal("release blob encoding"), "encode"))?;
             // Last, so a refused request does not use up the token; atomic, so two concurrent
             // uses (on any nodes) cannot both succeed.
-            self.consume_attestation_token(req.target, token_exp, &target_id).await.map_err(|e| {
+            self.keys.consume_attestation_token(req.target, token_exp, &target_id).await.map_err(|e| {
                 let reason = if e.kind == ErrorKind::OperationNotPermitted { "replayed" } else { "storage" };
                 (e, reason)
             })?;
@@ -534,7 +537,7 @@ impl Core {
         match result {
             Ok((key_hsm, authority)) => {
                 self.security_event(SecurityEvent::new("KeyRelease", "success", actor, &target_id, &authority)).await;
-                let view = self.key_view(&v, o)?;
+                let view = self.keys.view(&v, o)?;
                 Ok(ReleasedKey { view, enc: enc.as_str(), key_hsm })
             }
             Err((e, reason)) => {

@@ -60,13 +60,13 @@ fn ec() -> CreateKey {
 #[tokio::test]
 async fn hot_operations_read_no_storage_and_see_changes_at_once() {
     let (c, clock, reads) = core().await;
-    let k = c.create_key("default", "Hot", ec()).await.unwrap();
+    let k = c.keys.create("default", "Hot", ec()).await.unwrap();
     let d = [7u8; 32];
     for version in [Some(k.version.as_str()), None] {
-        c.key_sign("default", "hot", version, "ES256", &d).await.unwrap();
+        c.keys.sign("default", "hot", version, "ES256", &d).await.unwrap();
         let before = reads.load(Ordering::SeqCst);
         for _ in 0..20 {
-            let r = c.key_sign("default", "HOT", version, "ES256", &d).await.unwrap();
+            let r = c.keys.sign("default", "HOT", version, "ES256", &d).await.unwrap();
             assert_eq!(r.version, k.version);
             assert_eq!(r.name, "Hot");
         }
@@ -75,57 +75,57 @@ async fn hot_operations_read_no_storage_and_see_changes_at_once() {
 
     // disabled: refused by the next request, through both cache entries
     let off = KeyUpdate { common: CommonUpdate { enabled: Some(false), ..Default::default() }, ..Default::default() };
-    c.update_key("default", "hot", None, off).await.unwrap();
+    c.keys.update("default", "hot", None, off).await.unwrap();
     for version in [Some(k.version.as_str()), None] {
-        let e = c.key_sign("default", "hot", version, "ES256", &d).await.unwrap_err();
+        let e = c.keys.sign("default", "hot", version, "ES256", &d).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::KeyDisabled, "{version:?}");
     }
     let on = KeyUpdate { common: CommonUpdate { enabled: Some(true), ..Default::default() }, ..Default::default() };
-    c.update_key("default", "hot", Some(&k.version), on).await.unwrap();
-    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+    c.keys.update("default", "hot", Some(&k.version), on).await.unwrap();
+    c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap();
 
     // key_ops and exp changes too
     let ops = KeyUpdate { key_ops: Some(vec!["verify".into()]), ..Default::default() };
-    c.update_key("default", "hot", None, ops).await.unwrap();
+    c.keys.update("default", "hot", None, ops).await.unwrap();
     assert_eq!(
-        c.key_sign("default", "hot", Some(&k.version), "ES256", &d).await.unwrap_err().kind,
+        c.keys.sign("default", "hot", Some(&k.version), "ES256", &d).await.unwrap_err().kind,
         ErrorKind::OperationNotPermitted
     );
     let ops = KeyUpdate { key_ops: Some(vec!["sign".into()]), ..Default::default() };
-    c.update_key("default", "hot", None, ops).await.unwrap();
-    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+    c.keys.update("default", "hot", None, ops).await.unwrap();
+    c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap();
     let exp = KeyUpdate { common: CommonUpdate { exp: Some(T0 + 10), ..Default::default() }, ..Default::default() };
-    c.update_key("default", "hot", None, exp).await.unwrap();
-    c.key_sign("default", "hot", None, "ES256", &d).await.unwrap();
+    c.keys.update("default", "hot", None, exp).await.unwrap();
+    c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap();
     clock.advance(10);
     // exp is checked against the clock on every request, cached or not
     assert_eq!(
-        c.key_sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind,
+        c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind,
         ErrorKind::OperationNotPermitted
     );
 
     // a new version becomes "latest" at once
-    let k2 = c.create_key("default", "hot", ec()).await.unwrap();
-    assert_eq!(c.key_sign("default", "hot", None, "ES256", &d).await.unwrap().version, k2.version);
+    let k2 = c.keys.create("default", "hot", ec()).await.unwrap();
+    assert_eq!(c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap().version, k2.version);
 
     // delete: refused at once; entries also expire after the TTL (writers on other nodes)
-    c.delete_key("default", "hot").await.unwrap();
-    assert_eq!(c.key_sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind, ErrorKind::KeyNotFound);
+    c.keys.delete("default", "hot").await.unwrap();
+    assert_eq!(c.keys.sign("default", "hot", None, "ES256", &d).await.unwrap_err().kind, ErrorKind::KeyNotFound);
     let before = reads.load(Ordering::SeqCst);
-    c.create_key("default", "ttl", ec()).await.unwrap();
-    c.key_sign("default", "ttl", None, "ES256", &d).await.unwrap();
+    c.keys.create("default", "ttl", ec()).await.unwrap();
+    c.keys.sign("default", "ttl", None, "ES256", &d).await.unwrap();
     let mid = reads.load(Ordering::SeqCst);
     assert!(mid > before);
-    clock.advance(super::OP_META_TTL + 1);
-    c.key_sign("default", "ttl", None, "ES256", &d).await.unwrap();
+    clock.advance(super::runtime::OP_META_TTL + 1);
+    c.keys.sign("default", "ttl", None, "ES256", &d).await.unwrap();
     assert!(reads.load(Ordering::SeqCst) > mid, "an expired entry is read again");
 }
 
 #[tokio::test]
 async fn symmetric_and_hsm_types_by_vault_kind() {
     let (c, _, _) = core().await;
-    c.create_vault("prem", Sku::Premium, 90, false).await.unwrap();
-    c.create_vault("pool", Sku::ManagedHsm, 90, false).await.unwrap();
+    c.vaults.create("prem", Sku::Premium, 90, false).await.unwrap();
+    c.vaults.create("pool", Sku::ManagedHsm, 90, false).await.unwrap();
     let kty = |k: &str| CreateKey { kty: k.into(), ..CreateKey::default() };
     for (vault, k, kind) in [
         ("default", "RSA-HSM", ErrorKind::KeyTypeNotSupported),
@@ -138,7 +138,7 @@ async fn symmetric_and_hsm_types_by_vault_kind() {
         ("pool", "oct-HSM", ErrorKind::NotImplemented),
         ("pool", "EC-HSM", ErrorKind::NotImplemented),
     ] {
-        assert_eq!(c.create_key(vault, "k", kty(k)).await.unwrap_err().kind, kind, "{vault} {k}");
+        assert_eq!(c.keys.create(vault, "k", kty(k)).await.unwrap_err().kind, kind, "{vault} {k}");
     }
     // sizes and members are checked before any token is needed
     for req in [
@@ -148,13 +148,13 @@ async fn symmetric_and_hsm_types_by_vault_kind() {
         CreateKey { kty: "EC-HSM".into(), key_size: Some(256), ..CreateKey::default() },
     ] {
         let kty = req.kty.clone();
-        assert_eq!(c.create_key("pool", "k", req).await.unwrap_err().kind, ErrorKind::BadParameter, "{kty}");
+        assert_eq!(c.keys.create("pool", "k", req).await.unwrap_err().kind, ErrorKind::BadParameter, "{kty}");
     }
     // nothing was written
-    assert_eq!(c.list_keys("pool", None, 25).await.unwrap().items.len(), 0);
+    assert_eq!(c.keys.list("pool", None, 25).await.unwrap().items.len(), 0);
     let input = CipherInput { value: b"x".to_vec(), ..CipherInput::default() };
-    c.create_key("default", "r", kty("RSA")).await.unwrap();
-    let e = c.key_encrypt("default", "r", None, "encrypt", "A256GCM", &input).await.unwrap_err();
+    c.keys.create("default", "r", kty("RSA")).await.unwrap();
+    let e = c.keys.encrypt("default", "r", None, "encrypt", "A256GCM", &input).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::BadParameter);
 }
 
@@ -229,7 +229,7 @@ async fn device_key_operations_leave_the_async_thread() {
     let on = |h: &Arc<dyn KeyHandle>| {
         let h = h.clone();
         async move {
-            super::run_key_op(&h, move |k| {
+            super::ops::run_key_op(&h, move |k| {
                 k.sign(SignAlg::ES256, &digest)?;
                 Ok(std::thread::current().id())
             })
@@ -240,7 +240,7 @@ async fn device_key_operations_leave_the_async_thread() {
     assert_eq!(on(&soft).await, here, "software keys run inline");
     assert_ne!(on(&device).await, here, "device keys run on the blocking pool");
     // errors come back unchanged
-    let err = super::run_key_op(&device, move |k| k.sign(SignAlg::ES384, &digest)).await.unwrap_err();
+    let err = super::ops::run_key_op(&device, move |k| k.sign(SignAlg::ES384, &digest)).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::BadParameter);
 }
 
@@ -250,31 +250,31 @@ async fn device_key_operations_leave_the_async_thread() {
 async fn outside_the_validity_window_only_protecting_operations_are_refused() {
     let (c, clock, _) = core().await;
     let rsa = CreateKey { kty: "RSA".into(), exp: Some(T0 + 100), ..CreateKey::default() };
-    c.create_key("default", "win", rsa).await.unwrap();
+    c.keys.create("default", "win", rsa).await.unwrap();
     let plain = CipherInput { value: b"recoverable".to_vec(), ..Default::default() };
-    let ct = c.key_encrypt("default", "win", None, "encrypt", "RSA-OAEP-256", &plain).await.unwrap();
-    let wrapped = c.key_encrypt("default", "win", None, "wrapKey", "RSA-OAEP", &plain).await.unwrap();
+    let ct = c.keys.encrypt("default", "win", None, "encrypt", "RSA-OAEP-256", &plain).await.unwrap();
+    let wrapped = c.keys.encrypt("default", "win", None, "wrapKey", "RSA-OAEP", &plain).await.unwrap();
     let digest = [9u8; 32];
-    let sig = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap();
+    let sig = c.keys.sign("default", "win", None, "RS256", &digest).await.unwrap();
 
     let check_window = |label: &'static str| {
         let c = &c;
         let (ct, wrapped, sig) = (&ct, &wrapped, &sig);
         async move {
             let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
-            let back = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap();
+            let back = c.keys.decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap();
             assert_eq!(back.value.expose(), b"recoverable", "{label}: decrypt");
             let w_in = CipherInput { value: wrapped.value.expose().to_vec(), ..Default::default() };
-            let back = c.key_decrypt("default", "win", None, "unwrapKey", "RSA-OAEP", &w_in).await.unwrap();
+            let back = c.keys.decrypt("default", "win", None, "unwrapKey", "RSA-OAEP", &w_in).await.unwrap();
             assert_eq!(back.value.expose(), b"recoverable", "{label}: unwrapKey");
-            assert!(c.key_verify("default", "win", None, "RS256", &digest, sig.value.expose()).await.unwrap());
+            assert!(c.keys.verify("default", "win", None, "RS256", &digest, sig.value.expose()).await.unwrap());
             let plain = CipherInput { value: b"new".to_vec(), ..Default::default() };
             for op in ["encrypt", "wrapKey"] {
-                let e = c.key_encrypt("default", "win", None, op, "RSA-OAEP", &plain).await.unwrap_err();
+                let e = c.keys.encrypt("default", "win", None, op, "RSA-OAEP", &plain).await.unwrap_err();
                 assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: {op}");
                 assert!(e.message.contains(op), "{label}: {}", e.message);
             }
-            let e = c.key_sign("default", "win", None, "RS256", &digest).await.unwrap_err();
+            let e = c.keys.sign("default", "win", None, "RS256", &digest).await.unwrap_err();
             assert_eq!(e.kind, ErrorKind::OperationNotPermitted, "{label}: sign");
         }
     };
@@ -285,13 +285,13 @@ async fn outside_the_validity_window_only_protecting_operations_are_refused() {
         common: CommonUpdate { nbf: Some(T0 + 1_000), exp: Some(T0 + 2_000), ..Default::default() },
         ..Default::default()
     };
-    c.update_key("default", "win", None, later).await.unwrap();
+    c.keys.update("default", "win", None, later).await.unwrap();
     check_window("not yet valid").await;
     // key_ops still apply outside the window
     let ops = KeyUpdate { key_ops: Some(vec!["encrypt".into()]), ..Default::default() };
-    c.update_key("default", "win", None, ops).await.unwrap();
+    c.keys.update("default", "win", None, ops).await.unwrap();
     let ct_in = CipherInput { value: ct.value.expose().to_vec(), ..Default::default() };
-    let e = c.key_decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap_err();
+    let e = c.keys.decrypt("default", "win", None, "decrypt", "RSA-OAEP-256", &ct_in).await.unwrap_err();
     assert!(e.message.contains("key_ops"), "{}", e.message);
 }
 
@@ -314,7 +314,7 @@ fn rotate_after(d: &str, expiry: Option<&str>) -> crate::RotationPolicy {
 #[tokio::test]
 async fn out_of_range_durations_and_times_are_refused() {
     let (c, clock, _) = core().await;
-    c.create_key("default", "rot", ec()).await.unwrap();
+    c.keys.create("default", "rot", ec()).await.unwrap();
     let huge = "PT9223372036000000000S";
     for p in [
         rotate_after(huge, None),
@@ -322,19 +322,19 @@ async fn out_of_range_durations_and_times_are_refused() {
         rotate_after("P30D", Some("P3000000D")),
         rotate_after("PT253402300799S", None),
     ] {
-        let e = c.set_rotation_policy("default", "rot", p.clone()).await.unwrap_err();
+        let e = c.keys.set_rotation_policy("default", "rot", p.clone()).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::BadParameter, "{p:?}");
         assert!(e.message.contains("range"), "{}", e.message);
     }
     // A policy stored before durations were bounded is never due and does not stop the others.
-    c.create_key("default", "ok", ec()).await.unwrap();
-    c.set_rotation_policy("default", "ok", rotate_after("P1D", None)).await.unwrap();
+    c.keys.create("default", "ok", ec()).await.unwrap();
+    c.keys.set_rotation_policy("default", "ok", rotate_after("P1D", None)).await.unwrap();
     let stale = crate::encode(&rotate_after(huge, None)).unwrap();
     c.barrier.commit(strongbox_barrier::BTxn::new().put("keyrp/default/rot", stale)).await.unwrap();
     clock.advance(2 * 86_400);
-    assert_eq!(c.rotate_due().await.unwrap(), 1, "only 'ok' is due");
-    assert_eq!(c.rotate_due().await.unwrap(), 0, "and not again at once");
-    assert_eq!(c.list_key_versions("default", "rot", None, 25).await.unwrap().items.len(), 1);
+    assert_eq!(c.keys.rotate_due().await.unwrap(), 1, "only 'ok' is due");
+    assert_eq!(c.keys.rotate_due().await.unwrap(), 0, "and not again at once");
+    assert_eq!(c.keys.list_versions("default", "rot", None, 25).await.unwrap().items.len(), 1);
 
     // nbf / exp: Unix seconds 0 ..= 9999-12-31T23:59:59Z, on create and on update
     let max = 253_402_300_799_i64;
@@ -345,13 +345,13 @@ async fn out_of_range_durations_and_times_are_refused() {
         (Some(-1), None),
     ] {
         let req = CreateKey { nbf, exp, ..ec() };
-        let e = c.create_key("default", "dates", req).await.unwrap_err();
+        let e = c.keys.create("default", "dates", req).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::BadParameter, "{nbf:?} {exp:?}");
         assert!(e.message.contains("9999-12-31"), "{}", e.message);
         let upd = KeyUpdate { common: CommonUpdate { nbf, exp, ..Default::default() }, ..Default::default() };
-        assert_eq!(c.update_key("default", "ok", None, upd).await.unwrap_err().kind, ErrorKind::BadParameter);
+        assert_eq!(c.keys.update("default", "ok", None, upd).await.unwrap_err().kind, ErrorKind::BadParameter);
     }
-    let edge = c.create_key("default", "dates", CreateKey { nbf: Some(0), exp: Some(max), ..ec() }).await.unwrap();
+    let edge = c.keys.create("default", "dates", CreateKey { nbf: Some(0), exp: Some(max), ..ec() }).await.unwrap();
     assert_eq!((edge.attributes.nbf, edge.attributes.exp), (Some(0), Some(max)));
     // secrets share the check
     let s = crate::SetSecret {
@@ -362,7 +362,7 @@ async fn out_of_range_durations_and_times_are_refused() {
         nbf: None,
         exp: Some(-5),
     };
-    assert_eq!(c.set_secret("default", "s", s).await.unwrap_err().kind, ErrorKind::BadParameter);
+    assert_eq!(c.secrets.set("default", "s", s).await.unwrap_err().kind, ErrorKind::BadParameter);
 }
 
 /// An attestation token serves one release, whichever node sees it: the record of its use is in
@@ -412,7 +412,7 @@ async fn an_attestation_token_serves_one_release_across_nodes() {
         release_policy: Some(release_policy),
         ..CreateKey::default()
     };
-    n1.create_key("default", "skr", create).await.unwrap();
+    n1.keys.create("default", "skr", create).await.unwrap();
     let runtime = serde_json::to_value(KeyMaterial::generate_rsa(2048).unwrap().public_jwk()).unwrap();
     let token = |jti: &str, iat: i64| {
         let claims = json!({

@@ -10,10 +10,8 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ObjectName, Result};
 
-use crate::keys::{KEYS, KeyPayload, KeyProps, KeyView};
+use super::{KeyProps, KeyView, Keys};
 use crate::objects::MAX_TIMESTAMP;
-use crate::records::HeadRec;
-use crate::{Core, decode, encode};
 
 const MIN_EXPIRY_SECS: i64 = 28 * 86_400;
 
@@ -149,69 +147,73 @@ impl RotationPolicy {
     }
 }
 
-fn policy_key(vault: &str, lc: &str) -> String {
-    format!("keyrp/{vault}/{lc}")
+/// A policy's key in `KEY_ROTATION_POLICIES`.
+fn policy_rel(vault: &str, lc: &str) -> String {
+    format!("{vault}/{lc}")
 }
 
-impl Core {
-    pub async fn get_rotation_policy(&self, vault: &str, name: &str) -> Result<RotationPolicy> {
-        let v = self.vault(vault).await?;
+impl Keys {
+    pub async fn rotation_policy(&self, vault: &str, name: &str) -> Result<RotationPolicy> {
+        let v = self.vaults.record(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.get_key(vault, name.as_str(), None).await?; // 404 for a missing key
-        Ok(self.read_json(&policy_key(&v.name, &name.key())).await?.unwrap_or_else(RotationPolicy::default_policy))
+        self.get(vault, name.as_str(), None).await?; // 404 for a missing key
+        Ok(self
+            .rotation_policies
+            .get(&policy_rel(&v.name, &name.key()))
+            .await?
+            .unwrap_or_else(RotationPolicy::default_policy))
     }
 
     pub async fn set_rotation_policy(&self, vault: &str, name: &str, mut p: RotationPolicy) -> Result<RotationPolicy> {
-        let v = self.vault(vault).await?;
+        let v = self.vaults.record(vault).await?;
         let name = ObjectName::parse(name)?;
-        let now = self.now();
+        let now = self.clock.now();
         p.validate(now)?;
-        self.get_key(vault, name.as_str(), None).await?;
-        let key = policy_key(&v.name, &name.key());
-        let old: Option<RotationPolicy> = self.read_json(&key).await?;
+        self.get(vault, name.as_str(), None).await?;
+        let rel = policy_rel(&v.name, &name.key());
+        let old: Option<RotationPolicy> = self.rotation_policies.get(&rel).await?;
         p.created = Some(old.and_then(|o| o.created).unwrap_or(now));
         p.updated = Some(now);
-        self.barrier.commit(BTxn::new().put(&key, encode(&p)?)).await?;
+        // Last writer wins, as before: a policy is replaced whole.
+        self.rotation_policies.commit(self.rotation_policies.put(BTxn::new(), &rel, &p)?).await?;
         Ok(p)
     }
 
     /// `POST /keys/{name}/rotate`: a new version of the same type, size/curve and operations,
     /// expiring after the policy's `expiryTime` when it has one.
-    pub async fn rotate_key(&self, vault: &str, name: &str) -> Result<KeyView> {
-        let v = self.vault(vault).await?;
+    pub async fn rotate(&self, vault: &str, name: &str) -> Result<KeyView> {
+        let v = self.vaults.record(vault).await?;
         let name = ObjectName::parse(name)?;
-        let latest = self.obj_get::<KeyPayload>(&KEYS, &v, &name, None).await?;
+        let latest = self.store.get(&v, &name, None).await?;
         let p = latest.payload.ok_or_else(|| Error::internal("key payload missing"))?;
         // Same type, size or curve and operations; HSM keys get their new version in the token.
         let payload = self.rotated_payload(&v, &latest.name, &latest.meta.version, &p)?;
-        let policy: Option<RotationPolicy> = self.read_json(&policy_key(&v.name, &name.key())).await?;
+        let policy: Option<RotationPolicy> = self.rotation_policies.get(&policy_rel(&v.name, &name.key())).await?;
         let exp = match policy.and_then(|p| p.expiry_time) {
-            Some(e) => Some(time_after(self.now(), parse_duration(&e)?, "expiryTime")?),
+            Some(e) => Some(time_after(self.clock.now(), parse_duration(&e)?, "expiryTime")?),
             None => None,
         };
         let props = KeyProps { tags: latest.meta.tags.clone(), enabled: Some(true), nbf: None, exp };
-        self.store_key(&v, &name, payload, props).await
+        self.add_version(&v, &name, payload, props).await
     }
 
     /// Rotates every key whose policy's Rotate action is due. Returns how many were rotated.
     pub async fn rotate_due(&self) -> Result<usize> {
-        let now = self.now();
+        let now = self.clock.now();
         let mut rotated = 0;
-        let mut start = "keyrp/".to_owned();
+        let mut start = String::new();
         loop {
-            let rows = self.barrier.scan_prefix("keyrp/", &start, 200).await?;
+            let rows = self.rotation_policies.scan::<RotationPolicy>("", &start, 200).await?;
             let Some((last, _)) = rows.last() else { return Ok(rotated) };
             start = format!("{last}\0");
-            for (k, b) in rows {
-                let policy: RotationPolicy = decode(&k, &b)?;
+            for (k, policy) in rows {
                 let Some(action) = policy.lifetime_actions.iter().find(|a| a.action == ActionType::Rotate) else {
                     continue;
                 };
-                let mut parts = k.splitn(3, '/').skip(1);
-                let (Some(vault), Some(lc)) = (parts.next(), parts.next()) else { continue };
+                let Some((vault, _)) = k.split_once('/') else { continue };
                 // The head holds the latest version's dates; a deleted key has no live head.
                 let Some(head) =
-                    self.read_json::<HeadRec<serde::de::IgnoredAny>>(&format!("{}/{vault}/{lc}", KEYS.live)).await?
+                    self.store.raw().heads.get::<crate::records::HeadRec<serde::de::IgnoredAny>>(&k).await?
                 else {
                     continue;
                 };
@@ -226,7 +228,7 @@ impl Core {
                     _ => false,
                 };
                 if due {
-                    self.rotate_key(vault, &head.name).await?;
+                    self.rotate(vault, &head.name).await?;
                     tracing::info!(vault = %vault, key = %head.name, "rotated key by policy");
                     rotated += 1;
                 }
