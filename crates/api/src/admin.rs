@@ -19,7 +19,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::DenyAssignment;
-use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, Principal, VaultAuthUpdate};
+use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate, Principal};
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::http::{Ctx, json as reply, parse_json};
@@ -287,7 +287,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option
     match route {
         AdminRoute::VaultUpdate(name) => {
             let b: VaultPatch = parse_json(body)?;
-            let u = VaultAuthUpdate {
+            let u = PermissionModelUpdate {
                 enable_rbac_authorization: b.enable_rbac_authorization,
                 access_policies: b.access_policies,
             };
@@ -349,7 +349,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option
             let role = core.resolve_role_id(&need(b.role_definition_id, "roleDefinitionId")?).await?;
             let scope = need(b.scope, "scope")?;
             // the same condition as a permanent assignment (Data Access Administrator)
-            core.authorize_role_write(p, ASSIGN_WRITE, &strongbox_core::rbac::normalize_scope(&scope), &role)?;
+            core.authorize_role_write(p, ASSIGN_WRITE, &strongbox_core::access::normalize_scope(&scope), &role)?;
             let e = EligibleAssignment {
                 id: id.clone(),
                 principal_id: need(b.principal_id, "principalId")?,

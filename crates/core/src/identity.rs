@@ -786,7 +786,7 @@ impl Core {
         prefix: &str,
         pick: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        for (k, v) in crate::rbac::scan_all(&self.barrier, prefix).await? {
+        for (k, v) in crate::scan_all(&self.barrier, prefix).await? {
             let r: T = decode(&k, &v)?;
             if pick(&r) {
                 return Ok(Some(r));

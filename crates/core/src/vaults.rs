@@ -37,7 +37,7 @@ pub(crate) struct VaultRecord {
     #[serde(default = "crate::vaults::yes")]
     pub enable_rbac_authorization: bool,
     #[serde(default)]
-    pub access_policies: Vec<crate::policies::AccessPolicy>,
+    pub access_policies: Vec<crate::AccessPolicy>,
 }
 
 pub(crate) fn yes() -> bool {
@@ -56,7 +56,7 @@ pub struct VaultInfo {
     #[serde(rename = "enableRbacAuthorization")]
     pub enable_rbac_authorization: bool,
     #[serde(rename = "accessPolicies")]
-    pub access_policies: Vec<crate::policies::AccessPolicy>,
+    pub access_policies: Vec<crate::AccessPolicy>,
 }
 
 impl VaultRecord {
@@ -131,9 +131,9 @@ impl Core {
     }
 
     /// Retention never changes and purge protection can only be turned on; the permission
-    /// model and access policies change through `policies.rs`, which refreshes this cache on
-    /// this node, and other nodes drop their cache when the authorization generation changes
-    /// (`rbac.rs`).
+    /// model and access policies change through `access/access_policies.rs`, which refreshes
+    /// this cache on this node, and other nodes drop their cache when the authorization
+    /// generation changes (`access/index.rs`).
     pub(crate) async fn vault(&self, name: &str) -> Result<Arc<VaultRecord>> {
         let lower = name.to_ascii_lowercase();
         if let Some(v) = self.vaults.read().ok().and_then(|m| m.get(&lower).cloned()) {

@@ -1,18 +1,25 @@
-//! Legacy vault access policies (wire §11.2), used instead of RBAC for the data plane of a
-//! vault whose `enableRbacAuthorization` is false. A policy names a principal (or a group, or an
-//! application acting for a user with `applicationId`) and the permissions it has on keys,
-//! secrets and certificates.
+//! The vault permission model and legacy vault access policies (wire §11.2).
+//!
+//! A vault's data plane is authorised either by RBAC (`enableRbacAuthorization`, the default)
+//! or by its access policies. An access policy names a principal (or a group, or an application
+//! acting for a user with `applicationId`) and the permissions it has on keys, secrets and
+//! certificates. Both live in the vault record; changing them bumps the authorization
+//! generation so other nodes drop their cached vault records.
+//!
+//! ("Access policy" here is never the identity policy, a certificate policy, a key release
+//! policy or a key rotation policy.)
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
+use strongbox_barrier::keyspace::VAULTS;
+use strongbox_barrier::{BTxn, Step, View};
 use strongbox_types::{Error, ErrorKind, Result};
 
-use crate::rbac::{bump, check_guid};
-use crate::vaults::{VaultRecord, vault_key};
-use crate::{CAS_RETRIES, Core, Principal, VaultInfo, encode};
+use super::names::check_guid;
+use crate::vaults::VaultRecord;
+use crate::{Core, Principal, VaultInfo};
 
-/// At most this many policies per vault (Azure's limit).
-pub const MAX_POLICIES: usize = 1024;
+/// At most this many access policies per vault (Azure's limit).
+pub const MAX_ACCESS_POLICIES: usize = 1024;
 
 const KEY_PERMS: &[&str] = &[
     "all",
@@ -58,15 +65,15 @@ const CERT_PERMS: &[&str] = &[
     "restore",
 ];
 
-/// Which permission list a data-plane operation is checked against.
+/// Which permission list of an access policy a data-plane operation is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyArea {
+pub enum AccessPolicyArea {
     Keys,
     Secrets,
     Certificates,
 }
 
-impl PolicyArea {
+impl AccessPolicyArea {
     fn noun(self) -> &'static str {
         match self {
             Self::Keys => "keys",
@@ -78,15 +85,16 @@ impl PolicyArea {
 
 /// What the central check asks of the access policies: `permission` on `area` in `vault`.
 #[derive(Debug, Clone, Copy)]
-pub struct PolicyCheck<'a> {
+pub struct AccessPolicyCheck<'a> {
     pub vault: &'a str,
-    pub area: PolicyArea,
+    pub area: AccessPolicyArea,
     pub permission: &'static str,
 }
 
+/// The permission lists of one access policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Permissions {
+pub struct AccessPolicyPermissions {
     #[serde(default)]
     pub keys: Vec<String>,
     #[serde(default)]
@@ -105,7 +113,7 @@ pub struct AccessPolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
     #[serde(default)]
-    pub permissions: Permissions,
+    pub permissions: AccessPolicyPermissions,
 }
 
 /// Canonical spellings (case-insensitive on input, as ARM and Terraform send `Get`, `List`…).
@@ -146,11 +154,11 @@ impl AccessPolicy {
         Ok(self)
     }
 
-    fn list(&self, area: PolicyArea) -> &[String] {
+    fn list(&self, area: AccessPolicyArea) -> &[String] {
         match area {
-            PolicyArea::Keys => &self.permissions.keys,
-            PolicyArea::Secrets => &self.permissions.secrets,
-            PolicyArea::Certificates => &self.permissions.certificates,
+            AccessPolicyArea::Keys => &self.permissions.keys,
+            AccessPolicyArea::Secrets => &self.permissions.secrets,
+            AccessPolicyArea::Certificates => &self.permissions.certificates,
         }
     }
 
@@ -159,17 +167,18 @@ impl AccessPolicy {
     }
 }
 
-/// A change to a vault's permission model.
+/// A change to a vault's permission model and/or its access policy list.
 #[derive(Debug, Clone, Default)]
-pub struct VaultAuthUpdate {
+pub struct PermissionModelUpdate {
     pub enable_rbac_authorization: Option<bool>,
     /// Replaces the whole list.
     pub access_policies: Option<Vec<AccessPolicy>>,
 }
 
 impl Core {
-    pub(crate) fn check_access_policy(&self, v: &VaultRecord, p: &Principal, c: &PolicyCheck<'_>) -> Result<()> {
-        let mut groups = self.index_groups_of(&p.object_id);
+    /// Allows or refuses by the access policies of vault `v` (one that does not use RBAC).
+    pub(super) fn check_access_policy(&self, v: &VaultRecord, p: &Principal, c: &AccessPolicyCheck<'_>) -> Result<()> {
+        let mut groups = self.groups_of(&p.object_id);
         // groups a corporate IdP token puts the caller in count like stored memberships
         groups.extend(p.token_groups.iter().cloned());
         let oid = p.object_id.to_ascii_lowercase();
@@ -204,29 +213,30 @@ impl Core {
     /// Applies `f` to the vault record with compare-and-set, bumping the authorization
     /// generation, and refreshes this node's cached copy.
     async fn update_vault_record(&self, name: &str, f: impl Fn(&mut VaultRecord) -> Result<()>) -> Result<VaultInfo> {
-        let key = vault_key(&name.to_ascii_lowercase());
-        for _ in 0..CAS_RETRIES {
-            let (mut rec, stamp) = self.read_json_versioned::<VaultRecord>(&key).await?.ok_or_else(|| {
-                Error::new(ErrorKind::VaultNotFound, format!("The vault '{name}' does not exist on this server."))
-            })?;
-            f(&mut rec)?;
-            if rec.access_policies.len() > MAX_POLICIES {
-                return Err(Error::bad(format!("A vault holds at most {MAX_POLICIES} access policies.")));
-            }
-            match self.barrier.commit(bump(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&rec)?))?).await {
-                Ok(()) => {
-                    let rec = self.cache_vault(rec);
-                    return self.vault_info(&rec.name).await;
+        let store = &self.access.store;
+        let vaults = &View::new(store.barrier().clone(), VAULTS);
+        let (key, f) = (&name.to_ascii_lowercase(), &f);
+        let changed = || Error::new(ErrorKind::Conflict, "The vault changed concurrently; retry.");
+        let rec = store
+            .barrier()
+            .transact(changed, || async move {
+                let (mut rec, stamp) = vaults.get_versioned::<VaultRecord>(key).await?.ok_or_else(|| {
+                    Error::new(ErrorKind::VaultNotFound, format!("The vault '{name}' does not exist on this server."))
+                })?;
+                f(&mut rec)?;
+                if rec.access_policies.len() > MAX_ACCESS_POLICIES {
+                    return Err(Error::bad(format!("A vault holds at most {MAX_ACCESS_POLICIES} access policies.")));
                 }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::new(ErrorKind::Conflict, "The vault changed concurrently; retry."))
+                let txn = store.bump(vaults.put(vaults.unchanged(BTxn::new(), key, &stamp), key, &rec)?)?;
+                Ok(Step::Commit(txn, rec))
+            })
+            .await?;
+        let rec = self.cache_vault(rec);
+        self.vault_info(&rec.name).await
     }
 
     /// Switches the permission model and/or replaces the access policy list.
-    pub async fn update_vault_authorization(&self, name: &str, u: VaultAuthUpdate) -> Result<VaultInfo> {
+    pub async fn update_vault_authorization(&self, name: &str, u: PermissionModelUpdate) -> Result<VaultInfo> {
         let tenant = self.tenant_id().to_owned();
         let policies = match u.access_policies {
             Some(list) => Some(list.into_iter().map(|p| p.normalized(&tenant)).collect::<Result<Vec<_>>>()?),
@@ -259,7 +269,7 @@ impl Core {
             tenant_id: String::new(),
             object_id: object_id.to_owned(),
             application_id: application_id.map(str::to_owned),
-            permissions: Permissions {
+            permissions: AccessPolicyPermissions {
                 keys: keys.clone().unwrap_or_default(),
                 secrets: secrets.clone().unwrap_or_default(),
                 certificates: certificates.clone().unwrap_or_default(),

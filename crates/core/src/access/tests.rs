@@ -8,10 +8,9 @@ use strongbox_barrier::Barrier;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::{ErrorKind, FakeClock, SecretBytes};
 
-use crate::rbac::NewDenyAssignment;
 use crate::{
-    Core, CoreConfig, EligibleAssignment, NewRoleDefinition, PolicyArea, PolicyCheck, Principal, RequestStatus,
-    VaultAuthUpdate,
+    AccessPolicyArea, AccessPolicyCheck, Core, CoreConfig, EligibleAssignment, NewDenyAssignment, NewRoleDefinition,
+    PermissionModelUpdate, Principal, RequestStatus,
 };
 
 const T0: i64 = 1_800_000_000;
@@ -201,12 +200,12 @@ async fn access_policies_replace_rbac_when_switched_off() {
     let u = guid();
     c.create_role_assignment(&guid(), &u, KEY_VAULT_SECRETS_USER, "/vaults/default").await.unwrap();
     let p = who(&u);
-    let check = PolicyCheck { vault: "default", area: PolicyArea::Secrets, permission: "get" };
+    let check = AccessPolicyCheck { vault: "default", area: AccessPolicyArea::Secrets, permission: "get" };
     assert!(c.authorize_request(&p, GET, "/vaults/default/secrets/x", Some(check)).await.is_ok(), "RBAC by default");
     let info = c
         .update_vault_authorization(
             "default",
-            VaultAuthUpdate { enable_rbac_authorization: Some(false), access_policies: None },
+            PermissionModelUpdate { enable_rbac_authorization: Some(false), access_policies: None },
         )
         .await
         .unwrap();
@@ -217,14 +216,14 @@ async fn access_policies_replace_rbac_when_switched_off() {
     assert!(e.message.contains(&u));
     c.set_access_policy("default", &u, None, None, Some(vec!["Get".into(), "LIST".into()]), None).await.unwrap();
     assert!(c.authorize_request(&p, GET, "/vaults/default/secrets/x", Some(check)).await.is_ok());
-    let set = PolicyCheck { permission: "set", ..check };
+    let set = AccessPolicyCheck { permission: "set", ..check };
     assert_eq!(c.authorize_request(&p, GET, "/", Some(set)).await.unwrap_err().kind, ErrorKind::AccessDenied);
     // a policy for a group covers its members; "all" covers everything in its area
     let g = c.create_group("Writers", "").await.unwrap();
     c.add_group_member(&g.id, &u).await.unwrap();
     c.set_access_policy("default", &g.id, None, None, Some(vec!["all".into()]), None).await.unwrap();
     assert!(c.authorize_request(&p, GET, "/", Some(set)).await.is_ok());
-    let keys = PolicyCheck { area: PolicyArea::Keys, permission: "get", ..check };
+    let keys = AccessPolicyCheck { area: AccessPolicyArea::Keys, permission: "get", ..check };
     assert!(c.authorize_request(&p, GET, "/", Some(keys)).await.is_err());
     // bad permission names are refused; delete-policy
     let bad = c.set_access_policy("default", &u, None, Some(vec!["fly".into()]), None, None).await.unwrap_err();
@@ -237,7 +236,7 @@ async fn access_policies_replace_rbac_when_switched_off() {
     // back to RBAC: the Secrets User assignment applies again
     c.update_vault_authorization(
         "default",
-        VaultAuthUpdate { enable_rbac_authorization: Some(true), access_policies: None },
+        PermissionModelUpdate { enable_rbac_authorization: Some(true), access_policies: None },
     )
     .await
     .unwrap();
@@ -365,7 +364,7 @@ async fn a_second_node_sees_changes_after_its_sync() {
     let b = node(storage, &kek, false, &clock).await;
     let u = guid();
     let p = who(&u);
-    let check = PolicyCheck { vault: "default", area: PolicyArea::Secrets, permission: "get" };
+    let check = AccessPolicyCheck { vault: "default", area: AccessPolicyArea::Secrets, permission: "get" };
     let id = guid();
     a.create_role_assignment(&id, &u, KEY_VAULT_SECRETS_USER, "/vaults/default").await.unwrap();
     assert!(a.authorize(&p, GET, "/vaults/default/secrets/x").is_ok(), "the writing node: at once");
@@ -377,7 +376,7 @@ async fn a_second_node_sees_changes_after_its_sync() {
     assert!(b.authorize_request(&p, GET, "/vaults/default/secrets/x", Some(check)).await.is_err());
     a.update_vault_authorization(
         "default",
-        VaultAuthUpdate { enable_rbac_authorization: Some(false), access_policies: None },
+        PermissionModelUpdate { enable_rbac_authorization: Some(false), access_policies: None },
     )
     .await
     .unwrap();
