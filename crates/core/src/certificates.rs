@@ -34,21 +34,22 @@ use strongbox_crypto::keys::{KeyKind, KeyMaterial};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, SecretString, Version};
 
 use crate::keys::{KEYS, KeyPayload};
-use crate::objects::{Attributes, Collection, check_tags};
+use crate::objects::{Attributes, Spec, check_tags};
 use crate::records::{HeadRec, Tags, VersionMeta, VersionRec};
 use crate::secrets::SECRETS;
 use crate::vaults::VaultRecord;
 use crate::{CAS_RETRIES, Core, DeletedInfo, decode, encode};
 
-pub(crate) const CERTS: Collection = Collection {
-    live: "cert",
-    versions: "certv",
-    deleted: "dcert",
+pub(crate) const CERTS: Spec = Spec {
+    heads: strongbox_barrier::keyspace::CERT_HEADS,
+    versions: strongbox_barrier::keyspace::CERT_VERSIONS,
+    deleted: strongbox_barrier::keyspace::DELETED_CERTS,
     noun: "certificate",
     title: "Certificate",
     not_found: ErrorKind::CertificateNotFound,
     disabled: ErrorKind::CertificateDisabled,
     backup_aad: b"strongbox/backup/v1/certificate",
+    managed: None,
 };
 
 pub const CT_PKCS12: &str = "application/x-pkcs12";
@@ -445,13 +446,12 @@ fn split_leaf(key: &KeyMaterial, certs: Vec<Vec<u8>>) -> Result<(Vec<u8>, Vec<Ve
 }
 
 /// Azure's refusal of a change to a managed key or secret through the keys or secrets API.
-pub(crate) fn managed_error(c: &Collection, op: &str) -> Error {
-    let kind = if c.live == KEYS.live { ErrorKind::KeyManaged } else { ErrorKind::SecretManaged };
-    Error::new(kind, format!("Operation \"{op}\" is not allowed as this object's lifetime is managed by Key Vault."))
+pub(crate) fn managed_error(c: &Spec, op: &str) -> Error {
+    c.managed_error(op)
 }
 
 /// A restore refused because the name of the certificate's key or secret is taken.
-fn name_taken(c: &Collection, cert: &str, e: Error) -> Error {
+fn name_taken(c: &Spec, cert: &str, e: Error) -> Error {
     if matches!(e.kind, ErrorKind::Conflict | ErrorKind::DeletedButRecoverable) {
         Error::new(
             ErrorKind::Conflict,
@@ -549,13 +549,7 @@ impl Core {
 
     /// Refuses changes through the keys or secrets API to the objects behind a certificate
     /// (Azure: 403 `KeyManagedByKeyVault` / `SecretManagedByKeyVault`).
-    pub(crate) async fn refuse_managed(
-        &self,
-        c: &Collection,
-        v: &VaultRecord,
-        name: &ObjectName,
-        op: &str,
-    ) -> Result<()> {
+    pub(crate) async fn refuse_managed(&self, c: &Spec, v: &VaultRecord, name: &ObjectName, op: &str) -> Result<()> {
         let lc = name.key();
         let live = self.read_json::<HeadRec<IgnoredAny>>(&c.head_key(&v.name, &lc)).await?;
         let head = match live {
@@ -573,7 +567,7 @@ impl Core {
     /// managed by this certificate.
     async fn stage_version<P: Serialize + Clone>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         name: &ObjectName,
         meta: &VersionMeta,
@@ -585,7 +579,7 @@ impl Core {
         let dk = c.deleted_key(&v.name, &lc);
         let (display, txn) = match self.read_json_versioned::<HeadRec<IgnoredAny>>(&hk).await? {
             Some((head, stamp)) => {
-                if c.live != CERTS.live && !head.latest.managed {
+                if c.heads != CERTS.heads && !head.latest.managed {
                     return Err(Error::new(
                         ErrorKind::Conflict,
                         format!(
@@ -1234,7 +1228,7 @@ impl Core {
     /// Moves `c/{name}` to deleted in `txn`; `None` when there is no live head.
     async fn stage_delete<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         lc: &str,
         info: DeletedInfo,
@@ -1257,7 +1251,7 @@ impl Core {
 
     async fn stage_recover<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         lc: &str,
         txn: BTxn,
@@ -1611,7 +1605,7 @@ impl Core {
     /// version. Returns how many certificates were renewed.
     pub async fn renew_due_certificates(&self) -> Result<usize> {
         let now = self.now();
-        let prefix = format!("{}/", CERTS.live);
+        let prefix = CERTS.heads.prefix.to_owned();
         let mut start = prefix.clone();
         let mut renewed = 0;
         loop {

@@ -130,10 +130,8 @@ impl Core {
     /// reloads the index when another node changed the authorization state (forgetting the
     /// cached vault settings too, since access policies live in the vault records).
     pub async fn sync_authorization(&self, force: bool) -> Result<()> {
-        if self.access.index.sync(&self.access.store, force).await?
-            && let Ok(mut v) = self.vaults.write()
-        {
-            v.clear();
+        if self.access.index.sync(&self.access.store, force).await? {
+            self.vaults.forget_all();
         }
         Ok(())
     }
