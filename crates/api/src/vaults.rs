@@ -37,7 +37,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                     enable_rbac_authorization: p.enable_rbac_authorization,
                     access_policies: p.access_policies,
                 };
-                info = core.update_vault_authorization(&info.name, u).await?;
+                info = core.access.update_permission_model(&info.name, u).await?;
             }
             Ok(json(StatusCode::CREATED, &info))
         }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
+use super::Access;
 use super::names::check_guid;
 use super::store::{GroupNameRec, MemberRec};
-use crate::Core;
 
 /// A group as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ fn member_key(group: &str, member: &str) -> String {
     format!("{group}/{member}")
 }
 
-impl Core {
+impl Access {
     pub async fn create_group(&self, display_name: &str, description: &str) -> Result<Group> {
         let name = display_name.trim();
         if name.is_empty() || name.len() > 120 || name.chars().any(char::is_control) {
@@ -47,7 +47,7 @@ impl Core {
             description: description.to_owned(),
             created: self.now(),
         };
-        let store = &self.access.store;
+        let store = &self.store;
         let name_key = name.to_lowercase();
         let txn = BTxn::new();
         let txn = store.group_names.put(
@@ -68,7 +68,7 @@ impl Core {
 
     /// A group by id or display name.
     pub async fn group(&self, id_or_name: &str) -> Result<Group> {
-        let store = &self.access.store;
+        let store = &self.store;
         if uuid::Uuid::parse_str(id_or_name).is_ok()
             && let Some(g) = store.groups.get::<Group>(&id_or_name.to_ascii_lowercase()).await?
         {
@@ -80,7 +80,7 @@ impl Core {
     }
 
     pub async fn list_groups(&self) -> Result<Vec<Group>> {
-        let rows = self.access.store.groups.scan_all::<Group>("").await?;
+        let rows = self.store.groups.scan_all::<Group>("").await?;
         let mut out: Vec<Group> = rows.into_iter().map(|(_, g)| g).collect();
         out.sort_by_key(|g| g.display_name.to_lowercase());
         Ok(out)
@@ -90,20 +90,20 @@ impl Core {
     /// assignments of deleted principals) but no longer reach anyone.
     pub async fn delete_group(&self, id_or_name: &str) -> Result<Group> {
         let g = self.group(id_or_name).await?;
-        let store = &self.access.store;
+        let store = &self.store;
         let txn = store.groups.delete(BTxn::new(), &g.id);
         let mut txn = store.group_names.delete(txn, &g.display_name.to_lowercase());
         for m in self.group_members(&g.id).await? {
             txn = store.group_members.delete(txn, &member_key(&g.id, &m));
         }
         store.barrier().commit(store.bump(txn)?).await?;
-        self.access.index.update(|i| i.remove_group(&g.id));
+        self.index.update(|i| i.remove_group(&g.id));
         Ok(g)
     }
 
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>> {
         let prefix = member_key(&group_id.to_ascii_lowercase(), "");
-        let keys = self.access.store.group_members.scan_keys(&prefix, &prefix, 100_000).await?;
+        let keys = self.store.group_members.scan_keys(&prefix, &prefix, 100_000).await?;
         Ok(keys.iter().filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)).collect())
     }
 
@@ -111,7 +111,7 @@ impl Core {
         let g = self.group(id_or_name).await?;
         check_guid("member object id", member)?;
         let member = member.to_ascii_lowercase();
-        let store = &self.access.store;
+        let store = &self.store;
         if store.groups.get::<Group>(&member).await?.is_some() {
             return Err(Error::bad(
                 "Groups do not nest: a member must be a user, service principal or managed identity.",
@@ -123,25 +123,25 @@ impl Core {
         let txn = store.groups.unchanged(BTxn::new(), &g.id, &stamp);
         let txn = store.group_members.put(txn, &member_key(&g.id, &member), &rec)?;
         store.barrier().commit(store.bump(txn)?).await?;
-        self.access.index.update(|i| i.add_member(&g.id, &member));
+        self.index.update(|i| i.add_member(&g.id, &member));
         Ok(g)
     }
 
     pub async fn remove_group_member(&self, id_or_name: &str, member: &str) -> Result<()> {
         let g = self.group(id_or_name).await?;
         let member = member.to_ascii_lowercase();
-        let store = &self.access.store;
+        let store = &self.store;
         let key = member_key(&g.id, &member);
         if !store.group_members.exists(&key).await? {
             return Err(Error::new(ErrorKind::NotFound, format!("'{member}' is not a member of this group.")));
         }
         store.barrier().commit(store.bump(store.group_members.delete(BTxn::new(), &key))?).await?;
-        self.access.index.update(|i| i.remove_member(&g.id, &member));
+        self.index.update(|i| i.remove_member(&g.id, &member));
         Ok(())
     }
 
     /// The groups `principal` belongs to by stored membership (from the index).
     pub fn groups_of(&self, principal: &str) -> Vec<String> {
-        self.access.index.groups_of(principal)
+        self.index.groups_of(principal)
     }
 }

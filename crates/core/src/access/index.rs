@@ -14,8 +14,8 @@ use std::time::Instant;
 use strongbox_authz::{Assignment, DenyAssignment, Index, RoleDefinition, builtin_roles};
 use strongbox_types::Result;
 
+use super::Access;
 use super::store::{AccessStore, AssignmentRec, MemberRec};
-use crate::Core;
 
 /// How often a node checks whether another node changed the authorization state.
 pub const SYNC_INTERVAL_MS: u64 = 1000;
@@ -125,12 +125,12 @@ impl IndexCache {
     }
 }
 
-impl Core {
+impl Access {
     /// Re-reads the generation token when the sync interval has passed (or `force`), and
     /// reloads the index when another node changed the authorization state (forgetting the
     /// cached vault settings too, since access policies live in the vault records).
     pub async fn sync_authorization(&self, force: bool) -> Result<()> {
-        if self.access.index.sync(&self.access.store, force).await? {
+        if self.index.sync(&self.store, force).await? {
             self.vaults.forget_all();
         }
         Ok(())
@@ -138,6 +138,6 @@ impl Core {
 
     /// Sets how often this node looks for changes made by other nodes (tests use 0).
     pub fn set_authorization_sync_interval(&self, ms: u64) {
-        self.access.index.interval_ms.store(ms, Ordering::Relaxed);
+        self.index.interval_ms.store(ms, Ordering::Relaxed);
     }
 }

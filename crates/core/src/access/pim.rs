@@ -5,8 +5,8 @@
 //! An activation is an ordinary role assignment carrying an end time. The decision compares
 //! that end time with the injected clock on every request, so expiry needs no background job;
 //! the record itself is removed (and the expiry recorded as a security event) by
-//! [`Core::pim_sweep`], which runs on every PIM call. Every request, approval, denial,
-//! activation, expiry and revocation is recorded with [`Core::security_event`].
+//! [`Access::pim_sweep`], which runs on every PIM call. Every request, approval, denial,
+//! activation, expiry and revocation is recorded with [`Access::security_event`].
 //!
 //! Storage: PIM_ELIGIBLE `{id}`, PIM_REQUESTS `{request id}`.
 
@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Change, Step};
 use strongbox_types::{Error, ErrorKind, Result};
 
+use super::Access;
 use super::names::{check_guid, check_scope};
-use crate::{Core, Principal, SecurityEvent};
+use crate::{Principal, SecurityEvent};
 
 /// Longest activation an eligibility may allow (Azure's limit is 24 hours).
 pub const MAX_ACTIVATION_SECS: i64 = 24 * 3600;
@@ -86,7 +87,7 @@ fn ended_assignment(r: &ActivationRequest) -> Option<&str> {
     }
 }
 
-impl Core {
+impl Access {
     fn is_or_member(&self, p: &Principal, who: &str) -> bool {
         p.object_id.eq_ignore_ascii_case(who) || self.groups_of(&p.object_id).iter().any(|g| g == who)
     }
@@ -114,19 +115,19 @@ impl Core {
             approvers: e.approvers.iter().map(|a| a.to_ascii_lowercase()).collect(),
             ..e
         };
-        let views = &self.access.store.pim_eligible;
+        let views = &self.store.pim_eligible;
         let txn = self.pin_role(views.put(BTxn::new(), &rec.id, &rec)?, &rec.role_id, &rec.scope).await?;
         views.commit(txn).await?;
         Ok(rec)
     }
 
     pub async fn list_eligible_assignments(&self) -> Result<Vec<EligibleAssignment>> {
-        let rows = self.access.store.pim_eligible.scan_all::<EligibleAssignment>("").await?;
+        let rows = self.store.pim_eligible.scan_all::<EligibleAssignment>("").await?;
         Ok(rows.into_iter().map(|(_, e)| e).collect())
     }
 
     pub async fn delete_eligible_assignment(&self, id: &str) -> Result<EligibleAssignment> {
-        let views = &self.access.store.pim_eligible;
+        let views = &self.store.pim_eligible;
         let id = id.to_ascii_lowercase();
         let e: EligibleAssignment = views
             .get(&id)
@@ -140,7 +141,7 @@ impl Core {
 
     async fn event(&self, kind: &str, outcome: &str, actor: &str, r: &ActivationRequest) {
         let detail = format!("role={} scope={} duration={}s", r.role_id, r.scope, r.duration);
-        self.security_event(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
+        self.log.record(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
     }
 
     /// `strongbox role activate`: the caller asks to activate `role` at `scope`.
@@ -225,7 +226,7 @@ impl Core {
                 "An activation of this role at this scope is already active or pending (RoleAssignmentExists).",
             ));
         }
-        let views = &self.access.store.pim_requests;
+        let views = &self.store.pim_requests;
         views.commit(views.put(views.absent(BTxn::new(), &req.id), &req.id, &req)?).await?;
         self.event("role.activation.request", "success", &p.object_id, &req).await;
         if !eligible.approval_required {
@@ -238,7 +239,6 @@ impl Core {
     async fn activate(&self, id: &str, approver: Option<&str>) -> Result<ActivationRequest> {
         // claim the request first, so two approvers cannot both activate it
         let r = self
-            .access
             .store
             .pim_requests
             .update(id, changed_concurrently, |r: Option<ActivationRequest>| {
@@ -275,7 +275,7 @@ impl Core {
         id: &str,
         f: impl Fn(&mut ActivationRequest) -> Result<()>,
     ) -> Result<ActivationRequest> {
-        let store = &self.access.store;
+        let store = &self.store;
         let (id, f) = (&id.to_ascii_lowercase(), &f);
         let r = store
             .barrier()
@@ -291,13 +291,13 @@ impl Core {
             })
             .await?;
         if let Some(a) = ended_assignment(&r) {
-            self.access.index.update(|i| i.remove(a));
+            self.index.update(|i| i.remove(a));
         }
         Ok(r)
     }
 
     async fn approver_check(&self, p: &Principal, id: &str) -> Result<ActivationRequest> {
-        let store = &self.access.store;
+        let store = &self.store;
         let r: ActivationRequest = store.pim_requests.get(&id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
         let e: Option<EligibleAssignment> = store.pim_eligible.get(&r.eligible_id).await?;
         let approvers = e.map(|e| e.approvers).unwrap_or_default();
@@ -348,7 +348,7 @@ impl Core {
     pub async fn revoke_activation(&self, p: &Principal, id: &str) -> Result<ActivationRequest> {
         self.pim_sweep().await?;
         let r: ActivationRequest =
-            self.access.store.pim_requests.get(&id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
+            self.store.pim_requests.get(&id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
         if !r.principal_id.eq_ignore_ascii_case(&p.object_id) {
             self.authorize(p, MANAGE, &r.scope)?;
         }
@@ -371,7 +371,7 @@ impl Core {
     }
 
     async fn list_activation_requests_all(&self) -> Result<Vec<ActivationRequest>> {
-        let rows = self.access.store.pim_requests.scan_all::<ActivationRequest>("").await?;
+        let rows = self.store.pim_requests.scan_all::<ActivationRequest>("").await?;
         let mut out: Vec<ActivationRequest> = rows.into_iter().map(|(_, r)| r).collect();
         out.sort_by_key(|r| r.requested);
         Ok(out)

@@ -9,10 +9,11 @@ use strongbox_authz::{Assignment, Decision, DenyAssignment, EVERYONE};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
+use super::Access;
 use super::access_policies::AccessPolicyCheck;
 use super::names::{check_guid, check_patterns, check_scope, normalize_scope, role_id_of};
 use super::store::AssignmentRec;
-use crate::{Core, Principal};
+use crate::Principal;
 
 /// A new deny assignment.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +31,7 @@ fn assignment_not_found() -> Error {
     Error::new(ErrorKind::RoleAssignmentNotFound, "The role assignment was not found.")
 }
 
-impl Core {
+impl Access {
     /// Allows or refuses `action` on `resource` (an absolute scope) for `p`, by RBAC.
     pub fn authorize(&self, p: &Principal, action: &str, resource: &str) -> Result<Option<String>> {
         self.authorize_for_role(p, action, resource, None)
@@ -45,7 +46,6 @@ impl Core {
     ) -> Result<Option<String>> {
         let now = self.now();
         let decision = self
-            .access
             .index
             .read(|idx| idx.decide_with_groups(&p.object_id, &p.token_groups, action, resource, now, target_role))
             .unwrap_or(Decision::Deny);
@@ -82,7 +82,7 @@ impl Core {
             tracing::warn!(error = %e.message, "authorization state not refreshed");
         }
         if let Some(check) = policy
-            && let Ok(v) = self.vault(check.vault).await
+            && let Ok(v) = self.vaults.record(check.vault).await
             && !v.enable_rbac_authorization
         {
             return self.check_access_policy(&v, p, &check).map(|()| None);
@@ -131,7 +131,7 @@ impl Core {
             expires,
             activation,
         };
-        let store = &self.access.store;
+        let store = &self.store;
         let views = &store.role_assignments;
         let txn = views.put(views.absent(BTxn::new(), &rec.id), &rec.id, &rec)?;
         let txn = self.pin_role(txn, &role_id, &rec.scope).await?;
@@ -144,12 +144,12 @@ impl Core {
         })?;
         let a = Assignment::from(rec);
         let added = a.clone();
-        self.access.index.update(|i| i.add(added));
+        self.index.update(|i| i.add(added));
         Ok(a)
     }
 
     pub async fn get_role_assignment(&self, id: &str) -> Result<Assignment> {
-        let views = &self.access.store.role_assignments;
+        let views = &self.store.role_assignments;
         let rec: AssignmentRec = views.get(&id.to_ascii_lowercase()).await?.ok_or_else(assignment_not_found)?;
         Ok(rec.into())
     }
@@ -166,7 +166,7 @@ impl Core {
         let scope = normalize_scope(scope);
         let now = self.now();
         let mut out = Vec::new();
-        for (_, a) in self.access.store.role_assignments.scan_all::<AssignmentRec>("").await? {
+        for (_, a) in self.store.role_assignments.scan_all::<AssignmentRec>("").await? {
             let a = Assignment::from(a);
             if strongbox_authz::covers(&scope, &a.scope) && a.expires.is_none_or(|e| now < e) {
                 out.push(a);
@@ -177,9 +177,9 @@ impl Core {
 
     pub async fn delete_role_assignment(&self, id: &str) -> Result<Assignment> {
         let a = self.get_role_assignment(id).await?;
-        let store = &self.access.store;
+        let store = &self.store;
         store.barrier().commit(store.bump(store.role_assignments.delete(BTxn::new(), &a.id))?).await?;
-        self.access.index.update(|i| i.remove(&a.id));
+        self.index.update(|i| i.remove(&a.id));
         Ok(a)
     }
 
@@ -215,16 +215,15 @@ impl Core {
             not_data_actions: d.not_data_actions,
             scope: check_scope(&d.scope)?,
         };
-        let store = &self.access.store;
+        let store = &self.store;
         store.barrier().commit(store.bump(store.deny_assignments.put(BTxn::new(), &deny.id, &deny)?)?).await?;
         let added = deny.clone();
-        self.access.index.update(|i| i.add_deny(added));
+        self.index.update(|i| i.add_deny(added));
         Ok(deny)
     }
 
     pub async fn get_deny_assignment(&self, id: &str) -> Result<DenyAssignment> {
-        self.access
-            .store
+        self.store
             .deny_assignments
             .get(&id.to_ascii_lowercase())
             .await?
@@ -232,15 +231,15 @@ impl Core {
     }
 
     pub async fn list_deny_assignments(&self) -> Result<Vec<DenyAssignment>> {
-        let rows = self.access.store.deny_assignments.scan_all::<DenyAssignment>("").await?;
+        let rows = self.store.deny_assignments.scan_all::<DenyAssignment>("").await?;
         Ok(rows.into_iter().map(|(_, d)| d).collect())
     }
 
     pub async fn delete_deny_assignment(&self, id: &str) -> Result<DenyAssignment> {
         let d = self.get_deny_assignment(id).await?;
-        let store = &self.access.store;
+        let store = &self.store;
         store.barrier().commit(store.bump(store.deny_assignments.delete(BTxn::new(), &d.id))?).await?;
-        self.access.index.update(|i| i.remove_deny(&d.id));
+        self.index.update(|i| i.remove_deny(&d.id));
         Ok(d)
     }
 }

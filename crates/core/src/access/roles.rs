@@ -6,9 +6,10 @@ use strongbox_authz::{RoleDefinition, builtin_roles};
 use strongbox_barrier::{BTxn, Step};
 use strongbox_types::{Error, ErrorKind, Result};
 
+use super::Access;
 use super::names::{check_guid, check_patterns, check_scope, normalize_scope, role_id_of};
 use super::store::AssignmentRec;
-use crate::{Core, Principal};
+use crate::Principal;
 
 /// What writing a custom role needs at each scope it touches.
 pub const ROLE_DEFINITION_WRITE: &str = "Microsoft.KeyVault/vaults/roleDefinitions/write/action";
@@ -39,10 +40,10 @@ fn is_builtin(id: &str) -> bool {
     builtin_roles().iter().any(|r| r.id == id)
 }
 
-impl Core {
+impl Access {
     pub fn role_definitions(&self) -> Vec<RoleDefinition> {
         let mut out = builtin_roles();
-        let custom = self.access.index.read(|idx| {
+        let custom = self.index.read(|idx| {
             let mut custom: Vec<RoleDefinition> = idx.roles().filter(|r| !r.built_in).cloned().collect();
             custom.sort_by(|a, b| a.name.cmp(&b.name));
             custom
@@ -56,7 +57,7 @@ impl Core {
         if let Some(r) = builtin_roles().into_iter().find(|r| r.id == id) {
             return Ok(r);
         }
-        self.access.store.role_definitions.get::<RoleDefinition>(&id).await?.ok_or_else(not_found)
+        self.store.role_definitions.get::<RoleDefinition>(&id).await?.ok_or_else(not_found)
     }
 
     /// Finds a role by id or (case-insensitive) name.
@@ -82,19 +83,19 @@ impl Core {
                 .any(|s| strongbox_authz::covers(s, scope) || strongbox_authz::covers(scope, s))
     }
 
-    /// A role definition as seen through `scope` ([`Core::role_visible_at`]); 404 otherwise.
+    /// A role definition as seen through `scope` ([`Access::role_visible_at`]); 404 otherwise.
     pub async fn role_definition_at(&self, scope: &str, id: &str) -> Result<RoleDefinition> {
         let r = self.role_definition(id).await?;
         if Self::role_visible_at(&r, scope) { Ok(r) } else { Err(not_found()) }
     }
 
     /// Creates or replaces a custom role. Returns the stored definition. No caller check: for
-    /// callers acting on a principal's behalf use [`Core::put_role_definition_as`].
+    /// callers acting on a principal's behalf use [`Access::put_role_definition_as`].
     pub async fn put_role_definition(&self, id: &str, def: NewRoleDefinition) -> Result<RoleDefinition> {
         self.write_role_definition(id, def, None).await
     }
 
-    /// [`Core::put_role_definition`] for principal `p`, who needs
+    /// [`Access::put_role_definition`] for principal `p`, who needs
     /// [`ROLE_DEFINITION_WRITE`] at every scope the role is or becomes assignable to and at
     /// every scope where it is assigned (or eligible): a custom role is shared by every scope it
     /// is assignable to, so a right over one of them alone must not change what it grants in
@@ -111,7 +112,7 @@ impl Core {
     /// Scopes where role `id` is assigned (including activations) or eligible, from storage.
     async fn role_use_scopes(&self, id: &str) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for (_, a) in self.access.store.role_assignments.scan_all::<AssignmentRec>("").await? {
+        for (_, a) in self.store.role_assignments.scan_all::<AssignmentRec>("").await? {
             if a.role_id == id {
                 out.push(a.scope);
             }
@@ -174,7 +175,7 @@ impl Core {
                 format!("A role definition named '{name}' already exists (RoleDefinitionWithSameNameExists)."),
             ));
         }
-        let store = &self.access.store;
+        let store = &self.store;
         let (id, def, asked) = (&id, &def, &asked);
         let role = store
             .barrier()
@@ -226,17 +227,17 @@ impl Core {
             })
             .await?;
         let stored = role.clone();
-        self.access.index.update(|i| i.upsert_role(stored));
+        self.index.update(|i| i.upsert_role(stored));
         Ok(role)
     }
 
     /// Deletes a custom role; refused while any assignment (or eligible assignment) uses it.
-    /// No caller check: see [`Core::delete_role_definition_as`].
+    /// No caller check: see [`Access::delete_role_definition_as`].
     pub async fn delete_role_definition(&self, id: &str) -> Result<RoleDefinition> {
         self.remove_role_definition(id, None).await
     }
 
-    /// [`Core::delete_role_definition`] for principal `p`, who needs
+    /// [`Access::delete_role_definition`] for principal `p`, who needs
     /// [`ROLE_DEFINITION_DELETE`] at every scope the role is assignable to (and assigned at).
     pub async fn delete_role_definition_as(&self, p: &Principal, id: &str) -> Result<RoleDefinition> {
         self.remove_role_definition(id, Some(p)).await
@@ -247,7 +248,7 @@ impl Core {
         if is_builtin(&id) {
             return Err(Error::bad("Built-in role definitions cannot be deleted."));
         }
-        let store = &self.access.store;
+        let store = &self.store;
         let id = &id;
         let role = store
             .barrier()
@@ -274,7 +275,7 @@ impl Core {
                 Ok(Step::Commit(txn, role))
             })
             .await?;
-        self.access.index.update(|i| i.remove_role(id));
+        self.index.update(|i| i.remove_role(id));
         Ok(role)
     }
 
@@ -286,7 +287,7 @@ impl Core {
         if is_builtin(role_id) {
             return Ok(txn);
         }
-        let views = &self.access.store.role_definitions;
+        let views = &self.store.role_definitions;
         let Some((role, stamp)) = views.get_versioned::<RoleDefinition>(role_id).await? else {
             return Err(Error::bad(format!("The role definition '{role_id}' does not exist.")));
         };
