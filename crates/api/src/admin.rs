@@ -19,7 +19,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::DenyAssignment;
-use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, Principal, VaultAuthUpdate};
+use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate, Principal};
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::http::{Ctx, json as reply, parse_json};
@@ -287,48 +287,49 @@ pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option
     match route {
         AdminRoute::VaultUpdate(name) => {
             let b: VaultPatch = parse_json(body)?;
-            let u = VaultAuthUpdate {
+            let u = PermissionModelUpdate {
                 enable_rbac_authorization: b.enable_rbac_authorization,
                 access_policies: b.access_policies,
             };
-            Ok(ok(&core.update_vault_authorization(&name, u).await?))
+            Ok(ok(&core.access.update_permission_model(&name, u).await?))
         }
         AdminRoute::PutAccessPolicy(vault, oid) => {
             let b: PolicyBody = parse_json(body)?;
             let pm = b.permissions;
             let info = core
+                .access
                 .set_access_policy(&vault, &oid, b.application_id.as_deref(), pm.keys, pm.secrets, pm.certificates)
                 .await?;
             Ok(ok(&info))
         }
         AdminRoute::DeleteAccessPolicy(vault, oid) => {
-            Ok(ok(&core.delete_access_policy(&vault, &oid, ctx.q("applicationId")).await?))
+            Ok(ok(&core.access.delete_access_policy(&vault, &oid, ctx.q("applicationId")).await?))
         }
-        AdminRoute::GroupList => Ok(ok(&json!({ "value": core.list_groups().await? }))),
+        AdminRoute::GroupList => Ok(ok(&json!({ "value": core.access.list_groups().await? }))),
         AdminRoute::GroupCreate => {
             let b: GroupBody = parse_json(body)?;
-            let g = core.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
+            let g = core.access.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
             Ok(reply(StatusCode::CREATED, &g))
         }
-        AdminRoute::GroupGet(g) => Ok(ok(&core.group(&g).await?)),
-        AdminRoute::GroupDelete(g) => Ok(ok(&core.delete_group(&g).await?)),
+        AdminRoute::GroupGet(g) => Ok(ok(&core.access.group(&g).await?)),
+        AdminRoute::GroupDelete(g) => Ok(ok(&core.access.delete_group(&g).await?)),
         AdminRoute::GroupMembers(g) => {
-            let g = core.group(&g).await?;
-            Ok(ok(&json!({ "value": core.group_members(&g.id).await? })))
+            let g = core.access.group(&g).await?;
+            Ok(ok(&json!({ "value": core.access.group_members(&g.id).await? })))
         }
         AdminRoute::GroupMemberAdd(g, m) => {
-            let g = core.add_group_member(&g, &m).await?;
+            let g = core.access.add_group_member(&g, &m).await?;
             Ok(ok(&json!({ "group": g.id, "member": m.to_ascii_lowercase() })))
         }
         AdminRoute::GroupMemberRemove(g, m) => {
-            core.remove_group_member(&g, &m).await?;
+            core.access.remove_group_member(&g, &m).await?;
             Ok(crate::http::empty(StatusCode::NO_CONTENT))
         }
         AdminRoute::DenyList => {
-            let v: Vec<Value> = core.list_deny_assignments().await?.iter().map(deny_json).collect();
+            let v: Vec<Value> = core.access.list_deny_assignments().await?.iter().map(deny_json).collect();
             Ok(ok(&json!({ "value": v })))
         }
-        AdminRoute::DenyGet(id) => Ok(ok(&deny_json(&core.get_deny_assignment(&id).await?))),
+        AdminRoute::DenyGet(id) => Ok(ok(&deny_json(&core.access.get_deny_assignment(&id).await?))),
         AdminRoute::DenyPut(id) => {
             let b: DenyBody = parse_json(body)?;
             let d = NewDenyAssignment {
@@ -340,16 +341,21 @@ pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option
                 not_data_actions: b.not_data_actions,
                 scope: need(b.scope, "scope")?,
             };
-            Ok(reply(StatusCode::CREATED, &deny_json(&core.put_deny_assignment(&id, d).await?)))
+            Ok(reply(StatusCode::CREATED, &deny_json(&core.access.put_deny_assignment(&id, d).await?)))
         }
-        AdminRoute::DenyDelete(id) => Ok(ok(&deny_json(&core.delete_deny_assignment(&id).await?))),
-        AdminRoute::EligibleList => Ok(ok(&json!({ "value": core.list_eligible_assignments().await? }))),
+        AdminRoute::DenyDelete(id) => Ok(ok(&deny_json(&core.access.delete_deny_assignment(&id).await?))),
+        AdminRoute::EligibleList => Ok(ok(&json!({ "value": core.access.list_eligible_assignments().await? }))),
         AdminRoute::EligiblePut(id) => {
             let b: EligibleBody = parse_json(body)?;
-            let role = core.resolve_role_id(&need(b.role_definition_id, "roleDefinitionId")?).await?;
+            let role = core.access.resolve_role_id(&need(b.role_definition_id, "roleDefinitionId")?).await?;
             let scope = need(b.scope, "scope")?;
             // the same condition as a permanent assignment (Data Access Administrator)
-            core.authorize_role_write(p, ASSIGN_WRITE, &strongbox_core::rbac::normalize_scope(&scope), &role)?;
+            core.access.authorize_role_write(
+                p,
+                ASSIGN_WRITE,
+                &strongbox_core::access::normalize_scope(&scope),
+                &role,
+            )?;
             let e = EligibleAssignment {
                 id: id.clone(),
                 principal_id: need(b.principal_id, "principalId")?,
@@ -361,21 +367,21 @@ pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option
                 approval_required: b.approval_required,
                 approvers: b.approvers,
             };
-            Ok(reply(StatusCode::CREATED, &core.put_eligible_assignment(&id, e).await?))
+            Ok(reply(StatusCode::CREATED, &core.access.put_eligible_assignment(&id, e).await?))
         }
-        AdminRoute::EligibleDelete(id) => Ok(ok(&core.delete_eligible_assignment(&id).await?)),
-        AdminRoute::ActivationList => Ok(ok(&json!({ "value": core.list_activation_requests(p).await? }))),
+        AdminRoute::EligibleDelete(id) => Ok(ok(&core.access.delete_eligible_assignment(&id).await?)),
+        AdminRoute::ActivationList => Ok(ok(&json!({ "value": core.access.list_activation_requests(p).await? }))),
         AdminRoute::ActivationCreate => {
             let b: ActivationBody = parse_json(body)?;
             let role = need(b.role_definition_id, "roleDefinitionId")?;
             let scope = need(b.scope, "scope")?;
             let secs = duration(b.duration, "duration")?;
-            let r = core.request_activation(p, &role, &scope, secs, &b.justification).await?;
+            let r = core.access.request_activation(p, &role, &scope, secs, &b.justification).await?;
             Ok(reply(StatusCode::CREATED, &r))
         }
-        AdminRoute::ActivationApprove(id) => Ok(ok(&core.approve_activation(p, &id).await?)),
-        AdminRoute::ActivationDeny(id) => Ok(ok(&core.deny_activation(p, &id).await?)),
-        AdminRoute::ActivationRevoke(id) => Ok(ok(&core.revoke_activation(p, &id).await?)),
+        AdminRoute::ActivationApprove(id) => Ok(ok(&core.access.approve_activation(p, &id).await?)),
+        AdminRoute::ActivationDeny(id) => Ok(ok(&core.access.deny_activation(p, &id).await?)),
+        AdminRoute::ActivationRevoke(id) => Ok(ok(&core.access.revoke_activation(p, &id).await?)),
     }
 }
 

@@ -174,7 +174,7 @@ async fn serve(
     let route = route?;
     if !route.self_authorized() {
         let policy = crate::policies::policy_check(&route, &ctx.vault);
-        ctx.st.core.authorize_request(principal, route.data_action(), &route.scope(&ctx.vault), policy).await?;
+        ctx.st.core.access.authorize_request(principal, route.data_action(), &route.scope(&ctx.vault), policy).await?;
     }
     strongbox_wire::check_api_version(ctx.q("api-version"))?;
     let body = match body.take() {

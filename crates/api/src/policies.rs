@@ -3,7 +3,7 @@
 //! when the vault has `enableRbacAuthorization = false`. Management routes (vaults, RBAC API,
 //! directory, groups, PIM) have none: they are always authorised by RBAC.
 
-use strongbox_core::{PolicyArea, PolicyCheck};
+use strongbox_core::{AccessPolicyArea as PolicyArea, AccessPolicyCheck as PolicyCheck};
 
 use crate::certificates::CertRoute;
 use crate::routes::{KeyOp, Route};

@@ -5,7 +5,7 @@
 //! Role definitions are deployment-wide records, each shown through the vaults it is assignable
 //! in (`assignableScopes` `/` = every vault); writing or deleting one needs the right at every
 //! scope it is, or becomes, assignable to and wherever it is assigned (see
-//! `Core::put_role_definition_as`). Assignment scopes are relative to the vault the request is
+//! `Access::put_role_definition_as`). Assignment scopes are relative to the vault the request is
 //! sent to (`/` = the vault, `/secrets/{name}` = one secret), and an assignment is found by id
 //! only through a scope that contains it.
 
@@ -15,7 +15,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::{Assignment, RoleDefinition};
-use strongbox_core::{Core, NewRoleDefinition, Principal};
+use strongbox_core::{Access, NewRoleDefinition, Principal};
 use strongbox_types::Error;
 
 use crate::http::{Ctx, json as reply, parse_json};
@@ -138,9 +138,10 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
             let name = filter_eq(ctx.q("$filter"), "roleName");
             let abs = absolute_scope(vault, &scope);
             let value: Vec<Value> = core
+                .access
                 .role_definitions()
                 .iter()
-                .filter(|r| Core::role_visible_at(r, &abs))
+                .filter(|r| Access::role_visible_at(r, &abs))
                 .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
                 .map(definition)
                 .collect();
@@ -148,7 +149,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
         }
         Route::RoleDefinitions(scope, Some(name)) => {
             let abs = absolute_scope(vault, &scope);
-            Ok(reply(StatusCode::OK, &definition(&core.role_definition_at(&abs, &name).await?)))
+            Ok(reply(StatusCode::OK, &definition(&core.access.role_definition_at(&abs, &name).await?)))
         }
         Route::PutRoleDefinition(scope, name) => {
             if absolute_scope(vault, &scope) != format!("/vaults/{vault}") {
@@ -179,19 +180,19 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
                     .collect(),
             };
             // the caller needs the right at every scope the role is, or becomes, assignable to
-            let r = core.put_role_definition_as(p, &name, def).await?;
+            let r = core.access.put_role_definition_as(p, &name, def).await?;
             Ok(reply(StatusCode::CREATED, &definition(&r)))
         }
         Route::DeleteRoleDefinition(scope, name) => {
             // a role not visible through this vault is "not found" here
-            core.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
-            Ok(reply(StatusCode::OK, &definition(&core.delete_role_definition_as(p, &name).await?)))
+            core.access.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
+            Ok(reply(StatusCode::OK, &definition(&core.access.delete_role_definition_as(p, &name).await?)))
         }
         Route::ListRoleAssignments(scope) => {
             let principal = filter_eq(ctx.q("$filter"), "principalId");
             let at_scope = ctx.q("$filter").is_some_and(|f| f.to_ascii_lowercase().contains("atscope()"));
             let abs = absolute_scope(vault, &scope);
-            let list = core.list_role_assignments(&abs).await?;
+            let list = core.access.list_role_assignments(&abs).await?;
             let value: Vec<Value> = list
                 .iter()
                 .filter(|a| principal.is_none_or(|pid| a.principal_id.eq_ignore_ascii_case(pid)))
@@ -201,7 +202,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
             Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
         }
         Route::GetRoleAssignment(scope, name) => {
-            let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
+            let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
             Ok(reply(StatusCode::OK, &assignment(vault, &a)))
         }
         Route::PutRoleAssignment(scope, name) => {
@@ -212,15 +213,15 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Byte
             let principal = props.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
             let abs = absolute_scope(vault, &scope);
             // the central check allowed the action; the role condition needs the body's role
-            core.authorize_role_write(p, WRITE, &abs, &role)?;
-            let a = core.create_role_assignment(&name, &principal, &role, &abs).await?;
+            core.access.authorize_role_write(p, WRITE, &abs, &role)?;
+            let a = core.access.create_role_assignment(&name, &principal, &role, &abs).await?;
             Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
         }
         Route::DeleteRoleAssignment(scope, name) => {
             // only an assignment within the request's scope (so within this vault) is found
-            let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
-            core.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
-            Ok(reply(StatusCode::OK, &assignment(vault, &core.delete_role_assignment(&a.id).await?)))
+            let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
+            core.access.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
+            Ok(reply(StatusCode::OK, &assignment(vault, &core.access.delete_role_assignment(&a.id).await?)))
         }
         other => Err(Error::internal(format!("route {other:?} is not an RBAC route"))),
     }

@@ -33,11 +33,11 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 .await?;
             // new vaults use RBAC unless the request says otherwise (then a second write)
             if p.enable_rbac_authorization == Some(false) || p.access_policies.is_some() {
-                let u = strongbox_core::VaultAuthUpdate {
+                let u = strongbox_core::PermissionModelUpdate {
                     enable_rbac_authorization: p.enable_rbac_authorization,
                     access_policies: p.access_policies,
                 };
-                info = core.update_vault_authorization(&info.name, u).await?;
+                info = core.access.update_permission_model(&info.name, u).await?;
             }
             Ok(json(StatusCode::CREATED, &info))
         }

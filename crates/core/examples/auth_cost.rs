@@ -65,11 +65,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let p = core.authenticate(token.expose()).await.map_err(|e| e.0)?;
     let action = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
     let scope = "/vaults/default/secrets/hot";
-    let allowed = core.authorize(&p, action, scope).is_ok();
+    let allowed = core.access.authorize(&p, action, scope).is_ok();
     let start = Instant::now();
     for _ in 0..n {
         let p = core.authenticate(token.expose()).await.map_err(|e| e.0)?;
-        let _ = core.authorize(&p, action, scope);
+        let _ = core.access.authorize(&p, action, scope);
     }
     per_op(&format!("cached validation + RBAC decision (allowed: {allowed})"), n, start);
     Ok(())

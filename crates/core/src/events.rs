@@ -1,18 +1,20 @@
 //! Security events: sign-ins, credential changes, role activations. Each event is written as a
 //! structured `tracing` record on the `strongbox::security` target and kept, sealed like every
 //! other record, under `events/sec/`, so tests and operators can list them. The audit issue
-//! will replace this sink with the tamper-evident log; callers only use [`Core::security_event`].
+//! will replace this sink with the tamper-evident log; callers only use [`SecurityLog::record`]
+//! (or [`Core::security_event`], which forwards to it).
 //!
 //! An event never carries a credential, assertion, token or secret value: only ids, names and
 //! a stable reason code.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
-use strongbox_types::Result;
+use strongbox_barrier::keyspace::SECURITY_EVENTS;
+use strongbox_barrier::{BTxn, Barrier, View};
+use strongbox_types::{Clock, Result};
 
-use crate::{Core, decode, encode};
-
-const PREFIX: &str = "events/sec/";
+use crate::Core;
 
 /// One recorded security event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,11 +46,29 @@ impl SecurityEvent {
     }
 }
 
-impl Core {
+/// Where security events are recorded (the SECURITY_EVENTS area). Cheap to clone: services
+/// that record events hold their own copy.
+#[derive(Clone)]
+pub struct SecurityLog {
+    view: View,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SecurityLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityLog").field("view", &self.view).finish_non_exhaustive()
+    }
+}
+
+impl SecurityLog {
+    pub(crate) fn new(barrier: Arc<Barrier>, clock: Arc<dyn Clock>) -> Self {
+        Self { view: View::new(barrier, SECURITY_EVENTS), clock }
+    }
+
     /// Records `ev` (its time is set here). A failure to persist is logged and swallowed: a
     /// sign-in must not fail because the event store is unavailable.
-    pub async fn security_event(&self, mut ev: SecurityEvent) {
-        ev.time = self.now();
+    pub async fn record(&self, mut ev: SecurityEvent) {
+        ev.time = self.clock.now();
         tracing::info!(
             target: "strongbox::security",
             kind = %ev.kind,
@@ -62,9 +82,9 @@ impl Core {
             Ok(r) => strongbox_crypto::hex(&r),
             Err(_) => return,
         };
-        let key = format!("{PREFIX}{:016x}-{id}", ev.time.max(0));
-        let stored = match encode(&ev) {
-            Ok(b) => self.barrier.commit(BTxn::new().put(&key, b)).await,
+        let rel = format!("{:016x}-{id}", ev.time.max(0));
+        let stored = match self.view.put(BTxn::new(), &rel, &ev) {
+            Ok(txn) => self.view.commit(txn).await,
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
@@ -73,9 +93,20 @@ impl Core {
     }
 
     /// Events at or after `since` (oldest first), at most `limit`.
+    pub async fn list(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
+        let start = format!("{:016x}", since.max(0));
+        Ok(self.view.scan("", &start, limit).await?.into_iter().map(|(_, ev)| ev).collect())
+    }
+}
+
+impl Core {
+    /// Records `ev` in the security log (see [`SecurityLog::record`]).
+    pub async fn security_event(&self, ev: SecurityEvent) {
+        self.security_log.record(ev).await;
+    }
+
+    /// Events at or after `since` (oldest first), at most `limit`.
     pub async fn security_events(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
-        let start = format!("{PREFIX}{:016x}", since.max(0));
-        let rows = self.barrier.scan_prefix(PREFIX, &start, limit).await?;
-        rows.iter().map(|(k, v)| decode::<SecurityEvent>(k, v)).collect()
+        self.security_log.list(since, limit).await
     }
 }

@@ -380,10 +380,15 @@ fn internal(_: Error) -> OAuthError {
     OAuthError::new(500, "temporarily_unavailable", "The token service failed; retry.")
 }
 
+/// The issuer of the tokens of `tenant` (`{authority}/{tenant}/v2.0`, as Entra v2 tokens).
+pub(crate) fn issuer_of(cfg: &crate::CoreConfig, tenant: &str) -> String {
+    format!("{}/{}/v2.0", cfg.authority(), tenant)
+}
+
 impl Core {
     /// The issuer of our tokens (`{authority}/{tenant}/v2.0`, as Entra v2 tokens).
     pub fn issuer(&self) -> String {
-        format!("{}/{}/v2.0", self.cfg.authority(), self.ident.tenant_id)
+        issuer_of(&self.cfg, &self.ident.tenant_id)
     }
 
     /// The token endpoint (the audience of client assertions).
@@ -409,7 +414,9 @@ impl Core {
         let rec = BootstrapRec { admin_object_id: sp.object_id.clone(), client_id: sp.client_id.clone() };
         self.barrier.commit(BTxn::new().absent(BOOTSTRAP_PATH).put(BOOTSTRAP_PATH, encode(&rec)?)).await?;
         let assignment = uuid::Uuid::new_v4().to_string();
-        self.create_role_assignment(&assignment, &sp.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/").await?;
+        self.access
+            .create_role_assignment(&assignment, &sp.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/")
+            .await?;
         Ok(Some(BootstrapCredential {
             tenant_id: self.ident.tenant_id.clone(),
             client_id: sp.client_id,
@@ -786,7 +793,7 @@ impl Core {
         prefix: &str,
         pick: impl Fn(&T) -> bool,
     ) -> Result<Option<T>> {
-        for (k, v) in crate::rbac::scan_all(&self.barrier, prefix).await? {
+        for (k, v) in crate::scan_all(&self.barrier, prefix).await? {
             let r: T = decode(&k, &v)?;
             if pick(&r) {
                 return Ok(Some(r));

@@ -175,7 +175,11 @@ async fn tokens_are_validated() {
     let good = c.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
     let p = c.authenticate(good.access_token.expose()).await.unwrap();
     assert_eq!(p.app_id, app);
-    assert_eq!(c.authorize(&p, "x", "y").unwrap_err().kind, ErrorKind::Forbidden, "only the bootstrap admin may act");
+    assert_eq!(
+        c.access.authorize(&p, "x", "y").unwrap_err().kind,
+        ErrorKind::Forbidden,
+        "only the bootstrap admin may act"
+    );
     assert_eq!(
         c.issue_token(&tenant, &req("wrong", "https://vault.localhost:8443/.default")).await.unwrap_err().error,
         "invalid_client"

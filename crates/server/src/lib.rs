@@ -434,7 +434,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             }
             // ended just-in-time activations: records removed, expiry recorded as a security event
             // (decisions already stopped honouring them at their end time)
-            match purge_core.pim_sweep().await {
+            match purge_core.access.pim_sweep().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
                 Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),

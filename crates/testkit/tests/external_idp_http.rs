@@ -390,7 +390,7 @@ async fn corporate_idp_group_claims_map_to_strongbox_groups() {
     assert_eq!(r.body["value"], "d");
     let p = t.s.running.core.authenticate(&tok).await.unwrap();
     assert_eq!(p.token_groups, vec![gid.clone()]);
-    assert!(t.s.running.core.groups_of(&p.object_id).is_empty(), "no stored membership is created");
+    assert!(t.s.running.core.access.groups_of(&p.object_id).is_empty(), "no stored membership is created");
     // a single string works too
     assert_eq!(t.get_secret("design-doc", &with_groups(json!(IDP_ENG), T0 + 3599)).await.status, 200);
     // the same person without the group claim, or with values that are not in the map (the local

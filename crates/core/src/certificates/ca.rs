@@ -249,7 +249,7 @@ impl Core {
 
     pub async fn list_cas(&self, vault: &str) -> Result<Vec<CaView>> {
         let v = self.vault(vault).await?;
-        let rows = crate::rbac::scan_all(&self.barrier, &format!("certca/{}/", v.name)).await?;
+        let rows = crate::scan_all(&self.barrier, &format!("certca/{}/", v.name)).await?;
         rows.iter().map(|(k, b)| view(&decode::<CaRec>(k, b)?)).collect()
     }
 

@@ -210,7 +210,7 @@ impl Core {
     /// name is accepted and resolved here, once).
     pub(super) async fn resolve_group_map(&self, t: &mut UserTokens) -> Result<()> {
         for v in t.group_map.values_mut() {
-            let g = self.group(v).await.map_err(|e| {
+            let g = self.access.group(v).await.map_err(|e| {
                 if e.kind == strongbox_types::ErrorKind::NotFound {
                     Error::bad(format!(
                         "'groupMap' names the group '{}', which does not exist.",
@@ -230,7 +230,7 @@ impl Core {
     async fn token_groups(&self, settings: &UserTokens, claims: &Value) -> Result<Vec<String>, AuthFailure> {
         let mut out = Vec::new();
         for id in settings.mapped_groups(claims) {
-            match self.group(&id).await {
+            match self.access.group(&id).await {
                 Ok(_) => out.push(id),
                 Err(e) if e.kind == strongbox_types::ErrorKind::NotFound => {}
                 Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),

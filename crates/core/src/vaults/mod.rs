@@ -6,10 +6,13 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::keyspace::VAULTS;
-use strongbox_barrier::{Barrier, View};
+use strongbox_barrier::{BTxn, Barrier, View};
 use strongbox_types::{Clock, Error, ErrorKind, Result, VaultName};
 
 use crate::CoreConfig;
+
+mod permission_model;
+pub use permission_model::{AccessPolicy, AccessPolicyPermissions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -42,7 +45,7 @@ pub(crate) struct VaultRecord {
     #[serde(default = "crate::vaults::yes")]
     pub enable_rbac_authorization: bool,
     #[serde(default)]
-    pub access_policies: Vec<crate::policies::AccessPolicy>,
+    pub access_policies: Vec<AccessPolicy>,
 }
 
 pub(crate) fn yes() -> bool {
@@ -61,7 +64,7 @@ pub struct VaultInfo {
     #[serde(rename = "enableRbacAuthorization")]
     pub enable_rbac_authorization: bool,
     #[serde(rename = "accessPolicies")]
-    pub access_policies: Vec<crate::policies::AccessPolicy>,
+    pub access_policies: Vec<AccessPolicy>,
 }
 
 impl VaultRecord {
@@ -74,11 +77,6 @@ impl VaultRecord {
             (false, true) => "CustomizedRecoverable",
         }
     }
-}
-
-/// The full storage key of a vault record.
-pub(crate) fn vault_key(name: &str) -> String {
-    format!("{}{name}", VAULTS.prefix)
 }
 
 /// Vault records and this node's cache of them.
@@ -154,7 +152,7 @@ impl Vaults {
     /// The record of a vault (case-insensitive name). Retention never changes and purge
     /// protection can only be turned on; the permission model and access policies change
     /// through the access policies, which refresh this cache on this node, and other nodes
-    /// empty their cache when the authorization generation changes (`rbac.rs`).
+    /// empty their cache when the authorization generation changes (`access/index.rs`).
     pub(crate) async fn record(&self, name: &str) -> Result<Arc<VaultRecord>> {
         let lower = name.to_ascii_lowercase();
         if let Some(v) = self.cache.read().ok().and_then(|m| m.get(&lower).cloned()) {
@@ -166,6 +164,31 @@ impl Vaults {
             return Err(not_found());
         }
         let rec: VaultRecord = self.view.get(&lower).await?.ok_or_else(not_found)?;
+        Ok(self.cache(rec))
+    }
+
+    /// Changes a vault's record under compare-and-set: `change` edits it (an error leaves it as
+    /// it was), `also` adds to the same transaction (access control adds its generation bump).
+    /// Refreshes this node's cache and returns the new record.
+    pub(crate) async fn update_record(
+        &self,
+        name: &str,
+        busy: impl FnOnce() -> Error,
+        change: impl Fn(&mut VaultRecord) -> Result<()>,
+        also: impl Fn(BTxn) -> Result<BTxn>,
+    ) -> Result<Arc<VaultRecord>> {
+        let (view, key, change, also) = (&self.view, &name.to_ascii_lowercase(), &change, &also);
+        let rec = view
+            .barrier()
+            .transact(busy, || async move {
+                let (mut rec, stamp) = view.get_versioned::<VaultRecord>(key).await?.ok_or_else(|| {
+                    Error::new(ErrorKind::VaultNotFound, format!("The vault '{name}' does not exist on this server."))
+                })?;
+                change(&mut rec)?;
+                let txn = also(view.put(view.unchanged(BTxn::new(), key, &stamp), key, &rec)?)?;
+                Ok((txn, rec))
+            })
+            .await?;
         Ok(self.cache(rec))
     }
 

@@ -1,18 +1,24 @@
-//! Legacy vault access policies (wire §11.2), used instead of RBAC for the data plane of a
-//! vault whose `enableRbacAuthorization` is false. A policy names a principal (or a group, or an
-//! application acting for a user with `applicationId`) and the permissions it has on keys,
-//! secrets and certificates.
+//! The vault permission model and legacy vault access policies (wire §11.2).
+//!
+//! A vault's data plane is authorised either by RBAC (`enableRbacAuthorization`, the default)
+//! or by its access policies. An access policy names a principal (or a group, or an application
+//! acting for a user with `applicationId`) and the permissions it has on keys, secrets and
+//! certificates. Both live in the vault record (whose shape, with [`AccessPolicy`], is the
+//! vaults service's); changing them bumps the authorization generation so other nodes drop
+//! their cached vault records.
+//!
+//! ("Access policy" here is never the identity policy, a certificate policy, a key release
+//! policy or a key rotation policy.)
 
-use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
-use crate::rbac::{bump, check_guid};
-use crate::vaults::{VaultRecord, vault_key};
-use crate::{CAS_RETRIES, Core, Principal, VaultInfo, encode};
+use super::Access;
+use super::names::check_guid;
+use crate::vaults::{AccessPolicy, AccessPolicyPermissions, VaultRecord};
+use crate::{Principal, VaultInfo};
 
-/// At most this many policies per vault (Azure's limit).
-pub const MAX_POLICIES: usize = 1024;
+/// At most this many access policies per vault (Azure's limit).
+pub const MAX_ACCESS_POLICIES: usize = 1024;
 
 const KEY_PERMS: &[&str] = &[
     "all",
@@ -58,15 +64,15 @@ const CERT_PERMS: &[&str] = &[
     "restore",
 ];
 
-/// Which permission list a data-plane operation is checked against.
+/// Which permission list of an access policy a data-plane operation is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyArea {
+pub enum AccessPolicyArea {
     Keys,
     Secrets,
     Certificates,
 }
 
-impl PolicyArea {
+impl AccessPolicyArea {
     fn noun(self) -> &'static str {
         match self {
             Self::Keys => "keys",
@@ -78,34 +84,10 @@ impl PolicyArea {
 
 /// What the central check asks of the access policies: `permission` on `area` in `vault`.
 #[derive(Debug, Clone, Copy)]
-pub struct PolicyCheck<'a> {
+pub struct AccessPolicyCheck<'a> {
     pub vault: &'a str,
-    pub area: PolicyArea,
+    pub area: AccessPolicyArea,
     pub permission: &'static str,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Permissions {
-    #[serde(default)]
-    pub keys: Vec<String>,
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    #[serde(default)]
-    pub certificates: Vec<String>,
-}
-
-/// One access policy entry, in Azure's JSON shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessPolicy {
-    #[serde(default)]
-    pub tenant_id: String,
-    pub object_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_id: Option<String>,
-    #[serde(default)]
-    pub permissions: Permissions,
 }
 
 /// Canonical spellings (case-insensitive on input, as ARM and Terraform send `Get`, `List`…).
@@ -126,50 +108,51 @@ fn canonical(area: &str, allowed: &[&str], given: &[String]) -> Result<Vec<Strin
     Ok(out)
 }
 
-impl AccessPolicy {
-    /// Validates and canonicalises a policy; an empty tenant becomes ours.
-    pub fn normalized(mut self, tenant: &str) -> Result<Self> {
-        check_guid("objectId", &self.object_id)?;
-        self.object_id = self.object_id.to_ascii_lowercase();
-        if let Some(a) = &self.application_id {
-            check_guid("applicationId", a)?;
-            self.application_id = Some(a.to_ascii_lowercase());
-        }
-        if self.tenant_id.is_empty() {
-            self.tenant_id = tenant.to_owned();
-        } else if !self.tenant_id.eq_ignore_ascii_case(tenant) {
-            return Err(Error::bad("The access policy's tenantId is not this deployment's tenant."));
-        }
-        self.permissions.keys = canonical("keys", KEY_PERMS, &self.permissions.keys)?;
-        self.permissions.secrets = canonical("secrets", SECRET_PERMS, &self.permissions.secrets)?;
-        self.permissions.certificates = canonical("certificates", CERT_PERMS, &self.permissions.certificates)?;
-        Ok(self)
+/// Validates and canonicalises an access policy; an empty tenant becomes ours.
+fn normalized(mut p: AccessPolicy, tenant: &str) -> Result<AccessPolicy> {
+    check_guid("objectId", &p.object_id)?;
+    p.object_id = p.object_id.to_ascii_lowercase();
+    if let Some(a) = &p.application_id {
+        check_guid("applicationId", a)?;
+        p.application_id = Some(a.to_ascii_lowercase());
     }
-
-    fn list(&self, area: PolicyArea) -> &[String] {
-        match area {
-            PolicyArea::Keys => &self.permissions.keys,
-            PolicyArea::Secrets => &self.permissions.secrets,
-            PolicyArea::Certificates => &self.permissions.certificates,
-        }
+    if p.tenant_id.is_empty() {
+        p.tenant_id = tenant.to_owned();
+    } else if !p.tenant_id.eq_ignore_ascii_case(tenant) {
+        return Err(Error::bad("The access policy's tenantId is not this deployment's tenant."));
     }
+    p.permissions.keys = canonical("keys", KEY_PERMS, &p.permissions.keys)?;
+    p.permissions.secrets = canonical("secrets", SECRET_PERMS, &p.permissions.secrets)?;
+    p.permissions.certificates = canonical("certificates", CERT_PERMS, &p.permissions.certificates)?;
+    Ok(p)
+}
 
-    fn same_identity(&self, other: &AccessPolicy) -> bool {
-        self.object_id == other.object_id && self.application_id == other.application_id
+/// The permissions `p` grants in `area`.
+fn permissions_in(p: &AccessPolicy, area: AccessPolicyArea) -> &[String] {
+    match area {
+        AccessPolicyArea::Keys => &p.permissions.keys,
+        AccessPolicyArea::Secrets => &p.permissions.secrets,
+        AccessPolicyArea::Certificates => &p.permissions.certificates,
     }
 }
 
-/// A change to a vault's permission model.
+/// Whether `a` and `b` are the entry of the same (principal, application).
+fn same_identity(a: &AccessPolicy, b: &AccessPolicy) -> bool {
+    a.object_id == b.object_id && a.application_id == b.application_id
+}
+
+/// A change to a vault's permission model and/or its access policy list.
 #[derive(Debug, Clone, Default)]
-pub struct VaultAuthUpdate {
+pub struct PermissionModelUpdate {
     pub enable_rbac_authorization: Option<bool>,
     /// Replaces the whole list.
     pub access_policies: Option<Vec<AccessPolicy>>,
 }
 
-impl Core {
-    pub(crate) fn check_access_policy(&self, v: &VaultRecord, p: &Principal, c: &PolicyCheck<'_>) -> Result<()> {
-        let mut groups = self.index_groups_of(&p.object_id);
+impl Access {
+    /// Allows or refuses by the access policies of vault `v` (one that does not use RBAC).
+    pub(super) fn check_access_policy(&self, v: &VaultRecord, p: &Principal, c: &AccessPolicyCheck<'_>) -> Result<()> {
+        let mut groups = self.groups_of(&p.object_id);
         // groups a corporate IdP token puts the caller in count like stored memberships
         groups.extend(p.token_groups.iter().cloned());
         let oid = p.object_id.to_ascii_lowercase();
@@ -177,7 +160,7 @@ impl Core {
             let who = pol.object_id == oid || groups.contains(&pol.object_id);
             let app = pol.application_id.as_ref().is_none_or(|a| a.eq_ignore_ascii_case(&p.app_id));
             who && app
-                && pol.list(c.area).iter().any(|x| {
+                && permissions_in(pol, c.area).iter().any(|x| {
                     x == "all"
                         || x.eq_ignore_ascii_case(c.permission)
                         // `manageissuers` stands for the four issuer permissions
@@ -193,7 +176,7 @@ impl Core {
                 "The user, group or application 'appid={};oid={};iss={}' does not have {} {} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
                 p.app_id,
                 p.object_id,
-                self.issuer(),
+                self.issuer,
                 c.area.noun(),
                 c.permission,
                 v.name
@@ -202,34 +185,25 @@ impl Core {
     }
 
     /// Applies `f` to the vault record with compare-and-set, bumping the authorization
-    /// generation, and refreshes this node's cached copy.
+    /// generation in the same transaction; the vaults service refreshes this node's copy.
     async fn update_vault_record(&self, name: &str, f: impl Fn(&mut VaultRecord) -> Result<()>) -> Result<VaultInfo> {
-        let key = vault_key(&name.to_ascii_lowercase());
-        for _ in 0..CAS_RETRIES {
-            let (mut rec, stamp) = self.read_json_versioned::<VaultRecord>(&key).await?.ok_or_else(|| {
-                Error::new(ErrorKind::VaultNotFound, format!("The vault '{name}' does not exist on this server."))
-            })?;
-            f(&mut rec)?;
-            if rec.access_policies.len() > MAX_POLICIES {
-                return Err(Error::bad(format!("A vault holds at most {MAX_POLICIES} access policies.")));
+        let changed = || Error::new(ErrorKind::Conflict, "The vault changed concurrently; retry.");
+        let change = |rec: &mut VaultRecord| {
+            f(rec)?;
+            if rec.access_policies.len() > MAX_ACCESS_POLICIES {
+                return Err(Error::bad(format!("A vault holds at most {MAX_ACCESS_POLICIES} access policies.")));
             }
-            match self.barrier.commit(bump(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&rec)?))?).await {
-                Ok(()) => {
-                    let rec = self.cache_vault(rec);
-                    return self.vault_info(&rec.name).await;
-                }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::new(ErrorKind::Conflict, "The vault changed concurrently; retry."))
+            Ok(())
+        };
+        let rec = self.vaults.update_record(name, changed, change, |txn| self.store.bump(txn)).await?;
+        Ok(self.vaults.info(&rec))
     }
 
     /// Switches the permission model and/or replaces the access policy list.
-    pub async fn update_vault_authorization(&self, name: &str, u: VaultAuthUpdate) -> Result<VaultInfo> {
-        let tenant = self.tenant_id().to_owned();
+    pub async fn update_permission_model(&self, name: &str, u: PermissionModelUpdate) -> Result<VaultInfo> {
+        let tenant = self.tenant_id.as_str();
         let policies = match u.access_policies {
-            Some(list) => Some(list.into_iter().map(|p| p.normalized(&tenant)).collect::<Result<Vec<_>>>()?),
+            Some(list) => Some(list.into_iter().map(|p| normalized(p, tenant)).collect::<Result<Vec<_>>>()?),
             None => None,
         };
         self.update_vault_record(name, |rec| {
@@ -255,19 +229,21 @@ impl Core {
         secrets: Option<Vec<String>>,
         certificates: Option<Vec<String>>,
     ) -> Result<VaultInfo> {
-        let given = AccessPolicy {
-            tenant_id: String::new(),
-            object_id: object_id.to_owned(),
-            application_id: application_id.map(str::to_owned),
-            permissions: Permissions {
-                keys: keys.clone().unwrap_or_default(),
-                secrets: secrets.clone().unwrap_or_default(),
-                certificates: certificates.clone().unwrap_or_default(),
+        let given = normalized(
+            AccessPolicy {
+                tenant_id: String::new(),
+                object_id: object_id.to_owned(),
+                application_id: application_id.map(str::to_owned),
+                permissions: AccessPolicyPermissions {
+                    keys: keys.clone().unwrap_or_default(),
+                    secrets: secrets.clone().unwrap_or_default(),
+                    certificates: certificates.clone().unwrap_or_default(),
+                },
             },
-        }
-        .normalized(self.tenant_id())?;
+            &self.tenant_id,
+        )?;
         self.update_vault_record(vault, |rec| {
-            match rec.access_policies.iter_mut().find(|p| p.same_identity(&given)) {
+            match rec.access_policies.iter_mut().find(|p| same_identity(p, &given)) {
                 Some(p) => {
                     if keys.is_some() {
                         p.permissions.keys = given.permissions.keys.clone();

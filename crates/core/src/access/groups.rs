@@ -3,19 +3,16 @@
 //! authorization index expands memberships when they change, so a request still looks only at
 //! its caller's own list. Groups do not nest.
 //!
-//! Storage: `id/group/{id}` the group, `id/groupname/{lower-case name}` → id (names are unique,
-//! so the CLI can address groups by name), `id/groupmember/{group}/{member}` one membership.
+//! Storage: GROUPS `{id}` the group, GROUP_NAMES `{lower-case name}` → id (names are unique, so
+//! the CLI can address groups by name), GROUP_MEMBERS `{group}/{member}` one membership.
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::{BTxn, Barrier};
+use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
-use crate::rbac::{bump, check_guid, scan_all};
-use crate::{Core, decode, encode};
-
-const GROUP: &str = "id/group/";
-const NAME: &str = "id/groupname/";
-const MEMBER: &str = "id/groupmember/";
+use super::Access;
+use super::names::check_guid;
+use super::store::{GroupNameRec, MemberRec};
 
 /// A group as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,33 +24,15 @@ pub struct Group {
     pub created: i64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct NameRec {
-    id: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct MemberRec {
-    group: String,
-    member: String,
-    added: i64,
-}
-
-/// Every `(group, member)` pair, for the index.
-pub(crate) async fn load_memberships(barrier: &Barrier) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for (k, b) in scan_all(barrier, MEMBER).await? {
-        let m: MemberRec = decode(&k, &b)?;
-        out.push((m.group, m.member));
-    }
-    Ok(out)
-}
-
 fn not_found(g: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("The group '{}' does not exist.", g.chars().take(64).collect::<String>()))
 }
 
-impl Core {
+fn member_key(group: &str, member: &str) -> String {
+    format!("{group}/{member}")
+}
+
+impl Access {
     pub async fn create_group(&self, display_name: &str, description: &str) -> Result<Group> {
         let name = display_name.trim();
         if name.is_empty() || name.len() > 120 || name.chars().any(char::is_control) {
@@ -68,14 +47,16 @@ impl Core {
             description: description.to_owned(),
             created: self.now(),
         };
-        let key = format!("{GROUP}{}", g.id);
-        let name_key = format!("{NAME}{}", name.to_lowercase());
-        let txn = BTxn::new()
-            .absent(&name_key)
-            .put(&name_key, encode(&NameRec { id: g.id.clone() })?)
-            .absent(&key)
-            .put(&key, encode(&g)?);
-        self.barrier.commit(txn).await.map_err(|e| {
+        let store = &self.store;
+        let name_key = name.to_lowercase();
+        let txn = BTxn::new();
+        let txn = store.group_names.put(
+            store.group_names.absent(txn, &name_key),
+            &name_key,
+            &GroupNameRec { id: g.id.clone() },
+        )?;
+        let txn = store.groups.put(store.groups.absent(txn, &g.id), &g.id, &g)?;
+        store.barrier().commit(txn).await.map_err(|e| {
             if e.kind == ErrorKind::Conflict {
                 Error::new(ErrorKind::Conflict, format!("A group named '{name}' already exists."))
             } else {
@@ -87,21 +68,20 @@ impl Core {
 
     /// A group by id or display name.
     pub async fn group(&self, id_or_name: &str) -> Result<Group> {
+        let store = &self.store;
         if uuid::Uuid::parse_str(id_or_name).is_ok()
-            && let Some(g) = self.read_json::<Group>(&format!("{GROUP}{}", id_or_name.to_ascii_lowercase())).await?
+            && let Some(g) = store.groups.get::<Group>(&id_or_name.to_ascii_lowercase()).await?
         {
             return Ok(g);
         }
-        let n: NameRec = self
-            .read_json(&format!("{NAME}{}", id_or_name.trim().to_lowercase()))
-            .await?
-            .ok_or_else(|| not_found(id_or_name))?;
-        self.read_json(&format!("{GROUP}{}", n.id)).await?.ok_or_else(|| not_found(id_or_name))
+        let n: GroupNameRec =
+            store.group_names.get(&id_or_name.trim().to_lowercase()).await?.ok_or_else(|| not_found(id_or_name))?;
+        store.groups.get(&n.id).await?.ok_or_else(|| not_found(id_or_name))
     }
 
     pub async fn list_groups(&self) -> Result<Vec<Group>> {
-        let mut out: Vec<Group> =
-            scan_all(&self.barrier, GROUP).await?.iter().map(|(k, b)| decode(k, b)).collect::<Result<_>>()?;
+        let rows = self.store.groups.scan_all::<Group>("").await?;
+        let mut out: Vec<Group> = rows.into_iter().map(|(_, g)| g).collect();
         out.sort_by_key(|g| g.display_name.to_lowercase());
         Ok(out)
     }
@@ -110,19 +90,20 @@ impl Core {
     /// assignments of deleted principals) but no longer reach anyone.
     pub async fn delete_group(&self, id_or_name: &str) -> Result<Group> {
         let g = self.group(id_or_name).await?;
-        let mut txn =
-            BTxn::new().delete(format!("{GROUP}{}", g.id)).delete(format!("{NAME}{}", g.display_name.to_lowercase()));
+        let store = &self.store;
+        let txn = store.groups.delete(BTxn::new(), &g.id);
+        let mut txn = store.group_names.delete(txn, &g.display_name.to_lowercase());
         for m in self.group_members(&g.id).await? {
-            txn = txn.delete(format!("{MEMBER}{}/{m}", g.id));
+            txn = store.group_members.delete(txn, &member_key(&g.id, &m));
         }
-        self.barrier.commit(bump(txn)?).await?;
-        self.with_index(|i| i.remove_group(&g.id));
+        store.barrier().commit(store.bump(txn)?).await?;
+        self.index.update(|i| i.remove_group(&g.id));
         Ok(g)
     }
 
     pub async fn group_members(&self, group_id: &str) -> Result<Vec<String>> {
-        let prefix = format!("{MEMBER}{}/", group_id.to_ascii_lowercase());
-        let keys = self.barrier.scan_keys(&prefix, &prefix, 100_000).await?;
+        let prefix = member_key(&group_id.to_ascii_lowercase(), "");
+        let keys = self.store.group_members.scan_keys(&prefix, &prefix, 100_000).await?;
         Ok(keys.iter().filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned)).collect())
     }
 
@@ -130,35 +111,37 @@ impl Core {
         let g = self.group(id_or_name).await?;
         check_guid("member object id", member)?;
         let member = member.to_ascii_lowercase();
-        if self.read_json::<Group>(&format!("{GROUP}{member}")).await?.is_some() {
+        let store = &self.store;
+        if store.groups.get::<Group>(&member).await?.is_some() {
             return Err(Error::bad(
                 "Groups do not nest: a member must be a user, service principal or managed identity.",
             ));
         }
-        let key = format!("{MEMBER}{}/{member}", g.id);
         let rec = MemberRec { group: g.id.clone(), member: member.clone(), added: self.now() };
         // the group must still exist when the membership is written
-        let gkey = format!("{GROUP}{}", g.id);
-        let stamp = self.barrier.get_versioned(&gkey).await?.ok_or_else(|| not_found(id_or_name))?.stamp;
-        self.barrier.commit(bump(BTxn::new().unchanged(&gkey, &stamp).put(&key, encode(&rec)?))?).await?;
-        self.with_index(|i| i.add_member(&g.id, &member));
+        let (_, stamp) = store.groups.get_versioned::<Group>(&g.id).await?.ok_or_else(|| not_found(id_or_name))?;
+        let txn = store.groups.unchanged(BTxn::new(), &g.id, &stamp);
+        let txn = store.group_members.put(txn, &member_key(&g.id, &member), &rec)?;
+        store.barrier().commit(store.bump(txn)?).await?;
+        self.index.update(|i| i.add_member(&g.id, &member));
         Ok(g)
     }
 
     pub async fn remove_group_member(&self, id_or_name: &str, member: &str) -> Result<()> {
         let g = self.group(id_or_name).await?;
         let member = member.to_ascii_lowercase();
-        let key = format!("{MEMBER}{}/{member}", g.id);
-        if self.barrier.get(&key).await?.is_none() {
+        let store = &self.store;
+        let key = member_key(&g.id, &member);
+        if !store.group_members.exists(&key).await? {
             return Err(Error::new(ErrorKind::NotFound, format!("'{member}' is not a member of this group.")));
         }
-        self.barrier.commit(bump(BTxn::new().delete(&key))?).await?;
-        self.with_index(|i| i.remove_member(&g.id, &member));
+        store.barrier().commit(store.bump(store.group_members.delete(BTxn::new(), &key))?).await?;
+        self.index.update(|i| i.remove_member(&g.id, &member));
         Ok(())
     }
 
-    /// The groups `principal` belongs to (from the index).
+    /// The groups `principal` belongs to by stored membership (from the index).
     pub fn groups_of(&self, principal: &str) -> Vec<String> {
-        self.index_groups_of(principal)
+        self.index.groups_of(principal)
     }
 }

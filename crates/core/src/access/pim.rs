@@ -5,20 +5,19 @@
 //! An activation is an ordinary role assignment carrying an end time. The decision compares
 //! that end time with the injected clock on every request, so expiry needs no background job;
 //! the record itself is removed (and the expiry recorded as a security event) by
-//! [`Core::pim_sweep`], which runs on every PIM call. Every request, approval, denial,
-//! activation, expiry and revocation is recorded with [`Core::security_event`].
+//! [`Access::pim_sweep`], which runs on every PIM call. Every request, approval, denial,
+//! activation, expiry and revocation is recorded with [`Access::security_event`].
 //!
-//! Storage: `rbac/eligible/{id}`, `rbac/pim/{request id}`.
+//! Storage: PIM_ELIGIBLE `{id}`, PIM_REQUESTS `{request id}`.
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
+use strongbox_barrier::{BTxn, Change};
 use strongbox_types::{Error, ErrorKind, Result};
 
-use crate::rbac::{bump, check_guid, check_scope, role_id_of, scan_all};
-use crate::{CAS_RETRIES, Core, Principal, SecurityEvent, decode, encode};
+use super::Access;
+use super::names::{check_guid, check_scope};
+use crate::{Principal, SecurityEvent};
 
-const ELIGIBLE: &str = "rbac/eligible/";
-const REQUEST: &str = "rbac/pim/";
 /// Longest activation an eligibility may allow (Azure's limit is 24 hours).
 pub const MAX_ACTIVATION_SECS: i64 = 24 * 3600;
 const MANAGE: &str = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
@@ -76,14 +75,25 @@ fn not_found() -> Error {
     Error::new(ErrorKind::NotFound, "The activation request was not found.")
 }
 
-impl Core {
+fn changed_concurrently() -> Error {
+    Error::new(ErrorKind::Conflict, "The request changed concurrently; retry.")
+}
+
+/// The time-bound assignment a request's new status ends, if any.
+fn ended_assignment(r: &ActivationRequest) -> Option<&str> {
+    match r.status {
+        RequestStatus::Revoked | RequestStatus::Expired => r.assignment_id.as_deref(),
+        _ => None,
+    }
+}
+
+impl Access {
     fn is_or_member(&self, p: &Principal, who: &str) -> bool {
-        p.object_id.eq_ignore_ascii_case(who) || self.index_groups_of(&p.object_id).iter().any(|g| g == who)
+        p.object_id.eq_ignore_ascii_case(who) || self.groups_of(&p.object_id).iter().any(|g| g == who)
     }
 
     // ---- eligibility (managed by administrators) ----
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn put_eligible_assignment(&self, id: &str, e: EligibleAssignment) -> Result<EligibleAssignment> {
         check_guid("eligible assignment id", id)?;
         check_guid("principalId", &e.principal_id)?;
@@ -105,23 +115,25 @@ impl Core {
             approvers: e.approvers.iter().map(|a| a.to_ascii_lowercase()).collect(),
             ..e
         };
-        let key = format!("{ELIGIBLE}{}", rec.id);
-        let txn = self.pin_role(BTxn::new().put(&key, encode(&rec)?), &rec.role_id, &rec.scope).await?;
-        self.barrier.commit(txn).await?;
+        let views = &self.store.pim_eligible;
+        let txn = self.pin_role(views.put(BTxn::new(), &rec.id, &rec)?, &rec.role_id, &rec.scope).await?;
+        views.commit(txn).await?;
         Ok(rec)
     }
 
     pub async fn list_eligible_assignments(&self) -> Result<Vec<EligibleAssignment>> {
-        scan_all(&self.barrier, ELIGIBLE).await?.iter().map(|(k, b)| decode(k, b)).collect()
+        let rows = self.store.pim_eligible.scan_all::<EligibleAssignment>("").await?;
+        Ok(rows.into_iter().map(|(_, e)| e).collect())
     }
 
     pub async fn delete_eligible_assignment(&self, id: &str) -> Result<EligibleAssignment> {
-        let key = format!("{ELIGIBLE}{}", id.to_ascii_lowercase());
-        let e: EligibleAssignment = self
-            .read_json(&key)
+        let views = &self.store.pim_eligible;
+        let id = id.to_ascii_lowercase();
+        let e: EligibleAssignment = views
+            .get(&id)
             .await?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "The eligible assignment was not found."))?;
-        self.barrier.commit(BTxn::new().delete(&key)).await?;
+        views.commit(views.delete(BTxn::new(), &id)).await?;
         Ok(e)
     }
 
@@ -129,7 +141,7 @@ impl Core {
 
     async fn event(&self, kind: &str, outcome: &str, actor: &str, r: &ActivationRequest) {
         let detail = format!("role={} scope={} duration={}s", r.role_id, r.scope, r.duration);
-        self.security_event(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
+        self.log.record(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
     }
 
     /// `strongbox role activate`: the caller asks to activate `role` at `scope`.
@@ -214,8 +226,8 @@ impl Core {
                 "An activation of this role at this scope is already active or pending (RoleAssignmentExists).",
             ));
         }
-        let key = format!("{REQUEST}{}", req.id);
-        self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&req)?)).await?;
+        let views = &self.store.pim_requests;
+        views.commit(views.put(views.absent(BTxn::new(), &req.id), &req.id, &req)?).await?;
         self.event("role.activation.request", "success", &p.object_id, &req).await;
         if !eligible.approval_required {
             req = self.activate(&req.id, None).await?;
@@ -225,76 +237,69 @@ impl Core {
 
     /// Turns a request into a time-bound assignment starting now.
     async fn activate(&self, id: &str, approver: Option<&str>) -> Result<ActivationRequest> {
-        let key = format!("{REQUEST}{id}");
-        for _ in 0..CAS_RETRIES {
-            let (mut r, stamp) = self.read_json_versioned::<ActivationRequest>(&key).await?.ok_or_else(not_found)?;
-            if r.status != RequestStatus::PendingApproval {
-                return Err(Error::new(ErrorKind::Conflict, format!("The request is {:?}, not pending.", r.status)));
-            }
-            let now = self.now();
-            let assignment = uuid::Uuid::new_v4().to_string();
-            r.status = RequestStatus::Active;
-            r.activated = Some(now);
-            r.expires = Some(now + r.duration);
-            r.assignment_id = Some(assignment.clone());
-            if let Some(a) = approver {
-                r.decided_by = Some(a.to_owned());
-                r.decided = Some(now);
-            }
-            // claim the request first, so two approvers cannot both activate it
-            match self.barrier.commit(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&r)?)).await {
-                Ok(()) => {}
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-            self.create_assignment_rec(
-                &assignment,
-                &r.principal_id,
-                &r.role_id,
-                &r.scope,
-                r.expires,
-                Some(r.id.clone()),
-            )
+        // claim the request first, so two approvers cannot both activate it
+        let r = self
+            .store
+            .pim_requests
+            .update(id, changed_concurrently, |r: Option<ActivationRequest>| {
+                let mut r = r.ok_or_else(not_found)?;
+                if r.status != RequestStatus::PendingApproval {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        format!("The request is {:?}, not pending.", r.status),
+                    ));
+                }
+                let now = self.now();
+                r.status = RequestStatus::Active;
+                r.activated = Some(now);
+                r.expires = Some(now + r.duration);
+                r.assignment_id = Some(uuid::Uuid::new_v4().to_string());
+                if let Some(a) = approver {
+                    r.decided_by = Some(a.to_owned());
+                    r.decided = Some(now);
+                }
+                Ok(Change::Put(r.clone(), r))
+            })
             .await?;
-            self.event("role.activate", "success", approver.unwrap_or(&r.principal_id), &r).await;
-            return Ok(r);
-        }
-        Err(Error::new(ErrorKind::Conflict, "The request changed concurrently; retry."))
+        let assignment = r.assignment_id.as_deref().unwrap_or_default();
+        self.create_assignment_rec(assignment, &r.principal_id, &r.role_id, &r.scope, r.expires, Some(r.id.clone()))
+            .await?;
+        self.event("role.activate", "success", approver.unwrap_or(&r.principal_id), &r).await;
+        Ok(r)
     }
 
-    /// Rewrites a request with compare-and-set.
+    /// Rewrites a request with compare-and-set; ending an active request (revoked, expired)
+    /// deletes its time-bound assignment in the same transaction.
     async fn update_request(
         &self,
         id: &str,
         f: impl Fn(&mut ActivationRequest) -> Result<()>,
     ) -> Result<ActivationRequest> {
-        let key = format!("{REQUEST}{}", id.to_ascii_lowercase());
-        for _ in 0..CAS_RETRIES {
-            let (mut r, stamp) = self.read_json_versioned::<ActivationRequest>(&key).await?.ok_or_else(not_found)?;
-            f(&mut r)?;
-            let mut txn = BTxn::new().unchanged(&key, &stamp).put(&key, encode(&r)?);
-            let ended = matches!(r.status, RequestStatus::Revoked | RequestStatus::Expired);
-            if let (true, Some(a)) = (ended, &r.assignment_id) {
-                txn = bump(txn.delete(format!("rbac/assign/{a}")))?;
-            }
-            match self.barrier.commit(txn).await {
-                Ok(()) => {
-                    if let (true, Some(a)) = (ended, &r.assignment_id) {
-                        self.with_index(|i| i.remove(a));
-                    }
-                    return Ok(r);
+        let store = &self.store;
+        let (id, f) = (&id.to_ascii_lowercase(), &f);
+        let r = store
+            .barrier()
+            .transact(changed_concurrently, || async move {
+                let views = &store.pim_requests;
+                let (mut r, stamp) = views.get_versioned::<ActivationRequest>(id).await?.ok_or_else(not_found)?;
+                f(&mut r)?;
+                let mut txn = views.put(views.unchanged(BTxn::new(), id, &stamp), id, &r)?;
+                if let Some(a) = ended_assignment(&r) {
+                    txn = store.bump(store.role_assignments.delete(txn, a))?;
                 }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
+                Ok((txn, r))
+            })
+            .await?;
+        if let Some(a) = ended_assignment(&r) {
+            self.index.update(|i| i.remove(a));
         }
-        Err(Error::new(ErrorKind::Conflict, "The request changed concurrently; retry."))
+        Ok(r)
     }
 
     async fn approver_check(&self, p: &Principal, id: &str) -> Result<ActivationRequest> {
-        let r: ActivationRequest =
-            self.read_json(&format!("{REQUEST}{}", id.to_ascii_lowercase())).await?.ok_or_else(not_found)?;
-        let e: Option<EligibleAssignment> = self.read_json(&format!("{ELIGIBLE}{}", r.eligible_id)).await?;
+        let store = &self.store;
+        let r: ActivationRequest = store.pim_requests.get(&id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
+        let e: Option<EligibleAssignment> = store.pim_eligible.get(&r.eligible_id).await?;
         let approvers = e.map(|e| e.approvers).unwrap_or_default();
         if r.principal_id.eq_ignore_ascii_case(&p.object_id) {
             return Err(Error::new(ErrorKind::Forbidden, "A principal cannot approve its own activation request."));
@@ -343,7 +348,7 @@ impl Core {
     pub async fn revoke_activation(&self, p: &Principal, id: &str) -> Result<ActivationRequest> {
         self.pim_sweep().await?;
         let r: ActivationRequest =
-            self.read_json(&format!("{REQUEST}{}", id.to_ascii_lowercase())).await?.ok_or_else(not_found)?;
+            self.store.pim_requests.get(&id.to_ascii_lowercase()).await?.ok_or_else(not_found)?;
         if !r.principal_id.eq_ignore_ascii_case(&p.object_id) {
             self.authorize(p, MANAGE, &r.scope)?;
         }
@@ -366,8 +371,8 @@ impl Core {
     }
 
     async fn list_activation_requests_all(&self) -> Result<Vec<ActivationRequest>> {
-        let mut out: Vec<ActivationRequest> =
-            scan_all(&self.barrier, REQUEST).await?.iter().map(|(k, b)| decode(k, b)).collect::<Result<_>>()?;
+        let rows = self.store.pim_requests.scan_all::<ActivationRequest>("").await?;
+        let mut out: Vec<ActivationRequest> = rows.into_iter().map(|(_, r)| r).collect();
         out.sort_by_key(|r| r.requested);
         Ok(out)
     }
@@ -414,10 +419,5 @@ impl Core {
             }
         }
         Ok(n)
-    }
-
-    /// Role id of a role given by id or name (for the API layer).
-    pub async fn resolve_role_id(&self, role: &str) -> Result<String> {
-        Ok(self.find_role(role).await.map(|r| r.id).unwrap_or_else(|_| role_id_of(role)))
     }
 }
