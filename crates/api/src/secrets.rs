@@ -129,7 +129,7 @@ fn bundle(ctx: &Ctx<'_>, v: &SecretView, versioned: bool) -> SecretBundle {
 /// Azure Managed HSM serves keys (plus RNG, settings and roles) only: a managed HSM pool has no
 /// secrets or certificates paths, so they answer like any path the service does not have (404).
 pub(crate) async fn not_on_managed_hsm(ctx: &Ctx<'_>, what: &str) -> Result<(), Error> {
-    match ctx.st.core.vault_info(&ctx.vault).await {
+    match ctx.st.core.vaults.get(&ctx.vault).await {
         Ok(v) if v.sku == strongbox_core::Sku::ManagedHsm => Err(Error::new(
             ErrorKind::RouteNotFound,
             format!("The requested path does not exist on this vault: a managed HSM pool holds keys only, no {what}."),

@@ -13,8 +13,8 @@ use crate::routes::Route;
 pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
     let core = &ctx.st.core;
     match route {
-        Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.list_vaults().await? }))),
-        Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vault_info(&name).await?)),
+        Route::VaultList => Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.vaults.list().await? }))),
+        Route::VaultGet(name) => Ok(json(StatusCode::OK, &core.vaults.get(&name).await?)),
         Route::VaultCreate(name) => {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase")]
@@ -28,7 +28,8 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let p: CreateVault = parse_json(body)?;
             let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
             let mut info = core
-                .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
+                .vaults
+                .create(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
                 .await?;
             // new vaults use RBAC unless the request says otherwise (then a second write)
             if p.enable_rbac_authorization == Some(false) || p.access_policies.is_some() {

@@ -51,24 +51,27 @@ pub(crate) use versions::managed_error;
 
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::View;
-use strongbox_barrier::keyspace::{CERT_AUTHORITIES, CERT_CONTACTS, CERT_ISSUERS, CERT_NOTES, CERT_OPERATIONS};
+use strongbox_barrier::keyspace::{
+    CERT_AUTHORITIES, CERT_CONTACTS, CERT_HEADS, CERT_ISSUERS, CERT_NOTES, CERT_OPERATIONS, CERT_VERSIONS, DELETED_CERTS,
+};
 use strongbox_crypto::certs as x509;
 use strongbox_crypto::keys::KeyMaterial;
 use strongbox_types::{Error, ErrorKind, Result, SecretBytes, SecretString};
 
-use crate::objects::{Attributes, Collection};
+use crate::objects::{Attributes, Spec};
 use crate::records::Tags;
 use crate::{Core, DeletedInfo};
 
-pub(crate) const CERTS: Collection = Collection {
-    live: "cert",
-    versions: "certv",
-    deleted: "dcert",
+pub(crate) const CERTS: Spec = Spec {
+    heads: CERT_HEADS,
+    versions: CERT_VERSIONS,
+    deleted: DELETED_CERTS,
     noun: "certificate",
     title: "Certificate",
     not_found: ErrorKind::CertificateNotFound,
     disabled: ErrorKind::CertificateDisabled,
     backup_aad: b"strongbox/backup/v1/certificate",
+    managed: None,
 };
 
 /// The stored payload of a certificate version. (The version's `content_type` metadata slot

@@ -21,24 +21,36 @@ use strongbox_crypto::handle::{KeyHandle, KeyProvider, KeySpec};
 use strongbox_crypto::keys::{CipherAlg, Curve, JsonWebKey, KeyKind, KeyMaterial, SignAlg};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretBytes, SecretString};
 
-use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page};
+use crate::objects::{Attributes, BoxFuture, Collection, CommonUpdate, NewVersion, Object, Page, PurgeHook, Spec};
 use crate::records::Tags;
+use crate::records::VersionRec;
 use crate::vaults::VaultRecord;
 use crate::{Core, DeletedInfo};
+use strongbox_barrier::keyspace;
+use strongbox_barrier::{Barrier, View};
 
 mod release;
 pub use release::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 
-pub(crate) const KEYS: Collection = Collection {
-    live: "key",
-    versions: "keyv",
-    deleted: "dkey",
+pub(crate) const KEYS: Spec = Spec {
+    heads: keyspace::KEY_HEADS,
+    versions: keyspace::KEY_VERSIONS,
+    deleted: keyspace::DELETED_KEYS,
     noun: "key",
     title: "Key",
     not_found: ErrorKind::KeyNotFound,
     disabled: ErrorKind::KeyDisabled,
     backup_aad: b"strongbox/backup/v1/key",
+    managed: Some(ErrorKind::KeyManaged),
 };
+
+/// The keys collection of the object store.
+pub(crate) struct KeyObjects;
+
+impl Collection for KeyObjects {
+    type Payload = KeyPayload;
+    const SPEC: Spec = KEYS;
+}
 
 const ALL_OPS: &[&str] = &["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"];
 const HANDLE_CACHE_MAX: usize = 10_000;
@@ -186,11 +198,80 @@ pub(crate) struct OpMeta {
 /// How long (seconds, on the injected clock) an [`OpMeta`] entry may be used.
 const OP_META_TTL: i64 = 1;
 
-/// Key state beyond the handle cache: the HSM provider and the operation cache.
-#[derive(Debug, Default)]
+/// Key state held in memory: the HSM provider, the handle cache and the operation cache. It is
+/// also the key store's [`PurgeHook`]: a purge forgets the key's cached state and destroys its
+/// HSM token objects.
 pub(crate) struct KeyRuntime {
     provider: RwLock<Option<Arc<dyn KeyProvider>>>,
     ops: RwLock<HashMap<String, Arc<OpMeta>>>,
+    handles: HandleCache,
+    /// The `KEY_VERSIONS` area, read to find a purged key's HSM objects.
+    versions: View,
+}
+
+impl std::fmt::Debug for KeyRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRuntime").finish_non_exhaustive()
+    }
+}
+
+impl KeyRuntime {
+    pub(crate) fn new(barrier: Arc<Barrier>) -> Self {
+        Self {
+            provider: RwLock::new(None),
+            ops: RwLock::new(HashMap::new()),
+            handles: RwLock::new(HashMap::new()),
+            versions: View::new(barrier, keyspace::KEY_VERSIONS),
+        }
+    }
+
+    fn provider(&self) -> Result<Arc<dyn KeyProvider>> {
+        self.provider.read().ok().and_then(|p| p.clone()).ok_or_else(no_provider)
+    }
+
+    /// Drops the cached operation state of every version of a key (after any write to it).
+    fn forget_ops(&self, vault: &str, lc: &str) {
+        let prefix = format!("{vault}/{lc}/");
+        if let Ok(mut c) = self.ops.write() {
+            c.retain(|k, _| !k.starts_with(&prefix));
+        }
+    }
+
+    /// The HSM object ids of every version of a key.
+    pub(crate) async fn hsm_ids_of(&self, vault: &str, lc: &str) -> Result<Vec<String>> {
+        let rows = self.versions.scan_all::<VersionRec<KeyPayload>>(&format!("{vault}/{lc}/")).await?;
+        Ok(rows.into_iter().filter_map(|(_, r)| r.payload.hsm).collect())
+    }
+}
+
+impl PurgeHook for KeyRuntime {
+    fn before<'a>(&'a self, vault: &'a str, lc: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(self.hsm_ids_of(vault, lc))
+    }
+
+    /// After a key is purged: forget its cached state and destroy its token objects.
+    fn purged(&self, vault: &str, lc: &str, hsm_ids: &[String]) {
+        let prefix = format!("{vault}/{lc}/");
+        if let Ok(mut c) = self.handles.write() {
+            c.retain(|k, _| !k.starts_with(&prefix));
+        }
+        self.forget_ops(vault, lc);
+        if hsm_ids.is_empty() {
+            return;
+        }
+        match self.provider() {
+            Ok(p) => {
+                for id in hsm_ids {
+                    if let Err(e) = p.destroy(id) {
+                        tracing::warn!(vault = %vault, key = %lc, error = %e, "could not destroy a purged key's HSM object");
+                    }
+                }
+            }
+            Err(_) => {
+                tracing::warn!(vault = %vault, key = %lc, "purged an HSM key while no token is configured: its token objects remain")
+            }
+        }
+    }
 }
 
 fn check_ops(ops: &[String]) -> Result<()> {
@@ -387,28 +468,25 @@ impl Core {
     }
 
     pub(crate) fn key_provider(&self) -> Result<Arc<dyn KeyProvider>> {
-        self.key_runtime.provider.read().ok().and_then(|p| p.clone()).ok_or_else(no_provider)
+        self.key_runtime.provider()
     }
 
     /// Drops the cached operation state of every version of a key (after any write to it).
     pub(crate) fn forget_key_ops(&self, vault: &str, lc: &str) {
-        let prefix = format!("{vault}/{lc}/");
-        if let Ok(mut c) = self.key_runtime.ops.write() {
-            c.retain(|k, _| !k.starts_with(&prefix));
-        }
+        self.key_runtime.forget_ops(vault, lc);
     }
 
     /// The key of a version, parsed (software) or found in the token (HSM) once and cached.
     fn key_handle(&self, v: &VaultRecord, name: &str, version: &str, p: &KeyPayload) -> Result<Arc<dyn KeyHandle>> {
         let id = format!("{}/{}/{version}", v.name, name.to_ascii_lowercase());
-        if let Some(k) = self.key_handles.read().ok().and_then(|c| c.get(&id).cloned()) {
+        if let Some(k) = self.key_runtime.handles.read().ok().and_then(|c| c.get(&id).cloned()) {
             return Ok(k);
         }
         let k: Arc<dyn KeyHandle> = match &p.hsm {
             Some(hid) => self.key_provider()?.open(hid)?,
             None => Arc::new(material_of(p)?),
         };
-        if let Ok(mut c) = self.key_handles.write() {
+        if let Ok(mut c) = self.key_runtime.handles.write() {
             if c.len() >= HANDLE_CACHE_MAX {
                 c.clear();
             }
@@ -692,53 +770,13 @@ impl Core {
     }
 
     /// The HSM handle ids of every version of a key (live or deleted).
-    pub(crate) async fn hsm_ids_of(&self, vault: &str, lc: &str) -> Result<Vec<String>> {
-        let prefix = KEYS.versions_prefix(vault, lc);
-        let mut ids = Vec::new();
-        let mut start = prefix.clone();
-        loop {
-            let rows = self.barrier.scan_prefix(&prefix, &start, 500).await?;
-            let Some((last, _)) = rows.last() else { break };
-            start = format!("{last}\0");
-            for (k, b) in &rows {
-                let r: crate::records::VersionRec<KeyPayload> = crate::decode(k, b)?;
-                ids.extend(r.payload.hsm);
-            }
-        }
-        Ok(ids)
-    }
-
-    /// After a key is purged: forget its cached state and destroy its token objects.
-    pub(crate) fn after_key_purge(&self, vault: &str, lc: &str, hsm_ids: &[String]) {
-        let prefix = format!("{vault}/{lc}/");
-        if let Ok(mut c) = self.key_handles.write() {
-            c.retain(|k, _| !k.starts_with(&prefix));
-        }
-        self.forget_key_ops(vault, lc);
-        if hsm_ids.is_empty() {
-            return;
-        }
-        match self.key_provider() {
-            Ok(p) => {
-                for id in hsm_ids {
-                    if let Err(e) = p.destroy(id) {
-                        tracing::warn!(vault = %vault, key = %lc, error = %e, "could not destroy a purged key's HSM object");
-                    }
-                }
-            }
-            Err(_) => {
-                tracing::warn!(vault = %vault, key = %lc, "purged an HSM key while no token is configured: its token objects remain")
-            }
-        }
-    }
-
     pub async fn backup_key(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         // An HSM key's record holds only a token handle, and a restore needs the name purged,
         // which destroys the token objects: such a backup could never be restored. Refuse it
         // honestly until backups carry the key wrapped under a token-resident backup key.
-        if !self.hsm_ids_of(&v.name, &name.key()).await?.is_empty() {
+        if !self.key_runtime.hsm_ids_of(&v.name, &name.key()).await?.is_empty() {
             return Err(Error::new(
                 ErrorKind::NotImplemented,
                 "Backups of HSM-protected keys are not supported yet: the key cannot leave the HSM.",

@@ -124,8 +124,8 @@ async fn hot_operations_read_no_storage_and_see_changes_at_once() {
 #[tokio::test]
 async fn symmetric_and_hsm_types_by_vault_kind() {
     let (c, _, _) = core().await;
-    c.create_vault("prem", Sku::Premium, 90, false).await.unwrap();
-    c.create_vault("pool", Sku::ManagedHsm, 90, false).await.unwrap();
+    c.vaults.create("prem", Sku::Premium, 90, false).await.unwrap();
+    c.vaults.create("pool", Sku::ManagedHsm, 90, false).await.unwrap();
     let kty = |k: &str| CreateKey { kty: k.into(), ..CreateKey::default() };
     for (vault, k, kind) in [
         ("default", "RSA-HSM", ErrorKind::KeyTypeNotSupported),

@@ -250,9 +250,7 @@ impl Core {
                     }
                     _ => false,
                 };
-                if let Ok(mut v) = self.vaults.write() {
-                    v.clear();
-                }
+                self.vaults.forget_all();
                 if swapped && let Ok(mut g) = s.seen.lock() {
                     *g = token;
                 }

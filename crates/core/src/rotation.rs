@@ -210,8 +210,7 @@ impl Core {
                 let mut parts = k.splitn(3, '/').skip(1);
                 let (Some(vault), Some(lc)) = (parts.next(), parts.next()) else { continue };
                 // The head holds the latest version's dates; a deleted key has no live head.
-                let Some(head) =
-                    self.read_json::<HeadRec<serde::de::IgnoredAny>>(&format!("{}/{vault}/{lc}", KEYS.live)).await?
+                let Some(head) = self.read_json::<HeadRec<serde::de::IgnoredAny>>(&KEYS.head_key(vault, lc)).await?
                 else {
                     continue;
                 };

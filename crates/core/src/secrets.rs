@@ -4,23 +4,33 @@ use serde::{Deserialize, Serialize};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
 use crate::Core;
-use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page};
+use crate::objects::{Attributes, Collection, CommonUpdate, NewVersion, Object, Page, Spec};
 use crate::records::Tags;
 use crate::vaults::VaultRecord;
+use strongbox_barrier::keyspace;
 
 pub const MAX_VALUE_BYTES: usize = 25 * 1024;
 pub const MAX_CONTENT_TYPE: usize = 255;
 
-pub(crate) const SECRETS: Collection = Collection {
-    live: "sec",
-    versions: "secv",
-    deleted: "dsec",
+pub(crate) const SECRETS: Spec = Spec {
+    heads: keyspace::SECRET_HEADS,
+    versions: keyspace::SECRET_VERSIONS,
+    deleted: keyspace::DELETED_SECRETS,
     noun: "secret",
     title: "Secret",
     not_found: ErrorKind::SecretNotFound,
     disabled: ErrorKind::ObjectDisabled,
     backup_aad: b"strongbox/backup/v1/secret",
+    managed: Some(ErrorKind::SecretManaged),
 };
+
+/// The secrets collection of the object store.
+pub(crate) struct SecretObjects;
+
+impl Collection for SecretObjects {
+    type Payload = SecretString;
+    const SPEC: Spec = SECRETS;
+}
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeletedInfo {
@@ -112,14 +122,14 @@ impl Core {
             nbf: input.nbf,
             exp: input.exp,
         };
-        Ok(view(&v, self.obj_create(&SECRETS, &v, &name, new).await?, true))
+        Ok(view(&v, self.secret_store.create(&v, &name, new).await?, true))
     }
 
     /// `GET /secrets/{name}[/{version}]`. Disabled versions are refused (403), as in Azure.
     pub async fn get_secret(&self, vault: &str, name: &str, version: Option<&str>) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        Ok(view(&v, self.obj_get(&SECRETS, &v, &name, version).await?, true))
+        Ok(view(&v, self.secret_store.get(&v, &name, version).await?, true))
     }
 
     /// `PATCH /secrets/{name}[/{version}]`: attributes, tags and content type of one version.
@@ -133,9 +143,10 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         check_content_type(&upd.content_type)?;
-        self.refuse_managed(&SECRETS, &v, &name, "update").await?;
+        self.secret_store.refuse_managed(&v, &name, "update").await?;
         let o = self
-            .obj_update::<SecretString, _>(&SECRETS, &v, &name, version, |m, _| {
+            .secret_store
+            .update(&v, &name, version, |m, _| {
                 if let Some(ct) = &upd.content_type {
                     m.content_type = Some(ct.clone());
                 }
@@ -150,13 +161,13 @@ impl Core {
     /// `GET /secrets`: latest-version metadata of every live secret, by name.
     pub async fn list_secrets(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<Listing> {
         let v = self.vault(vault).await?;
-        Ok(listing(&v, self.obj_list(&SECRETS, &v, false, resume, max).await?))
+        Ok(listing(&v, self.secret_store.list(&v, false, resume, max).await?))
     }
 
     /// `GET /deletedsecrets`.
     pub async fn list_deleted_secrets(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<Listing> {
         let v = self.vault(vault).await?;
-        Ok(listing(&v, self.obj_list(&SECRETS, &v, true, resume, max).await?))
+        Ok(listing(&v, self.secret_store.list(&v, true, resume, max).await?))
     }
 
     /// `GET /secrets/{name}/versions`. An unknown or deleted name lists nothing.
@@ -169,50 +180,50 @@ impl Core {
     ) -> Result<Listing> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        Ok(listing(&v, self.obj_list_versions(&SECRETS, &v, &name, resume, max).await?))
+        Ok(listing(&v, self.secret_store.list_versions(&v, &name, resume, max).await?))
     }
 
     /// `DELETE /secrets/{name}`: soft delete of every version; visible under deleted at once.
     pub async fn delete_secret(&self, vault: &str, name: &str) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.refuse_managed(&SECRETS, &v, &name, "delete").await?;
-        Ok(view(&v, self.obj_delete::<SecretString>(&SECRETS, &v, &name).await?, false))
+        self.secret_store.refuse_managed(&v, &name, "delete").await?;
+        Ok(view(&v, self.secret_store.delete(&v, &name).await?, false))
     }
 
     /// `GET /deletedsecrets/{name}`.
     pub async fn get_deleted_secret(&self, vault: &str, name: &str) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        Ok(view(&v, self.obj_get_deleted::<SecretString>(&SECRETS, &v, &name).await?, false))
+        Ok(view(&v, self.secret_store.get_deleted(&v, &name).await?, false))
     }
 
     /// `POST /deletedsecrets/{name}/recover`: back to live, all versions intact.
     pub async fn recover_secret(&self, vault: &str, name: &str) -> Result<SecretView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.refuse_managed(&SECRETS, &v, &name, "recover").await?;
-        Ok(view(&v, self.obj_recover::<SecretString>(&SECRETS, &v, &name).await?, false))
+        self.secret_store.refuse_managed(&v, &name, "recover").await?;
+        Ok(view(&v, self.secret_store.recover(&v, &name).await?, false))
     }
 
     /// `DELETE /deletedsecrets/{name}`: permanent. Refused while purge protection holds it.
     pub async fn purge_secret(&self, vault: &str, name: &str) -> Result<()> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.refuse_managed(&SECRETS, &v, &name, "purge").await?;
-        self.obj_purge(&SECRETS, &v, &name).await
+        self.secret_store.refuse_managed(&v, &name, "purge").await?;
+        self.secret_store.purge(&v, &name).await
     }
 
     /// `POST /secrets/{name}/backup`: every version, encrypted under the deployment backup key.
     pub async fn backup_secret(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.obj_backup::<SecretString>(&SECRETS, &v, &name).await
+        self.secret_store.backup(&v, &name).await
     }
 
     /// `POST /secrets/restore`: all versions with their original ids. The name must be free.
     pub async fn restore_secret(&self, vault: &str, blob: &[u8]) -> Result<SecretView> {
         let v = self.vault(vault).await?;
-        Ok(view(&v, self.obj_restore::<SecretString>(&SECRETS, &v, blob).await?, true))
+        Ok(view(&v, self.secret_store.restore(&v, blob).await?, true))
     }
 }

@@ -122,7 +122,7 @@ async fn soft_delete_recover_purge_and_background_purge() {
     c.set_secret("default", "gone", set("reborn")).await.unwrap();
 
     // background purge honours the scheduled date
-    c.create_vault("short", Sku::Standard, 7, true).await.unwrap();
+    c.vaults.create("short", Sku::Standard, 7, true).await.unwrap();
     c.set_secret("short", "p", set("v")).await.unwrap();
     c.delete_secret("short", "p").await.unwrap();
     assert_eq!(c.purge_secret("short", "p").await.unwrap_err().kind, ErrorKind::PurgeProtected);

@@ -11,7 +11,7 @@ use super::issuance::IssueKey;
 use super::pending::CertOperationView;
 use super::{CERTS, CertListing, CertPayload, CertPolicy, CertView, PolicyInput, policy, record_key, unb64};
 use crate::keys::{KEYS, KeyPayload};
-use crate::objects::{Attributes, Collection, Object, Page, check_tags};
+use crate::objects::{Attributes, Object, Page, Spec, check_tags};
 use crate::records::{HeadRec, Tags, VersionMeta, VersionRec};
 use crate::secrets::SECRETS;
 use crate::vaults::VaultRecord;
@@ -55,7 +55,7 @@ fn merged_policy(input: &PolicyInput, old: &CertPolicy, v: &VaultRecord, now: i6
 }
 
 /// A restore refused because the name of the certificate's key or secret is taken.
-fn name_taken(c: &Collection, cert: &str, e: Error) -> Error {
+fn name_taken(c: &Spec, cert: &str, e: Error) -> Error {
     if matches!(e.kind, ErrorKind::Conflict | ErrorKind::DeletedButRecoverable) {
         Error::new(
             ErrorKind::Conflict,

@@ -15,16 +15,15 @@ use super::issuance::{IssueKey, key_ops};
 use super::pending::PendingRec;
 use super::{CERTS, CertPayload, CertPolicy, CertView, b64};
 use crate::keys::{KEYS, KeyPayload};
-use crate::objects::{Collection, Object, check_tags};
+use crate::objects::{Object, Spec, check_tags};
 use crate::records::{HeadRec, Tags, VersionMeta, VersionRec};
 use crate::secrets::SECRETS;
 use crate::vaults::VaultRecord;
 use crate::{Core, DeletedInfo, encode};
 
 /// Azure's refusal of a change to a managed key or secret through the keys or secrets API.
-pub(crate) fn managed_error(c: &Collection, op: &str) -> Error {
-    let kind = if c.live == KEYS.live { ErrorKind::KeyManaged } else { ErrorKind::SecretManaged };
-    Error::new(kind, format!("Operation \"{op}\" is not allowed as this object's lifetime is managed by Key Vault."))
+pub(crate) fn managed_error(c: &Spec, op: &str) -> Error {
+    c.managed_error(op)
 }
 
 /// The key record of a certificate version.
@@ -65,7 +64,7 @@ impl Core {
     /// (Azure: 403 `KeyManagedByKeyVault` / `SecretManagedByKeyVault`).
     pub(crate) async fn refuse_managed(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         name: &ObjectName,
         op: &str,
@@ -87,7 +86,7 @@ impl Core {
     /// managed by this certificate.
     async fn stage_version<P: Serialize + Clone>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         name: &ObjectName,
         meta: &VersionMeta,
@@ -99,7 +98,7 @@ impl Core {
         let dk = c.deleted_key(&v.name, &lc);
         let (display, txn) = match self.read_json_versioned::<HeadRec<IgnoredAny>>(&hk).await? {
             Some((head, stamp)) => {
-                if c.live != CERTS.live && !head.latest.managed {
+                if c.heads != CERTS.heads && !head.latest.managed {
                     return Err(Error::new(
                         ErrorKind::Conflict,
                         format!(
@@ -201,7 +200,7 @@ impl Core {
     /// Moves `c/{name}` to deleted in `txn`; `None` when there is no live head.
     pub(super) async fn stage_delete<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         lc: &str,
         info: DeletedInfo,
@@ -225,7 +224,7 @@ impl Core {
     /// Moves `c/{name}` back from deleted in `txn`; `false` when it is not deleted.
     pub(super) async fn stage_recover<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Collection,
+        c: &Spec,
         v: &VaultRecord,
         lc: &str,
         txn: BTxn,

@@ -1,10 +1,15 @@
-use std::sync::Arc;
+//! The `Vaults` service: vault records (the `VAULTS` area), this node's cache of them, and
+//! the per-vault settings other services read (retention, purge protection, permission model).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
-use strongbox_types::{Error, ErrorKind, Result, VaultName};
+use strongbox_barrier::keyspace::VAULTS;
+use strongbox_barrier::{Barrier, View};
+use strongbox_types::{Clock, Error, ErrorKind, Result, VaultName};
 
-use crate::{Core, encode};
+use crate::CoreConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,18 +76,31 @@ impl VaultRecord {
     }
 }
 
+/// The full storage key of a vault record.
 pub(crate) fn vault_key(name: &str) -> String {
-    format!("vault/{name}")
+    format!("{}{name}", VAULTS.prefix)
 }
 
-impl Core {
-    pub async fn create_vault(
-        &self,
-        name: &str,
-        sku: Sku,
-        retention_days: u32,
-        purge_protection: bool,
-    ) -> Result<VaultInfo> {
+/// Vault records and this node's cache of them.
+pub struct Vaults {
+    view: View,
+    cache: RwLock<HashMap<String, Arc<VaultRecord>>>,
+    cfg: CoreConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Vaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vaults").finish_non_exhaustive()
+    }
+}
+
+impl Vaults {
+    pub(crate) fn new(barrier: Arc<Barrier>, clock: Arc<dyn Clock>, cfg: CoreConfig) -> Self {
+        Self { view: View::new(barrier, VAULTS), cache: RwLock::new(HashMap::new()), cfg, clock }
+    }
+
+    pub async fn create(&self, name: &str, sku: Sku, retention_days: u32, purge_protection: bool) -> Result<VaultInfo> {
         let name = VaultName::parse(name)?;
         if !(7..=90).contains(&retention_days) {
             return Err(Error::bad("The soft-delete retention period must be between 7 and 90 days."));
@@ -92,32 +110,35 @@ impl Core {
             sku,
             retention_days,
             purge_protection,
-            created: self.now(),
+            created: self.clock.now(),
             enable_rbac_authorization: true,
             access_policies: Vec::new(),
         };
-        let key = vault_key(name.as_str());
-        self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&rec)?)).await.map_err(|e| {
-            if e.kind == ErrorKind::Conflict {
-                Error::new(ErrorKind::Conflict, format!("A vault named '{name}' already exists."))
-            } else {
-                e
-            }
-        })?;
+        if !self.view.create(name.as_str(), &rec).await? {
+            return Err(Error::new(ErrorKind::Conflict, format!("A vault named '{name}' already exists.")));
+        }
         let info = self.info(&rec);
-        self.cache_vault(rec);
+        self.cache(rec);
         Ok(info)
     }
 
-    pub(crate) fn cache_vault(&self, rec: VaultRecord) -> Arc<VaultRecord> {
+    /// Puts a record (just written) in this node's cache.
+    pub(crate) fn cache(&self, rec: VaultRecord) -> Arc<VaultRecord> {
         let rec = Arc::new(rec);
-        if let Ok(mut m) = self.vaults.write() {
+        if let Ok(mut m) = self.cache.write() {
             m.insert(rec.name.clone(), rec.clone());
         }
         rec
     }
 
-    fn info(&self, r: &VaultRecord) -> VaultInfo {
+    /// Empties this node's cache (another node changed the authorization settings).
+    pub(crate) fn forget_all(&self) {
+        if let Ok(mut m) = self.cache.write() {
+            m.clear();
+        }
+    }
+
+    pub(crate) fn info(&self, r: &VaultRecord) -> VaultInfo {
         VaultInfo {
             name: r.name.clone(),
             sku: r.sku,
@@ -130,13 +151,13 @@ impl Core {
         }
     }
 
-    /// Retention never changes and purge protection can only be turned on; the permission
-    /// model and access policies change through `policies.rs`, which refreshes this cache on
-    /// this node, and other nodes drop their cache when the authorization generation changes
-    /// (`rbac.rs`).
-    pub(crate) async fn vault(&self, name: &str) -> Result<Arc<VaultRecord>> {
+    /// The record of a vault (case-insensitive name). Retention never changes and purge
+    /// protection can only be turned on; the permission model and access policies change
+    /// through the access policies, which refresh this cache on this node, and other nodes
+    /// empty their cache when the authorization generation changes (`rbac.rs`).
+    pub(crate) async fn record(&self, name: &str) -> Result<Arc<VaultRecord>> {
         let lower = name.to_ascii_lowercase();
-        if let Some(v) = self.vaults.read().ok().and_then(|m| m.get(&lower).cloned()) {
+        if let Some(v) = self.cache.read().ok().and_then(|m| m.get(&lower).cloned()) {
             return Ok(v);
         }
         let not_found =
@@ -144,17 +165,17 @@ impl Core {
         if VaultName::parse(&lower).is_err() {
             return Err(not_found());
         }
-        let rec: VaultRecord = self.read_json(&vault_key(&lower)).await?.ok_or_else(not_found)?;
-        Ok(self.cache_vault(rec))
+        let rec: VaultRecord = self.view.get(&lower).await?.ok_or_else(not_found)?;
+        Ok(self.cache(rec))
     }
 
-    pub async fn vault_info(&self, name: &str) -> Result<VaultInfo> {
-        let r = self.vault(name).await?;
+    pub async fn get(&self, name: &str) -> Result<VaultInfo> {
+        let r = self.record(name).await?;
         Ok(self.info(&r))
     }
 
-    pub async fn list_vaults(&self) -> Result<Vec<VaultInfo>> {
-        let rows = self.barrier.scan_prefix("vault/", "vault/", 10_000).await?;
-        rows.iter().map(|(k, v)| crate::decode::<VaultRecord>(k, v).map(|r| self.info(&r))).collect()
+    pub async fn list(&self) -> Result<Vec<VaultInfo>> {
+        let rows = self.view.scan::<VaultRecord>("", "", 10_000).await?;
+        Ok(rows.iter().map(|(_, r)| self.info(r)).collect())
     }
 }
