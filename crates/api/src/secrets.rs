@@ -39,7 +39,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         Route::GetSecret(name, version) => {
             if let Some(t) = ctx.q("outContentType") {
                 // Certificate-backed secrets only: PFX ↔ PEM conversion.
-                let v = core.get_secret_as(vault, &name, version.as_deref(), t).await?;
+                let v = core.certificates.secret_as(t, core.get_secret(vault, &name, version.as_deref())).await?;
                 return ok(&bundle(ctx, &v, true));
             }
             let v = core.get_secret(vault, &name, version.as_deref()).await?;

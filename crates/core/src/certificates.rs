@@ -17,16 +17,17 @@
 //! - [`lifecycle`]: create, import, get, update, list, policy, delete, recover, purge, backup
 //!   and restore;
 //! - [`versions`]: a version written (and moved on delete/recover) together with its key and
-//!   secret, and the rule that those refuse direct changes;
+//!   secret;
 //! - [`issuance`]: the key of a new version and its signing (self-signed, CA, CSR);
 //! - [`pending`]: pending operations (get, cancel, delete, merge);
 //! - [`issuers`], [`contacts`]: the per-vault issuer records and contacts;
-//! - [`encoding`]: the secret's PFX/PEM forms, import parsing and `get_secret_as`;
+//! - [`encoding`]: the secret's PFX/PEM forms, import parsing and `secret_as`;
 //! - [`renewal`]: the lifetime actions run in the background;
 //! - [`ca`]: the built-in private CA; [`policy`]: certificate policies.
 //!
-//! Storage beyond the three collections, one [`View`] each: [`CERT_OPERATIONS`] pending
-//! operations, [`CERT_ISSUERS`] issuers, [`CERT_CONTACTS`] contacts, [`CERT_AUTHORITIES`] CAs,
+//! The service is [`Certificates`], held by the root as `core.certificates`. Storage beyond
+//! the three collections, one [`View`] each: [`CERT_OPERATIONS`] pending operations,
+//! [`CERT_ISSUERS`] issuers, [`CERT_CONTACTS`] contacts, [`CERT_AUTHORITIES`] CAs, and
 //! [`CERT_NOTES`] the `EmailContacts` notifications already raised.
 
 mod ca;
@@ -47,20 +48,26 @@ pub use issuers::{AdminDetail, IssuerInput, IssuerView};
 pub use lifecycle::{CertUpdate, CreateCertificate, ImportCertificate};
 pub use pending::{CertOperationView, MergeCertificate, OperationError};
 pub use policy::{CertLifetimeAction, CertPolicy, PolicyInput};
-pub(crate) use versions::managed_error;
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::View;
 use strongbox_barrier::keyspace::{
-    CERT_AUTHORITIES, CERT_CONTACTS, CERT_HEADS, CERT_ISSUERS, CERT_NOTES, CERT_OPERATIONS, CERT_VERSIONS, DELETED_CERTS,
+    CERT_AUTHORITIES, CERT_CONTACTS, CERT_HEADS, CERT_ISSUERS, CERT_NOTES, CERT_OPERATIONS, CERT_VERSIONS,
+    DELETED_CERTS, PURGE_SCHEDULE,
 };
+use strongbox_barrier::{Barrier, View};
 use strongbox_crypto::certs as x509;
+use strongbox_crypto::handle::KeyProvider;
 use strongbox_crypto::keys::KeyMaterial;
-use strongbox_types::{Error, ErrorKind, Result, SecretBytes, SecretString};
+use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
 
-use crate::objects::{Attributes, Spec};
+use crate::DeletedInfo;
+use crate::keys::{KeyObjects, KeyRuntime};
+use crate::objects::{Attributes, Collection, ObjectStore, Spec};
 use crate::records::Tags;
-use crate::{Core, DeletedInfo};
+use crate::secrets::SecretObjects;
+use crate::vaults::{VaultRecord, Vaults};
 
 pub(crate) const CERTS: Spec = Spec {
     heads: CERT_HEADS,
@@ -108,8 +115,28 @@ pub struct CertListing {
     pub next: Option<String>,
 }
 
-/// The keyspace areas the certificate service keeps beside its three object collections.
-struct CertStores {
+/// The certificates collection of the object store.
+pub(crate) struct CertObjects;
+
+impl Collection for CertObjects {
+    type Payload = CertPayload;
+    const SPEC: Spec = CERTS;
+}
+
+/// The certificate service (`core.certificates`): the certificate collection and the key and
+/// secret collections behind it, the key runtime (HSM provider, cached key operations), and
+/// the areas it keeps beside the collections.
+pub struct Certificates {
+    barrier: Arc<Barrier>,
+    clock: Arc<dyn Clock>,
+    vaults: Arc<Vaults>,
+    certs: Arc<ObjectStore<CertObjects>>,
+    keys: Arc<ObjectStore<KeyObjects>>,
+    secrets: Arc<ObjectStore<SecretObjects>>,
+    key_runtime: Arc<KeyRuntime>,
+    /// The purge schedule, written when a certificate and its key and secret are soft-deleted
+    /// or recovered together.
+    schedule: View,
     /// Pending operations: `{vault}/{name}`.
     operations: View,
     /// Issuer records: `{vault}/{name}`.
@@ -122,16 +149,58 @@ struct CertStores {
     notes: View,
 }
 
-impl Core {
-    fn cert_stores(&self) -> CertStores {
-        let view = |area| View::new(self.barrier.clone(), area);
-        CertStores {
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificates").finish_non_exhaustive()
+    }
+}
+
+/// What [`Certificates::new`] is built from.
+pub(crate) struct CertificateDeps {
+    pub barrier: Arc<Barrier>,
+    pub clock: Arc<dyn Clock>,
+    pub vaults: Arc<Vaults>,
+    pub certs: Arc<ObjectStore<CertObjects>>,
+    pub keys: Arc<ObjectStore<KeyObjects>>,
+    pub secrets: Arc<ObjectStore<SecretObjects>>,
+    pub key_runtime: Arc<KeyRuntime>,
+}
+
+impl Certificates {
+    pub(crate) fn new(d: CertificateDeps) -> Self {
+        let view = |area| View::new(d.barrier.clone(), area);
+        Self {
+            schedule: view(PURGE_SCHEDULE),
             operations: view(CERT_OPERATIONS),
             issuers: view(CERT_ISSUERS),
             contacts: view(CERT_CONTACTS),
             authorities: view(CERT_AUTHORITIES),
             notes: view(CERT_NOTES),
+            barrier: d.barrier,
+            clock: d.clock,
+            vaults: d.vaults,
+            certs: d.certs,
+            keys: d.keys,
+            secrets: d.secrets,
+            key_runtime: d.key_runtime,
         }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    async fn vault(&self, name: &str) -> Result<Arc<VaultRecord>> {
+        self.vaults.record(name).await
+    }
+
+    fn key_provider(&self) -> Result<Arc<dyn KeyProvider>> {
+        self.key_runtime.provider()
+    }
+
+    /// Drops the cached operation state of the key behind a certificate (after any write).
+    fn forget_key_ops(&self, vault: &str, lc: &str) {
+        self.key_runtime.forget_ops(vault, lc);
     }
 }
 

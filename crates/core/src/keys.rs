@@ -225,12 +225,12 @@ impl KeyRuntime {
         }
     }
 
-    fn provider(&self) -> Result<Arc<dyn KeyProvider>> {
+    pub(crate) fn provider(&self) -> Result<Arc<dyn KeyProvider>> {
         self.provider.read().ok().and_then(|p| p.clone()).ok_or_else(no_provider)
     }
 
     /// Drops the cached operation state of every version of a key (after any write to it).
-    fn forget_ops(&self, vault: &str, lc: &str) {
+    pub(crate) fn forget_ops(&self, vault: &str, lc: &str) {
         let prefix = format!("{vault}/{lc}/");
         if let Ok(mut c) = self.ops.write() {
             c.retain(|k, _| !k.starts_with(&prefix));
@@ -505,7 +505,7 @@ impl Core {
         let KeyProps { tags, enabled, nbf, exp } = props;
         let hsm = p.hsm.clone();
         let new = NewVersion { payload: p, content_type: None, tags, enabled, nbf, exp };
-        let created = match self.refuse_managed(&KEYS, v, name, "create").await {
+        let created = match self.key_store.refuse_managed(v, name, "create").await {
             Ok(()) => self.obj_create(&KEYS, v, name, new).await,
             Err(e) => Err(e),
         };
@@ -694,7 +694,7 @@ impl Core {
             check_ops(ops)?;
         }
         let new_policy = upd.release_policy.clone().map(release::validate_policy).transpose()?;
-        self.refuse_managed(&KEYS, &v, &name, "update").await?;
+        self.key_store.refuse_managed(&v, &name, "update").await?;
         let o = self
             .obj_update::<KeyPayload, _>(&KEYS, &v, &name, version, |m, p| {
                 if let Some(ops) = &upd.key_ops {
@@ -739,7 +739,7 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         // Deleted bundles carry the public key, as Azure's do.
-        self.refuse_managed(&KEYS, &v, &name, "delete").await?;
+        self.key_store.refuse_managed(&v, &name, "delete").await?;
         let o = self.obj_delete::<KeyPayload>(&KEYS, &v, &name).await;
         self.forget_key_ops(&v.name, &name.key());
         self.key_view(&v, o?)
@@ -755,7 +755,7 @@ impl Core {
     pub async fn recover_key(&self, vault: &str, name: &str) -> Result<KeyView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        self.refuse_managed(&KEYS, &v, &name, "recover").await?;
+        self.key_store.refuse_managed(&v, &name, "recover").await?;
         let o = self.obj_recover::<KeyPayload>(&KEYS, &v, &name).await;
         self.forget_key_ops(&v.name, &name.key());
         self.key_view(&v, o?)
@@ -765,7 +765,7 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         // purge_now (objects.rs) also drops the cached handles and destroys HSM token objects.
-        self.refuse_managed(&KEYS, &v, &name, "purge").await?;
+        self.key_store.refuse_managed(&v, &name, "purge").await?;
         self.obj_purge(&KEYS, &v, &name).await
     }
 

@@ -19,8 +19,8 @@ mod secrets;
 mod vaults;
 
 pub use certificates::{
-    CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Contact, CreateCertificate, ImportCertificate,
-    IssuerInput, IssuerView, MergeCertificate, PolicyInput,
+    CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Certificates, Contact, CreateCertificate,
+    ImportCertificate, IssuerInput, IssuerView, MergeCertificate, PolicyInput,
 };
 pub use events::SecurityEvent;
 pub use groups::Group;
@@ -48,6 +48,7 @@ use strongbox_barrier::{BTxn, Barrier, View};
 use strongbox_crypto::aead::AeadKey;
 use strongbox_types::{Clock, Error, ErrorKind, Result, SecretString};
 
+use certificates::{CertObjects, CertificateDeps};
 use objects::{ObjectStore, Purgeable, Purger, RawStore, Spec, StoreDeps};
 pub use vaults::Vaults;
 
@@ -116,19 +117,11 @@ pub struct Core {
     pub(crate) secret_store: Arc<ObjectStore<secrets::SecretObjects>>,
     pub(crate) key_store: Arc<ObjectStore<keys::KeyObjects>>,
     pub(crate) cert_store: Arc<ObjectStore<CertObjects>>,
+    pub certificates: Arc<Certificates>,
     purger: Purger,
     key_runtime: Arc<keys::KeyRuntime>,
     rbac: RwLock<strongbox_authz::Index>,
     rbac_sync: rbac::SyncState,
-}
-
-/// The certificates collection of the object store.
-// transitional: moves to the certificates service.
-pub(crate) struct CertObjects;
-
-impl objects::Collection for CertObjects {
-    type Payload = certificates::CertPayload;
-    const SPEC: Spec = certificates::CERTS;
 }
 
 impl std::fmt::Debug for Core {
@@ -173,11 +166,22 @@ impl Core {
         let key_store = Arc::new(ObjectStore::new(&deps, Some(key_runtime.clone() as Arc<dyn objects::PurgeHook>)));
         let cert_store = Arc::new(ObjectStore::new(&deps, None));
         let purged: Vec<Arc<dyn Purgeable>> = vec![secret_store.clone(), key_store.clone(), cert_store.clone()];
+        let vaults = Arc::new(Vaults::new(barrier.clone(), clock.clone(), cfg.clone()));
+        let certificates = Arc::new(Certificates::new(CertificateDeps {
+            barrier: barrier.clone(),
+            clock: clock.clone(),
+            vaults: vaults.clone(),
+            certs: cert_store.clone(),
+            keys: key_store.clone(),
+            secrets: secret_store.clone(),
+            key_runtime: key_runtime.clone(),
+        }));
         let (index, generation) = rbac::load_index(&barrier).await?;
         Ok(Self {
             rbac: RwLock::new(index),
             rbac_sync: rbac::SyncState::new(generation),
-            vaults: Arc::new(Vaults::new(barrier.clone(), clock.clone(), cfg.clone())),
+            vaults,
+            certificates,
             purger: Purger::new(barrier.clone(), purged),
             secret_store,
             key_store,

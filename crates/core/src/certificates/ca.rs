@@ -13,8 +13,7 @@ use strongbox_crypto::handle::{KeyHandle, KeySpec};
 use strongbox_crypto::keys::{Curve, KeyMaterial};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
-use super::{b64, key_from_hex, key_hex, record_key, unb64};
-use crate::Core;
+use super::{Certificates, b64, key_from_hex, key_hex, record_key, unb64};
 use crate::vaults::VaultRecord;
 
 const MAX_CA_MONTHS: u32 = 360;
@@ -111,9 +110,9 @@ fn no_hsm() -> Error {
     )
 }
 
-impl Core {
+impl Certificates {
     async fn read_ca(&self, v: &VaultRecord, name: &str) -> Result<Option<CaRec>> {
-        self.cert_stores().authorities.get(&record_key(&v.name, name)).await
+        self.authorities.get(&record_key(&v.name, name)).await
     }
 
     fn ca_signer(&self, r: &CaRec) -> Result<CaSigner> {
@@ -164,7 +163,7 @@ impl Core {
             ca: Some(req.path_len),
             ..Default::default()
         };
-        let authorities = self.cert_stores().authorities;
+        let authorities = &self.authorities;
         let rel = record_key(&v.name, name.as_str());
         if authorities.exists(&rel).await? {
             return Err(Error::new(
@@ -245,7 +244,7 @@ impl Core {
 
     pub async fn list_cas(&self, vault: &str) -> Result<Vec<CaView>> {
         let v = self.vault(vault).await?;
-        let rows = self.cert_stores().authorities.scan_all::<CaRec>(&format!("{}/", v.name)).await?;
+        let rows = self.authorities.scan_all::<CaRec>(&format!("{}/", v.name)).await?;
         rows.iter().map(|(_, r)| view(r)).collect()
     }
 

@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Change};
 use strongbox_types::{Error, ErrorKind, Result};
 
-use super::{CERTS, policy};
-use crate::Core;
+use super::{CERTS, Certificates, policy};
 
 /// Most contacts a vault may hold.
 const MAX_CONTACTS: usize = 25;
@@ -22,13 +21,13 @@ fn contacts_not_found() -> Error {
     Error::new(ErrorKind::ContactsNotFound, "Contacts not found")
 }
 
-impl Core {
-    pub async fn get_certificate_contacts(&self, vault: &str) -> Result<Vec<Contact>> {
+impl Certificates {
+    pub async fn get_contacts(&self, vault: &str) -> Result<Vec<Contact>> {
         let v = self.vault(vault).await?;
-        self.cert_stores().contacts.get::<Vec<Contact>>(&v.name).await?.ok_or_else(contacts_not_found)
+        self.contacts.get::<Vec<Contact>>(&v.name).await?.ok_or_else(contacts_not_found)
     }
 
-    pub async fn set_certificate_contacts(&self, vault: &str, contacts: Vec<Contact>) -> Result<Vec<Contact>> {
+    pub async fn set_contacts(&self, vault: &str, contacts: Vec<Contact>) -> Result<Vec<Contact>> {
         let v = self.vault(vault).await?;
         if contacts.len() > MAX_CONTACTS {
             return Err(Error::bad(format!("At most {MAX_CONTACTS} certificate contacts are allowed.")));
@@ -39,15 +38,14 @@ impl Core {
                 _ => return Err(Error::bad("Every certificate contact needs a valid 'email'.")),
             }
         }
-        let store = self.cert_stores().contacts;
+        let store = &self.contacts;
         store.commit(store.put(BTxn::new(), &v.name, &contacts)?).await?;
         Ok(contacts)
     }
 
-    pub async fn delete_certificate_contacts(&self, vault: &str) -> Result<Vec<Contact>> {
+    pub async fn delete_contacts(&self, vault: &str) -> Result<Vec<Contact>> {
         let v = self.vault(vault).await?;
-        self.cert_stores()
-            .contacts
+        self.contacts
             .update(
                 &v.name,
                 || CERTS.busy(),

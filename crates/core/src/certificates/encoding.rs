@@ -10,8 +10,8 @@ use strongbox_crypto::keys::KeyMaterial;
 use strongbox_types::{Error, Result, SecretBytes, SecretString};
 
 use super::issuance::IssueKey;
-use super::{CertPolicy, b64, unb64};
-use crate::Core;
+use super::{CertPolicy, Certificates, b64, unb64};
+use crate::SecretView;
 
 pub const CT_PKCS12: &str = "application/x-pkcs12";
 pub const CT_PEM: &str = "application/x-pem-file";
@@ -151,23 +151,18 @@ fn is_pem(bytes: &[u8]) -> bool {
     bytes.trim_ascii_start().starts_with(b"-----BEGIN")
 }
 
-impl Core {
-    /// `GET /secrets/{name}[/{version}]?outContentType=…`: a certificate's secret converted to
-    /// the other format (PFX ↔ PEM).
-    pub async fn get_secret_as(
-        &self,
-        vault: &str,
-        name: &str,
-        version: Option<&str>,
-        out: &str,
-    ) -> Result<crate::SecretView> {
+impl Certificates {
+    /// `GET /secrets/{name}[/{version}]?outContentType=…`: the secret `read` yields (a
+    /// certificate's), converted to the format `out` (PFX ↔ PEM). `out` is checked first, so
+    /// `read` is awaited only for a supported format.
+    pub async fn secret_as(&self, out: &str, read: impl Future<Output = Result<SecretView>>) -> Result<SecretView> {
         if out != CT_PKCS12 && out != CT_PEM {
             return Err(Error::bad(format!(
                 "outContentType '{}' is not supported; use {CT_PKCS12} or {CT_PEM}.",
                 out.chars().take(64).collect::<String>()
             )));
         }
-        let mut s = self.get_secret(vault, name, version).await?;
+        let mut s = read.await?;
         if !s.managed {
             return Err(Error::bad("outContentType applies only to the secrets of certificates."));
         }

@@ -11,8 +11,7 @@ use strongbox_crypto::keys::{KeyKind, KeyMaterial};
 use strongbox_types::{Error, ObjectName, Result};
 
 use super::pending::{CertOperationView, OperationError, PendingRec, op_not_found, view_op};
-use super::{CertPolicy, b64, key_hex, record_key};
-use crate::Core;
+use super::{CertPolicy, Certificates, b64, key_hex, record_key};
 use crate::records::Tags;
 use crate::vaults::VaultRecord;
 
@@ -88,7 +87,7 @@ fn new_soft_key(policy: &CertPolicy) -> Result<KeyMaterial> {
     }
 }
 
-impl Core {
+impl Certificates {
     /// Starts issuance of a new version under `policy`: completes it at once (`Self`, a CA of
     /// the vault), leaves a CSR waiting for a merge (`Unknown`), or records why the issuer
     /// cannot issue. `reuse` is the current key, taken when the policy says `reuse_key`.
@@ -160,7 +159,7 @@ impl Core {
         key: &IssueKey,
         held: &mut bool,
     ) -> Result<CertOperationView> {
-        let operations = self.cert_stores().operations;
+        let operations = &self.operations;
         let op_rel = record_key(&v.name, name.as_str());
         let mut op = PendingRec {
             name: name.as_str().to_owned(),

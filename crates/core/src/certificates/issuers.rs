@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::Change;
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
-use super::{CERTS, record_key};
-use crate::Core;
+use super::{CERTS, Certificates, record_key};
 use crate::vaults::VaultRecord;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -74,13 +73,13 @@ fn issuer_not_found(name: &str) -> Error {
     Error::new(ErrorKind::IssuerNotFound, format!("Issuer not found: {name}"))
 }
 
-impl Core {
+impl Certificates {
     pub(super) async fn read_issuer(&self, v: &VaultRecord, name: &str) -> Result<Option<IssuerRec>> {
-        self.cert_stores().issuers.get(&record_key(&v.name, name)).await
+        self.issuers.get(&record_key(&v.name, name)).await
     }
 
     /// `PUT /certificates/issuers/{name}` (create or replace).
-    pub async fn set_certificate_issuer(&self, vault: &str, name: &str, input: IssuerInput) -> Result<IssuerView> {
+    pub async fn set_issuer(&self, vault: &str, name: &str, input: IssuerInput) -> Result<IssuerView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         if ["self", "unknown"].contains(&name.key().as_str()) {
@@ -92,8 +91,7 @@ impl Core {
             .ok_or_else(|| Error::bad("The 'provider' member is required (for example DigiCert or GlobalSign)."))?;
         let now = self.now();
         let rel = record_key(&v.name, name.as_str());
-        self.cert_stores()
-            .issuers
+        self.issuers
             .update(
                 &rel,
                 || CERTS.busy(),
@@ -116,13 +114,12 @@ impl Core {
     }
 
     /// `PATCH /certificates/issuers/{name}`.
-    pub async fn update_certificate_issuer(&self, vault: &str, name: &str, input: IssuerInput) -> Result<IssuerView> {
+    pub async fn update_issuer(&self, vault: &str, name: &str, input: IssuerInput) -> Result<IssuerView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let rel = record_key(&v.name, name.as_str());
         let now = self.now();
-        self.cert_stores()
-            .issuers
+        self.issuers
             .update(
                 &rel,
                 || CERTS.busy(),
@@ -153,18 +150,17 @@ impl Core {
             .await
     }
 
-    pub async fn get_certificate_issuer(&self, vault: &str, name: &str) -> Result<IssuerView> {
+    pub async fn get_issuer(&self, vault: &str, name: &str) -> Result<IssuerView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         self.read_issuer(&v, name.as_str()).await?.map(view_issuer).ok_or_else(|| issuer_not_found(name.as_str()))
     }
 
-    pub async fn delete_certificate_issuer(&self, vault: &str, name: &str) -> Result<IssuerView> {
+    pub async fn delete_issuer(&self, vault: &str, name: &str) -> Result<IssuerView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let rel = record_key(&v.name, name.as_str());
-        self.cert_stores()
-            .issuers
+        self.issuers
             .update(
                 &rel,
                 || CERTS.busy(),
@@ -177,14 +173,14 @@ impl Core {
 
     /// `GET /certificates/issuers`: one page of issuers, by name. The resume token is the
     /// storage key of the next issuer.
-    pub async fn list_certificate_issuers(
+    pub async fn list_issuers(
         &self,
         vault: &str,
         resume: Option<&str>,
         max: usize,
     ) -> Result<(Vec<IssuerView>, Option<String>)> {
         let v = self.vault(vault).await?;
-        let issuers = self.cert_stores().issuers;
+        let issuers = &self.issuers;
         let prefix = format!("{}/", v.name);
         let start = match resume {
             None => prefix.clone(),

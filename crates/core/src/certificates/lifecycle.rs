@@ -9,13 +9,15 @@ use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 use super::encoding::{ParsedImport, parse_import, run_import_parse};
 use super::issuance::IssueKey;
 use super::pending::CertOperationView;
-use super::{CERTS, CertListing, CertPayload, CertPolicy, CertView, PolicyInput, policy, record_key, unb64};
+use super::{
+    CERTS, CertListing, CertPayload, CertPolicy, CertView, Certificates, PolicyInput, policy, record_key, unb64,
+};
+use crate::DeletedInfo;
 use crate::keys::{KEYS, KeyPayload};
 use crate::objects::{Attributes, Object, Page, Spec, check_tags};
 use crate::records::{HeadRec, Tags, VersionMeta, VersionRec};
 use crate::secrets::SECRETS;
 use crate::vaults::VaultRecord;
-use crate::{Core, DeletedInfo};
 
 /// The first bytes of a certificate backup blob.
 const BACKUP_MAGIC: &[u8; 4] = b"SBC1";
@@ -69,7 +71,7 @@ fn name_taken(c: &Spec, cert: &str, e: Error) -> Error {
     }
 }
 
-impl Core {
+impl Certificates {
     /// How a version is shown: with its DER and policy when `full` (lists leave them out).
     pub(super) fn cert_view(&self, v: &VaultRecord, o: Object<CertPayload>, full: bool) -> Result<CertView> {
         let (cer, policy) = match (&o.payload, full) {
@@ -95,19 +97,14 @@ impl Core {
 
     /// Refuses a new version while the name is soft-deleted.
     pub(super) async fn refuse_deleted_cert(&self, v: &VaultRecord, name: &ObjectName) -> Result<()> {
-        if self.barrier.get(&CERTS.deleted_key(&v.name, &name.key())).await?.is_some() {
+        if self.certs.raw().deleted.exists(&record_key(&v.name, name.as_str())).await? {
             return Err(CERTS.deleted_conflict(name.as_str()));
         }
         Ok(())
     }
 
     /// `POST /certificates/{name}/create`.
-    pub async fn create_certificate(
-        &self,
-        vault: &str,
-        name: &str,
-        req: CreateCertificate,
-    ) -> Result<CertOperationView> {
+    pub async fn create(&self, vault: &str, name: &str, req: CreateCertificate) -> Result<CertOperationView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         check_tags(&req.tags)?;
@@ -130,7 +127,7 @@ impl Core {
 
     /// `POST /certificates/{name}/import`: PFX (base64, with `pwd`) or PEM (key, certificate,
     /// chain).
-    pub async fn import_certificate(&self, vault: &str, name: &str, req: ImportCertificate) -> Result<CertView> {
+    pub async fn import(&self, vault: &str, name: &str, req: ImportCertificate) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         check_tags(&req.tags)?;
@@ -163,16 +160,16 @@ impl Core {
     }
 
     /// `GET /certificates/{name}[/{version}]`.
-    pub async fn get_certificate(&self, vault: &str, name: &str, version: Option<&str>) -> Result<CertView> {
+    pub async fn get(&self, vault: &str, name: &str, version: Option<&str>) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let o = self.obj_get::<CertPayload>(&CERTS, &v, &name, version).await?;
+        let o = self.certs.get(&v, &name, version).await?;
         self.cert_view(&v, o, true)
     }
 
     /// `PATCH /certificates/{name}[/{version}]`: tags and `enabled` of one version (kept in step
     /// on its key and secret), and optionally the policy.
-    pub async fn update_certificate(
+    pub async fn update(
         &self,
         vault: &str,
         name: &str,
@@ -182,11 +179,12 @@ impl Core {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let new_policy = match upd.policy.take() {
-            Some(p) => Some(self.update_certificate_policy(vault, name.as_str(), p).await?),
+            Some(p) => Some(self.update_policy(vault, name.as_str(), p).await?),
             None => None,
         };
         let o = self
-            .obj_update::<CertPayload, _>(&CERTS, &v, &name, version, |m, _| {
+            .certs
+            .update(&v, &name, version, |m, _| {
                 if let Some(t) = &upd.tags {
                     m.tags = Some(t.clone());
                 }
@@ -198,16 +196,18 @@ impl Core {
             .await?;
         if let Some(e) = upd.enabled {
             let ver = o.meta.version.clone();
-            self.obj_update::<KeyPayload, _>(&KEYS, &v, &name, Some(&ver), |m, _| {
-                m.enabled = e;
-                Ok(())
-            })
-            .await?;
-            self.obj_update::<SecretString, _>(&SECRETS, &v, &name, Some(&ver), |m, _| {
-                m.enabled = e;
-                Ok(())
-            })
-            .await?;
+            self.keys
+                .update(&v, &name, Some(&ver), |m, _| {
+                    m.enabled = e;
+                    Ok(())
+                })
+                .await?;
+            self.secrets
+                .update(&v, &name, Some(&ver), |m, _| {
+                    m.enabled = e;
+                    Ok(())
+                })
+                .await?;
         }
         self.forget_key_ops(&v.name, &name.key());
         // `o` may be an older version, holding an older policy: show the one just set.
@@ -218,9 +218,9 @@ impl Core {
         Ok(view)
     }
 
-    pub async fn list_certificates(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<CertListing> {
+    pub async fn list(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<CertListing> {
         let v = self.vault(vault).await?;
-        let p = self.obj_list(&CERTS, &v, false, resume, max).await?;
+        let p = self.certs.list(&v, false, resume, max).await?;
         self.cert_listing(&v, p)
     }
 
@@ -228,20 +228,15 @@ impl Core {
     /// exist only as an operation in progress (shown disabled, without a version, as Azure lists
     /// them). Every page holds at most `max` items; the resume token is the storage key of the
     /// next item, a key of the pending operations area once the listing has reached the pending part.
-    pub async fn list_certificates_with_pending(
-        &self,
-        vault: &str,
-        resume: Option<&str>,
-        max: usize,
-    ) -> Result<CertListing> {
+    pub async fn list_with_pending(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<CertListing> {
         let v = self.vault(vault).await?;
         let pending_prefix = format!("{}/", v.name);
-        let operations = self.cert_stores().operations;
+        let operations = &self.operations;
         let pending_resume = resume.and_then(|r| operations.relative(r)).filter(|r| r.starts_with(&pending_prefix));
         let (mut items, pending_from) = match pending_resume {
             Some(r) => (Vec::new(), r.to_owned()),
             None => {
-                let l = self.cert_listing(&v, self.obj_list(&CERTS, &v, false, resume, max).await?)?;
+                let l = self.cert_listing(&v, self.certs.list(&v, false, resume, max).await?)?;
                 if l.next.is_some() {
                     return Ok(l);
                 }
@@ -254,18 +249,13 @@ impl Core {
         Ok(CertListing { items, next })
     }
 
-    pub async fn list_deleted_certificates(
-        &self,
-        vault: &str,
-        resume: Option<&str>,
-        max: usize,
-    ) -> Result<CertListing> {
+    pub async fn list_deleted(&self, vault: &str, resume: Option<&str>, max: usize) -> Result<CertListing> {
         let v = self.vault(vault).await?;
-        let p = self.obj_list(&CERTS, &v, true, resume, max).await?;
+        let p = self.certs.list(&v, true, resume, max).await?;
         self.cert_listing(&v, p)
     }
 
-    pub async fn list_certificate_versions(
+    pub async fn list_versions(
         &self,
         vault: &str,
         name: &str,
@@ -274,21 +264,23 @@ impl Core {
     ) -> Result<CertListing> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let p = self.obj_list_versions(&CERTS, &v, &name, resume, max).await?;
+        let p = self.certs.list_versions(&v, &name, resume, max).await?;
         self.cert_listing(&v, p)
     }
 
     /// `GET /certificates/{name}/policy` (also while the first version waits for a merge).
-    pub async fn get_certificate_policy(&self, vault: &str, name: &str) -> Result<CertPolicy> {
+    pub async fn get_policy(&self, vault: &str, name: &str) -> Result<CertPolicy> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let lc = name.key();
-        if let Some(head) = self.read_json::<HeadRec<CertPayload>>(&CERTS.head_key(&v.name, &lc)).await? {
+        let r = record_key(&v.name, name.as_str());
+        let store = self.certs.raw();
+        if let Some(head) = store.heads.get::<HeadRec<CertPayload>>(&r).await? {
             if let Some(p) = head.latest_payload {
                 return Ok(p.policy);
             }
-            let rec: VersionRec<CertPayload> = self
-                .read_json(&CERTS.version_key(&v.name, &lc, &head.latest.version))
+            let rec: VersionRec<CertPayload> = store
+                .versions
+                .get(&format!("{r}/{}", head.latest.version))
                 .await?
                 .ok_or_else(|| CERTS.not_found(name.as_str(), None))?;
             return Ok(rec.payload.policy);
@@ -297,13 +289,14 @@ impl Core {
     }
 
     /// `PATCH /certificates/{name}/policy`: merges the given members into the current policy.
-    pub async fn update_certificate_policy(&self, vault: &str, name: &str, input: PolicyInput) -> Result<CertPolicy> {
+    pub async fn update_policy(&self, vault: &str, name: &str, input: PolicyInput) -> Result<CertPolicy> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let now = self.now();
         let mut result = None;
         let updated = self
-            .obj_update::<CertPayload, _>(&CERTS, &v, &name, None, |_, p| {
+            .certs
+            .update(&v, &name, None, |_, p| {
                 let np = merged_policy(&input, &p.policy, &v, now)?;
                 p.policy = np.clone();
                 result = Some(np);
@@ -323,11 +316,11 @@ impl Core {
 
     /// `DELETE /certificates/{name}`: soft delete of the certificate with its key and secret
     /// (every version) and its pending operation.
-    pub async fn delete_certificate(&self, vault: &str, name: &str) -> Result<CertView> {
+    pub async fn delete(&self, vault: &str, name: &str) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let lc = name.key();
-        let operations = self.cert_stores().operations;
+        let operations = &self.operations;
         let (v, name, lc, operations) = (&v, &name, &lc, &operations);
         self.barrier
             .transact(
@@ -338,75 +331,66 @@ impl Core {
                         deleted_date: now,
                         scheduled_purge_date: now + i64::from(v.retention_days) * 86_400,
                     };
-                    let (txn, found) = self.stage_delete::<CertPayload>(&CERTS, v, lc, info, BTxn::new()).await?;
+                    let (txn, found) =
+                        self.stage_delete::<CertPayload>(self.certs.raw(), v, lc, info, BTxn::new()).await?;
                     if !found {
                         return Err(CERTS.not_found(name.as_str(), None));
                     }
-                    let (txn, _) = self.stage_delete::<KeyPayload>(&KEYS, v, lc, info, txn).await?;
-                    let (txn, _) = self.stage_delete::<SecretString>(&SECRETS, v, lc, info, txn).await?;
+                    let (txn, _) = self.stage_delete::<KeyPayload>(self.keys.raw(), v, lc, info, txn).await?;
+                    let (txn, _) = self.stage_delete::<SecretString>(self.secrets.raw(), v, lc, info, txn).await?;
                     Ok(Step::Commit(operations.delete(txn, &record_key(&v.name, lc)), ()))
                 },
             )
             .await?;
         self.forget_key_ops(&v.name, lc);
-        let o = self.obj_get_deleted::<CertPayload>(&CERTS, v, name).await?;
+        let o = self.certs.get_deleted(v, name).await?;
         self.cert_view(v, o, true)
     }
 
-    pub async fn get_deleted_certificate(&self, vault: &str, name: &str) -> Result<CertView> {
+    pub async fn get_deleted(&self, vault: &str, name: &str) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        let o = self.obj_get_deleted::<CertPayload>(&CERTS, &v, &name).await?;
+        let o = self.certs.get_deleted(&v, &name).await?;
         self.cert_view(&v, o, true)
     }
 
     /// `POST /deletedcertificates/{name}/recover`: the certificate, key and secret come back.
-    pub async fn recover_certificate(&self, vault: &str, name: &str) -> Result<CertView> {
+    pub async fn recover(&self, vault: &str, name: &str) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let lc = name.key();
-        let (txn, found) = self.stage_recover::<CertPayload>(&CERTS, &v, &lc, BTxn::new()).await?;
+        let (txn, found) = self.stage_recover::<CertPayload>(self.certs.raw(), &v, &lc, BTxn::new()).await?;
         if !found {
             return Err(CERTS.deleted_not_found(name.as_str()));
         }
-        let (txn, _) = self.stage_recover::<KeyPayload>(&KEYS, &v, &lc, txn).await?;
-        let (txn, _) = self.stage_recover::<SecretString>(&SECRETS, &v, &lc, txn).await?;
+        let (txn, _) = self.stage_recover::<KeyPayload>(self.keys.raw(), &v, &lc, txn).await?;
+        let (txn, _) = self.stage_recover::<SecretString>(self.secrets.raw(), &v, &lc, txn).await?;
         self.barrier.commit(txn).await?;
         self.forget_key_ops(&v.name, &lc);
-        self.get_certificate(vault, name.as_str(), None).await
+        self.get(vault, name.as_str(), None).await
     }
 
     /// `DELETE /deletedcertificates/{name}`: permanent removal of all three.
-    pub async fn purge_certificate(&self, vault: &str, name: &str) -> Result<()> {
+    pub async fn purge(&self, vault: &str, name: &str) -> Result<()> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
-        if v.purge_protection {
-            return Err(Error::new(
-                ErrorKind::PurgeProtected,
-                format!(
-                    "Operation 'PurgeDeletedCertificate' is not allowed because purge protection is enabled for vault '{}'. The certificate will be purged automatically after its retention period.",
-                    v.name
-                ),
-            ));
-        }
+        // Refused under purge protection ('PurgeDeletedCertificate') and when not deleted.
+        self.certs.purge(&v, &name).await?;
         let lc = name.key();
-        if !self.purge_now(&CERTS, &v.name, &lc, None).await? {
-            return Err(CERTS.deleted_not_found(name.as_str()));
-        }
-        self.purge_now(&KEYS, &v.name, &lc, None).await?;
-        self.purge_now(&SECRETS, &v.name, &lc, None).await?;
+        self.keys.raw().purge_now(&v.name, &lc, None).await?;
+        self.secrets.raw().purge_now(&v.name, &lc, None).await?;
         Ok(())
     }
 
     /// `POST /certificates/{name}/backup`: the certificate, key and secret backups in one blob
     /// (`SBC1` ‖ three length-prefixed blobs, each encrypted and authenticated on its own).
-    pub async fn backup_certificate(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
+    pub async fn backup(&self, vault: &str, name: &str) -> Result<Vec<u8>> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let parts = [
-            self.obj_backup::<CertPayload>(&CERTS, &v, &name).await?,
-            self.obj_backup::<KeyPayload>(&KEYS, &v, &name).await?,
-            self.obj_backup::<SecretString>(&SECRETS, &v, &name).await?,
+            self.certs.backup(&v, &name).await?,
+            self.keys.backup(&v, &name).await?,
+            self.secrets.backup(&v, &name).await?,
         ];
         let mut out = BACKUP_MAGIC.to_vec();
         for p in parts {
@@ -418,7 +402,7 @@ impl Core {
     }
 
     /// `POST /certificates/restore`.
-    pub async fn restore_certificate(&self, vault: &str, blob: &[u8]) -> Result<CertView> {
+    pub async fn restore(&self, vault: &str, blob: &[u8]) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let invalid = || Error::bad("The backup blob is invalid, corrupt, or was not created by this deployment.");
         let mut rest = blob.strip_prefix(BACKUP_MAGIC.as_slice()).ok_or_else(invalid)?;
@@ -438,9 +422,9 @@ impl Core {
         }
         // Every name the blob writes is checked first and all three objects are written in one
         // transaction: a taken key or secret name refuses the whole restore, nothing is written.
-        let cd = self.obj_open_backup::<CertPayload>(&CERTS, parts[0])?;
-        let kd = self.obj_open_backup::<KeyPayload>(&KEYS, parts[1])?;
-        let sd = self.obj_open_backup::<SecretString>(&SECRETS, parts[2])?;
+        let cd = self.certs.raw().open_backup::<CertPayload>(parts[0])?;
+        let kd = self.keys.raw().open_backup::<KeyPayload>(parts[1])?;
+        let sd = self.secrets.raw().open_backup::<SecretString>(parts[2])?;
         // The three inner blobs must describe one certificate: the same name, the same versions
         // and latest version, and a key and secret managed by it.
         let versions = |vs: Vec<&VersionMeta>| -> Vec<String> {
@@ -462,15 +446,10 @@ impl Core {
                 "The backup blob is invalid: its certificate, key and secret parts do not belong to one certificate.",
             ));
         }
-        let (o, txn) = self.obj_stage_restore::<CertPayload>(&CERTS, &v, cd, BTxn::new()).await?;
-        let (_, txn) = self
-            .obj_stage_restore::<KeyPayload>(&KEYS, &v, kd, txn)
-            .await
-            .map_err(|e| name_taken(&KEYS, &o.name, e))?;
-        let (_, txn) = self
-            .obj_stage_restore::<SecretString>(&SECRETS, &v, sd, txn)
-            .await
-            .map_err(|e| name_taken(&SECRETS, &o.name, e))?;
+        let (o, txn) = self.certs.raw().stage_restore(&v, cd, BTxn::new()).await?;
+        let (_, txn) = self.keys.raw().stage_restore(&v, kd, txn).await.map_err(|e| name_taken(&KEYS, &o.name, e))?;
+        let (_, txn) =
+            self.secrets.raw().stage_restore(&v, sd, txn).await.map_err(|e| name_taken(&SECRETS, &o.name, e))?;
         self.barrier.commit(txn).await.map_err(|e| {
             if e.kind == ErrorKind::Conflict {
                 Error::new(
@@ -509,7 +488,7 @@ mod tests {
             authority_host: "localhost".into(),
             token_lifetime: 3600,
         };
-        let c = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+        let c = crate::Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
         c.bootstrap("default").await.unwrap();
         let create = |subject: &str| CreateCertificate {
             policy: Some(PolicyInput {
@@ -519,17 +498,17 @@ mod tests {
             }),
             ..Default::default()
         };
-        c.create_certificate("default", "c", create("CN=one")).await.unwrap();
-        let first = c.get_certificate("default", "c", None).await.unwrap().version;
+        c.certificates.create("default", "c", create("CN=one")).await.unwrap();
+        let first = c.certificates.get("default", "c", None).await.unwrap().version;
         clock.advance(5);
-        c.create_certificate("default", "c", create("CN=two")).await.unwrap();
+        c.certificates.create("default", "c", create("CN=two")).await.unwrap();
         let upd = CertUpdate {
             policy: Some(PolicyInput { subject: Some("CN=three".into()), ..Default::default() }),
             ..Default::default()
         };
-        let view = c.update_certificate("default", "c", Some(&first), upd).await.unwrap();
+        let view = c.certificates.update("default", "c", Some(&first), upd).await.unwrap();
         assert_eq!(view.version, first);
         assert_eq!(view.policy.unwrap().subject, "CN=three");
-        assert_eq!(c.get_certificate_policy("default", "c").await.unwrap().subject, "CN=three");
+        assert_eq!(c.certificates.get_policy("default", "c").await.unwrap().subject, "CN=three");
     }
 }

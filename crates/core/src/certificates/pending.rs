@@ -8,8 +8,7 @@ use strongbox_crypto::certs as x509;
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
 use super::issuance::IssueKey;
-use super::{CERTS, CertPolicy, CertView, key_from_hex, record_key, unb64};
-use crate::Core;
+use super::{CERTS, CertPolicy, CertView, Certificates, key_from_hex, record_key, unb64};
 use crate::objects::Attributes;
 use crate::records::{Tags, VersionMeta};
 use crate::vaults::VaultRecord;
@@ -122,9 +121,9 @@ fn pending_only_view(v: &VaultRecord, op: PendingRec) -> CertView {
     }
 }
 
-impl Core {
+impl Certificates {
     pub(super) async fn pending_in_progress(&self, v: &VaultRecord, name: &str) -> Result<bool> {
-        let op = self.cert_stores().operations.get::<PendingRec>(&record_key(&v.name, name)).await?;
+        let op = self.operations.get::<PendingRec>(&record_key(&v.name, name)).await?;
         Ok(op.is_some_and(|o| o.status == "inProgress"))
     }
 
@@ -144,7 +143,7 @@ impl Core {
 
     /// The pending operation of `name`.
     async fn pending_op(&self, v: &VaultRecord, name: &ObjectName) -> Result<Option<PendingRec>> {
-        self.cert_stores().operations.get(&record_key(&v.name, name.as_str())).await
+        self.operations.get(&record_key(&v.name, name.as_str())).await
     }
 
     /// The policy kept by a certificate that waits for its first merge.
@@ -161,8 +160,7 @@ impl Core {
         change: impl Fn(&CertPolicy) -> Result<CertPolicy>,
     ) -> Result<Option<CertPolicy>> {
         let rel = record_key(&v.name, name.as_str());
-        self.cert_stores()
-            .operations
+        self.operations
             .update(
                 &rel,
                 || CERTS.busy(),
@@ -185,7 +183,7 @@ impl Core {
         from: &str,
         room: usize,
     ) -> Result<(Vec<CertView>, Option<String>)> {
-        let operations = self.cert_stores().operations;
+        let operations = &self.operations;
         let prefix = format!("{}/", v.name);
         let mut start = from.to_owned();
         let mut out = Vec::new();
@@ -194,9 +192,7 @@ impl Core {
             let Some((last, _)) = rows.last() else { return Ok((out, None)) };
             start = format!("{last}\0");
             for (rel, op) in rows {
-                if op.status != "inProgress"
-                    || self.barrier.get(&CERTS.head_key(&v.name, &op.name.to_ascii_lowercase())).await?.is_some()
-                {
+                if op.status != "inProgress" || self.certs.raw().heads.exists(&record_key(&v.name, &op.name)).await? {
                     continue;
                 }
                 if out.len() == room {
@@ -208,7 +204,7 @@ impl Core {
     }
 
     /// `GET /certificates/{name}/pending`.
-    pub async fn get_certificate_operation(&self, vault: &str, name: &str) -> Result<CertOperationView> {
+    pub async fn get_operation(&self, vault: &str, name: &str) -> Result<CertOperationView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let op = self.pending_op(&v, &name).await?.ok_or_else(|| op_not_found(name.as_str()))?;
@@ -216,18 +212,11 @@ impl Core {
     }
 
     /// `PATCH /certificates/{name}/pending` with `cancellation_requested`.
-    pub async fn cancel_certificate_operation(
-        &self,
-        vault: &str,
-        name: &str,
-        cancel: bool,
-    ) -> Result<CertOperationView> {
+    pub async fn cancel_operation(&self, vault: &str, name: &str, cancel: bool) -> Result<CertOperationView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let rel = record_key(&v.name, name.as_str());
-        let (view, hsm_key) = self
-            .cert_stores()
-            .operations
+        let (view, hsm_key) = self.operations
             .update(&rel, || CERTS.busy(), |op: Option<PendingRec>| {
                 let mut op = op.ok_or_else(|| op_not_found(name.as_str()))?;
                 if !cancel {
@@ -255,12 +244,11 @@ impl Core {
     }
 
     /// `DELETE /certificates/{name}/pending`.
-    pub async fn delete_certificate_operation(&self, vault: &str, name: &str) -> Result<CertOperationView> {
+    pub async fn delete_operation(&self, vault: &str, name: &str) -> Result<CertOperationView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let rel = record_key(&v.name, name.as_str());
         let op = self
-            .cert_stores()
             .operations
             .update(
                 &rel,
@@ -276,7 +264,7 @@ impl Core {
 
     /// `POST /certificates/{name}/pending/merge`: completes an `Unknown`-issuer operation with the
     /// certificate signed elsewhere (and its chain). The leaf must carry the pending key.
-    pub async fn merge_certificate(&self, vault: &str, name: &str, req: MergeCertificate) -> Result<CertView> {
+    pub async fn merge(&self, vault: &str, name: &str, req: MergeCertificate) -> Result<CertView> {
         let v = self.vault(vault).await?;
         let name = ObjectName::parse(name)?;
         let op = self.pending_op(&v, &name).await?.ok_or_else(|| op_not_found(name.as_str()))?;

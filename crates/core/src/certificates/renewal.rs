@@ -1,26 +1,22 @@
 //! Lifetime actions, run by the server's background task: `AutoRenew` issues a new version
 //! when it is due, `EmailContacts` raises one notification per version.
 
-use strongbox_barrier::View;
-use strongbox_barrier::keyspace::CERT_HEADS;
 use strongbox_types::{Error, ObjectName, Result};
 
 use super::issuance::IssueKey;
-use super::{CertPayload, record_key};
-use crate::Core;
-use crate::keys::{KEYS, KeyPayload};
+use super::{CertPayload, Certificates, record_key};
 use crate::records::{HeadRec, VersionMeta};
 
 /// Certificates read per storage round trip while looking for due actions.
 const PAGE: usize = 100;
 
-impl Core {
+impl Certificates {
     /// Carries out due lifetime actions of every live certificate: `AutoRenew` issues a new
     /// version (a new key unless `reuse_key`), `EmailContacts` raises one notification per
     /// version. Returns how many certificates were renewed.
-    pub async fn renew_due_certificates(&self) -> Result<usize> {
+    pub async fn renew_due(&self) -> Result<usize> {
         let now = self.now();
-        let heads = View::new(self.barrier.clone(), CERT_HEADS);
+        let heads = &self.certs.raw().heads;
         let mut start = String::new();
         let mut renewed = 0;
         loop {
@@ -68,7 +64,7 @@ impl Core {
             return Ok(false);
         }
         let reuse = if p.policy.reuse_key {
-            let k = self.obj_get::<KeyPayload>(&KEYS, &v, &name, Some(&meta.version)).await?;
+            let k = self.keys.get(&v, &name, Some(&meta.version)).await?;
             let kp = k.payload.ok_or_else(|| Error::internal("key payload missing"))?;
             Some(match &kp.hsm {
                 Some(id) => self.open_hsm_key(id)?,
@@ -85,7 +81,7 @@ impl Core {
     /// The hook for `EmailContacts` lifetime actions: recorded once per version; delivery comes
     /// with the events work.
     async fn notify_contacts(&self, vault: &str, name: &str, version: &str) -> Result<()> {
-        let notes = self.cert_stores().notes;
+        let notes = &self.notes;
         let rel = format!("{}/{version}", record_key(vault, name));
         if notes.exists(&rel).await? {
             return Ok(());

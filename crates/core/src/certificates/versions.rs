@@ -1,7 +1,7 @@
 //! A certificate version and the key and secret behind it, kept in step: a new version is
 //! written to all three collections (and completes its pending operation) in one transaction,
-//! soft delete and recovery move all three together, and the key and secret refuse changes
-//! made to them directly (they are managed by the certificate).
+//! and soft delete and recovery move all three together. (That the key and secret then refuse
+//! direct changes is the object store's managed-by rule, `Spec::managed`.)
 
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -13,18 +13,12 @@ use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString, Versio
 use super::encoding::secret_value;
 use super::issuance::{IssueKey, key_ops};
 use super::pending::PendingRec;
-use super::{CERTS, CertPayload, CertPolicy, CertView, b64};
-use crate::keys::{KEYS, KeyPayload};
-use crate::objects::{Object, Spec, check_tags};
+use super::{CERTS, CertPayload, CertPolicy, CertView, Certificates, b64, record_key};
+use crate::DeletedInfo;
+use crate::keys::KeyPayload;
+use crate::objects::{Object, RawStore, check_tags};
 use crate::records::{HeadRec, Tags, VersionMeta, VersionRec};
-use crate::secrets::SECRETS;
 use crate::vaults::VaultRecord;
-use crate::{Core, DeletedInfo, encode};
-
-/// Azure's refusal of a change to a managed key or secret through the keys or secrets API.
-pub(crate) fn managed_error(c: &Spec, op: &str) -> Error {
-    c.managed_error(op)
-}
 
 /// The key record of a certificate version.
 fn key_payload(policy: &CertPolicy, key: &IssueKey) -> KeyPayload {
@@ -59,69 +53,47 @@ fn completed(mut op: PendingRec, version: &str) -> PendingRec {
     op
 }
 
-impl Core {
-    /// Refuses changes through the keys or secrets API to the objects behind a certificate
-    /// (Azure: 403 `KeyManagedByKeyVault` / `SecretManagedByKeyVault`).
-    pub(crate) async fn refuse_managed(
-        &self,
-        c: &Spec,
-        v: &VaultRecord,
-        name: &ObjectName,
-        op: &str,
-    ) -> Result<()> {
-        let lc = name.key();
-        let live = self.read_json::<HeadRec<IgnoredAny>>(&c.head_key(&v.name, &lc)).await?;
-        let head = match live {
-            Some(h) => Some(h),
-            None => self.read_json::<HeadRec<IgnoredAny>>(&c.deleted_key(&v.name, &lc)).await?,
-        };
-        if head.is_some_and(|h| h.latest.managed) {
-            return Err(managed_error(c, op));
-        }
-        Ok(())
-    }
-
-    /// Adds a new version (with the given meta and payload) of `c/{name}` to `txn`. The name
-    /// must not be soft-deleted; in the key and secret collections an existing object must be
-    /// managed by this certificate.
+impl Certificates {
+    /// Adds a new version (with the given meta and payload) of `name` in `store` to `txn`. The
+    /// name must not be soft-deleted; in the key and secret collections an existing object must
+    /// be managed by this certificate.
     async fn stage_version<P: Serialize + Clone>(
         &self,
-        c: &Spec,
+        store: &RawStore,
         v: &VaultRecord,
         name: &ObjectName,
         meta: &VersionMeta,
         payload: &P,
         txn: BTxn,
     ) -> Result<BTxn> {
-        let lc = name.key();
-        let hk = c.head_key(&v.name, &lc);
-        let dk = c.deleted_key(&v.name, &lc);
-        let (display, txn) = match self.read_json_versioned::<HeadRec<IgnoredAny>>(&hk).await? {
+        let r = record_key(&v.name, name.as_str());
+        let (display, txn) = match store.heads.get_versioned::<HeadRec<IgnoredAny>>(&r).await? {
             Some((head, stamp)) => {
-                if c.heads != CERTS.heads && !head.latest.managed {
+                if store.spec.heads != CERTS.heads && !head.latest.managed {
                     return Err(Error::new(
                         ErrorKind::Conflict,
                         format!(
                             "A {} named {} already exists and is not managed by a certificate.",
-                            c.noun,
+                            store.spec.noun,
                             name.as_str()
                         ),
                     ));
                 }
-                (head.name, txn.unchanged(&hk, &stamp))
+                (head.name, store.heads.unchanged(txn, &r, &stamp))
             }
             None => {
-                if self.barrier.get(&dk).await?.is_some() {
-                    return Err(c.deleted_conflict(name.as_str()));
+                if store.deleted.exists(&r).await? {
+                    return Err(store.spec.deleted_conflict(name.as_str()));
                 }
-                (name.as_str().to_owned(), txn.absent(&hk).absent(&dk))
+                (name.as_str().to_owned(), store.deleted.absent(store.heads.absent(txn, &r), &r))
             }
         };
-        let vk = c.version_key(&v.name, &lc, &meta.version);
+        let vr = format!("{r}/{}", meta.version);
         let rec = VersionRec { meta: meta.clone(), payload: payload.clone() };
         let head =
             HeadRec { name: display, latest: meta.clone(), latest_payload: Some(payload.clone()), deleted: None };
-        Ok(txn.absent(&vk).put(&vk, encode(&rec)?).put(&hk, encode(&head)?))
+        let txn = store.versions.put(store.versions.absent(txn, &vr), &vr, &rec)?;
+        store.heads.put(txn, &r, &head)
     }
 
     /// Writes a new certificate version with its key and secret, and marks the pending
@@ -148,9 +120,8 @@ impl Core {
             chain: chain.iter().skip(1).map(|c| b64(c)).collect(),
             policy: policy.clone(),
         };
-        let operations = self.cert_stores().operations;
         let (info, tags, policy, op) = (&info, &tags, &policy, &op);
-        let (key_payload, cert_payload, secret, operations) = (&key_payload, &cert_payload, &secret, &operations);
+        let (key_payload, cert_payload, secret) = (&key_payload, &cert_payload, &secret);
         let cert_meta = self
             .barrier
             .transact(
@@ -177,12 +148,12 @@ impl Core {
                     };
                     let secret_meta = VersionMeta { content_type: Some(policy.content_type.clone()), ..base.clone() };
                     let mut txn = BTxn::new();
-                    txn = self.stage_version(&CERTS, v, name, &cert_meta, cert_payload, txn).await?;
-                    txn = self.stage_version(&KEYS, v, name, &base, key_payload, txn).await?;
-                    txn = self.stage_version(&SECRETS, v, name, &secret_meta, secret, txn).await?;
+                    txn = self.stage_version(self.certs.raw(), v, name, &cert_meta, cert_payload, txn).await?;
+                    txn = self.stage_version(self.keys.raw(), v, name, &base, key_payload, txn).await?;
+                    txn = self.stage_version(self.secrets.raw(), v, name, &secret_meta, secret, txn).await?;
                     if let Some(o) = op {
                         let done = completed(o.clone(), &version);
-                        txn = operations.put(txn, &super::record_key(&v.name, name.as_str()), &done)?;
+                        txn = self.operations.put(txn, &record_key(&v.name, name.as_str()), &done)?;
                     }
                     Ok(Step::Commit(txn, cert_meta))
                 },
@@ -197,47 +168,45 @@ impl Core {
         self.cert_view(v, o, true)
     }
 
-    /// Moves `c/{name}` to deleted in `txn`; `None` when there is no live head.
+    /// Moves the object `lc` of `store` to deleted in `txn`; `false` when there is no live head.
     pub(super) async fn stage_delete<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Spec,
+        store: &RawStore,
         v: &VaultRecord,
         lc: &str,
         info: DeletedInfo,
         txn: BTxn,
     ) -> Result<(BTxn, bool)> {
-        let hk = c.head_key(&v.name, lc);
-        let dk = c.deleted_key(&v.name, lc);
-        let Some((mut head, stamp)) = self.read_json_versioned::<HeadRec<P>>(&hk).await? else {
+        let r = record_key(&v.name, lc);
+        let Some((mut head, stamp)) = store.heads.get_versioned::<HeadRec<P>>(&r).await? else {
             return Ok((txn, false));
         };
         head.deleted = Some(info);
-        let txn = txn
-            .unchanged(&hk, &stamp)
-            .absent(&dk)
-            .delete(&hk)
-            .put(&dk, encode(&head)?)
-            .put(c.purge_key(info.scheduled_purge_date, &v.name, lc), Vec::new());
-        Ok((txn, true))
+        let txn = store.heads.unchanged(txn, &r, &stamp);
+        let txn = store.heads.delete(store.deleted.absent(txn, &r), &r);
+        let txn = store.deleted.put(txn, &r, &head)?;
+        let when = store.spec.schedule_rel(info.scheduled_purge_date, &v.name, lc);
+        Ok((self.schedule.put_bytes(txn, &when, Vec::new()), true))
     }
 
-    /// Moves `c/{name}` back from deleted in `txn`; `false` when it is not deleted.
+    /// Moves the object `lc` of `store` back from deleted in `txn`; `false` when it is not
+    /// deleted.
     pub(super) async fn stage_recover<P: Serialize + DeserializeOwned>(
         &self,
-        c: &Spec,
+        store: &RawStore,
         v: &VaultRecord,
         lc: &str,
         txn: BTxn,
     ) -> Result<(BTxn, bool)> {
-        let hk = c.head_key(&v.name, lc);
-        let dk = c.deleted_key(&v.name, lc);
-        let Some((mut head, stamp)) = self.read_json_versioned::<HeadRec<P>>(&dk).await? else {
+        let r = record_key(&v.name, lc);
+        let Some((mut head, stamp)) = store.deleted.get_versioned::<HeadRec<P>>(&r).await? else {
             return Ok((txn, false));
         };
-        let mut txn = txn.unchanged(&dk, &stamp).absent(&hk).delete(&dk);
+        let txn = store.deleted.unchanged(txn, &r, &stamp);
+        let mut txn = store.deleted.delete(store.heads.absent(txn, &r), &r);
         if let Some(info) = head.deleted.take() {
-            txn = txn.delete(c.purge_key(info.scheduled_purge_date, &v.name, lc));
+            txn = self.schedule.delete(txn, &store.spec.schedule_rel(info.scheduled_purge_date, &v.name, lc));
         }
-        Ok((txn.put(&hk, encode(&head)?), true))
+        Ok((store.heads.put(txn, &r, &head)?, true))
     }
 }
