@@ -516,7 +516,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
-            let op = core.create_certificate(vault, &name, req).await?;
+            let op = core.certificates.create(vault, &name, req).await?;
             Ok(json(StatusCode::ACCEPTED, &operation(ctx, &op)))
         }
         Import(name) => {
@@ -528,9 +528,9 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
-            ok(&core.import_certificate(vault, &name, req).await?)
+            ok(&core.certificates.import(vault, &name, req).await?)
         }
-        Get(name, version) => ok(&core.get_certificate(vault, &name, version.as_deref()).await?),
+        Get(name, version) => ok(&core.certificates.get(vault, &name, version.as_deref()).await?),
         Update(name, version) => {
             let p: w::CertificateUpdateParameters = parse_json(body)?;
             let upd = CertUpdate {
@@ -538,16 +538,16 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 tags: p.tags,
                 enabled: p.attributes.and_then(|a| a.enabled),
             };
-            ok(&core.update_certificate(vault, &name, version.as_deref(), upd).await?)
+            ok(&core.certificates.update(vault, &name, version.as_deref(), upd).await?)
         }
-        Delete(name) => ok(&core.delete_certificate(vault, &name).await?),
+        Delete(name) => ok(&core.certificates.delete(vault, &name).await?),
         List => {
             let (resume, max) = paging(ctx)?;
             // `includePending=true`: certificates still waiting for their first version come
             // after the issued ones, on pages of at most `maxresults` like every other; the
             // nextLink keeps the flag.
             if ctx.q("includePending").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-                let l = core.list_certificates_with_pending(vault, resume.as_deref(), max).await?;
+                let l = core.certificates.list_with_pending(vault, resume.as_deref(), max).await?;
                 let value: Vec<w::CertificateBundle> = l.items.iter().map(|v| bundle(ctx, v, false)).collect();
                 let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
                 let next_link = l.next.map(|n| {
@@ -559,41 +559,41 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 });
                 return Ok(json(StatusCode::OK, &strongbox_wire::Page { value, next_link }));
             }
-            let l = core.list_certificates(vault, resume.as_deref(), max).await?;
+            let l = core.certificates.list(vault, resume.as_deref(), max).await?;
             Ok(listing(ctx, "certificates", l, false, max))
         }
         ListVersions(name) => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_certificate_versions(vault, &name, resume.as_deref(), max).await?;
+            let l = core.certificates.list_versions(vault, &name, resume.as_deref(), max).await?;
             Ok(listing(ctx, &format!("certificates/{name}/versions"), l, true, max))
         }
         ListDeleted => {
             let (resume, max) = paging(ctx)?;
-            let l = core.list_deleted_certificates(vault, resume.as_deref(), max).await?;
+            let l = core.certificates.list_deleted(vault, resume.as_deref(), max).await?;
             Ok(listing(ctx, "deletedcertificates", l, false, max))
         }
         GetPolicy(name) => {
-            let p = core.get_certificate_policy(vault, &name).await?;
+            let p = core.certificates.get_policy(vault, &name).await?;
             Ok(json(StatusCode::OK, &policy_wire(ctx, &name, &p)))
         }
         UpdatePolicy(name) => {
             let p: w::CertificatePolicy = parse_json(body)?;
-            let p = core.update_certificate_policy(vault, &name, policy_input(p, api)?).await?;
+            let p = core.certificates.update_policy(vault, &name, policy_input(p, api)?).await?;
             Ok(json(StatusCode::OK, &policy_wire(ctx, &name, &p)))
         }
         GetOperation(name) => {
-            Ok(json(StatusCode::OK, &operation(ctx, &core.get_certificate_operation(vault, &name).await?)))
+            Ok(json(StatusCode::OK, &operation(ctx, &core.certificates.get_operation(vault, &name).await?)))
         }
         CancelOperation(name) => {
             let p: w::CertificateOperationUpdateParameter = parse_json(body)?;
             let cancel = p
                 .cancellation_requested
                 .ok_or_else(|| Error::bad("The 'cancellation_requested' member is required."))?;
-            let o = core.cancel_certificate_operation(vault, &name, cancel).await?;
+            let o = core.certificates.cancel_operation(vault, &name, cancel).await?;
             Ok(json(StatusCode::OK, &operation(ctx, &o)))
         }
         DeleteOperation(name) => {
-            Ok(json(StatusCode::OK, &operation(ctx, &core.delete_certificate_operation(vault, &name).await?)))
+            Ok(json(StatusCode::OK, &operation(ctx, &core.certificates.delete_operation(vault, &name).await?)))
         }
         Merge(name) => {
             let p: w::CertificateMergeParameters = parse_json(body)?;
@@ -604,26 +604,26 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 .map(|c| decode_std(c, "x5c"))
                 .collect::<Result<Vec<_>>>()?;
             let req = MergeCertificate { x5c, tags: p.tags, enabled: p.attributes.and_then(|a| a.enabled) };
-            let v = core.merge_certificate(vault, &name, req).await?;
+            let v = core.certificates.merge(vault, &name, req).await?;
             Ok(json(StatusCode::CREATED, &bundle(ctx, &v, true)))
         }
         Backup(name) => {
-            let blob = core.backup_certificate(vault, &name).await?;
+            let blob = core.certificates.backup(vault, &name).await?;
             Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
         }
         Restore => {
             let p: BlobValue = parse_json(body)?;
             let raw = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
             let blob = strongbox_crypto::b64url_decode(&raw)?;
-            ok(&core.restore_certificate(vault, &blob).await?)
+            ok(&core.certificates.restore(vault, &blob).await?)
         }
-        GetDeleted(name) => ok(&core.get_deleted_certificate(vault, &name).await?),
+        GetDeleted(name) => ok(&core.certificates.get_deleted(vault, &name).await?),
         Purge(name) => {
-            core.purge_certificate(vault, &name).await?;
+            core.certificates.purge(vault, &name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        Recover(name) => ok(&core.recover_certificate(vault, &name).await?),
-        GetContacts => Ok(json(StatusCode::OK, &contacts_wire(ctx, core.get_certificate_contacts(vault).await?))),
+        Recover(name) => ok(&core.certificates.recover(vault, &name).await?),
+        GetContacts => Ok(json(StatusCode::OK, &contacts_wire(ctx, core.certificates.get_contacts(vault).await?))),
         SetContacts => {
             let p: w::Contacts = parse_json(body)?;
             let list = p
@@ -632,12 +632,14 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                 .into_iter()
                 .map(|c| Contact { email: c.email, name: c.name, phone: c.phone })
                 .collect();
-            Ok(json(StatusCode::OK, &contacts_wire(ctx, core.set_certificate_contacts(vault, list).await?)))
+            Ok(json(StatusCode::OK, &contacts_wire(ctx, core.certificates.set_contacts(vault, list).await?)))
         }
-        DeleteContacts => Ok(json(StatusCode::OK, &contacts_wire(ctx, core.delete_certificate_contacts(vault).await?))),
+        DeleteContacts => {
+            Ok(json(StatusCode::OK, &contacts_wire(ctx, core.certificates.delete_contacts(vault).await?)))
+        }
         ListIssuers => {
             let (resume, max) = paging(ctx)?;
-            let (items, next) = core.list_certificate_issuers(vault, resume.as_deref(), max).await?;
+            let (items, next) = core.certificates.list_issuers(vault, resume.as_deref(), max).await?;
             let value: Vec<w::IssuerItem> = items
                 .into_iter()
                 .map(|i| w::IssuerItem {
@@ -648,26 +650,27 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
             Ok(page(ctx, "certificates/issuers", value, next, max))
         }
         GetIssuer(name) => {
-            Ok(json(StatusCode::OK, &issuer_wire(ctx, core.get_certificate_issuer(vault, &name).await?)))
+            Ok(json(StatusCode::OK, &issuer_wire(ctx, core.certificates.get_issuer(vault, &name).await?)))
         }
         SetIssuer(name) => {
             let p: w::IssuerBundle = parse_json(body)?;
-            let i = core.set_certificate_issuer(vault, &name, issuer_input(p)).await?;
+            let i = core.certificates.set_issuer(vault, &name, issuer_input(p)).await?;
             Ok(json(StatusCode::OK, &issuer_wire(ctx, i)))
         }
         UpdateIssuer(name) => {
             let p: w::IssuerBundle = parse_json(body)?;
-            let i = core.update_certificate_issuer(vault, &name, issuer_input(p)).await?;
+            let i = core.certificates.update_issuer(vault, &name, issuer_input(p)).await?;
             Ok(json(StatusCode::OK, &issuer_wire(ctx, i)))
         }
         DeleteIssuer(name) => {
-            Ok(json(StatusCode::OK, &issuer_wire(ctx, core.delete_certificate_issuer(vault, &name).await?)))
+            Ok(json(StatusCode::OK, &issuer_wire(ctx, core.certificates.delete_issuer(vault, &name).await?)))
         }
         ListCas => {
-            let value: Vec<w::CaBundle> = core.list_cas(vault).await?.iter().map(|c| ca_wire(ctx, c)).collect();
+            let value: Vec<w::CaBundle> =
+                core.certificates.list_cas(vault).await?.iter().map(|c| ca_wire(ctx, c)).collect();
             Ok(json(StatusCode::OK, &strongbox_wire::Page { value, next_link: None }))
         }
-        GetCa(name) => Ok(json(StatusCode::OK, &ca_wire(ctx, &core.get_ca(vault, &name).await?))),
+        GetCa(name) => Ok(json(StatusCode::OK, &ca_wire(ctx, &core.certificates.get_ca(vault, &name).await?))),
         CreateCa(name) => {
             let p: w::CaCreateParameters = parse_json(body)?;
             let req = NewCa {
@@ -683,7 +686,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: CertRoute, body: Option<Bytes>) -> Resu
                     .transpose()?,
                 hsm: p.hsm.unwrap_or(false),
             };
-            let c = core.create_ca(vault, &name, req).await?;
+            let c = core.certificates.create_ca(vault, &name, req).await?;
             Ok(json(StatusCode::CREATED, &ca_wire(ctx, &c)))
         }
     }

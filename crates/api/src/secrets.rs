@@ -40,7 +40,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
         Route::GetSecret(name, version) => {
             if let Some(t) = ctx.q("outContentType") {
                 // Certificate-backed secrets only: PFX ↔ PEM conversion.
-                let v = core.get_secret_as(vault, &name, version.as_deref(), t).await?;
+                let v = core.certificates.secret_as(t, core.secrets.get(vault, &name, version.as_deref())).await?;
                 return ok(&bundle(ctx, &v, true));
             }
             let v = core.secrets.get(vault, &name, version.as_deref()).await?;

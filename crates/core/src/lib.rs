@@ -20,8 +20,8 @@ pub use access::{
     Group, NewDenyAssignment, NewRoleDefinition, PermissionModelUpdate, RequestStatus,
 };
 pub use certificates::{
-    CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Contact, CreateCertificate, ImportCertificate,
-    IssuerInput, IssuerView, MergeCertificate, PolicyInput,
+    CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Certificates, Contact, CreateCertificate,
+    ImportCertificate, IssuerInput, IssuerView, MergeCertificate, PolicyInput,
 };
 pub use events::{SecurityEvent, SecurityLog};
 pub use identity::AttestationAuthorityView;
@@ -46,7 +46,8 @@ use strongbox_crypto::aead::AeadKey;
 use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
 
 pub use access::Access;
-use objects::{ObjectStore, Purgeable, Purger, RawStore, Spec, StoreDeps};
+use certificates::CertificateDeps;
+use objects::{ObjectStore, Purgeable, Purger, StoreDeps};
 
 // transitional: the record codec and retry bound under their old paths, for the modules that
 // still use them directly (identity, certificates, access); removed when those move.
@@ -115,23 +116,11 @@ pub struct Core {
     pub vaults: Arc<Vaults>,
     pub secrets: Arc<Secrets>,
     pub keys: Arc<Keys>,
-    pub(crate) secret_store: Arc<ObjectStore<secrets::SecretObjects>>,
-    pub(crate) key_store: Arc<ObjectStore<keys::KeyObjects>>,
-    pub(crate) cert_store: Arc<ObjectStore<CertObjects>>,
+    pub certificates: Arc<Certificates>,
     purger: Purger,
-    key_runtime: Arc<keys::KeyRuntime>,
     /// Access control: RBAC, groups, PIM, access policies.
     pub access: Arc<Access>,
     security_log: SecurityLog,
-}
-
-/// The certificates collection of the object store.
-// transitional: moves to the certificates service.
-pub(crate) struct CertObjects;
-
-impl objects::Collection for CertObjects {
-    type Payload = certificates::CertPayload;
-    const SPEC: Spec = certificates::CERTS;
 }
 
 impl std::fmt::Debug for Core {
@@ -180,6 +169,15 @@ impl Core {
         let secrets = Arc::new(Secrets::new(vaults.clone(), secret_store.clone()));
         let keys =
             Arc::new(Keys::new(barrier.clone(), clock.clone(), vaults.clone(), key_store.clone(), key_runtime.clone()));
+        let certificates = Arc::new(Certificates::new(CertificateDeps {
+            barrier: barrier.clone(),
+            clock: clock.clone(),
+            vaults: vaults.clone(),
+            certs: cert_store.clone(),
+            keys: key_store.clone(),
+            secrets: secret_store.clone(),
+            key_runtime: key_runtime.clone(),
+        }));
         let security_log = SecurityLog::new(barrier.clone(), clock.clone());
         let access = Access::open(
             barrier.clone(),
@@ -196,11 +194,8 @@ impl Core {
             vaults,
             secrets,
             keys,
+            certificates,
             purger: Purger::new(barrier.clone(), purged),
-            secret_store,
-            key_store,
-            cert_store,
-            key_runtime,
             barrier,
             clock,
             cfg,
@@ -269,33 +264,8 @@ impl Core {
             Some(v) => Ok(Some((decode(key, &v.value)?, v.stamp))),
         }
     }
-
-    pub(crate) async fn vault(&self, name: &str) -> Result<Arc<vaults::VaultRecord>> {
-        self.vaults.record(name).await
-    }
-
-    pub(crate) async fn get_secret(&self, vault: &str, name: &str, version: Option<&str>) -> Result<SecretView> {
-        self.secrets.get(vault, name, version).await
-    }
-
-    pub(crate) fn key_provider(&self) -> Result<Arc<dyn strongbox_crypto::handle::KeyProvider>> {
-        self.key_runtime.provider()
-    }
-
-    pub(crate) fn forget_key_ops(&self, vault: &str, lc: &str) {
-        self.key_runtime.forget_ops(vault, lc);
-    }
-
-    /// The store of the collection `c` describes.
-    fn raw_store(&self, c: &Spec) -> Result<&RawStore> {
-        [self.secret_store.raw(), self.key_store.raw(), self.cert_store.raw()]
-            .into_iter()
-            .find(|s| s.spec.heads == c.heads)
-            .ok_or_else(|| Error::internal(format!("no object store for {}", c.heads.prefix)))
-    }
 }
 
-mod transitional;
 
 /// Every entry under `prefix`, page by page. Transitional, for the callers not yet reading
 /// through a [`strongbox_barrier::View`] (whose `scan_all` replaces it).

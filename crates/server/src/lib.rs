@@ -427,7 +427,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
                 Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
             }
-            match purge_core.renew_due_certificates().await {
+            match purge_core.certificates.renew_due().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(renewed = n, "renewed certificates whose lifetime action came due"),
                 Err(e) => tracing::warn!(error = %e, "scheduled certificate renewal failed"),

@@ -769,11 +769,11 @@ async fn auto_renewal_on_the_fake_clock() {
     let k_pct = call(&s, "GET", &format!("{base}/keys/pct?{V}"), t, None).await.body;
     let k_days = call(&s, "GET", &format!("{base}/keys/days?{V}"), t, None).await.body;
 
-    assert_eq!(core.renew_due_certificates().await.unwrap(), 0);
+    assert_eq!(core.certificates.renew_due().await.unwrap(), 0);
     // 300 days: 80 % of a year (292 days) has passed, 30 days before expiry has not
     clock.advance(300 * 86_400);
-    assert_eq!(core.renew_due_certificates().await.unwrap(), 2, "pct and byca");
-    assert_eq!(core.renew_due_certificates().await.unwrap(), 0, "the new version moves the trigger");
+    assert_eq!(core.certificates.renew_due().await.unwrap(), 2, "pct and byca");
+    assert_eq!(core.certificates.renew_due().await.unwrap(), 0, "the new version moves the trigger");
     // (the fake clock moved past the token's lifetime)
     let t2 = token(&s).await;
     let t = Some(t2.as_str());
@@ -788,7 +788,7 @@ async fn auto_renewal_on_the_fake_clock() {
 
     // 340 days: within 30 days of the end of the first year
     clock.advance(40 * 86_400);
-    assert_eq!(core.renew_due_certificates().await.unwrap(), 1);
+    assert_eq!(core.certificates.renew_due().await.unwrap(), 1);
     let t3 = token(&s).await;
     let t = Some(t3.as_str());
     let k3 = call(&s, "GET", &format!("{base}/keys/days?{V}"), t, None).await.body;

@@ -2,20 +2,19 @@
 //! stay in the barrier or, with `hsm`, in the PKCS#11 token (the token then signs every
 //! certificate the CA issues), and issuance of certificates whose policy names the CA as issuer.
 //!
-//! Storage: `certca/{vault}/{name}`.
+//! Storage: the [`CERT_AUTHORITIES`](strongbox_barrier::keyspace::CERT_AUTHORITIES) area,
+//! `{vault}/{name}`.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
 use strongbox_crypto::certs::{self as x509, CertKey, X509Spec};
 use strongbox_crypto::handle::{KeyHandle, KeySpec};
 use strongbox_crypto::keys::{Curve, KeyMaterial};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, SecretString};
 
-use super::{b64, key_from_hex, key_hex, unb64};
+use super::{Certificates, b64, key_from_hex, key_hex, record_key, unb64};
 use crate::vaults::VaultRecord;
-use crate::{Core, decode, encode};
 
 const MAX_CA_MONTHS: u32 = 360;
 
@@ -71,10 +70,6 @@ pub struct NewCa {
     pub hsm: bool,
 }
 
-fn ca_key(vault: &str, lc: &str) -> String {
-    format!("certca/{vault}/{lc}")
-}
-
 fn ca_not_found(name: &str) -> Error {
     Error::new(ErrorKind::IssuerNotFound, format!("Certificate authority not found: {name}"))
 }
@@ -115,9 +110,9 @@ fn no_hsm() -> Error {
     )
 }
 
-impl Core {
+impl Certificates {
     async fn read_ca(&self, v: &VaultRecord, name: &str) -> Result<Option<CaRec>> {
-        self.read_json(&ca_key(&v.name, &name.to_ascii_lowercase())).await
+        self.authorities.get(&record_key(&v.name, name)).await
     }
 
     fn ca_signer(&self, r: &CaRec) -> Result<CaSigner> {
@@ -168,8 +163,9 @@ impl Core {
             ca: Some(req.path_len),
             ..Default::default()
         };
-        let k = ca_key(&v.name, &name.key());
-        if self.barrier.get(&k).await?.is_some() {
+        let authorities = &self.authorities;
+        let rel = record_key(&v.name, name.as_str());
+        if authorities.exists(&rel).await? {
             return Err(Error::new(
                 ErrorKind::Conflict,
                 format!("A certificate authority named {name} already exists."),
@@ -231,13 +227,12 @@ impl Core {
             not_after: spec.not_after,
             created: now,
         };
-        self.barrier.commit(BTxn::new().absent(&k).put(&k, encode(&rec)?)).await.map_err(|e| {
-            drop_hsm_key(if e.kind == ErrorKind::Conflict {
-                Error::new(ErrorKind::Conflict, format!("A certificate authority named {name} already exists."))
-            } else {
-                e
-            })
-        })?;
+        if !authorities.create(&rel, &rec).await.map_err(drop_hsm_key)? {
+            return Err(drop_hsm_key(Error::new(
+                ErrorKind::Conflict,
+                format!("A certificate authority named {name} already exists."),
+            )));
+        }
         view(&rec)
     }
 
@@ -249,8 +244,8 @@ impl Core {
 
     pub async fn list_cas(&self, vault: &str) -> Result<Vec<CaView>> {
         let v = self.vault(vault).await?;
-        let rows = crate::scan_all(&self.barrier, &format!("certca/{}/", v.name)).await?;
-        rows.iter().map(|(k, b)| view(&decode::<CaRec>(k, b)?)).collect()
+        let rows = self.authorities.scan_all::<CaRec>(&format!("{}/", v.name)).await?;
+        rows.iter().map(|(_, r)| view(r)).collect()
     }
 
     /// Whether the vault has a CA of that name.

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use strongbox_barrier::keyspace::{self, Area};
+use strongbox_barrier::keyspace::Area;
 use strongbox_types::{Error, ErrorKind, ObjectName, Result, Version};
 
 /// One collection of versioned objects (secrets, keys, certificates). Implemented by a marker
@@ -39,28 +39,10 @@ pub(crate) struct Spec {
 }
 
 impl Spec {
-    /// Full storage key of a head (`{heads}{vault}/{lc}`).
-    pub(crate) fn head_key(&self, vault: &str, lc: &str) -> String {
-        format!("{}{}", self.heads.prefix, rel(vault, lc))
-    }
-    /// Full storage key of a soft-deleted head.
-    pub(crate) fn deleted_key(&self, vault: &str, lc: &str) -> String {
-        format!("{}{}", self.deleted.prefix, rel(vault, lc))
-    }
-    /// Full storage key of one version.
-    pub(crate) fn version_key(&self, vault: &str, lc: &str, version: &str) -> String {
-        format!("{}{}/{version}", self.versions.prefix, rel(vault, lc))
-    }
-
     /// The purge-schedule entry (relative to `PURGE_SCHEDULE`) of an object whose purge is due
     /// at `when`.
     pub(crate) fn schedule_rel(&self, when: i64, vault: &str, lc: &str) -> String {
         format!("{:012}/{}{}", when.max(0), self.heads.prefix, rel(vault, lc))
-    }
-    /// Full storage key of the purge-schedule entry.
-    // transitional: certificates write the schedule directly until they move.
-    pub(crate) fn purge_key(&self, when: i64, vault: &str, lc: &str) -> String {
-        format!("{}{}", keyspace::PURGE_SCHEDULE.prefix, self.schedule_rel(when, vault, lc))
     }
 
     pub fn not_found(&self, name: &str, version: Option<&str>) -> Error {
