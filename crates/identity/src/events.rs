@@ -1,18 +1,16 @@
 //! Security events: sign-ins, credential changes, role activations. Each event is written as a
 //! structured `tracing` record on the `strongbox::security` target and kept, sealed like every
 //! other record, under `events/sec/`, so tests and operators can list them. The audit issue
-//! will replace this sink with the tamper-evident log; callers only use [`Core::security_event`].
+//! will replace this sink with the tamper-evident log; callers only use [`SecurityLog::record`].
 //!
 //! An event never carries a credential, assertion, token or secret value: only ids, names and
 //! a stable reason code.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
-use strongbox_types::Result;
-
-use crate::{Core, decode, encode};
-
-const PREFIX: &str = "events/sec/";
+use strongbox_barrier::{BTxn, View};
+use strongbox_types::{Clock, Result};
 
 /// One recorded security event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,11 +42,29 @@ impl SecurityEvent {
     }
 }
 
-impl Core {
+/// The security event log: a sink every service records its events in.
+#[derive(Clone)]
+pub struct SecurityLog {
+    view: View,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SecurityLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityLog").field("view", &self.view).finish_non_exhaustive()
+    }
+}
+
+impl SecurityLog {
+    /// The log kept in `view` (the `SECURITY_EVENTS` area), with event times from `clock`.
+    pub fn new(view: View, clock: Arc<dyn Clock>) -> Self {
+        Self { view, clock }
+    }
+
     /// Records `ev` (its time is set here). A failure to persist is logged and swallowed: a
     /// sign-in must not fail because the event store is unavailable.
-    pub async fn security_event(&self, mut ev: SecurityEvent) {
-        ev.time = self.now();
+    pub async fn record(&self, mut ev: SecurityEvent) {
+        ev.time = self.clock.now();
         tracing::info!(
             target: "strongbox::security",
             kind = %ev.kind,
@@ -62,9 +78,9 @@ impl Core {
             Ok(r) => strongbox_crypto::hex(&r),
             Err(_) => return,
         };
-        let key = format!("{PREFIX}{:016x}-{id}", ev.time.max(0));
-        let stored = match encode(&ev) {
-            Ok(b) => self.barrier.commit(BTxn::new().put(&key, b)).await,
+        let rel = format!("{:016x}-{id}", ev.time.max(0));
+        let stored = match self.view.put(BTxn::new(), &rel, &ev) {
+            Ok(txn) => self.view.commit(txn).await,
             Err(e) => Err(e),
         };
         if let Err(e) = stored {
@@ -73,9 +89,8 @@ impl Core {
     }
 
     /// Events at or after `since` (oldest first), at most `limit`.
-    pub async fn security_events(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
-        let start = format!("{PREFIX}{:016x}", since.max(0));
-        let rows = self.barrier.scan_prefix(PREFIX, &start, limit).await?;
-        rows.iter().map(|(k, v)| decode::<SecurityEvent>(k, v)).collect()
+    pub async fn list(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
+        let start = format!("{:016x}", since.max(0));
+        Ok(self.view.scan("", &start, limit).await?.into_iter().map(|(_, ev)| ev).collect())
     }
 }
