@@ -6,8 +6,11 @@
 //! Storage: `id/group/{id}` the group, `id/groupname/{lower-case name}` → id (names are unique,
 //! so the CLI can address groups by name), `id/groupmember/{group}/{member}` one membership.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Barrier};
+use strongbox_identity::{GroupFuture, GroupLookup};
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::rbac::{bump, check_guid, scan_all};
@@ -53,6 +56,41 @@ fn not_found(g: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("The group '{}' does not exist.", g.chars().take(64).collect::<String>()))
 }
 
+/// A group by id or display name.
+async fn find_group(barrier: &Barrier, id_or_name: &str) -> Result<Group> {
+    async fn read<T: serde::de::DeserializeOwned>(barrier: &Barrier, key: String) -> Result<Option<T>> {
+        match barrier.get(&key).await? {
+            None => Ok(None),
+            Some(b) => decode(&key, &b).map(Some),
+        }
+    }
+    if uuid::Uuid::parse_str(id_or_name).is_ok()
+        && let Some(g) = read(barrier, format!("{GROUP}{}", id_or_name.to_ascii_lowercase())).await?
+    {
+        return Ok(g);
+    }
+    let n: NameRec = read(barrier, format!("{NAME}{}", id_or_name.trim().to_lowercase()))
+        .await?
+        .ok_or_else(|| not_found(id_or_name))?;
+    read(barrier, format!("{GROUP}{}", n.id)).await?.ok_or_else(|| not_found(id_or_name))
+}
+
+/// The groups as the identity service looks them up (the `groupMap` of trusted issuers and the
+/// group claims of their tokens).
+pub(crate) struct GroupDirectory(pub Arc<Barrier>);
+
+impl GroupLookup for GroupDirectory {
+    fn group_id<'a>(&'a self, id_or_name: &'a str) -> GroupFuture<'a> {
+        Box::pin(async move {
+            match find_group(&self.0, id_or_name).await {
+                Ok(g) => Ok(Some(g.id)),
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
 impl Core {
     pub async fn create_group(&self, display_name: &str, description: &str) -> Result<Group> {
         let name = display_name.trim();
@@ -87,16 +125,7 @@ impl Core {
 
     /// A group by id or display name.
     pub async fn group(&self, id_or_name: &str) -> Result<Group> {
-        if uuid::Uuid::parse_str(id_or_name).is_ok()
-            && let Some(g) = self.read_json::<Group>(&format!("{GROUP}{}", id_or_name.to_ascii_lowercase())).await?
-        {
-            return Ok(g);
-        }
-        let n: NameRec = self
-            .read_json(&format!("{NAME}{}", id_or_name.trim().to_lowercase()))
-            .await?
-            .ok_or_else(|| not_found(id_or_name))?;
-        self.read_json(&format!("{GROUP}{}", n.id)).await?.ok_or_else(|| not_found(id_or_name))
+        find_group(&self.barrier, id_or_name).await
     }
 
     pub async fn list_groups(&self) -> Result<Vec<Group>> {

@@ -397,7 +397,7 @@ async fn an_attestation_token_serves_one_release_across_nodes() {
     let signer = KeyMaterial::generate_rsa(2048).unwrap();
     let mut jwk = serde_json::to_value(signer.public_jwk()).unwrap();
     jwk["kid"] = json!("att-1");
-    n1.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
+    n1.identity.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
     let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [
         {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"}
     ]}]});

@@ -4,9 +4,7 @@
 
 mod bounded;
 pub mod certificates;
-mod events;
 mod groups;
-mod identity;
 mod keys;
 mod objects;
 mod pim;
@@ -22,15 +20,7 @@ pub use certificates::{
     CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Contact, CreateCertificate, ImportCertificate,
     IssuerInput, IssuerView, MergeCertificate, PolicyInput,
 };
-pub use events::SecurityEvent;
 pub use groups::Group;
-pub use identity::AttestationAuthorityView;
-pub use identity::{
-    AuthFailure, CredentialView, DeviceAuthorization, DeviceRequest, FederatedCredentialView, FetchFuture,
-    IdentityPolicy, IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, PageRefusal,
-    Principal, STATUS_TTL, ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
-};
-pub use identity::{PrincipalMapping, UserTokens, external_object_id};
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
 pub use keys::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 pub use pim::{ActivationRequest, EligibleAssignment, RequestStatus};
@@ -38,6 +28,8 @@ pub use policies::{AccessPolicy, Permissions, PolicyArea, PolicyCheck, VaultAuth
 pub use rbac::{NewDenyAssignment, NewRoleDefinition};
 pub use rotation::{ActionType, LifetimeAction, RotationPolicy, parse_duration};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, SetSecret};
+pub use strongbox_identity::BootstrapCredential;
+use strongbox_identity::{Identity, IdentityConfig, Principal, SecurityEvent};
 pub use vaults::{Sku, VaultInfo};
 
 use std::collections::HashMap;
@@ -46,7 +38,7 @@ use std::sync::{Arc, RwLock};
 use serde::{Serialize, de::DeserializeOwned};
 use strongbox_barrier::{BTxn, Barrier, Versioned};
 use strongbox_crypto::aead::AeadKey;
-use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
+use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes};
 
 /// Deployment settings the services need.
 #[derive(Debug, Clone)]
@@ -78,24 +70,12 @@ impl CoreConfig {
     }
 }
 
-/// The credential of the bootstrap administrator, returned once when it is created.
-pub struct BootstrapCredential {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
-}
-
-impl std::fmt::Debug for BootstrapCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BootstrapCredential").field("client_id", &self.client_id).finish_non_exhaustive()
-    }
-}
-
 pub struct Core {
     barrier: Arc<Barrier>,
     clock: Arc<dyn Clock>,
     cfg: CoreConfig,
-    ident: identity::IdentityState,
+    /// The identity service (directory, tokens, authentication, security events).
+    pub identity: Arc<Identity>,
     backup_key: AeadKey,
     vaults: RwLock<HashMap<String, Arc<vaults::VaultRecord>>>,
     key_handles: keys::HandleCache,
@@ -116,7 +96,10 @@ impl Core {
     /// Loads (creating on first start) the tenant, token signing key and backup key.
     /// The barrier must be unsealed.
     pub async fn open(barrier: Arc<Barrier>, clock: Arc<dyn Clock>, cfg: CoreConfig) -> Result<Self> {
-        let ident = identity::IdentityState::load_or_create(&barrier, &*clock).await?;
+        let identity_cfg =
+            IdentityConfig { authority: cfg.authority(), resource: cfg.resource(), token_lifetime: cfg.token_lifetime };
+        let groups = Arc::new(groups::GroupDirectory(barrier.clone()));
+        let identity = Arc::new(Identity::open(barrier.clone(), clock.clone(), identity_cfg, groups).await?);
         let backup_key = match barrier.get(BACKUP_KEY_PATH).await? {
             Some(k) => k,
             None => {
@@ -142,7 +125,7 @@ impl Core {
             barrier,
             clock,
             cfg,
-            ident,
+            identity,
             backup_key: AeadKey::new(&backup_key)?,
             vaults: RwLock::new(HashMap::new()),
             key_handles: RwLock::new(HashMap::new()),
@@ -159,7 +142,7 @@ impl Core {
     }
 
     pub fn tenant_id(&self) -> &str {
-        &self.ident.tenant_id
+        self.identity.tenant_id()
     }
 
     /// Forgets the keys held in memory; every data request then gets 503 until unsealed.
@@ -181,7 +164,11 @@ impl Core {
                 Err(e) => return Err(e),
             }
         }
-        self.ensure_bootstrap_admin().await
+        let Some(admin) = self.identity.ensure_bootstrap_admin().await? else { return Ok(None) };
+        let assignment = uuid::Uuid::new_v4().to_string();
+        self.create_role_assignment(&assignment, &admin.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/")
+            .await?;
+        Ok(Some(admin.credential))
     }
 
     async fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {

@@ -6,7 +6,7 @@
 //! that end time with the injected clock on every request, so expiry needs no background job;
 //! the record itself is removed (and the expiry recorded as a security event) by
 //! [`Core::pim_sweep`], which runs on every PIM call. Every request, approval, denial,
-//! activation, expiry and revocation is recorded with [`Core::security_event`].
+//! activation, expiry and revocation is recorded with the identity service's security event log.
 //!
 //! Storage: `rbac/eligible/{id}`, `rbac/pim/{request id}`.
 
@@ -129,7 +129,7 @@ impl Core {
 
     async fn event(&self, kind: &str, outcome: &str, actor: &str, r: &ActivationRequest) {
         let detail = format!("role={} scope={} duration={}s", r.role_id, r.scope, r.duration);
-        self.security_event(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
+        self.identity.security_event(SecurityEvent::new(kind, outcome, actor, &r.id, &detail)).await;
     }
 
     /// `strongbox role activate`: the caller asks to activate `role` at `scope`.

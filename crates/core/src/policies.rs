@@ -193,7 +193,7 @@ impl Core {
                 "The user, group or application 'appid={};oid={};iss={}' does not have {} {} permission on key vault '{};location=local'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
                 p.app_id,
                 p.object_id,
-                self.issuer(),
+                self.identity.issuer(),
                 c.area.noun(),
                 c.permission,
                 v.name

@@ -1,6 +1,7 @@
-//! Directory management: service principals (list, show, enable/disable, delete), their
-//! credentials (client secrets with expiry — several at once, so a secret can be rotated without
-//! downtime —, certificates, federated credentials) and trusted external issuers.
+//! Applications in the directory: service principals (list, show, enable/disable, delete) and
+//! their credentials (client secrets with expiry — several at once, so a secret can be rotated
+//! without downtime —, certificates, federated credentials). Trusted issuers are in
+//! `trusted_issuers`, managed identities in `managed_identities`.
 //!
 //! Every change updates this node's revocation table at once and is recorded as a security
 //! event. Secrets are shown once, at creation; listings carry ids, expiry and a 3-character hint.
@@ -263,8 +264,8 @@ impl Identity {
         Ok(sp_view(&sp, self.now()))
     }
 
-    /// Disabling stops new tokens at once and rejects existing ones (module comment of
-    /// `identity`: immediately on this node, within the status TTL elsewhere).
+    /// Disabling stops new tokens at once and rejects existing ones (crate
+    /// documentation: immediately on this node, within the status TTL elsewhere).
     pub async fn set_service_principal_enabled(&self, id: &str, enabled: bool) -> Result<ServicePrincipalView> {
         let (sp, ()) = self
             .update_sp(id, |sp, _| {
@@ -487,5 +488,4 @@ impl Identity {
         self.security_event(SecurityEvent::new("credential.federated.delete", "success", "", &sp.client_id, fed)).await;
         Ok(())
     }
-
 }

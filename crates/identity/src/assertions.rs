@@ -99,7 +99,10 @@ impl Identity {
         u.verify(&info.key).map_err(|_| sig_failed())?;
         let now = self.now();
         if u.str_claim("sub").is_none_or(|s| !s.eq_ignore_ascii_case(&sp.client_id)) {
-            return Err(OAuthError::BadClientCredential(Aadsts::new(700021, "Client assertion application identifier doesn't match 'client_id' parameter.")));
+            return Err(OAuthError::BadClientCredential(Aadsts::new(
+                700021,
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            )));
         }
         self.check_audience(u)?;
         let exp = self.check_times(u, now)?;
@@ -107,7 +110,10 @@ impl Identity {
             return Err(time_range());
         }
         if now > cert.not_after + SKEW || now + SKEW < cert.not_before {
-            return Err(OAuthError::BadClientCredential(Aadsts::new(700027, "The certificate used to sign the client assertion is expired or not yet valid.")));
+            return Err(OAuthError::BadClientCredential(Aadsts::new(
+                700027,
+                "The certificate used to sign the client assertion is expired or not yet valid.",
+            )));
         }
         let jti = u
             .str_claim("jti")
@@ -117,7 +123,10 @@ impl Identity {
         match self.store.assertion_ids.create(&id, &JtiRec { exp }).await {
             Ok(true) => {}
             Ok(false) => {
-                return Err(OAuthError::BadClientCredential(Aadsts::new(700025, "The client assertion was already used (its jti was seen before).")));
+                return Err(OAuthError::BadClientCredential(Aadsts::new(
+                    700025,
+                    "The client assertion was already used (its jti was seen before).",
+                )));
             }
             Err(e) => return Err(internal(e)),
         }
@@ -125,18 +134,19 @@ impl Identity {
     }
 
     fn check_audience(&self, u: &Unverified<'_>) -> Result<(), OAuthError> {
-        let ours = [
-            self.token_endpoint(),
-            format!("{}/{}/oauth2/token", self.cfg.authority, self.tenant_id),
-            self.issuer(),
-        ];
+        let ours =
+            [self.token_endpoint(), format!("{}/{}/oauth2/token", self.cfg.authority, self.tenant_id), self.issuer()];
         let ok = u.audiences().iter().any(|a| ours.iter().any(|o| a.trim_end_matches('/').eq_ignore_ascii_case(o)));
         if ok {
             Ok(())
         } else {
-            Err(OAuthError::AssertionRejected(Aadsts::new(700212, format!("The client assertion audience is not valid: it must be the token endpoint '{}'.",
+            Err(OAuthError::AssertionRejected(Aadsts::new(
+                700212,
+                format!(
+                    "The client assertion audience is not valid: it must be the token endpoint '{}'.",
                     self.token_endpoint()
-                ))))
+                ),
+            )))
         }
     }
 
@@ -159,9 +169,13 @@ impl Identity {
     ) -> Result<String, OAuthError> {
         let iss = u.str_claim("iss").unwrap_or_default().to_owned();
         let no_issuer = || {
-            OAuthError::AssertionRejected(Aadsts::new(700211, format!("No matching federated identity record found for presented assertion issuer '{}'.",
+            OAuthError::AssertionRejected(Aadsts::new(
+                700211,
+                format!(
+                    "No matching federated identity record found for presented assertion issuer '{}'.",
                     iss.chars().take(200).collect::<String>()
-                )))
+                ),
+            ))
         };
         let mut issuer = self.trusted_issuer_by_url(&iss).await.map_err(internal)?.ok_or_else(no_issuer)?;
         let candidates: Vec<_> = sp.federated.iter().filter(|f| f.issuer == iss).collect();
@@ -200,21 +214,31 @@ impl Identity {
         let sub = u.str_claim("sub").unwrap_or_default();
         let with_subject: Vec<_> = candidates.into_iter().filter(|f| f.subject == sub).collect();
         if with_subject.is_empty() {
-            return Err(OAuthError::AssertionRejected(Aadsts::new(700213, format!("No matching federated identity record found for presented assertion subject '{}'.",
+            return Err(OAuthError::AssertionRejected(Aadsts::new(
+                700213,
+                format!(
+                    "No matching federated identity record found for presented assertion subject '{}'.",
                     sub.chars().take(200).collect::<String>()
-                ))));
+                ),
+            )));
         }
         let auds = u.audiences();
         let matched = with_subject
             .into_iter()
             .find(|f| f.audiences.iter().any(|a| auds.iter().any(|x| x == a)))
             .ok_or_else(|| {
-                OAuthError::AssertionRejected(Aadsts::new(700212, "No matching federated identity record found for presented assertion audience."))
+                OAuthError::AssertionRejected(Aadsts::new(
+                    700212,
+                    "No matching federated identity record found for presented assertion audience.",
+                ))
             })?;
         let now = self.now();
         let exp = self.check_times(u, now)?;
         if external::lifetime_too_long(u, exp, now) {
-            return Err(OAuthError::AssertionRejected(Aadsts::new(700024, "Client assertion is not within its valid time range: tokens of a trusted issuer may live at most 24 hours.")));
+            return Err(OAuthError::AssertionRejected(Aadsts::new(
+                700024,
+                "Client assertion is not within its valid time range: tokens of a trusted issuer may live at most 24 hours.",
+            )));
         }
         Ok(matched.id.clone())
     }

@@ -171,10 +171,7 @@ impl Identity {
 
     /// A token named a `kid` the stored keys lack: re-fetch the keys of a discovered authority,
     /// unless that was tried less than a minute ago.
-    pub async fn refresh_attestation_authority(
-        &self,
-        rec: &AttestationAuthority,
-    ) -> Option<AttestationAuthority> {
+    pub async fn refresh_attestation_authority(&self, rec: &AttestationAuthority) -> Option<AttestationAuthority> {
         let url = rec.discovery_url.as_deref()?;
         let now = self.now();
         let throttle = format!("attestation:{}", rec.name);

@@ -213,7 +213,7 @@ impl Identity {
     /// Periodic identity upkeep for the server's background loop: rotates the signing key when
     /// due (and drops keys whose tokens have all expired), re-reads keys other nodes may have
     /// rotated, forgets expired assertion ids and stale status rows.
-    pub async fn identity_maintenance(&self) -> Result<()> {
+    pub async fn maintenance(&self) -> Result<()> {
         self.rotate_signing_key_if_due().await?;
         self.purge_expired_jtis().await?;
         self.purge_expired_user_grants().await?;

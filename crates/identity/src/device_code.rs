@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::{BTxn, Stamp};
 use serde_json::Value;
+use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, Result, SecretString};
 
 use crate::authentication::builtin_public_client;
@@ -130,8 +130,6 @@ fn user_code() -> Result<String> {
     Ok(format!("{}-{}", &s[..4], &s[4..]))
 }
 
-
-
 impl Identity {
     /// RFC 8628 §3.1: a device code for a public client and the resource's `.default` scope.
     pub async fn device_authorization(
@@ -209,18 +207,16 @@ impl Identity {
         if uuid::Uuid::parse_str(client_id).is_err() {
             return Err(unknown());
         }
-        let sp: ServicePrincipalRec = self
-            .store
-            .principals
-            .get(&client_id.to_ascii_lowercase())
-            .await
-            .map_err(internal)?
-            .ok_or_else(unknown)?;
+        let sp: ServicePrincipalRec =
+            self.store.principals.get(&client_id.to_ascii_lowercase()).await.map_err(internal)?.ok_or_else(unknown)?;
         if !sp.enabled {
             return Err(OAuthError::UnauthorizedClient(Aadsts::new(7000112, "Application is disabled.")));
         }
         if !sp.public_client || !sp.kind.is_empty() {
-            return Err(OAuthError::BadClientCredential(Aadsts::new(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. The application is not registered as a public client (isFallbackPublicClient).")));
+            return Err(OAuthError::BadClientCredential(Aadsts::new(
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'. The application is not registered as a public client (isFallbackPublicClient).",
+            )));
         }
         Ok((sp.client_id, sp.display_name))
     }
@@ -232,8 +228,10 @@ impl Identity {
         }) {
             Ok(resource)
         } else {
-            Err(OAuthError::InvalidScope(Aadsts::new(70011, format!("The provided value for the input parameter 'scope' is not valid. Use '{resource}/.default'."
-                ))))
+            Err(OAuthError::InvalidScope(Aadsts::new(
+                70011,
+                format!("The provided value for the input parameter 'scope' is not valid. Use '{resource}/.default'."),
+            )))
         }
     }
 
@@ -340,7 +338,10 @@ impl Identity {
         let devices = &self.store.device_codes;
         let dk = digest(code.expose());
         let expired = || {
-            OAuthError::ExpiredToken(Aadsts::new(70020, "The provided value for the input parameter 'device_code' is expired or not valid."))
+            OAuthError::ExpiredToken(Aadsts::new(
+                70020,
+                "The provided value for the input parameter 'device_code' is expired or not valid.",
+            ))
         };
         let (rec, stamp) = devices.get_versioned::<DeviceRec>(&dk).await.map_err(internal)?.ok_or_else(expired)?;
         if req.client_id.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(&rec.client_id)) {
@@ -362,7 +363,10 @@ impl Identity {
                 if too_fast {
                     Err(OAuthError::SlowDown(Aadsts::new(70016, "Polling too fast; wait the interval between polls.")))
                 } else {
-                    Err(OAuthError::AuthorizationPending(Aadsts::new(70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.")))
+                    Err(OAuthError::AuthorizationPending(Aadsts::new(
+                        70016,
+                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                    )))
                 }
             }
             "denied" => {
@@ -389,7 +393,10 @@ impl Identity {
         let refresh = &self.store.refresh_tokens;
         let key = digest(rt.expose());
         let bad = || {
-            OAuthError::InvalidGrant(Aadsts::new(70008, "The refresh token has expired, was revoked or was already used."))
+            OAuthError::InvalidGrant(Aadsts::new(
+                70008,
+                "The refresh token has expired, was revoked or was already used.",
+            ))
         };
         let (rec, stamp) = refresh.get_versioned::<RefreshRec>(&key).await.map_err(internal)?.ok_or_else(bad)?;
         if req.client_id.as_deref().is_some_and(|c| !c.eq_ignore_ascii_case(&rec.client_id)) {

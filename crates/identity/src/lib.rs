@@ -36,6 +36,7 @@ pub use applications::{
     CredentialView, DEFAULT_FEDERATED_AUDIENCE, FederatedCredentialView, NewCredential, ServicePrincipalView,
 };
 pub use attestation::{AttestationAuthority, AttestationAuthorityView, jwk_verify_key, normalize_authority};
+pub use device_code::{DeviceAuthorization, DeviceRequest, PageRefusal};
 pub use error::{Aadsts, AuthFailure, OAuthError};
 pub use events::{SecurityEvent, SecurityLog};
 pub use external::{PrincipalMapping, UserTokens, external_object_id};
@@ -44,7 +45,6 @@ pub use managed_identities::NewManagedIdentity;
 pub use signing::IdentityPolicy;
 pub use token::{TokenGrant, TokenRequest};
 pub use trusted_issuers::TrustedIssuerView;
-pub use device_code::{DeviceAuthorization, DeviceRequest, PageRefusal};
 pub use users::{UserChange, UserView};
 
 use std::collections::HashMap;
@@ -329,7 +329,8 @@ impl Identity {
         }
         let (sp, secret) = self.create_service_principal("strongbox-bootstrap-admin", false).await?;
         let rec = BootstrapRec { admin_object_id: sp.object_id.clone(), client_id: sp.client_id.clone() };
-        let txn = self.store.bootstrap.put(self.store.bootstrap.absent(strongbox_barrier::BTxn::new(), ""), "", &rec)?;
+        let txn =
+            self.store.bootstrap.put(self.store.bootstrap.absent(strongbox_barrier::BTxn::new(), ""), "", &rec)?;
         self.store.bootstrap.commit(txn).await?;
         Ok(Some(BootstrapAdmin {
             object_id: sp.object_id,

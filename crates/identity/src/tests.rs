@@ -31,7 +31,7 @@ async fn open(barrier: Arc<Barrier>, clock: &FakeClock) -> Identity {
     Identity::open(barrier, Arc::new(clock.clone()), config(), Arc::new(NoGroups)).await.unwrap()
 }
 
-async fn core() -> (Identity, FakeClock) {
+async fn identity() -> (Identity, FakeClock) {
     let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
     let kek = strongbox_crypto::random_key().unwrap();
     barrier.initialize(&kek).await.unwrap();
@@ -43,7 +43,7 @@ async fn core() -> (Identity, FakeClock) {
 
 #[tokio::test]
 async fn new_credentials_never_show_in_debug_output() {
-    let (c, _) = core().await;
+    let (c, _) = identity().await;
     let (app, _) = c.create_app("dbg").await.unwrap();
     let cred = c.reset_credential(&app, true, None, None).await.unwrap();
     let mi = c.create_managed_identity("mi").await.unwrap();
@@ -103,7 +103,7 @@ async fn a_status_row_from_another_node_is_reread_within_the_ttl() {
 
 #[tokio::test]
 async fn an_assertion_with_a_huge_exp_is_refused_not_a_panic() {
-    let (c, _) = core().await;
+    let (c, _) = identity().await;
     let (app, _) = c.create_app("big-exp").await.unwrap();
     let now = 1_800_000_000;
     let (pem, key) = strongbox_crypto::jwt::generate_client_certificate("big-exp", now - 300, now + 86_400).unwrap();
@@ -135,7 +135,7 @@ async fn an_assertion_with_a_huge_exp_is_refused_not_a_panic() {
 /// also on a second use.
 #[tokio::test]
 async fn a_cached_external_token_with_a_huge_exp_does_not_overflow() {
-    let (c, _) = core().await;
+    let (c, _) = identity().await;
     let now = 1_800_000_000;
     let (pem, key) = strongbox_crypto::jwt::generate_client_certificate("idp", now - 300, now + 86_400).unwrap();
     let strongbox_crypto::jwt::VerifyKey::Ec { point } =
@@ -163,7 +163,7 @@ async fn a_cached_external_token_with_a_huge_exp_does_not_overflow() {
 /// still verified (so the user is never locked out everywhere).
 #[tokio::test]
 async fn user_ceiling_refuses_only_addresses_that_failed() {
-    let (c, _) = core().await;
+    let (c, _) = identity().await;
     let ip = |i: u32| Some(std::net::IpAddr::from([10, 1, (i / 200) as u8, (i % 200 + 1) as u8]));
     for i in 0..crate::limits::USER_CEILING - 1 {
         c.note_user_failure("u:victim", ip(i));

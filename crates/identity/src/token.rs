@@ -110,14 +110,20 @@ impl Identity {
 
     async fn issue_token_inner(&self, tenant: &str, req: &TokenRequest) -> Result<TokenGrant, OAuthError> {
         if !self.is_our_tenant(tenant) {
-            return Err(OAuthError::InvalidRequest(Aadsts::new(90002, format!("Tenant '{}' not found.", tenant.chars().take(64).collect::<String>()))));
+            return Err(OAuthError::InvalidRequest(Aadsts::new(
+                90002,
+                format!("Tenant '{}' not found.", tenant.chars().take(64).collect::<String>()),
+            )));
         }
         match req.grant_type.as_deref() {
             Some("client_credentials") => {}
             Some(device_code::DEVICE_CODE_GRANT) => return self.device_code_grant(req).await,
             Some("refresh_token") => return self.refresh_token_grant(req).await,
             Some(_) => {
-                return Err(OAuthError::UnsupportedGrantType(Aadsts::new(70003, "The grant type is not supported; this server supports client_credentials, device_code and refresh_token.")));
+                return Err(OAuthError::UnsupportedGrantType(Aadsts::new(
+                    70003,
+                    "The grant type is not supported; this server supports client_credentials, device_code and refresh_token.",
+                )));
             }
             None => return Err(missing("grant_type")),
         }
@@ -128,8 +134,10 @@ impl Identity {
             s.strip_suffix("/.default").is_some_and(|r| r.trim_end_matches('/').eq_ignore_ascii_case(&resource))
         });
         if !scope_ok {
-            return Err(OAuthError::InvalidScope(Aadsts::new(70011, format!("The provided value for the input parameter 'scope' is not valid. Use '{resource}/.default'."
-                ))));
+            return Err(OAuthError::InvalidScope(Aadsts::new(
+                70011,
+                format!("The provided value for the input parameter 'scope' is not valid. Use '{resource}/.default'."),
+            )));
         }
         self.back_off(req)?;
         let unknown = unknown_application;
@@ -141,7 +149,10 @@ impl Identity {
         let now = self.now();
         let cred_id = match (&req.client_secret, &req.client_assertion, req.client_assertion_type.as_deref()) {
             (Some(_), Some(_), _) => {
-                return Err(OAuthError::InvalidRequest(Aadsts::new(50027, "Give either client_secret or client_assertion, not both.")));
+                return Err(OAuthError::InvalidRequest(Aadsts::new(
+                    50027,
+                    "Give either client_secret or client_assertion, not both.",
+                )));
             }
             (Some(secret), None, _) => {
                 // Every registered hash is checked (no early exit), so timing does not tell
@@ -160,10 +171,16 @@ impl Identity {
                 match matched {
                     Some(id) => id,
                     None if expired => {
-                        return Err(OAuthError::BadClientCredential(Aadsts::new(7000222, "The provided client secret keys are expired. Create new keys for the app.")));
+                        return Err(OAuthError::BadClientCredential(Aadsts::new(
+                            7000222,
+                            "The provided client secret keys are expired. Create new keys for the app.",
+                        )));
                     }
                     None => {
-                        return Err(OAuthError::BadClientCredential(Aadsts::new(7000215, "Invalid client secret provided.")));
+                        return Err(OAuthError::BadClientCredential(Aadsts::new(
+                            7000215,
+                            "Invalid client secret provided.",
+                        )));
                     }
                 }
             }
@@ -171,10 +188,16 @@ impl Identity {
                 self.verify_client_assertion(&sp, assertion.expose()).await?
             }
             (None, Some(_), _) => {
-                return Err(OAuthError::InvalidRequest(Aadsts::new(700024, format!("client_assertion_type must be '{}'.", assertions::JWT_BEARER))));
+                return Err(OAuthError::InvalidRequest(Aadsts::new(
+                    700024,
+                    format!("client_assertion_type must be '{}'.", assertions::JWT_BEARER),
+                )));
             }
             (None, None, _) => {
-                return Err(OAuthError::BadClientCredential(Aadsts::new(7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")));
+                return Err(OAuthError::BadClientCredential(Aadsts::new(
+                    7000218,
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                )));
             }
         };
         if !sp.enabled {

@@ -77,12 +77,11 @@ pub(super) fn usable_keys(jwks: &Value) -> usize {
         .unwrap_or(0)
 }
 
-
 impl Identity {
     /// Trusts an external OIDC issuer. With only a `discovery_url` the server fetches the keys
     /// now (the discovery `issuer` must equal `issuer`) and refreshes them later; with `jwks`
     /// (`{"keys": [...]}`) those keys are stored as given. With `user_tokens` the issuer's user
-    /// tokens are also accepted on the data plane (see `identity::external`).
+    /// tokens are also accepted on the data plane (see `external`).
     pub async fn put_trusted_issuer(
         &self,
         name: &str,

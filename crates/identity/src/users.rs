@@ -7,7 +7,6 @@
 //! password change, TOTP reset, disable or delete moves or removes it, so existing access tokens
 //! fail the status check and refresh tokens are refused.
 
-
 use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Stamp, Step};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
@@ -313,5 +312,4 @@ impl Identity {
         }
         Ok((user, amr))
     }
-
 }
