@@ -162,7 +162,7 @@ impl Identity {
         let rows: Vec<(String, AttestationAuthority)> = self.store.attestation_authorities.scan("", "", 1000).await?;
         let mut done = 0;
         for (_, rec) in &rows {
-            if rec.discovery_url.is_some() && self.refresh_attestation_authority(&rec).await.is_some() {
+            if rec.discovery_url.is_some() && self.refresh_attestation_authority(rec).await.is_some() {
                 done += 1;
             }
         }

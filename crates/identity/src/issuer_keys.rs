@@ -98,7 +98,7 @@ impl Identity {
         let rows: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan("", "", 1000).await?;
         let mut done = 0;
         for (_, rec) in &rows {
-            if rec.discovery_url.is_some() && self.refresh_issuer(&rec).await.is_some() {
+            if rec.discovery_url.is_some() && self.refresh_issuer(rec).await.is_some() {
                 done += 1;
             }
         }

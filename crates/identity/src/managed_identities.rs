@@ -60,7 +60,7 @@ fn bad_code() -> OAuthError {
 /// The agent's certificate as a credential record.
 fn agent_cert(certificate_pem: &str, now: i64) -> Result<ClientCertRec, OAuthError> {
     cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
-        .map_err(|e| OAuthError::InvalidRequest(Aadsts::new(50027, format!("{}", e.message))))
+        .map_err(|e| OAuthError::InvalidRequest(Aadsts::new(50027, e.message)))
 }
 
 impl Identity {
