@@ -1,6 +1,6 @@
 //! The services behind the API: vaults, secrets (versions, soft-delete, recovery, purge,
-//! backup/restore) and the token service. Knows nothing of HTTP or the wire JSON; every read
-//! and write goes through the [`Barrier`].
+//! backup/restore), and the identity service (`strongbox-identity`, held as [`Core::identity`]).
+//! Knows nothing of HTTP or the wire JSON; every read and write goes through the [`Barrier`].
 
 mod bounded;
 pub mod certificates;

@@ -78,7 +78,7 @@ impl Identity {
         if c.nbf > now + SKEW {
             return Err(AuthFailure("AKV10023: Token is not yet valid."));
         }
-        if c.aud != self.cfg.resource.clone() {
+        if c.aud != self.cfg.resource {
             return Err(AuthFailure("AKV10022: Invalid audience."));
         }
         if c.iss != self.issuer() {

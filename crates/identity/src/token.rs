@@ -129,16 +129,7 @@ impl Identity {
         }
         let client_id = req.client_id.as_deref().ok_or_else(|| missing("client_id"))?;
         let scope = req.scope.as_deref().ok_or_else(|| missing("scope"))?;
-        let resource = self.cfg.resource.clone();
-        let scope_ok = scope.split_whitespace().any(|s| {
-            s.strip_suffix("/.default").is_some_and(|r| r.trim_end_matches('/').eq_ignore_ascii_case(&resource))
-        });
-        if !scope_ok {
-            return Err(OAuthError::InvalidScope(Aadsts::new(
-                70011,
-                format!("The provided value for the input parameter 'scope' is not valid. Use '{resource}/.default'."),
-            )));
-        }
+        let resource = self.resource_from_scope(scope)?;
         self.back_off(req)?;
         let unknown = unknown_application;
         if uuid::Uuid::parse_str(client_id).is_err() {
