@@ -19,7 +19,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::DenyAssignment;
-use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate, Principal};
+use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate};
+use strongbox_identity::Principal;
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::http::{Ctx, json as reply, parse_json};

@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use base64::Engine;
-use strongbox_core::{OAuthError, TokenRequest};
+use strongbox_identity::{Aadsts, OAuthError, TokenRequest};
 use strongbox_types::SecretString;
 
 use crate::AppState;
@@ -41,12 +41,7 @@ pub async fn handle(
     let core = &st.core;
     let tenant = segs.first().copied().unwrap_or_default();
     if core.is_sealed().await {
-        return oauth_error(&OAuthError {
-            status: 503,
-            error: "temporarily_unavailable",
-            description: "The vault service is sealed.".into(),
-            retry_after: None,
-        });
+        return oauth_error(&OAuthError::Sealed);
     }
     let authority = core.config().authority();
     let our = core.tenant_id().to_owned();
@@ -63,16 +58,14 @@ pub async fn handle(
                 }),
             )
         }
-        _ if !core.is_our_tenant(tenant) => oauth_error(&OAuthError {
-            status: 400,
-            error: "invalid_tenant",
-            description: format!("AADSTS90002: Tenant '{}' not found.", tenant.chars().take(64).collect::<String>()),
-            retry_after: None,
-        }),
+        _ if !core.identity.is_our_tenant(tenant) => oauth_error(&OAuthError::UnknownTenant(Aadsts::new(
+            90002,
+            format!("Tenant '{}' not found.", tenant.chars().take(64).collect::<String>()),
+        ))),
         [_, "v2.0", ".well-known", "openid-configuration"] if method == Method::GET => json(
             StatusCode::OK,
             &serde_json::json!({
-                "issuer": core.issuer(),
+                "issuer": core.identity.issuer(),
                 "authorization_endpoint": format!("{authority}/{our}/oauth2/v2.0/authorize"),
                 "token_endpoint": format!("{authority}/{our}/oauth2/v2.0/token"),
                 "jwks_uri": format!("{authority}/{our}/discovery/v2.0/keys"),
@@ -89,23 +82,21 @@ pub async fn handle(
             }),
         ),
         [_, "discovery", "v2.0", "keys"] if method == Method::GET => {
-            json(StatusCode::OK, &serde_json::json!({ "keys": core.jwks() }))
+            json(StatusCode::OK, &serde_json::json!({ "keys": core.identity.jwks() }))
         }
         [_, "oauth2", "v2.0", "token"] if method == Method::POST => {
             let form = match axum::body::to_bytes(body, MAX_FORM).await {
                 Ok(b) => parse_query(&String::from_utf8_lossy(&b)),
                 Err(_) => {
-                    return oauth_error(&OAuthError {
-                        status: 400,
-                        error: "invalid_request",
-                        description: "AADSTS900144: The request body is too large.".into(),
-                        retry_after: None,
-                    });
+                    return oauth_error(&OAuthError::InvalidRequest(Aadsts::new(
+                        900144,
+                        "The request body is too large.",
+                    )));
                 }
             };
             let mut req = token_request(form, headers, query);
             req.peer = peer;
-            match core.issue_token(tenant, &req).await {
+            match core.identity.issue_token(tenant, &req).await {
                 Ok(grant) => {
                     let mut body = serde_json::json!({
                         "token_type": "Bearer",
@@ -138,7 +129,11 @@ pub async fn handle(
                 Err(_) => HashMap::new(),
             };
             let scope = form.get("scope").map(String::as_str);
-            match core.device_authorization(tenant, form.get("client_id").map(String::as_str), scope, peer).await {
+            match core
+                .identity
+                .device_authorization(tenant, form.get("client_id").map(String::as_str), scope, peer)
+                .await
+            {
                 Ok(d) => {
                     let mut r = json(
                         StatusCode::OK,
@@ -199,7 +194,7 @@ pub async fn handle(
             let token = f("csrf");
             let now = core.now();
             if f("step") == "code" {
-                return match core.device_lookup(f("user_code"), peer).await {
+                return match core.identity.device_lookup(f("user_code"), peer).await {
                     Ok(d) => device_page(StatusCode::OK, &View::Confirm(&d, now), token, None),
                     Err(e) => device_page(status(e.status), &View::Code, token, Some((false, e.message))),
                 };
@@ -208,7 +203,7 @@ pub async fn handle(
             // the person confirms having started this sign-in (the page named the application
             // and the requesting address)
             if approve && f("confirm") != "yes" {
-                return match core.device_lookup(f("user_code"), peer).await {
+                return match core.identity.device_lookup(f("user_code"), peer).await {
                     Ok(d) => device_page(
                         StatusCode::BAD_REQUEST,
                         &View::Confirm(&d, now),
@@ -219,23 +214,19 @@ pub async fn handle(
                 };
             }
             let password = SecretString::new(f("password").to_owned());
-            let outcome = core.device_verify(f("user_code"), f("username"), &password, f("otp"), approve, peer).await;
+            let outcome =
+                core.identity.device_verify(f("user_code"), f("username"), &password, f("otp"), approve, peer).await;
             match outcome {
                 Ok(msg) => device_page(StatusCode::OK, &View::Done, token, Some((true, msg))),
                 // wrong credentials: the same request again, with the note
-                Err(e) if e.wrong_credentials() => match core.device_lookup(f("user_code"), peer).await {
+                Err(e) if e.wrong_credentials() => match core.identity.device_lookup(f("user_code"), peer).await {
                     Ok(d) => device_page(StatusCode::OK, &View::Confirm(&d, now), token, Some((false, e.message))),
                     Err(e2) => device_page(status(e2.status), &View::Code, token, Some((false, e.message))),
                 },
                 Err(e) => device_page(status(e.status), &View::Code, token, Some((false, e.message))),
             }
         }
-        _ => oauth_error(&OAuthError {
-            status: 405,
-            error: "invalid_request",
-            description: "This method is not supported on this endpoint.".into(),
-            retry_after: None,
-        }),
+        _ => oauth_error(&OAuthError::MethodNotAllowed),
     }
 }
 
@@ -277,24 +268,44 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
     Some((percent_decode(id), SecretString::new(percent_decode(secret))))
 }
 
+/// Entra's HTTP status and OAuth `error` code of each class of refusal (the one place that
+/// decides them).
+fn oauth_status(e: &OAuthError) -> (StatusCode, &'static str) {
+    match e {
+        OAuthError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        OAuthError::UnknownTenant(_) => (StatusCode::BAD_REQUEST, "invalid_tenant"),
+        OAuthError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
+        OAuthError::BadClientCredential(_) => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        OAuthError::AssertionRejected(_) => (StatusCode::BAD_REQUEST, "invalid_client"),
+        OAuthError::UnauthorizedClient(_) => (StatusCode::BAD_REQUEST, "unauthorized_client"),
+        OAuthError::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        OAuthError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
+        OAuthError::BadEnrollmentCode(_) => (StatusCode::UNAUTHORIZED, "invalid_grant"),
+        OAuthError::ExpiredToken(_) => (StatusCode::BAD_REQUEST, "expired_token"),
+        OAuthError::AuthorizationPending(_) => (StatusCode::BAD_REQUEST, "authorization_pending"),
+        OAuthError::SlowDown(_) => (StatusCode::BAD_REQUEST, "slow_down"),
+        OAuthError::AuthorizationDeclined(_) => (StatusCode::BAD_REQUEST, "authorization_declined"),
+        OAuthError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
+        OAuthError::Unavailable => (StatusCode::INTERNAL_SERVER_ERROR, "temporarily_unavailable"),
+        OAuthError::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        OAuthError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
+    }
+}
+
+/// The OAuth2 error reply: `error`, `error_description` and `error_codes` (the AADSTS number,
+/// `0` when there is none), never cached; `Retry-After` when throttled.
 fn oauth_error(e: &OAuthError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let code: u32 = e
-        .description
-        .strip_prefix("AADSTS")
-        .and_then(|r| r.split(':').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0);
+    let (status, error) = oauth_status(e);
     let mut r = json(
         status,
         &serde_json::json!({
-            "error": e.error,
-            "error_description": e.description,
-            "error_codes": [code],
+            "error": error,
+            "error_description": e.description(),
+            "error_codes": [e.code()],
         }),
     );
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(v) = e.retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+    if let Some(v) = e.retry_after().and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
@@ -311,29 +322,30 @@ async fn agent(st: &AppState, tenant: &str, op: &str, body: Body, peer: Option<I
         enrollment_code: Option<String>,
         client_assertion: Option<String>,
     }
-    let bad = |d: &str| {
-        oauth_error(&OAuthError { status: 400, error: "invalid_request", description: d.into(), retry_after: None })
-    };
+    let bad = |d: &str| oauth_error(&OAuthError::InvalidRequest(Aadsts::new(900144, d)));
     let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
-        return bad("AADSTS900144: The request body is too large.");
+        return bad("The request body is too large.");
     };
     let Ok(b) = serde_json::from_slice::<AgentBody>(&bytes) else {
-        return bad("AADSTS900144: The request body must be JSON with clientId and certificate.");
+        return bad("The request body must be JSON with clientId and certificate.");
     };
     let req = TokenRequest { client_id: Some(b.client_id), peer, ..Default::default() };
     let core = &st.core;
     let result = match (op, b.enrollment_code, b.client_assertion) {
-        ("enroll", Some(code), _) => core.enroll_agent(tenant, &req, &SecretString::new(code), &b.certificate).await,
-        ("rotate", _, Some(a)) => {
-            core.rotate_agent_certificate(tenant, &req, &SecretString::new(a), &b.certificate).await
+        ("enroll", Some(code), _) => {
+            core.identity.enroll_agent(tenant, &req, &SecretString::new(code), &b.certificate).await
         }
-        ("enroll", None, _) => return bad("AADSTS900144: The request body must contain 'enrollmentCode'."),
-        _ => return bad("AADSTS900144: The request body must contain 'clientAssertion'."),
+        ("rotate", _, Some(a)) => {
+            core.identity.rotate_agent_certificate(tenant, &req, &SecretString::new(a), &b.certificate).await
+        }
+        ("enroll", None, _) => return bad("The request body must contain 'enrollmentCode'."),
+        _ => return bad("The request body must contain 'clientAssertion'."),
     };
     match result {
-        Ok(key_id) => {
-            json(StatusCode::OK, &serde_json::json!({ "keyId": key_id, "tokenEndpoint": core.token_endpoint() }))
-        }
+        Ok(key_id) => json(
+            StatusCode::OK,
+            &serde_json::json!({ "keyId": key_id, "tokenEndpoint": core.identity.token_endpoint() }),
+        ),
         Err(e) => oauth_error(&e),
     }
 }
@@ -409,7 +421,7 @@ enum View<'a> {
     /// Enter the code shown on the device (never pre-filled).
     Code,
     /// Which application asks, from where; user name, password, TOTP; explicit confirmation.
-    Confirm(&'a strongbox_core::DeviceRequest, i64),
+    Confirm(&'a strongbox_identity::DeviceRequest, i64),
     /// The outcome only.
     Done,
 }

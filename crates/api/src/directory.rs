@@ -29,7 +29,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use strongbox_core::IdentityPolicy;
+use strongbox_identity::IdentityPolicy;
 use strongbox_types::{Error, ErrorKind};
 
 use crate::http::{Ctx, empty, json, parse_json};
@@ -78,14 +78,14 @@ struct PutIssuer {
     discovery_url: Option<String>,
     /// Present: the issuer's user tokens are accepted on the data plane with these settings.
     #[serde(default)]
-    user_tokens: Option<strongbox_core::UserTokens>,
+    user_tokens: Option<strongbox_identity::UserTokens>,
 }
 
 /// `PATCH trustedissuers/{name}`: `{"userTokens": {...}}` turns acceptance on, `null` off.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PatchIssuer {
-    user_tokens: Option<strongbox_core::UserTokens>,
+    user_tokens: Option<strongbox_identity::UserTokens>,
 }
 
 #[derive(Deserialize)]
@@ -112,26 +112,26 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let ok = |v: Value| Ok(json(StatusCode::OK, &v));
     match (s.as_slice(), &method) {
-        (["serviceprincipals"], &Method::GET) => ok(json!({ "value": core.list_service_principals().await? })),
-        (["serviceprincipals", id], &Method::GET) => ok(json!(core.get_service_principal(id).await?)),
+        (["serviceprincipals"], &Method::GET) => ok(json!({ "value": core.identity.list_service_principals().await? })),
+        (["serviceprincipals", id], &Method::GET) => ok(json!(core.identity.get_service_principal(id).await?)),
         (["serviceprincipals", id], &Method::PATCH) => {
             let p: Patch = parse_json(body)?;
             let mut view = None;
             if let Some(public) = p.is_fallback_public_client {
-                view = Some(core.set_service_principal_public_client(id, public).await?);
+                view = Some(core.identity.set_service_principal_public_client(id, public).await?);
             }
             if let Some(enabled) = p.account_enabled {
-                view = Some(core.set_service_principal_enabled(id, enabled).await?);
+                view = Some(core.identity.set_service_principal_enabled(id, enabled).await?);
             }
             let view = view.ok_or_else(|| Error::bad("Give 'accountEnabled' or 'isFallbackPublicClient'."))?;
             ok(json!(view))
         }
         (["serviceprincipals", id], &Method::DELETE) => {
-            core.delete_service_principal(id).await?;
+            core.identity.delete_service_principal(id).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         (["serviceprincipals", id, "credentials"], &Method::GET) => {
-            ok(json!({ "value": core.list_credentials(id).await? }))
+            ok(json!({ "value": core.identity.list_credentials(id).await? }))
         }
         (["serviceprincipals", id, "credentials"], &Method::POST) => {
             let b: NewSecret = parse_json(body)?;
@@ -143,7 +143,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 // `az ad sp credential reset` defaults to one year.
                 (None, None) => Some(core.now() + 365 * 86_400),
             };
-            let c = core.reset_credential(id, b.append, b.display_name.as_deref(), end).await?;
+            let c = core.identity.reset_credential(id, b.append, b.display_name.as_deref(), end).await?;
             Ok(json(
                 StatusCode::CREATED,
                 &json!({
@@ -156,28 +156,28 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             ))
         }
         (["serviceprincipals", id, "credentials", key_id], &Method::DELETE) => {
-            core.delete_credential(id, key_id).await?;
+            core.identity.delete_credential(id, key_id).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         (["serviceprincipals", id, "certificates"], &Method::POST) => {
             let b: NewCert = parse_json(body)?;
-            let v = core.upload_certificate(id, b.certificate.as_bytes(), b.display_name.as_deref()).await?;
+            let v = core.identity.upload_certificate(id, b.certificate.as_bytes(), b.display_name.as_deref()).await?;
             Ok(json(StatusCode::CREATED, &v))
         }
         (["serviceprincipals", id, "federatedcredentials"], &Method::GET) => {
-            ok(json!({ "value": core.list_federated_credentials(id).await? }))
+            ok(json!({ "value": core.identity.list_federated_credentials(id).await? }))
         }
         (["serviceprincipals", id, "federatedcredentials"], &Method::POST) => {
             let b: NewFederated = parse_json(body)?;
-            let v = core.create_federated_credential(id, &b.name, &b.issuer, &b.subject, b.audiences).await?;
+            let v = core.identity.create_federated_credential(id, &b.name, &b.issuer, &b.subject, b.audiences).await?;
             Ok(json(StatusCode::CREATED, &v))
         }
         (["serviceprincipals", id, "federatedcredentials", fed], &Method::DELETE) => {
-            core.delete_federated_credential(id, fed).await?;
+            core.identity.delete_federated_credential(id, fed).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         (["attestationauthorities"], &Method::GET) => {
-            ok(json!({ "value": core.list_attestation_authorities().await? }))
+            ok(json!({ "value": core.identity.list_attestation_authorities().await? }))
         }
         (["attestationauthorities", name], &Method::PUT) => {
             #[derive(Deserialize)]
@@ -187,27 +187,27 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 jwks: Option<Value>,
             }
             let b: PutAuthority = parse_json(body)?;
-            ok(json!(core.put_attestation_authority(name, &b.authority, b.jwks).await?))
+            ok(json!(core.identity.put_attestation_authority(name, &b.authority, b.jwks).await?))
         }
         (["attestationauthorities", name], &Method::DELETE) => {
-            core.delete_attestation_authority(name).await?;
+            core.identity.delete_attestation_authority(name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        (["trustedissuers"], &Method::GET) => ok(json!({ "value": core.list_trusted_issuers().await? })),
+        (["trustedissuers"], &Method::GET) => ok(json!({ "value": core.identity.list_trusted_issuers().await? })),
         (["trustedissuers", name], &Method::PUT) => {
             let b: PutIssuer = parse_json(body)?;
-            ok(json!(core.put_trusted_issuer(name, &b.issuer, b.jwks, b.discovery_url, b.user_tokens).await?))
+            ok(json!(core.identity.put_trusted_issuer(name, &b.issuer, b.jwks, b.discovery_url, b.user_tokens).await?))
         }
         (["trustedissuers", name], &Method::PATCH) => {
             let b: PatchIssuer = parse_json(body)?;
-            ok(json!(core.set_trusted_issuer_user_tokens(name, b.user_tokens).await?))
+            ok(json!(core.identity.set_trusted_issuer_user_tokens(name, b.user_tokens).await?))
         }
         (["trustedissuers", name, "principalid"], &Method::POST) => {
             let b: PrincipalIdQuery = parse_json(body)?;
-            ok(json!({ "objectId": core.external_principal_id(name, &b.value).await? }))
+            ok(json!({ "objectId": core.identity.external_principal_id(name, &b.value).await? }))
         }
         (["trustedissuers", name], &Method::DELETE) => {
-            core.delete_trusted_issuer(name).await?;
+            core.identity.delete_trusted_issuer(name).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
         (["managedidentities"], &Method::POST) => {
@@ -217,14 +217,14 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
                 display_name: String,
             }
             let b: NewMi = parse_json(body)?;
-            let mi = core.create_managed_identity(&b.display_name).await?;
+            let mi = core.identity.create_managed_identity(&b.display_name).await?;
             Ok(json(StatusCode::CREATED, &mi_reply(ctx, &mi)))
         }
         (["managedidentities", id, "enrollmentcode"], &Method::POST) => {
-            let mi = core.new_enrollment_code(id).await?;
+            let mi = core.identity.new_enrollment_code(id).await?;
             Ok(json(StatusCode::CREATED, &mi_reply(ctx, &mi)))
         }
-        (["users"], &Method::GET) => ok(json!({ "value": core.list_users().await? })),
+        (["users"], &Method::GET) => ok(json!({ "value": core.identity.list_users().await? })),
         (["users"], &Method::POST) => {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -236,10 +236,10 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             let b: NewUser = parse_json(body)?;
             let pw = strongbox_types::SecretString::new(b.password);
             let dn = b.display_name.unwrap_or_else(|| b.user_principal_name.clone());
-            let c = core.create_user(&b.user_principal_name, &dn, &pw).await?;
+            let c = core.identity.create_user(&b.user_principal_name, &dn, &pw).await?;
             Ok(json(StatusCode::CREATED, &user_reply(&c)))
         }
-        (["users", id], &Method::GET) => ok(json!(core.get_user(id).await?)),
+        (["users", id], &Method::GET) => ok(json!(core.identity.get_user(id).await?)),
         (["users", id], &Method::PATCH) => {
             #[derive(Deserialize)]
             #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -252,18 +252,20 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             }
             let b: PatchUser = parse_json(body)?;
             let pw = b.password.map(strongbox_types::SecretString::new);
-            let c =
-                core.update_user(id, b.display_name.as_deref(), pw.as_ref(), b.account_enabled, b.reset_totp).await?;
+            let c = core
+                .identity
+                .update_user(id, b.display_name.as_deref(), pw.as_ref(), b.account_enabled, b.reset_totp)
+                .await?;
             ok(user_reply(&c))
         }
         (["users", id], &Method::DELETE) => {
-            core.delete_user(id).await?;
+            core.identity.delete_user(id).await?;
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        (["identitypolicy"], &Method::GET) => ok(json!(core.identity_policy().await?)),
+        (["identitypolicy"], &Method::GET) => ok(json!(core.identity.identity_policy().await?)),
         (["identitypolicy"], &Method::PUT) => {
             let p: IdentityPolicy = parse_json(body)?;
-            ok(json!(core.set_identity_policy(p).await?))
+            ok(json!(core.identity.set_identity_policy(p).await?))
         }
         (
             ["serviceprincipals"]
@@ -287,7 +289,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
 }
 
 /// What `strongbox agent` needs to enrol (the code is shown once).
-fn mi_reply(ctx: &Ctx<'_>, mi: &strongbox_core::NewManagedIdentity) -> Value {
+fn mi_reply(ctx: &Ctx<'_>, mi: &strongbox_identity::NewManagedIdentity) -> Value {
     json!({
         "clientId": mi.client_id,
         "objectId": mi.object_id,
@@ -299,7 +301,7 @@ fn mi_reply(ctx: &Ctx<'_>, mi: &strongbox_core::NewManagedIdentity) -> Value {
     })
 }
 
-fn user_reply(c: &strongbox_core::UserChange) -> Value {
+fn user_reply(c: &strongbox_identity::UserChange) -> Value {
     let mut v = json!(c.user);
     if let Some(uri) = &c.otpauth_uri {
         v["otpauthUri"] = json!(uri.expose());

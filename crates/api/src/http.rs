@@ -151,7 +151,7 @@ async fn route_inner(
     // 2. authentication, before anything else about the request is looked at
     let principal = match bearer(&parts.headers) {
         None => return challenge(st, "AKV10000: Request is missing a Bearer or PoP token."),
-        Some(token) => match st.core.authenticate(token).await {
+        Some(token) => match st.core.identity.authenticate(token).await {
             Ok(p) => p,
             Err(f) => return challenge(st, f.0),
         },
@@ -167,7 +167,7 @@ async fn route_inner(
 async fn serve(
     ctx: &Ctx<'_>,
     route: Result<Route, Error>,
-    principal: &strongbox_core::Principal,
+    principal: &strongbox_identity::Principal,
     body: &mut Option<Body>,
     cap: usize,
 ) -> Result<Response, Error> {

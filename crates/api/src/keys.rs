@@ -284,7 +284,7 @@ pub async fn release(
     ctx: &Ctx<'_>,
     name: &str,
     version: Option<&str>,
-    principal: &strongbox_core::Principal,
+    principal: &strongbox_identity::Principal,
     body: Option<Bytes>,
 ) -> Result<Response, Error> {
     let p: KeyReleaseParameters = parse_json(body)?;

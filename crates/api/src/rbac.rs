@@ -15,7 +15,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::{Assignment, RoleDefinition};
-use strongbox_core::{Access, NewRoleDefinition, Principal};
+use strongbox_core::{Access, NewRoleDefinition};
+use strongbox_identity::Principal;
 use strongbox_types::Error;
 
 use crate::http::{Ctx, json as reply, parse_json};

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use strongbox_barrier::Barrier;
-use strongbox_core::{Core, CoreConfig, TokenRequest};
+use strongbox_core::{Core, CoreConfig};
+use strongbox_identity::TokenRequest;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::{SecretString, SystemClock};
 use tower::ServiceExt;
@@ -26,6 +27,7 @@ async fn app() -> (axum::Router, Arc<Core>, String) {
     let core = Arc::new(Core::open(barrier, Arc::new(SystemClock), cfg).await.unwrap());
     let cred = core.bootstrap("default").await.unwrap().unwrap();
     let grant = core
+        .identity
         .issue_token(
             &cred.tenant_id,
             &TokenRequest {

@@ -52,7 +52,7 @@ pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<R
             }
             let b: Body = parse_json(body)?;
             let name = b.display_name.ok_or_else(|| Error::bad("The 'displayName' member is required."))?;
-            let sp = core.create_service_principal_for_rbac(&name, b.is_fallback_public_client).await?;
+            let sp = core.identity.create_service_principal_for_rbac(&name, b.is_fallback_public_client).await?;
             let reply = serde_json::json!({
                 "appId": sp.app_id,
                 "isFallbackPublicClient": b.is_fallback_public_client,

@@ -1,4 +1,4 @@
-//! The per-request cost of bearer-token validation on the hot path: `Core::authenticate` on a
+//! The per-request cost of bearer-token validation on the hot path: `Identity::authenticate` on a
 //! token already verified once (SHA-256 of the token, cache lookup, revocation status check)
 //! plus the RBAC decision the data plane makes next, and, for scale, the first (uncached)
 //! validation with its signature check. Set the figures next to the secret GET benchmark's
@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use strongbox_barrier::Barrier;
-use strongbox_core::{Core, CoreConfig, TokenRequest};
+use strongbox_core::{Core, CoreConfig};
+use strongbox_identity::TokenRequest;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::SystemClock;
 
@@ -40,35 +41,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         scope: Some("https://vault.localhost:8443/.default".into()),
         ..Default::default()
     };
-    let token = core.issue_token(&boot.tenant_id, &req).await.map_err(|e| e.code().to_owned())?.access_token;
+    let token = core.identity.issue_token(&boot.tenant_id, &req).await.map_err(|e| e.description())?.access_token;
     println!("token of {} bytes (RS256-signed JWT as the SDKs send it)", token.expose().len());
 
     // uncached: a fresh token each time, so every call verifies a signature
     let n = 2_000u32;
     let mut fresh = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        fresh.push(core.issue_token(&boot.tenant_id, &req).await.map_err(|e| e.code().to_owned())?.access_token);
+        fresh.push(core.identity.issue_token(&boot.tenant_id, &req).await.map_err(|e| e.description())?.access_token);
     }
     let start = Instant::now();
     for t in &fresh {
-        core.authenticate(t.expose()).await.map_err(|e| e.0)?;
+        core.identity.authenticate(t.expose()).await.map_err(|e| e.0)?;
     }
     per_op("first validation (signature check, then cached)", n, start);
 
     let n = 200_000u32;
     let start = Instant::now();
     for _ in 0..n {
-        core.authenticate(token.expose()).await.map_err(|e| e.0)?;
+        core.identity.authenticate(token.expose()).await.map_err(|e| e.0)?;
     }
     per_op("cached validation (hash, lookup, revocation check)", n, start);
 
-    let p = core.authenticate(token.expose()).await.map_err(|e| e.0)?;
+    let p = core.identity.authenticate(token.expose()).await.map_err(|e| e.0)?;
     let action = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
     let scope = "/vaults/default/secrets/hot";
     let allowed = core.access.authorize(&p, action, scope).is_ok();
     let start = Instant::now();
     for _ in 0..n {
-        let p = core.authenticate(token.expose()).await.map_err(|e| e.0)?;
+        let p = core.identity.authenticate(token.expose()).await.map_err(|e| e.0)?;
         let _ = core.access.authorize(&p, action, scope);
     }
     per_op(&format!("cached validation + RBAC decision (allowed: {allowed})"), n, start);

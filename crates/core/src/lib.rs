@@ -1,13 +1,12 @@
 //! The services behind the API, composed in the root [`Core`]: vaults, the versioned-object
 //! store (`objects/`: versions, soft delete, recovery, purge, backup/restore) and the services
-//! on it (secrets, keys, certificates), access control and the token service. Knows nothing of
-//! HTTP or the wire JSON; every read and write goes through the [`Barrier`].
+//! on it (secrets, keys, certificates), access control, and the identity service
+//! (`strongbox-identity`, held as [`Core::identity`]). Knows nothing of HTTP or the wire JSON;
+//! every read and write goes through the [`Barrier`].
 
 pub mod access;
 mod bounded;
 pub mod certificates;
-mod events;
-mod identity;
 mod keys;
 mod objects;
 pub use objects::{Attributes, CommonUpdate};
@@ -23,35 +22,24 @@ pub use certificates::{
     CertListing, CertOperationView, CertPolicy, CertUpdate, CertView, Certificates, Contact, CreateCertificate,
     ImportCertificate, IssuerInput, IssuerView, MergeCertificate, PolicyInput,
 };
-pub use events::{SecurityEvent, SecurityLog};
-pub use identity::AttestationAuthorityView;
-pub use identity::{
-    AuthFailure, CredentialView, DeviceAuthorization, DeviceRequest, FederatedCredentialView, FetchFuture,
-    IdentityPolicy, IssuerKeyFetcher, NewCredential, NewManagedIdentity, NewServicePrincipal, OAuthError, PageRefusal,
-    Principal, STATUS_TTL, ServicePrincipalView, TokenGrant, TokenRequest, TrustedIssuerView, UserChange, UserView,
-};
-pub use identity::{PrincipalMapping, UserTokens, external_object_id};
 pub use keys::{ActionType, Keys, LifetimeAction, RotationPolicy, parse_duration};
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
 pub use keys::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, Secrets, SetSecret};
+pub use strongbox_identity::BootstrapCredential;
+use strongbox_identity::{Identity, IdentityConfig, Principal, SecurityEvent};
 pub use vaults::{Sku, VaultInfo, Vaults};
 
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use strongbox_barrier::keyspace::BACKUP_KEY;
 use strongbox_barrier::{BTxn, Barrier, View};
 use strongbox_crypto::aead::AeadKey;
-use strongbox_types::{Clock, Error, ErrorKind, Result, SecretBytes, SecretString};
+use strongbox_types::{Clock, Error, ErrorKind, Result};
 
 pub use access::Access;
 use certificates::CertificateDeps;
 use objects::{ObjectStore, Purgeable, Purger, StoreDeps};
-
-// transitional: the record codec and retry bound under their old paths, for the modules that
-// still use them directly (identity, certificates, access); removed when those move.
-pub(crate) use strongbox_barrier::{CAS_RETRIES, decode, encode};
 
 /// Deployment settings the services need.
 #[derive(Debug, Clone)]
@@ -83,19 +71,6 @@ impl CoreConfig {
     }
 }
 
-/// The credential of the bootstrap administrator, returned once when it is created.
-pub struct BootstrapCredential {
-    pub tenant_id: String,
-    pub client_id: String,
-    pub client_secret: SecretString,
-}
-
-impl std::fmt::Debug for BootstrapCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BootstrapCredential").field("client_id", &self.client_id).finish_non_exhaustive()
-    }
-}
-
 /// The root of the services. How a service is built and reaches the others:
 ///
 /// - every service is constructed in [`Core::open`] with what it needs, given explicitly: the
@@ -112,7 +87,8 @@ pub struct Core {
     pub(crate) barrier: Arc<Barrier>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cfg: CoreConfig,
-    ident: identity::IdentityState,
+    /// The identity service (directory, tokens, authentication, security events).
+    pub identity: Arc<Identity>,
     pub vaults: Arc<Vaults>,
     pub secrets: Arc<Secrets>,
     pub keys: Arc<Keys>,
@@ -120,7 +96,6 @@ pub struct Core {
     purger: Purger,
     /// Access control: RBAC, groups, PIM, access policies.
     pub access: Arc<Access>,
-    security_log: SecurityLog,
 }
 
 impl std::fmt::Debug for Core {
@@ -154,7 +129,10 @@ impl Core {
     /// Loads (creating on first start) the tenant, token signing key and backup key, and builds
     /// the services. The barrier must be unsealed.
     pub async fn open(barrier: Arc<Barrier>, clock: Arc<dyn Clock>, cfg: CoreConfig) -> Result<Self> {
-        let ident = identity::IdentityState::load_or_create(&barrier, &*clock).await?;
+        let identity_cfg =
+            IdentityConfig { authority: cfg.authority(), resource: cfg.resource(), token_lifetime: cfg.token_lifetime };
+        let groups = Arc::new(access::GroupDirectory::new(&barrier));
+        let identity = Arc::new(Identity::open(barrier.clone(), clock.clone(), identity_cfg, groups).await?);
         let deps = StoreDeps {
             barrier: barrier.clone(),
             clock: clock.clone(),
@@ -178,19 +156,17 @@ impl Core {
             secrets: secret_store.clone(),
             key_runtime: key_runtime.clone(),
         }));
-        let security_log = SecurityLog::new(barrier.clone(), clock.clone());
         let access = Access::open(
             barrier.clone(),
             clock.clone(),
             vaults.clone(),
-            security_log.clone(),
-            ident.tenant_id.clone(),
-            identity::issuer_of(&cfg, &ident.tenant_id),
+            identity.security_log().clone(),
+            identity.tenant_id().to_owned(),
+            identity.issuer(),
         )
         .await?;
         Ok(Self {
             access: Arc::new(access),
-            security_log,
             vaults,
             secrets,
             keys,
@@ -199,7 +175,7 @@ impl Core {
             barrier,
             clock,
             cfg,
-            ident,
+            identity,
         })
     }
 
@@ -212,7 +188,7 @@ impl Core {
     }
 
     pub fn tenant_id(&self) -> &str {
-        &self.ident.tenant_id
+        self.identity.tenant_id()
     }
 
     /// Forgets the keys held in memory; every data request then gets 503 until unsealed.
@@ -234,55 +210,18 @@ impl Core {
                 Err(e) => return Err(e),
             }
         }
-        self.ensure_bootstrap_admin().await
+        let Some(admin) = self.identity.ensure_bootstrap_admin().await? else { return Ok(None) };
+        let assignment = uuid::Uuid::new_v4().to_string();
+        self.access
+            .create_role_assignment(&assignment, &admin.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/")
+            .await?;
+        Ok(Some(admin.credential))
     }
 
     /// Purges every deleted object whose `scheduledPurgeDate` has passed. Returns how many.
     pub async fn purge_expired(&self) -> Result<usize> {
         self.purger.purge_expired(self.now()).await
     }
-}
-
-// transitional: forwarders kept so the modules that other branches are moving (certificates,
-// identity) compile unchanged; removed when those move.
-impl Core {
-    /// A record at a full storage key.
-    pub(crate) async fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.barrier.get(key).await? {
-            None => Ok(None),
-            Some(b) => decode(key, &b).map(Some),
-        }
-    }
-
-    /// A record at a full storage key, with its compare-and-set stamp.
-    pub(crate) async fn read_json_versioned<T: DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<(T, strongbox_barrier::Stamp)>> {
-        match self.barrier.get_versioned(key).await? {
-            None => Ok(None),
-            Some(v) => Ok(Some((decode(key, &v.value)?, v.stamp))),
-        }
-    }
-}
-
-
-/// Every entry under `prefix`, page by page. Transitional, for the callers not yet reading
-/// through a [`strongbox_barrier::View`] (whose `scan_all` replaces it).
-pub(crate) async fn scan_all(barrier: &Barrier, prefix: &str) -> Result<Vec<(String, SecretBytes)>> {
-    let mut out = Vec::new();
-    let mut start = prefix.to_owned();
-    loop {
-        let rows = barrier.scan_prefix(prefix, &start, 1000).await?;
-        let Some((last, _)) = rows.last() else { break };
-        start = format!("{last}\0");
-        let n = rows.len();
-        out.extend(rows);
-        if n < 1000 {
-            break;
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@ use strongbox_barrier::Barrier;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::{ErrorKind, FakeClock, SecretString};
 
-use crate::{Core, CoreConfig, SecretUpdate, SetSecret, Sku, TokenRequest};
+use strongbox_identity::{OAuthError, TokenRequest};
+
+use crate::{Core, CoreConfig, SecretUpdate, SetSecret, Sku};
 
 const T0: i64 = 1_800_000_000;
 
@@ -163,7 +165,7 @@ async fn backup_restore_keeps_versions_and_refuses_taken_names() {
 #[tokio::test]
 async fn tokens_are_validated() {
     let (c, clock) = core().await;
-    let (app, secret) = c.create_app("other").await.unwrap();
+    let (app, secret) = c.identity.create_app("other").await.unwrap();
     let req = |secret: &str, scope: &str| TokenRequest {
         grant_type: Some("client_credentials".into()),
         client_id: Some(app.clone()),
@@ -172,38 +174,35 @@ async fn tokens_are_validated() {
         ..Default::default()
     };
     let tenant = c.tenant_id().to_owned();
-    let good = c.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
-    let p = c.authenticate(good.access_token.expose()).await.unwrap();
+    let good =
+        c.identity.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
+    let p = c.identity.authenticate(good.access_token.expose()).await.unwrap();
     assert_eq!(p.app_id, app);
-    assert_eq!(
-        c.access.authorize(&p, "x", "y").unwrap_err().kind,
-        ErrorKind::Forbidden,
-        "only the bootstrap admin may act"
-    );
-    assert_eq!(
-        c.issue_token(&tenant, &req("wrong", "https://vault.localhost:8443/.default")).await.unwrap_err().error,
-        "invalid_client"
-    );
-    assert_eq!(
-        c.issue_token(&tenant, &req(secret.expose(), "https://vault.azure.net/.default")).await.unwrap_err().error,
-        "invalid_scope"
-    );
-    assert_eq!(
-        c.issue_token("other-tenant", &req(secret.expose(), "https://vault.localhost:8443/.default"))
+    assert_eq!(c.access.authorize(&p, "x", "y").unwrap_err().kind, ErrorKind::Forbidden, "only the bootstrap admin may act");
+    assert!(matches!(
+        c.identity.issue_token(&tenant, &req("wrong", "https://vault.localhost:8443/.default")).await.unwrap_err(),
+        OAuthError::BadClientCredential(_)
+    ));
+    assert!(matches!(
+        c.identity.issue_token(&tenant, &req(secret.expose(), "https://vault.azure.net/.default")).await.unwrap_err(),
+        OAuthError::InvalidScope(_)
+    ));
+    assert!(matches!(
+        c.identity
+            .issue_token("other-tenant", &req(secret.expose(), "https://vault.localhost:8443/.default"))
             .await
-            .unwrap_err()
-            .status,
-        400
-    );
+            .unwrap_err(),
+        OAuthError::InvalidRequest(_)
+    ));
     clock.advance(3600 + 61);
-    assert!(c.authenticate(good.access_token.expose()).await.is_err(), "expired token accepted");
-    assert!(c.authenticate("not.a.token").await.is_err());
+    assert!(c.identity.authenticate(good.access_token.expose()).await.is_err(), "expired token accepted");
+    assert!(c.identity.authenticate("not.a.token").await.is_err());
 }
 
 #[tokio::test]
 async fn credentials_never_show_in_debug_output() {
     let (c, _) = core().await;
-    let (app, secret) = c.create_app("dbg").await.unwrap();
+    let (app, secret) = c.identity.create_app("dbg").await.unwrap();
     let req = TokenRequest {
         grant_type: Some("client_credentials".into()),
         client_id: Some(app.clone()),
@@ -211,7 +210,7 @@ async fn credentials_never_show_in_debug_output() {
         scope: Some("https://vault.localhost:8443/.default".into()),
         ..Default::default()
     };
-    let grant = c.issue_token(c.tenant_id(), &req).await.unwrap();
+    let grant = c.identity.issue_token(c.tenant_id(), &req).await.unwrap();
     let cred = crate::BootstrapCredential { tenant_id: "t".into(), client_id: app, client_secret: secret.clone() };
     let view = c.secrets.set("default", "dbg", set("hunter2-value")).await.unwrap();
     let printed = format!("{req:?} {grant:?} {cred:?} {view:?} {:?}", set("hunter2-value"));

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::Value;
-use strongbox_core::{FetchFuture, IssuerKeyFetcher};
+use strongbox_identity::{FetchFuture, IssuerKeyFetcher};
 use strongbox_types::{Error, Result};
 
 /// Largest discovery document or JWKS accepted.

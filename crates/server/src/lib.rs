@@ -340,7 +340,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     }
     let fetcher =
         issuer_fetch::HttpIssuerFetcher::new(cfg.trusted_issuer_ca.as_deref(), cfg.issuer_fetch_allow_private)?;
-    core.set_issuer_key_fetcher(Arc::new(fetcher));
+    core.identity.set_issuer_key_fetcher(Arc::new(fetcher));
     let created = core.bootstrap(&cfg.default_vault).await?;
 
     let ca = load_or_create_ca(&cfg.data_dir)?;
@@ -440,7 +440,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
             }
             // token signing-key rotation (JWKS overlap), expired assertion ids, stale status rows
-            if let Err(e) = purge_core.identity_maintenance().await {
+            if let Err(e) = purge_core.identity.maintenance().await {
                 tracing::warn!(error = %e, "identity maintenance failed");
             }
         }
@@ -453,11 +453,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            match issuer_core.refresh_trusted_issuers().await {
+            match issuer_core.identity.refresh_trusted_issuers().await {
                 Ok(n) => tracing::debug!(refreshed = n, "refreshed trusted issuers' keys"),
                 Err(e) => tracing::warn!(error = %e, "trusted issuer key refresh failed"),
             }
-            match issuer_core.refresh_attestation_authorities().await {
+            match issuer_core.identity.refresh_attestation_authorities().await {
                 Ok(n) => tracing::debug!(refreshed = n, "refreshed attestation authorities' keys"),
                 Err(e) => tracing::warn!(error = %e, "attestation authority key refresh failed"),
             }

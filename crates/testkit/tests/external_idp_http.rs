@@ -81,7 +81,7 @@ impl Srv {
         assert_eq!(r.status, 201, "{}", r.body);
     }
     async fn external_events(&self, outcome: &str) -> usize {
-        let ev = self.s.running.core.security_events(0, 100_000).await.unwrap();
+        let ev = self.s.running.core.identity.security_events(0, 100_000).await.unwrap();
         ev.iter().filter(|e| e.kind == "signin.external" && e.outcome == outcome).count()
     }
 }
@@ -171,7 +171,7 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
     let tok_res = idp.sign(&user_claims(ISSUER, &format!("{resource}/"), "alice@corp.example", T0 + 3600));
     assert_eq!(t.get_secret("payroll", &tok_res).await.status, 200);
     // the principal: the local user's object id, our tenant, the IdP's amr
-    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    let p = t.s.running.core.identity.authenticate(&tok).await.unwrap();
     assert_eq!(p.object_id, alice);
     assert_eq!(p.tenant_id, t.s.boot.tenant_id);
     assert_eq!(p.amr, vec!["pwd".to_owned(), "mfa".to_owned()]);
@@ -284,7 +284,7 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
     let dis = t.mgmt("PATCH", "_strongbox/users/alice@corp.example", Some(json!({"accountEnabled": false}))).await;
     assert_eq!(dis.status, 200, "{}", dis.body);
     assert_401(&t.get_secret("payroll", &tok).await, "AKV10032: The principal is disabled or deleted");
-    t.advance(strongbox_core::STATUS_TTL + 1);
+    t.advance(strongbox_identity::STATUS_TTL + 1);
     assert_401(&t.get_secret("payroll", &tok).await, "AKV10032: The principal is disabled or deleted");
     let fresh = idp.sign(&user_claims(ISSUER, APP_AUD, "alice@corp.example", T0 + 3000));
     assert_401(&t.get_secret("payroll", &fresh).await, "AKV10032: The principal is disabled or deleted");
@@ -293,7 +293,7 @@ async fn corporate_idp_user_tokens_map_to_strongbox_users() {
     assert_eq!(t.get_secret("payroll", &fresh).await.status, 200);
 
     // the cached token still expires (60 s skew)
-    t.advance(3600 + 61 - strongbox_core::STATUS_TTL - 1);
+    t.advance(3600 + 61 - strongbox_identity::STATUS_TTL - 1);
     assert_401(&t.get_secret("payroll", &tok).await, "AKV10022: Token is expired.");
 }
 
@@ -316,7 +316,7 @@ async fn corporate_idp_people_as_external_principals() {
     let id = t.mgmt("POST", "_strongbox/trustedissuers/corp/principalid", Some(json!({"value": "oid-bob"}))).await;
     assert_eq!(id.status, 200, "{}", id.body);
     let bob = id.body["objectId"].as_str().unwrap().to_owned();
-    assert_eq!(bob, strongbox_core::external_object_id(ISSUER, "oid-bob"));
+    assert_eq!(bob, strongbox_identity::external_object_id(ISSUER, "oid-bob"));
     t.put_secret("build-key", "k").await;
     t.grant_secrets_user(&bob, "build-key").await;
 
@@ -327,7 +327,7 @@ async fn corporate_idp_people_as_external_principals() {
     assert_eq!(r.body["value"], "k");
     let carol = idp.sign(&user_claims(ISSUER, APP_AUD, "carol", T0 + 3600));
     assert_eq!(t.get_secret("build-key", &carol).await.status, 403, "a valid person without a role");
-    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    let p = t.s.running.core.identity.authenticate(&tok).await.unwrap();
     assert_eq!(p.object_id, bob);
 
     // deleting the issuer revokes the tokens in use
@@ -388,7 +388,7 @@ async fn corporate_idp_group_claims_map_to_strongbox_groups() {
     let r = t.get_secret("design-doc", &tok).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["value"], "d");
-    let p = t.s.running.core.authenticate(&tok).await.unwrap();
+    let p = t.s.running.core.identity.authenticate(&tok).await.unwrap();
     assert_eq!(p.token_groups, vec![gid.clone()]);
     assert!(t.s.running.core.access.groups_of(&p.object_id).is_empty(), "no stored membership is created");
     // a single string works too

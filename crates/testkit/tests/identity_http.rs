@@ -281,7 +281,7 @@ async fn principals_and_secrets_are_managed_and_revoked() {
     assert_eq!(r.status, 403);
 
     // security events: successes and failures, no credential in them
-    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let events = t.s.running.core.identity.security_events(0, 10_000).await.unwrap();
     let text = format!("{events:?}");
     assert!(events.iter().any(|e| e.kind == "signin" && e.outcome == "failure" && e.detail == "AADSTS7000215"));
     assert!(events.iter().any(|e| e.kind == "signin" && e.outcome == "success" && e.actor == app));
@@ -391,7 +391,7 @@ async fn certificate_assertions_rs256_ps256_es256_with_replay_and_revocation() {
 
     // jti memory is dropped after the assertions expire
     t.advance(700);
-    t.s.running.core.identity_maintenance().await.unwrap();
+    t.s.running.core.identity.maintenance().await.unwrap();
 }
 
 /// The issuer's public key as a JWK, from openssl's DER SubjectPublicKeyInfo.
@@ -522,7 +522,7 @@ async fn failed_attempts_are_throttled_with_backoff() {
     access(&t.secret_token(&other, &other_pw).await);
     t.advance(wait);
     access(&t.secret_token(&app, &pw).await);
-    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let events = t.s.running.core.identity.security_events(0, 10_000).await.unwrap();
     assert!(events.iter().any(|e| e.detail == "AADSTS50053" && e.actor == app));
 }
 
@@ -549,7 +549,7 @@ async fn signing_keys_rotate_with_jwks_overlap() {
         t.mgmt("PUT", "_strongbox/identitypolicy", Some(json!({"signingKeyRotationSeconds": 5}))).await.status,
         400
     );
-    t.s.running.core.identity_maintenance().await.unwrap();
+    t.s.running.core.identity.maintenance().await.unwrap();
     assert_eq!(keys(t.s.http.get(&jwks_url).send().await.unwrap().json().await.unwrap()), before, "not due yet");
 
     // a token signed by the old key shortly before the rotation
@@ -557,7 +557,7 @@ async fn signing_keys_rotate_with_jwks_overlap() {
     let old_token = t.s.admin_token().await;
     assert_eq!(header(&old_token)["kid"], before[0].as_str());
     t.advance(1800);
-    t.s.running.core.identity_maintenance().await.unwrap();
+    t.s.running.core.identity.maintenance().await.unwrap();
     let during = keys(t.s.http.get(&jwks_url).send().await.unwrap().json().await.unwrap());
     assert_eq!(during.len(), 2, "old and new key are both published");
     let new_token = t.s.admin_token().await;
@@ -569,7 +569,7 @@ async fn signing_keys_rotate_with_jwks_overlap() {
 
     // after the old key's last possible token expired it leaves the JWKS
     t.advance(3600 + 61);
-    t.s.running.core.identity_maintenance().await.unwrap();
+    t.s.running.core.identity.maintenance().await.unwrap();
     let after = keys(t.s.http.get(&jwks_url).send().await.unwrap().json().await.unwrap());
     assert_eq!(after, vec![new_kid.clone()]);
     let fresh = t.s.admin_token().await;
@@ -714,7 +714,7 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
     // the scheduled refresh (what the background loop runs) picks up the next rotation
     write("jwks.json", &json!({"keys": [jwk_of(d, &k3, "k3")]}));
     assert_oauth(&t.assertion_token(&app, &fed(&k3, "k3")).await, 401, "invalid_client", "AADSTS700027");
-    assert_eq!(t.s.running.core.refresh_trusted_issuers().await.unwrap(), 1);
+    assert_eq!(t.s.running.core.identity.refresh_trusted_issuers().await.unwrap(), 1);
     let listed = t.mgmt("GET", "_strongbox/trustedissuers", None).await;
     assert_eq!(listed.body["value"][0]["keyIds"], json!(["k3"]), "{}", listed.body);
     access(&t.assertion_token(&app, &fed(&k3, "k3")).await);
@@ -722,7 +722,7 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
 
     // a failed refresh keeps the last good keys
     std::fs::remove_file(www.join("jwks.json")).unwrap();
-    assert_eq!(t.s.running.core.refresh_trusted_issuers().await.unwrap(), 0);
+    assert_eq!(t.s.running.core.identity.refresh_trusted_issuers().await.unwrap(), 0);
     access(&t.assertion_token(&app, &fed(&k3, "k3")).await);
 
     // attestation authorities registered without a JWKS are refreshed by the same loop
@@ -735,12 +735,12 @@ async fn trusted_issuer_keys_are_fetched_by_discovery_and_refreshed() {
     assert_eq!(r.body["keyIds"], json!(["a1"]), "{}", r.body);
     write("att-jwks.json", &json!({"keys": [jwk_of(d, &k2, "a2")]}));
     t.advance(61);
-    assert_eq!(t.s.running.core.refresh_attestation_authorities().await.unwrap(), 1);
+    assert_eq!(t.s.running.core.identity.refresh_attestation_authorities().await.unwrap(), 1);
     let listed = t.mgmt("GET", "_strongbox/attestationauthorities", None).await;
     assert_eq!(listed.body["value"][0]["keyIds"], json!(["a2"]), "{}", listed.body);
     std::fs::remove_file(www.join("att-jwks.json")).unwrap();
     t.advance(61);
-    assert_eq!(t.s.running.core.refresh_attestation_authorities().await.unwrap(), 0, "a failed fetch");
+    assert_eq!(t.s.running.core.identity.refresh_attestation_authorities().await.unwrap(), 0, "a failed fetch");
     let listed = t.mgmt("GET", "_strongbox/attestationauthorities", None).await;
     assert_eq!(listed.body["value"][0]["keyIds"], json!(["a2"]), "the last good keys stay: {}", listed.body);
 }
@@ -946,7 +946,7 @@ async fn users_sign_in_with_device_code_password_and_totp() {
         "invalid_grant",
         "AADSTS70008",
     );
-    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let events = t.s.running.core.identity.security_events(0, 10_000).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "signin.user" && e.outcome == "failure" && e.detail == "AADSTS50076"));
     assert!(events.iter().any(|e| e.kind == "signin.user" && e.outcome == "failure" && e.detail == "AADSTS50126"));
     assert!(events.iter().any(|e| e.kind == "device.approve" && e.actor == oid));

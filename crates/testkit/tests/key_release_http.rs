@@ -230,7 +230,7 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     assert_eq!(unwrap_released(&payload, &rt).public_jwk().n.as_deref(), k.body["key"]["n"].as_str());
 
     // the audit trail has the successful releases (and nothing of the token)
-    let evs = s.running.core.security_events(0, 1000).await.unwrap();
+    let evs = s.running.core.identity.security_events(0, 1000).await.unwrap();
     let rel: Vec<_> = evs.iter().filter(|e| e.kind == "KeyRelease").collect();
     assert_eq!(rel.iter().filter(|e| e.outcome == "success").count(), 2, "{rel:?}");
     let ok: Vec<_> = rel.iter().filter(|e| e.outcome == "success").collect();
@@ -279,7 +279,7 @@ async fn release_wraps_the_key_to_the_attested_runtime_key() {
     let r = call(&s, "POST", &format!("{kid}/release?{V}"), t, Some(json!({"target": token, "enc": "A256KW"}))).await;
     assert_eq!((r.status, code(&r)), (400, "BadParameter"));
     // failures are audited too
-    let evs = s.running.core.security_events(0, 1000).await.unwrap();
+    let evs = s.running.core.identity.security_events(0, 1000).await.unwrap();
     let failed: Vec<&str> =
         evs.iter().filter(|e| e.kind == "KeyRelease" && e.outcome == "failure").map(|e| e.detail.as_str()).collect();
     for reason in ["policy-not-satisfied", "untrusted-issuer", "expired", "bad-signature", "no-runtime-key", "replayed"]
@@ -319,7 +319,7 @@ async fn release_needs_the_release_permission() {
     .await;
     assert_eq!(k.status, 200, "{}", k.body);
 
-    let (app, secret) = s.running.core.create_app("cvm-workload").await.unwrap();
+    let (app, secret) = s.running.core.identity.create_app("cvm-workload").await.unwrap();
     let user = s.token_for(&app, secret.expose()).await;
     let oid = {
         let claims = unb64_json(user.split('.').nth(1).unwrap());
@@ -348,7 +348,7 @@ async fn release_needs_the_release_permission() {
     assert_eq!(r.status, 200, "{}", r.body);
     let payload = verified_payload(&s, r.body["value"].as_str().unwrap()).await;
     assert_eq!(unwrap_released(&payload, &rt).public_jwk().n.as_deref(), k.body["key"]["n"].as_str());
-    let evs = s.running.core.security_events(0, 1000).await.unwrap();
+    let evs = s.running.core.identity.security_events(0, 1000).await.unwrap();
     assert!(evs.iter().any(|e| e.kind == "KeyRelease" && e.outcome == "success" && e.actor == oid));
 }
 
@@ -660,7 +660,7 @@ async fn forged_confused_and_replayed_tokens_are_refused() {
         assert_eq!(r.status, 403, "{what}: {}", r.body);
         assert!(r.body.pointer("/response").is_none() && r.body.get("value").is_none(), "{what}");
     }
-    let evs = s.running.core.security_events(0, 1000).await.unwrap();
+    let evs = s.running.core.identity.security_events(0, 1000).await.unwrap();
     let failed: Vec<&str> =
         evs.iter().filter(|e| e.kind == "KeyRelease" && e.outcome == "failure").map(|e| e.detail.as_str()).collect();
     for reason in

@@ -20,16 +20,36 @@ fn rules() -> BTreeMap<&'static str, (Vec<&'static str>, Vec<&'static str>)> {
         ("strongbox-wire", (vec!["strongbox-types", "strongbox-crypto"], vec!["axum", "sqlx", "tokio"])),
         ("strongbox-barrier", (vec!["strongbox-types", "strongbox-crypto", "strongbox-storage"], vec!["axum", "sqlx"])),
         (
+            "strongbox-identity",
+            (
+                vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier"],
+                vec!["axum", "hyper", "sqlx", "reqwest", "tokio"],
+            ),
+        ),
+        (
             "strongbox-core",
             (
-                vec!["strongbox-types", "strongbox-crypto", "strongbox-barrier", "strongbox-authz"],
+                vec![
+                    "strongbox-types",
+                    "strongbox-crypto",
+                    "strongbox-barrier",
+                    "strongbox-authz",
+                    "strongbox-identity",
+                ],
                 vec!["axum", "hyper", "sqlx", "reqwest"],
             ),
         ),
         (
             "strongbox-api",
             (
-                vec!["strongbox-types", "strongbox-crypto", "strongbox-wire", "strongbox-core", "strongbox-authz"],
+                vec![
+                    "strongbox-types",
+                    "strongbox-crypto",
+                    "strongbox-wire",
+                    "strongbox-core",
+                    "strongbox-identity",
+                    "strongbox-authz",
+                ],
                 vec!["sqlx", "cryptoki"],
             ),
         ),

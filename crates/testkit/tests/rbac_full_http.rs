@@ -42,7 +42,7 @@ fn guid() -> String {
 
 /// A new service principal: (token, object id).
 async fn principal(s: &TestServer, name: &str) -> (String, String) {
-    let (app, secret) = s.running.core.create_app(name).await.unwrap();
+    let (app, secret) = s.running.core.identity.create_app(name).await.unwrap();
     let t = s.token_for(&app, secret.expose()).await;
     let oid = oid_of(&t);
     (t, oid)
@@ -399,7 +399,7 @@ async fn just_in_time_activation_expires_with_the_clock() {
     )
     .await;
     assert_eq!(long.status, 400);
-    let events = s.running.core.security_events(0, 1000).await.unwrap();
+    let events = s.running.core.identity.security_events(0, 1000).await.unwrap();
     for k in ["role.activation.request", "role.activation.approve", "role.activate", "role.activation.expire"] {
         assert!(events.iter().any(|e| e.kind == k), "{k}");
     }

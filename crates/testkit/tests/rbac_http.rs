@@ -26,7 +26,7 @@ async fn a_reader_gets_exactly_what_it_is_assigned() {
     for n in ["one", "two"] {
         call(&s, "PUT", &format!("{base}/secrets/{n}?{V}"), Some(&admin), Some(json!({"value": n}))).await;
     }
-    let (app, secret) = s.running.core.create_app("reader").await.unwrap();
+    let (app, secret) = s.running.core.identity.create_app("reader").await.unwrap();
     let reader = s.token_for(&app, secret.expose()).await;
     let oid = oid_of(&reader);
 
@@ -170,7 +170,7 @@ async fn two_teams(s: &TestServer) -> (String, String, String) {
     let b = s.vault_url("teamb");
     let r = call(s, "PUT", &format!("{b}/secrets/db?{V}"), Some(&admin), Some(json!({"value": "teamb-only"}))).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let (app, secret) = s.running.core.create_app("team-a-admin").await.unwrap();
+    let (app, secret) = s.running.core.identity.create_app("team-a-admin").await.unwrap();
     let x = s.token_for(&app, secret.expose()).await;
     let oid = oid_of(&x);
     let a = s.vault_url("teama");

@@ -229,7 +229,7 @@ async fn vaults_are_isolated_and_bare_host_is_the_default_vault() {
 #[tokio::test]
 async fn only_the_bootstrap_admin_may_act() {
     let s = TestServer::start().await;
-    let (app, secret) = s.running.core.create_app("reader").await.unwrap();
+    let (app, secret) = s.running.core.identity.create_app("reader").await.unwrap();
     let t = s.token_for(&app, secret.expose()).await;
     let r = call(&s, "GET", &format!("{}/secrets?{V}", s.vault_url("default")), Some(&t), None).await;
     assert_eq!((r.status, code(&r)), (403, "Forbidden"));

@@ -437,7 +437,7 @@ async fn user_code_guessing_is_limited_and_logged() {
     assert_eq!(statuses[0], 200);
     assert!(statuses[..10].iter().all(|s| *s == 200), "{statuses:?}");
     assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
-    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let events = t.s.running.core.identity.security_events(0, 10_000).await.unwrap();
     let n = events.iter().filter(|e| e.kind == "device.usercode" && e.outcome == "failure").count();
     assert!(n >= 10, "{n} events");
     assert!(events.iter().any(|e| e.target == "127.0.0.1"));
@@ -534,7 +534,7 @@ async fn a_bad_code_at_the_approve_step_counts_once() {
     let p = t.post_page(&cookie, Some(&o), &form).await;
     assert_eq!(p.status, 200, "{}", p.text);
     assert!(p.text.contains("not valid or has expired"), "{}", p.text);
-    let events = t.s.running.core.security_events(0, 10_000).await.unwrap();
+    let events = t.s.running.core.identity.security_events(0, 10_000).await.unwrap();
     let n = events.iter().filter(|e| e.kind == "device.usercode" && e.outcome == "failure").count();
     assert_eq!(n, 1);
 }

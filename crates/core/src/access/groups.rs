@@ -6,13 +6,16 @@
 //! Storage: GROUPS `{id}` the group, GROUP_NAMES `{lower-case name}` → id (names are unique, so
 //! the CLI can address groups by name), GROUP_MEMBERS `{group}/{member}` one membership.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::BTxn;
+use strongbox_barrier::{BTxn, Barrier};
+use strongbox_identity::{GroupFuture, GroupLookup};
 use strongbox_types::{Error, ErrorKind, Result};
 
 use super::Access;
 use super::names::check_guid;
-use super::store::{GroupNameRec, MemberRec};
+use super::store::{AccessStore, GroupNameRec, MemberRec};
 
 /// A group as callers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +33,41 @@ fn not_found(g: &str) -> Error {
 
 fn member_key(group: &str, member: &str) -> String {
     format!("{group}/{member}")
+}
+
+/// A group by id or display name.
+async fn find_group(store: &AccessStore, id_or_name: &str) -> Result<Group> {
+    if uuid::Uuid::parse_str(id_or_name).is_ok()
+        && let Some(g) = store.groups.get::<Group>(&id_or_name.to_ascii_lowercase()).await?
+    {
+        return Ok(g);
+    }
+    let n: GroupNameRec =
+        store.group_names.get(&id_or_name.trim().to_lowercase()).await?.ok_or_else(|| not_found(id_or_name))?;
+    store.groups.get(&n.id).await?.ok_or_else(|| not_found(id_or_name))
+}
+
+/// The groups as the identity service looks them up (the `groupMap` of trusted issuers and the
+/// group claims of their tokens). Built before the access service, which needs the identity
+/// service's tenant; it reads the same areas.
+pub(crate) struct GroupDirectory(AccessStore);
+
+impl GroupDirectory {
+    pub(crate) fn new(barrier: &Arc<Barrier>) -> Self {
+        Self(AccessStore::new(barrier))
+    }
+}
+
+impl GroupLookup for GroupDirectory {
+    fn group_id<'a>(&'a self, id_or_name: &'a str) -> GroupFuture<'a> {
+        Box::pin(async move {
+            match find_group(&self.0, id_or_name).await {
+                Ok(g) => Ok(Some(g.id)),
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
 }
 
 impl Access {
@@ -68,15 +106,7 @@ impl Access {
 
     /// A group by id or display name.
     pub async fn group(&self, id_or_name: &str) -> Result<Group> {
-        let store = &self.store;
-        if uuid::Uuid::parse_str(id_or_name).is_ok()
-            && let Some(g) = store.groups.get::<Group>(&id_or_name.to_ascii_lowercase()).await?
-        {
-            return Ok(g);
-        }
-        let n: GroupNameRec =
-            store.group_names.get(&id_or_name.trim().to_lowercase()).await?.ok_or_else(|| not_found(id_or_name))?;
-        store.groups.get(&n.id).await?.ok_or_else(|| not_found(id_or_name))
+        find_group(&self.store, id_or_name).await
     }
 
     pub async fn list_groups(&self) -> Result<Vec<Group>> {

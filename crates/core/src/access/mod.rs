@@ -29,6 +29,7 @@ mod store;
 pub use crate::vaults::{AccessPolicy, AccessPolicyPermissions};
 pub use access_policies::{AccessPolicyArea, AccessPolicyCheck, MAX_ACCESS_POLICIES, PermissionModelUpdate};
 pub use groups::Group;
+pub(crate) use groups::GroupDirectory;
 pub use index::SYNC_INTERVAL_MS;
 pub use names::{check_scope, normalize_scope, role_id_of};
 pub use pim::{ActivationRequest, EligibleAssignment, MAX_ACTIVATION_SECS, RequestStatus};
@@ -40,7 +41,7 @@ use std::sync::Arc;
 use strongbox_barrier::Barrier;
 use strongbox_types::{Clock, Result};
 
-use crate::events::SecurityLog;
+use strongbox_identity::SecurityLog;
 use crate::vaults::Vaults;
 
 /// The access-control service: its storage views, this node's authorization index, and what

@@ -359,7 +359,7 @@ async fn pim_activation_expires_by_the_clock_and_is_audited() {
     assert_eq!(c.access.deny_activation(&who(&approver), &r.id).await.unwrap().status, RequestStatus::Denied);
     assert!(c.access.approve_activation(&who(&approver), &r.id).await.is_err());
 
-    let kinds: Vec<String> = c.security_events(0, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
+    let kinds: Vec<String> = c.identity.security_events(0, 1000).await.unwrap().into_iter().map(|e| e.kind).collect();
     for k in [
         "role.activation.request",
         "role.activate",

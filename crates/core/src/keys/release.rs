@@ -9,7 +9,7 @@
 //! when the policy is set, never silently ignored.
 //!
 //! A release verifies the caller's attestation token (`target`): a JWS from a registered
-//! attestation authority (see `identity/attestation.rs`), signature, `exp`/`nbf`/`iat`, a lifetime
+//! attestation authority (see `strongbox_identity::Identity::sign_release_response`), signature, `exp`/`nbf`/`iat`, a lifetime
 //! (`exp` − `iat`, else `nbf`) of at most [`MAX_TOKEN_LIFETIME`], then the policy rules of that
 //! authority. Dotted claim names are paths into nested objects only; a token that also holds a
 //! claim literally named like (part of) such a path is refused as ambiguous. A token serves one
@@ -29,8 +29,7 @@ use strongbox_types::{Error, ErrorKind, ObjectName, Result};
 
 use super::{KEYS, KeyPayload, KeyView, Keys, material_of};
 use crate::Core;
-use crate::events::SecurityEvent;
-use crate::identity::{jwk_verify_key, normalize_authority};
+use strongbox_identity::{SecurityEvent, jwk_verify_key, normalize_authority};
 
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 const MAX_POLICY_BYTES: usize = 16 * 1024;
@@ -397,7 +396,7 @@ impl Core {
             (Error::bad("The 'target' member is not a signed attestation token (compact JWS)."), "malformed")
         })?;
         let iss = parsed.str_claim("iss").unwrap_or_default();
-        let rec = match self.attestation_authority(iss).await {
+        let rec = match self.identity.attestation_authority(iss).await {
             Ok(Some(r)) => r,
             Ok(None) => {
                 return Err((
@@ -418,7 +417,7 @@ impl Core {
         let (mut ok, known_kid) = verifies(&rec.jwks);
         if !ok
             && !known_kid
-            && let Some(fresh) = self.refresh_attestation_authority(&rec).await
+            && let Some(fresh) = self.identity.refresh_attestation_authority(&rec).await
         {
             ok = verifies(&fresh.jwks).0;
         }
@@ -536,20 +535,24 @@ impl Core {
         .await;
         match result {
             Ok((key_hsm, authority)) => {
-                self.security_event(SecurityEvent::new("KeyRelease", "success", actor, &target_id, &authority)).await;
+                self.identity
+                    .security_event(SecurityEvent::new("KeyRelease", "success", actor, &target_id, &authority))
+                    .await;
                 let view = self.keys.view(&v, o)?;
                 Ok(ReleasedKey { view, enc: enc.as_str(), key_hsm })
             }
             Err((e, reason)) => {
-                self.security_event(SecurityEvent::new("KeyRelease", "failure", actor, &target_id, reason)).await;
+                self.identity
+                    .security_event(SecurityEvent::new("KeyRelease", "failure", actor, &target_id, reason))
+                    .await;
                 Err(e)
             }
         }
     }
 
-    /// Signs the release response payload the API built (see `identity/attestation.rs`).
+    /// Signs the release response payload the API built (see `strongbox_identity::Identity::sign_release_response`).
     pub fn sign_release(&self, payload: &Value) -> Result<String> {
-        self.sign_release_response(payload)
+        self.identity.sign_release_response(payload)
     }
 }
 

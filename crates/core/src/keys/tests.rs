@@ -329,7 +329,7 @@ async fn out_of_range_durations_and_times_are_refused() {
     // A policy stored before durations were bounded is never due and does not stop the others.
     c.keys.create("default", "ok", ec()).await.unwrap();
     c.keys.set_rotation_policy("default", "ok", rotate_after("P1D", None)).await.unwrap();
-    let stale = crate::encode(&rotate_after(huge, None)).unwrap();
+    let stale = strongbox_barrier::encode(&rotate_after(huge, None)).unwrap();
     c.barrier.commit(strongbox_barrier::BTxn::new().put("keyrp/default/rot", stale)).await.unwrap();
     clock.advance(2 * 86_400);
     assert_eq!(c.keys.rotate_due().await.unwrap(), 1, "only 'ok' is due");
@@ -397,7 +397,7 @@ async fn an_attestation_token_serves_one_release_across_nodes() {
     let signer = KeyMaterial::generate_rsa(2048).unwrap();
     let mut jwk = serde_json::to_value(signer.public_jwk()).unwrap();
     jwk["kid"] = json!("att-1");
-    n1.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
+    n1.identity.put_attestation_authority("maa", A, Some(json!({ "keys": [jwk] }))).await.unwrap();
     let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [
         {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"}
     ]}]});

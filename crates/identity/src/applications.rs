@@ -1,24 +1,19 @@
-//! Directory management: service principals (list, show, enable/disable, delete), their
-//! credentials (client secrets with expiry — several at once, so a secret can be rotated without
-//! downtime —, certificates, federated credentials) and trusted external issuers.
+//! Applications in the directory: service principals (list, show, enable/disable, delete) and
+//! their credentials (client secrets with expiry — several at once, so a secret can be rotated
+//! without downtime —, certificates, federated credentials). Trusted issuers are in
+//! `trusted_issuers`, managed identities in `managed_identities`.
 //!
 //! Every change updates this node's revocation table at once and is recorded as a security
 //! event. Secrets are shown once, at creation; listings carry ids, expiry and a 3-character hint.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use super::external::{UserTokens, issuer_status, issuer_status_key};
-use super::{
-    ClientCertRec, ClientSecretRec, FederatedRec, SP_PREFIX, ServicePrincipalRec, public_client_key,
-    public_client_status, status_of,
-};
-use crate::events::SecurityEvent;
-use crate::{CAS_RETRIES, Core, decode, encode};
+use crate::authentication::{public_client_key, public_client_status, status_of};
+use crate::records::{ClientCertRec, ClientSecretRec, FederatedRec, ServicePrincipalRec};
+use crate::{Identity, SecurityEvent};
 
-pub(super) const ISSUER_PREFIX: &str = "issuer/";
 const MAX_SECRETS: usize = 20;
 const MAX_CERTS: usize = 20;
 /// Entra's limit of federated credentials per application.
@@ -96,70 +91,8 @@ impl std::fmt::Debug for NewCredential {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct TrustedIssuerRec {
-    pub name: String,
-    pub issuer: String,
-    /// `{"keys": [...]}`.
-    pub jwks: Value,
-    #[serde(default)]
-    pub discovery_url: Option<String>,
-    #[serde(default)]
-    pub jwks_fetched: i64,
-    #[serde(default)]
-    pub created: i64,
-    /// Set when the issuer's user tokens are accepted on the data plane (`external`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_tokens: Option<UserTokens>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrustedIssuerView {
-    pub name: String,
-    pub issuer: String,
-    pub key_ids: Vec<String>,
-    pub discovery_url: Option<String>,
-    pub jwks_fetched: Option<i64>,
-    /// Whether user tokens of this issuer are accepted on the data plane.
-    pub accept_user_tokens: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_tokens: Option<UserTokens>,
-}
-
-/// The `kid`s of a JWKS document (for listings).
-pub(super) fn jwks_key_ids(jwks: &Value) -> Vec<String> {
-    jwks.get("keys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|k| k.get("kid").and_then(Value::as_str)).map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-impl From<&TrustedIssuerRec> for TrustedIssuerView {
-    fn from(r: &TrustedIssuerRec) -> Self {
-        let key_ids = jwks_key_ids(&r.jwks);
-        Self {
-            name: r.name.clone(),
-            issuer: r.issuer.clone(),
-            key_ids,
-            discovery_url: r.discovery_url.clone(),
-            jwks_fetched: (r.jwks_fetched > 0).then_some(r.jwks_fetched),
-            accept_user_tokens: r.user_tokens.is_some(),
-            user_tokens: r.user_tokens.clone(),
-        }
-    }
-}
-
-/// How many keys of a JWKS (`{"keys": [...]}`) this server can verify with.
-pub(super) fn usable_keys(jwks: &Value) -> usize {
-    jwks.get("keys")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter(|k| strongbox_crypto::jwt::VerifyKey::from_jwk(k).is_some()).count())
-        .unwrap_or(0)
-}
-
 /// A fresh client secret record and the secret (`sbx~` + 256 random bits, base64url).
-pub(super) fn new_secret(
+pub(crate) fn new_secret(
     now: i64,
     expires: Option<i64>,
     display_name: &str,
@@ -176,6 +109,10 @@ pub(super) fn new_secret(
         created: now,
     };
     Ok((rec, secret))
+}
+
+fn busy() -> Error {
+    Error::new(ErrorKind::Conflict, "The service principal was changed concurrently; retry.")
 }
 
 fn not_found(id: &str) -> Error {
@@ -238,7 +175,7 @@ fn sp_view(sp: &ServicePrincipalRec, now: i64) -> ServicePrincipalView {
     }
 }
 
-fn check_text(what: &str, v: &str, max: usize) -> Result<()> {
+pub(crate) fn check_text(what: &str, v: &str, max: usize) -> Result<()> {
     if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
         return Err(Error::bad(format!("'{what}' must be 1-{max} printable characters.")));
     }
@@ -246,7 +183,7 @@ fn check_text(what: &str, v: &str, max: usize) -> Result<()> {
 }
 
 /// A certificate credential record from PEM or DER (public part only, not expired).
-pub(super) fn cert_rec(data: &[u8], now: i64, display_name: &str) -> Result<ClientCertRec> {
+pub(crate) fn cert_rec(data: &[u8], now: i64, display_name: &str) -> Result<ClientCertRec> {
     if data.windows(11).any(|w| w == b"PRIVATE KEY") {
         return Err(Error::bad("Upload the certificate only, never its private key."));
     }
@@ -267,64 +204,54 @@ pub(super) fn cert_rec(data: &[u8], now: i64, display_name: &str) -> Result<Clie
     })
 }
 
-impl Core {
-    /// The storage key and record of a service principal named by app id or object id.
-    pub(super) async fn find_sp(&self, id: &str) -> Result<(String, ServicePrincipalRec, Stamp)> {
+impl Identity {
+    /// The record (with its relative key and stamp) of a service principal named by app id or
+    /// object id.
+    pub(crate) async fn find_sp(&self, id: &str) -> Result<(String, ServicePrincipalRec, Stamp)> {
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(not_found(id));
         }
-        let key = format!("{SP_PREFIX}{}", id.to_ascii_lowercase());
-        if let Some((sp, stamp)) = self.read_json_versioned::<ServicePrincipalRec>(&key).await? {
-            return Ok((key, sp, stamp));
+        let principals = &self.store.principals;
+        let rel = id.to_ascii_lowercase();
+        if let Some((sp, stamp)) = principals.get_versioned::<ServicePrincipalRec>(&rel).await? {
+            return Ok((rel, sp, stamp));
         }
         for sp in self.all_sps().await? {
-            if sp.object_id.eq_ignore_ascii_case(id) {
-                let key = format!("{SP_PREFIX}{}", sp.client_id);
-                if let Some((sp, stamp)) = self.read_json_versioned::<ServicePrincipalRec>(&key).await? {
-                    return Ok((key, sp, stamp));
-                }
+            if sp.object_id.eq_ignore_ascii_case(id)
+                && let Some((sp, stamp)) = principals.get_versioned::<ServicePrincipalRec>(&sp.client_id).await?
+            {
+                return Ok((sp.client_id.clone(), sp, stamp));
             }
         }
         Err(not_found(id))
     }
 
     async fn all_sps(&self) -> Result<Vec<ServicePrincipalRec>> {
-        let mut out = Vec::new();
-        let mut start = SP_PREFIX.to_owned();
-        loop {
-            let rows = self.barrier.scan_prefix(SP_PREFIX, &start, 500).await?;
-            let n = rows.len();
-            for (k, v) in &rows {
-                out.push(decode::<ServicePrincipalRec>(k, v)?);
-            }
-            match rows.last() {
-                Some((last, _)) if n == 500 => start = format!("{last}\u{0}"),
-                _ => return Ok(out),
-            }
-        }
+        let rows: Vec<(String, ServicePrincipalRec)> = self.store.principals.scan_all("").await?;
+        Ok(rows.into_iter().map(|(_, sp)| sp).collect())
     }
 
     /// Read-modify-write of one principal with compare-and-set; refreshes the status table.
-    pub(super) async fn update_sp<T>(
+    pub(crate) async fn update_sp<T>(
         &self,
         id: &str,
-        mut f: impl FnMut(&mut ServicePrincipalRec, i64) -> Result<T>,
+        f: impl Fn(&mut ServicePrincipalRec, i64) -> Result<T>,
     ) -> Result<(ServicePrincipalRec, T)> {
-        for _ in 0..CAS_RETRIES {
-            let (key, mut sp, stamp) = self.find_sp(id).await?;
-            let now = self.now();
-            let out = f(&mut sp, now)?;
-            match self.barrier.commit(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&sp)?)).await {
-                Ok(()) => {
-                    self.put_status(&key, status_of(Some(&sp), now));
-                    self.put_status(&public_client_key(&sp.client_id), public_client_status(Some(&sp), false, now));
-                    return Ok((sp, out));
-                }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::new(ErrorKind::Conflict, "The service principal was changed concurrently; retry."))
+        let principals = &self.store.principals;
+        let f = &f;
+        let (sp, out, now) = self
+            .barrier
+            .transact(busy, || async move {
+                let (rel, mut sp, stamp) = self.find_sp(id).await?;
+                let now = self.now();
+                let out = f(&mut sp, now)?;
+                let txn = principals.put(principals.unchanged(BTxn::new(), &rel, &stamp), &rel, &sp)?;
+                Ok((txn, (sp, out, now)))
+            })
+            .await?;
+        self.put_status(&principals.key(&sp.client_id), status_of(Some(&sp), now));
+        self.put_status(&public_client_key(&sp.client_id), public_client_status(Some(&sp), false, now));
+        Ok((sp, out))
     }
 
     pub async fn list_service_principals(&self) -> Result<Vec<ServicePrincipalView>> {
@@ -337,8 +264,8 @@ impl Core {
         Ok(sp_view(&sp, self.now()))
     }
 
-    /// Disabling stops new tokens at once and rejects existing ones (module comment of
-    /// `identity`: immediately on this node, within the status TTL elsewhere).
+    /// Disabling stops new tokens at once and rejects existing ones (crate
+    /// documentation: immediately on this node, within the status TTL elsewhere).
     pub async fn set_service_principal_enabled(&self, id: &str, enabled: bool) -> Result<ServicePrincipalView> {
         let (sp, ()) = self
             .update_sp(id, |sp, _| {
@@ -374,20 +301,19 @@ impl Core {
     }
 
     pub async fn delete_service_principal(&self, id: &str) -> Result<()> {
-        for _ in 0..CAS_RETRIES {
-            let (key, sp, stamp) = self.find_sp(id).await?;
-            match self.barrier.commit(BTxn::new().unchanged(&key, &stamp).delete(&key)).await {
-                Ok(()) => {
-                    self.put_status(&key, status_of(None, self.now()));
-                    self.put_status(&public_client_key(&sp.client_id), public_client_status(None, false, self.now()));
-                    self.security_event(SecurityEvent::new("principal.delete", "success", "", &sp.client_id, "")).await;
-                    return Ok(());
-                }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::new(ErrorKind::Conflict, "The service principal was changed concurrently; retry."))
+        let principals = &self.store.principals;
+        let sp = self
+            .barrier
+            .transact(busy, || async move {
+                let (rel, sp, stamp) = self.find_sp(id).await?;
+                Ok((principals.delete(principals.unchanged(BTxn::new(), &rel, &stamp), &rel), sp))
+            })
+            .await?;
+        let now = self.now();
+        self.put_status(&principals.key(&sp.client_id), status_of(None, now));
+        self.put_status(&public_client_key(&sp.client_id), public_client_status(None, false, now));
+        self.security_event(SecurityEvent::new("principal.delete", "success", "", &sp.client_id, "")).await;
+        Ok(())
     }
 
     /// `az ad sp credential reset`: a new client secret (shown once). Without `append` the
@@ -427,7 +353,7 @@ impl Core {
             })
             .await?;
         self.security_event(SecurityEvent::new("credential.reset", "success", "", &sp.client_id, &rec.id)).await;
-        Ok(NewCredential { app_id: sp.client_id, tenant: self.ident.tenant_id.clone(), key_id: rec.id, password, end })
+        Ok(NewCredential { app_id: sp.client_id, tenant: self.tenant_id.clone(), key_id: rec.id, password, end })
     }
 
     pub async fn list_credentials(&self, id: &str) -> Result<Vec<CredentialView>> {
@@ -561,138 +487,5 @@ impl Core {
             .await?;
         self.security_event(SecurityEvent::new("credential.federated.delete", "success", "", &sp.client_id, fed)).await;
         Ok(())
-    }
-
-    /// Trusts an external OIDC issuer. With only a `discovery_url` the server fetches the keys
-    /// now (the discovery `issuer` must equal `issuer`) and refreshes them later; with `jwks`
-    /// (`{"keys": [...]}`) those keys are stored as given. With `user_tokens` the issuer's user
-    /// tokens are also accepted on the data plane (see `identity::external`).
-    pub async fn put_trusted_issuer(
-        &self,
-        name: &str,
-        issuer: &str,
-        jwks: Option<Value>,
-        discovery_url: Option<String>,
-        user_tokens: Option<UserTokens>,
-    ) -> Result<TrustedIssuerView> {
-        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Error::bad("The issuer name must be 1-64 characters of [0-9a-zA-Z-]."));
-        }
-        check_text("issuer", issuer, 600)?;
-        if !issuer.starts_with("https://") && !issuer.starts_with("http://") {
-            return Err(Error::bad("The issuer must be an https URL (the token's 'iss' claim)."));
-        }
-        if let Some(u) = &discovery_url {
-            check_text("discoveryUrl", u, 1000)?;
-        }
-        let mut user_tokens = user_tokens;
-        if let Some(t) = user_tokens.as_mut() {
-            self.prepare_user_tokens(name, t).await?;
-        }
-        self.check_issuer_url_free(name, issuer).await?;
-        let mut fetched = 0;
-        let jwks = match (jwks, &discovery_url) {
-            (Some(j), _) => j,
-            (None, Some(url)) => {
-                let j = self.fetch_issuer_jwks(issuer, url).await?;
-                fetched = self.now();
-                j
-            }
-            (None, None) => return Err(Error::bad("Give 'jwks' ({\"keys\": [...]}) or 'discoveryUrl'.")),
-        };
-        if usable_keys(&jwks) == 0 {
-            return Err(Error::bad("The JWKS has no usable key (RSA, or EC P-256/P-384)."));
-        }
-        let now = self.now();
-        let rec = TrustedIssuerRec {
-            name: name.to_ascii_lowercase(),
-            issuer: issuer.to_owned(),
-            jwks,
-            discovery_url,
-            jwks_fetched: fetched,
-            created: now,
-            user_tokens,
-        };
-        let key = format!("{ISSUER_PREFIX}{}", rec.name);
-        self.barrier.commit(BTxn::new().put(&key, encode(&rec)?)).await?;
-        self.forget_issuer_snapshot();
-        self.put_status(&issuer_status_key(&rec.name), issuer_status(Some(&rec), now));
-        self.security_event(SecurityEvent::new("issuer.put", "success", "", &rec.name, "")).await;
-        Ok(TrustedIssuerView::from(&rec))
-    }
-
-    pub async fn list_trusted_issuers(&self) -> Result<Vec<TrustedIssuerView>> {
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
-        rows.iter().map(|(k, v)| decode::<TrustedIssuerRec>(k, v).map(|r| TrustedIssuerView::from(&r))).collect()
-    }
-
-    pub async fn delete_trusted_issuer(&self, name: &str) -> Result<()> {
-        let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
-        if self.barrier.get(&key).await?.is_none() {
-            return Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name."));
-        }
-        self.barrier.commit(BTxn::new().delete(&key)).await?;
-        self.forget_issuer_snapshot();
-        self.put_status(&issuer_status_key(&name.to_ascii_lowercase()), issuer_status(None, self.now()));
-        self.security_event(SecurityEvent::new("issuer.delete", "success", "", name, "")).await;
-        Ok(())
-    }
-
-    pub(super) async fn trusted_issuer_by_name(&self, name: &str) -> Result<TrustedIssuerRec> {
-        let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
-        match self.read_json::<TrustedIssuerRec>(&key).await? {
-            Some(r) => Ok(r),
-            None => Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name.")),
-        }
-    }
-
-    /// Normalises and checks user-token settings for issuer `name`: bounds, domains not held by
-    /// another issuer, group map resolved to existing group ids.
-    async fn prepare_user_tokens(&self, name: &str, t: &mut UserTokens) -> Result<()> {
-        t.normalize();
-        t.check()?;
-        self.check_domains_free(name, t).await?;
-        self.resolve_group_map(t).await
-    }
-
-    /// Turns acceptance of an issuer's user tokens on (with these settings) or off, keeping its
-    /// keys. Turning it off rejects tokens already in use (at once on this node, within the
-    /// status TTL elsewhere).
-    pub async fn set_trusted_issuer_user_tokens(
-        &self,
-        name: &str,
-        user_tokens: Option<UserTokens>,
-    ) -> Result<TrustedIssuerView> {
-        let mut user_tokens = user_tokens;
-        if let Some(t) = user_tokens.as_mut() {
-            self.prepare_user_tokens(name, t).await?;
-        }
-        let key = format!("{ISSUER_PREFIX}{}", name.to_ascii_lowercase());
-        for _ in 0..CAS_RETRIES {
-            let Some((mut rec, stamp)) = self.read_json_versioned::<TrustedIssuerRec>(&key).await? else {
-                return Err(Error::new(ErrorKind::RouteNotFound, "No trusted issuer with that name."));
-            };
-            rec.user_tokens = user_tokens.clone();
-            let committed = self.barrier.commit(BTxn::new().unchanged(&key, &stamp).put(&key, encode(&rec)?)).await;
-            self.forget_issuer_snapshot();
-            match committed {
-                Ok(()) => {
-                    self.put_status(&issuer_status_key(&rec.name), issuer_status(Some(&rec), self.now()));
-                    let detail = if rec.user_tokens.is_some() { "user tokens accepted" } else { "user tokens refused" };
-                    self.security_event(SecurityEvent::new("issuer.update", "success", "", &rec.name, detail)).await;
-                    return Ok(TrustedIssuerView::from(&rec));
-                }
-                Err(e) if e.kind == ErrorKind::Conflict => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::new(ErrorKind::Conflict, "The trusted issuer was changed concurrently; retry."))
-    }
-
-    pub(super) async fn trusted_issuer_by_url(&self, iss: &str) -> Result<Option<TrustedIssuerRec>> {
-        if iss.is_empty() {
-            return Ok(None);
-        }
-        self.find_record(ISSUER_PREFIX, |r: &TrustedIssuerRec| r.issuer == iss).await
     }
 }

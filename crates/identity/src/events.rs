@@ -1,8 +1,7 @@
 //! Security events: sign-ins, credential changes, role activations. Each event is written as a
 //! structured `tracing` record on the `strongbox::security` target and kept, sealed like every
 //! other record, under `events/sec/`, so tests and operators can list them. The audit issue
-//! will replace this sink with the tamper-evident log; callers only use [`SecurityLog::record`]
-//! (or [`Core::security_event`], which forwards to it).
+//! will replace this sink with the tamper-evident log; callers only use [`SecurityLog::record`].
 //!
 //! An event never carries a credential, assertion, token or secret value: only ids, names and
 //! a stable reason code.
@@ -10,11 +9,8 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::keyspace::SECURITY_EVENTS;
-use strongbox_barrier::{BTxn, Barrier, View};
+use strongbox_barrier::{BTxn, View};
 use strongbox_types::{Clock, Result};
-
-use crate::Core;
 
 /// One recorded security event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,8 +42,7 @@ impl SecurityEvent {
     }
 }
 
-/// Where security events are recorded (the SECURITY_EVENTS area). Cheap to clone: services
-/// that record events hold their own copy.
+/// The security event log: a sink every service records its events in.
 #[derive(Clone)]
 pub struct SecurityLog {
     view: View,
@@ -61,8 +56,9 @@ impl std::fmt::Debug for SecurityLog {
 }
 
 impl SecurityLog {
-    pub(crate) fn new(barrier: Arc<Barrier>, clock: Arc<dyn Clock>) -> Self {
-        Self { view: View::new(barrier, SECURITY_EVENTS), clock }
+    /// The log kept in `view` (the `SECURITY_EVENTS` area), with event times from `clock`.
+    pub fn new(view: View, clock: Arc<dyn Clock>) -> Self {
+        Self { view, clock }
     }
 
     /// Records `ev` (its time is set here). A failure to persist is logged and swallowed: a
@@ -96,17 +92,5 @@ impl SecurityLog {
     pub async fn list(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
         let start = format!("{:016x}", since.max(0));
         Ok(self.view.scan("", &start, limit).await?.into_iter().map(|(_, ev)| ev).collect())
-    }
-}
-
-impl Core {
-    /// Records `ev` in the security log (see [`SecurityLog::record`]).
-    pub async fn security_event(&self, ev: SecurityEvent) {
-        self.security_log.record(ev).await;
-    }
-
-    /// Events at or after `since` (oldest first), at most `limit`.
-    pub async fn security_events(&self, since: i64, limit: usize) -> Result<Vec<SecurityEvent>> {
-        self.security_log.list(since, limit).await
     }
 }

@@ -6,15 +6,12 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use strongbox_barrier::{BTxn, Barrier};
+use strongbox_barrier::{BTxn, View};
 use strongbox_crypto::jws::{PublicKey, SigningKey};
 use strongbox_types::{Clock, Error, Result, SecretBytes, SecretString};
 
-use super::{SKEW, create_once};
-use crate::{Core, decode, encode};
+use crate::{Identity, SKEW, SecurityEvent};
 
-const SIGNING_PREFIX: &str = "sys/signing/";
-const POLICY_PATH: &str = "sys/identity-policy";
 /// Default signing-key rotation period: 30 days.
 pub const DEFAULT_ROTATION: i64 = 30 * 86_400;
 
@@ -55,11 +52,11 @@ pub(crate) struct KeySet {
     pub public: Vec<PublicKey>,
 }
 
-async fn load(barrier: &Barrier) -> Result<Vec<(i64, SigningKey)>> {
-    let rows = barrier.scan_prefix(SIGNING_PREFIX, SIGNING_PREFIX, 1000).await?;
+/// The stored signing keys (`keys` is the `SIGNING_KEYS` view), oldest first.
+async fn load(keys: &View) -> Result<Vec<(i64, SigningKey)>> {
+    let rows: Vec<(String, SigningRec)> = keys.scan("", "", 1000).await?;
     let mut out = Vec::new();
-    for (k, b) in rows {
-        let rec: SigningRec = decode(&k, &b)?;
+    for (_, rec) in rows {
         let der =
             strongbox_crypto::unhex(rec.pkcs8_hex.expose()).ok_or_else(|| Error::internal("signing key corrupt"))?;
         out.push((rec.created, SigningKey::from_pkcs8(rec.kid.clone(), SecretBytes::new(der))?));
@@ -68,7 +65,7 @@ async fn load(barrier: &Barrier) -> Result<Vec<(i64, SigningKey)>> {
     Ok(out)
 }
 
-async fn create_key(barrier: &Barrier, now: i64) -> Result<()> {
+async fn create_key(keys: &View, now: i64) -> Result<()> {
     let kid = uuid::Uuid::new_v4().simple().to_string();
     let k = SigningKey::generate(kid.clone())?;
     let rec = SigningRec {
@@ -76,7 +73,8 @@ async fn create_key(barrier: &Barrier, now: i64) -> Result<()> {
         created: now,
         pkcs8_hex: SecretString::new(strongbox_crypto::hex(k.pkcs8().expose())),
     };
-    create_once(barrier, &format!("{SIGNING_PREFIX}{kid}"), encode(&rec)?).await
+    // (a fresh random kid: `false`, created concurrently, cannot happen in practice)
+    keys.create(&kid, &rec).await.map(|_| ())
 }
 
 fn keyset(mut keys: Vec<(i64, SigningKey)>) -> Result<KeySet> {
@@ -85,37 +83,38 @@ fn keyset(mut keys: Vec<(i64, SigningKey)>) -> Result<KeySet> {
     Ok(KeySet { signer, public })
 }
 
-pub(crate) async fn load_or_create(barrier: &Barrier, clock: &dyn Clock) -> Result<KeySet> {
-    let mut keys = load(barrier).await?;
+pub(crate) async fn load_or_create(view: &View, clock: &dyn Clock) -> Result<KeySet> {
+    let mut keys = load(view).await?;
     if keys.is_empty() {
-        create_key(barrier, clock.now()).await?;
-        keys = load(barrier).await?;
+        create_key(view, clock.now()).await?;
+        keys = load(view).await?;
     }
     keyset(keys)
 }
 
-impl Core {
+impl Identity {
     pub async fn identity_policy(&self) -> Result<IdentityPolicy> {
-        Ok(self.read_json(POLICY_PATH).await?.unwrap_or_default())
+        Ok(self.store.policy.get("").await?.unwrap_or_default())
     }
 
     pub async fn set_identity_policy(&self, p: IdentityPolicy) -> Result<IdentityPolicy> {
         if p.signing_key_rotation_seconds < 3600 {
             return Err(Error::bad("signingKeyRotationSeconds must be at least 3600."));
         }
-        self.barrier.commit(BTxn::new().put(POLICY_PATH, encode(&p)?)).await?;
-        self.security_event(crate::SecurityEvent::new("policy.update", "success", "", "identity-policy", "")).await;
+        let policy = &self.store.policy;
+        policy.commit(policy.put(BTxn::new(), "", &p)?).await?;
+        self.security_event(SecurityEvent::new("policy.update", "success", "", "identity-policy", "")).await;
         Ok(p)
     }
 
     /// Re-reads the signing keys from storage (another node may have rotated them).
     pub(crate) async fn reload_signing_keys(&self) -> Result<()> {
-        let keys = load(&self.barrier).await?;
+        let keys = load(&self.store.signing_keys).await?;
         if keys.is_empty() {
             return Ok(());
         }
         let set = Arc::new(keyset(keys)?);
-        if let Ok(mut k) = self.ident.keys.write() {
+        if let Ok(mut k) = self.keys.write() {
             *k = set;
         }
         Ok(())
@@ -126,27 +125,28 @@ impl Core {
     pub async fn rotate_signing_key_if_due(&self) -> Result<bool> {
         let now = self.now();
         let policy = self.identity_policy().await?;
-        let keys = load(&self.barrier).await?;
+        let view = &self.store.signing_keys;
+        let keys = load(view).await?;
         let newest = keys.last().map(|(c, _)| *c).unwrap_or(i64::MIN);
         let rotated = keys.is_empty() || now.saturating_sub(newest) >= policy.signing_key_rotation_seconds;
         if rotated {
-            create_key(&self.barrier, now).await?;
+            create_key(view, now).await?;
             tracing::info!("token signing key rotated");
-            self.security_event(crate::SecurityEvent::new("signing-key.rotate", "success", "", "", "")).await;
+            self.security_event(SecurityEvent::new("signing-key.rotate", "success", "", "", "")).await;
         }
         // Key i was superseded when key i+1 was created; its tokens live at most a lifetime.
-        let keys = load(&self.barrier).await?;
+        let keys = load(view).await?;
         let mut txn = BTxn::new();
         let mut dropped = 0;
         for w in keys.windows(2) {
             let superseded = w[1].0;
             if superseded.saturating_add(self.cfg.token_lifetime + SKEW) < now {
-                txn = txn.delete(format!("{SIGNING_PREFIX}{}", w[0].1.kid()));
+                txn = view.delete(txn, w[0].1.kid());
                 dropped += 1;
             }
         }
         if dropped > 0 {
-            self.barrier.commit(txn).await?;
+            view.commit(txn).await?;
         }
         self.reload_signing_keys().await?;
         Ok(rotated)
@@ -154,6 +154,6 @@ impl Core {
 
     /// Kid of the key that signs new tokens.
     pub fn current_signing_kid(&self) -> String {
-        self.ident.keyset().map(|k| k.signer.kid().to_owned()).unwrap_or_default()
+        self.keyset().map(|k| k.signer.kid().to_owned()).unwrap_or_default()
     }
 }

@@ -4,7 +4,7 @@
 //! An attestation authority is an issuer with a JWKS, like a trusted OIDC issuer, but it is kept
 //! under its own record prefix (`attestauthority/`), so an attestation authority is never
 //! accepted as a sign-in issuer and a sign-in issuer never as an attestation authority. Keys are
-//! given as a static JWKS or fetched through the server's [`super::IssuerKeyFetcher`] from
+//! given as a static JWKS or fetched through the server's [`crate::IssuerKeyFetcher`] from
 //! `{authority}/.well-known/openid-configuration` (Microsoft Azure Attestation serves its keys
 //! at `{authority}/certs`, named there); an unknown `kid` re-fetches them at most once a minute.
 //!
@@ -17,15 +17,15 @@ use strongbox_barrier::BTxn;
 use strongbox_crypto::jwt::VerifyKey;
 use strongbox_types::{Error, ErrorKind, Result};
 
-use crate::events::SecurityEvent;
-use crate::{Core, decode, encode};
+use crate::trusted_issuers::jwks_key_ids;
+use crate::{Identity, SecurityEvent, issuer_keys};
 
-const PREFIX: &str = "attestauthority/";
 /// Seconds between two key fetches of one authority caused by an unknown `kid`.
 const UNKNOWN_KID_REFRESH: i64 = 60;
 
+/// A registered attestation authority as stored (`attestauthority/{name}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct AttestationAuthorityRec {
+pub struct AttestationAuthority {
     pub name: String,
     /// The tokens' `iss` and the policies' `authority` (compared without a trailing `/`).
     pub authority: String,
@@ -50,9 +50,9 @@ pub struct AttestationAuthorityView {
     pub jwks_fetched: Option<i64>,
 }
 
-impl From<&AttestationAuthorityRec> for AttestationAuthorityView {
-    fn from(r: &AttestationAuthorityRec) -> Self {
-        let key_ids = super::manage::jwks_key_ids(&r.jwks);
+impl From<&AttestationAuthority> for AttestationAuthorityView {
+    fn from(r: &AttestationAuthority) -> Self {
+        let key_ids = jwks_key_ids(&r.jwks);
         Self {
             name: r.name.clone(),
             authority: r.authority.clone(),
@@ -64,13 +64,13 @@ impl From<&AttestationAuthorityRec> for AttestationAuthorityView {
 }
 
 /// An authority URL in the form compared (no trailing `/`).
-pub(crate) fn normalize_authority(a: &str) -> &str {
+pub fn normalize_authority(a: &str) -> &str {
     a.trim_end_matches('/')
 }
 
 /// The verification key of one JWKS entry: `n`/`e` or `x`/`y`, else the first `x5c`
 /// certificate's key (Microsoft Azure Attestation publishes only `x5c`).
-pub(crate) fn jwk_verify_key(jwk: &Value) -> Option<VerifyKey> {
+pub fn jwk_verify_key(jwk: &Value) -> Option<VerifyKey> {
     if let Some(k) = VerifyKey::from_jwk(jwk) {
         return Some(k);
     }
@@ -84,7 +84,7 @@ fn usable(jwks: &Value) -> usize {
     jwks.get("keys").and_then(Value::as_array).map_or(0, |a| a.iter().filter(|k| jwk_verify_key(k).is_some()).count())
 }
 
-impl Core {
+impl Identity {
     /// Registers (or replaces) an attestation authority: with `jwks` those keys are stored as
     /// given; without, they are fetched now from the authority's discovery document (and again
     /// when a token names an unknown `kid`).
@@ -115,7 +115,7 @@ impl Core {
         if usable(&jwks) == 0 {
             return Err(Error::bad("The JWKS has no usable key (RSA, EC P-256/P-384, or an x5c certificate)."));
         }
-        let rec = AttestationAuthorityRec {
+        let rec = AttestationAuthority {
             name: name.to_ascii_lowercase(),
             authority: authority.to_owned(),
             jwks,
@@ -123,47 +123,46 @@ impl Core {
             jwks_fetched: fetched,
             created: self.now(),
         };
-        let key = format!("{PREFIX}{}", rec.name);
-        self.barrier.commit(BTxn::new().put(&key, encode(&rec)?)).await?;
+        let view = &self.store.attestation_authorities;
+        view.commit(view.put(BTxn::new(), &rec.name, &rec)?).await?;
         self.security_event(SecurityEvent::new("attestation-authority.put", "success", "", &rec.name, "")).await;
         Ok(AttestationAuthorityView::from(&rec))
     }
 
     pub async fn list_attestation_authorities(&self) -> Result<Vec<AttestationAuthorityView>> {
-        let rows = self.barrier.scan_prefix(PREFIX, PREFIX, 1000).await?;
-        rows.iter()
-            .map(|(k, v)| decode::<AttestationAuthorityRec>(k, v).map(|r| AttestationAuthorityView::from(&r)))
-            .collect()
+        let rows: Vec<(String, AttestationAuthority)> = self.store.attestation_authorities.scan("", "", 1000).await?;
+        Ok(rows.iter().map(|(_, r)| AttestationAuthorityView::from(r)).collect())
     }
 
     pub async fn delete_attestation_authority(&self, name: &str) -> Result<()> {
-        let key = format!("{PREFIX}{}", name.to_ascii_lowercase());
-        if self.barrier.get(&key).await?.is_none() {
+        let view = &self.store.attestation_authorities;
+        let rel = name.to_ascii_lowercase();
+        if !view.exists(&rel).await? {
             return Err(Error::new(ErrorKind::RouteNotFound, "No attestation authority with that name."));
         }
-        self.barrier.commit(BTxn::new().delete(&key)).await?;
+        view.commit(view.delete(BTxn::new(), &rel)).await?;
         self.security_event(SecurityEvent::new("attestation-authority.delete", "success", "", name, "")).await;
         Ok(())
     }
 
     /// The registered authority whose URL is `iss`.
-    pub(crate) async fn attestation_authority(&self, iss: &str) -> Result<Option<AttestationAuthorityRec>> {
+    pub async fn attestation_authority(&self, iss: &str) -> Result<Option<AttestationAuthority>> {
         let iss = normalize_authority(iss);
         if iss.is_empty() {
             return Ok(None);
         }
-        self.find_record(PREFIX, |r: &AttestationAuthorityRec| r.authority == iss).await
+        let all: Vec<(String, AttestationAuthority)> = self.store.attestation_authorities.scan_all("").await?;
+        Ok(all.into_iter().map(|(_, r)| r).find(|r| r.authority == iss))
     }
 
     /// Re-fetches the keys of every attestation authority registered without a static JWKS
     /// (the server's issuer-refresh loop calls it). Returns how many were refreshed; a failure
     /// keeps the previous keys and is recorded as a security event.
     pub async fn refresh_attestation_authorities(&self) -> Result<usize> {
-        let rows = self.barrier.scan_prefix(PREFIX, PREFIX, 1000).await?;
+        let rows: Vec<(String, AttestationAuthority)> = self.store.attestation_authorities.scan("", "", 1000).await?;
         let mut done = 0;
-        for (k, v) in &rows {
-            let rec: AttestationAuthorityRec = decode(k, v)?;
-            if rec.discovery_url.is_some() && self.refresh_attestation_authority(&rec).await.is_some() {
+        for (_, rec) in &rows {
+            if rec.discovery_url.is_some() && self.refresh_attestation_authority(rec).await.is_some() {
                 done += 1;
             }
         }
@@ -172,15 +171,12 @@ impl Core {
 
     /// A token named a `kid` the stored keys lack: re-fetch the keys of a discovered authority,
     /// unless that was tried less than a minute ago.
-    pub(crate) async fn refresh_attestation_authority(
-        &self,
-        rec: &AttestationAuthorityRec,
-    ) -> Option<AttestationAuthorityRec> {
+    pub async fn refresh_attestation_authority(&self, rec: &AttestationAuthority) -> Option<AttestationAuthority> {
         let url = rec.discovery_url.as_deref()?;
         let now = self.now();
         let throttle = format!("attestation:{}", rec.name);
         {
-            let mut m = self.ident.issuer_attempts.lock().ok()?;
+            let mut m = self.issuer_attempts.lock().ok()?;
             if m.get(&throttle).is_some_and(|t| now - t < UNKNOWN_KID_REFRESH)
                 || now - rec.jwks_fetched < UNKNOWN_KID_REFRESH
             {
@@ -196,16 +192,15 @@ impl Core {
                 return None;
             }
         };
-        let key = format!("{PREFIX}{}", rec.name);
-        let cur = self.barrier.get_versioned(&key).await.ok()??;
-        let mut fresh: AttestationAuthorityRec = decode(&key, &cur.value).ok()?;
+        let view = &self.store.attestation_authorities;
+        let (mut fresh, stamp) = view.get_versioned::<AttestationAuthority>(&rec.name).await.ok()??;
         if fresh.authority != rec.authority {
             return None;
         }
         fresh.jwks = jwks;
         fresh.jwks_fetched = now;
-        let txn = BTxn::new().unchanged(&key, &cur.stamp).put(&key, encode(&fresh).ok()?);
-        self.barrier.commit(txn).await.ok()?;
+        let txn = view.put(view.unchanged(BTxn::new(), &rec.name, &stamp), &rec.name, &fresh).ok()?;
+        view.commit(txn).await.ok()?;
         Some(fresh)
     }
 
@@ -217,10 +212,10 @@ impl Core {
                 "The authority must be an https URL for its keys to be fetched; give 'jwks' otherwise.",
             ));
         }
-        let fetcher = self.ident.issuer_fetcher.read().ok().and_then(|f| f.clone()).ok_or_else(|| {
+        let fetcher = self.issuer_fetcher.read().ok().and_then(|f| f.clone()).ok_or_else(|| {
             Error::new(ErrorKind::NotImplemented, "This server has no issuer key fetcher: give 'jwks' instead.")
         })?;
-        let host = super::issuer_keys::url_host(discovery_url);
+        let host = issuer_keys::url_host(discovery_url);
         let jwks = fetcher.fetch(authority, discovery_url).await.map_err(|e| {
             Error::bad(format!("Could not fetch the attestation authority's keys from '{host}': {}", e.message))
         })?;
@@ -231,8 +226,8 @@ impl Core {
     }
 
     /// Signs a release response (compact JWS, ES256, the token service's current key).
-    pub(crate) fn sign_release_response(&self, payload: &Value) -> Result<String> {
-        let keys = self.ident.keyset().ok_or_else(|| Error::internal("token signing keys unavailable"))?;
+    pub fn sign_release_response(&self, payload: &Value) -> Result<String> {
+        let keys = self.keyset().ok_or_else(|| Error::internal("token signing keys unavailable"))?;
         keys.signer.sign(payload)
     }
 }

@@ -25,7 +25,7 @@
 //! Verification: the issuer's JWKS (an unknown `kid` triggers the throttled refresh of a
 //! discovery-based issuer), `exp` required and `nbf` with [`SKEW`], `aud` one of the configured
 //! audiences. A verified token is cached by digest until it expires, like ours; every request
-//! also re-checks that the issuer still accepts user tokens (same [`super::STATUS_TTL`] bound).
+//! also re-checks that the issuer still accepts user tokens (same [`crate::STATUS_TTL`] bound).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,11 +34,13 @@ use std::sync::Arc;
 use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
 use strongbox_types::{Error, Result};
 
-use super::manage::{ISSUER_PREFIX, TrustedIssuerRec};
-use super::users::{UPN_PREFIX, USER_PREFIX, UserRec};
-use super::{AuthFailure, CachedToken, Principal, PrincipalStatus, SKEW, TOKEN_CACHE_MAX};
-use crate::Core;
-use crate::events::SecurityEvent;
+use strongbox_barrier::keyspace;
+
+use crate::authentication::{CachedToken, PrincipalStatus};
+use crate::error::AuthFailure;
+use crate::trusted_issuers::TrustedIssuerRec;
+use crate::users::UserRec;
+use crate::{Identity, Principal, SKEW, SecurityEvent, TOKEN_CACHE_MAX};
 
 /// Claims that may name the person.
 pub const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
@@ -114,7 +116,7 @@ fn default_claim() -> String {
 
 impl UserTokens {
     /// Lower-cases and de-duplicates `domains` (DNS names are case-insensitive).
-    pub(super) fn normalize(&mut self) {
+    pub(crate) fn normalize(&mut self) {
         for d in &mut self.domains {
             *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
         }
@@ -122,7 +124,7 @@ impl UserTokens {
         self.domains.dedup();
     }
 
-    pub(super) fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         if self.audiences.is_empty() || self.audiences.len() > MAX_AUDIENCES {
             return Err(Error::bad(format!("Give 1-{MAX_AUDIENCES} audiences for user tokens.")));
         }
@@ -186,7 +188,7 @@ impl UserTokens {
 
     /// The Strongbox group ids a verified token's group claim maps to (deduplicated, in map
     /// order of first appearance). Unmapped and non-string values are ignored.
-    pub(super) fn mapped_groups(&self, claims: &Value) -> Vec<String> {
+    pub(crate) fn mapped_groups(&self, claims: &Value) -> Vec<String> {
         let Some(claim) = &self.group_claim else { return Vec::new() };
         let mut out: Vec<String> = Vec::new();
         let mut add = |v: &Value| {
@@ -205,22 +207,18 @@ impl UserTokens {
     }
 }
 
-impl Core {
+impl Identity {
     /// Checks that every group a `groupMap` names exists and stores it by object id (a display
     /// name is accepted and resolved here, once).
-    pub(super) async fn resolve_group_map(&self, t: &mut UserTokens) -> Result<()> {
+    pub(crate) async fn resolve_group_map(&self, t: &mut UserTokens) -> Result<()> {
         for v in t.group_map.values_mut() {
-            let g = self.access.group(v).await.map_err(|e| {
-                if e.kind == strongbox_types::ErrorKind::NotFound {
-                    Error::bad(format!(
-                        "'groupMap' names the group '{}', which does not exist.",
-                        v.chars().take(64).collect::<String>()
-                    ))
-                } else {
-                    e
-                }
-            })?;
-            *v = g.id.to_ascii_lowercase();
+            let Some(id) = self.groups.group_id(v).await? else {
+                return Err(Error::bad(format!(
+                    "'groupMap' names the group '{}', which does not exist.",
+                    v.chars().take(64).collect::<String>()
+                )));
+            };
+            *v = id.to_ascii_lowercase();
         }
         Ok(())
     }
@@ -230,9 +228,9 @@ impl Core {
     async fn token_groups(&self, settings: &UserTokens, claims: &Value) -> Result<Vec<String>, AuthFailure> {
         let mut out = Vec::new();
         for id in settings.mapped_groups(claims) {
-            match self.access.group(&id).await {
-                Ok(_) => out.push(id),
-                Err(e) if e.kind == strongbox_types::ErrorKind::NotFound => {}
+            match self.groups.group_id(&id).await {
+                Ok(Some(_)) => out.push(id),
+                Ok(None) => {}
                 Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
             }
         }
@@ -254,7 +252,7 @@ pub fn external_object_id(issuer: &str, value: &str) -> String {
 
 /// The unverified `iss` of a compact JWS when it is present and is not `ours`. Used only to
 /// choose the verification path; nothing is trusted before the signature is checked.
-pub(super) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
+pub(crate) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Iss {
         iss: Option<String>,
@@ -272,7 +270,7 @@ pub(super) fn foreign_issuer(token: &str, ours: &str) -> Option<String> {
 /// address may have been typed by the person themself, so it names nobody here.
 /// Whether a foreign token expiring at `exp` lives longer than [`MAX_FOREIGN_TOKEN_LIFETIME`]
 /// (with [`SKEW`] on the `exp - now` count, for clock differences).
-pub(super) fn lifetime_too_long(u: &Unverified<'_>, exp: i64, now: i64) -> bool {
+pub(crate) fn lifetime_too_long(u: &Unverified<'_>, exp: i64, now: i64) -> bool {
     let issued_long_ago = u.time_claim("iat").is_some_and(|iat| exp.saturating_sub(iat) > MAX_FOREIGN_TOKEN_LIFETIME);
     issued_long_ago || exp.saturating_sub(now) > MAX_FOREIGN_TOKEN_LIFETIME.saturating_add(SKEW)
 }
@@ -286,13 +284,13 @@ fn email_unverified(claims: &Value) -> bool {
 }
 
 /// The status-table key of a trusted issuer (revocation of its user tokens).
-pub(super) fn issuer_status_key(name: &str) -> String {
-    format!("{ISSUER_PREFIX}{name}")
+pub(crate) fn issuer_status_key(name: &str) -> String {
+    format!("{}{name}", keyspace::TRUSTED_ISSUERS.prefix)
 }
 
 /// An issuer "allows" a cached token while it exists, accepts user tokens and still has the
 /// issuer URL the token was verified under.
-pub(super) fn issuer_status(rec: Option<&TrustedIssuerRec>, now: i64) -> PrincipalStatus {
+pub(crate) fn issuer_status(rec: Option<&TrustedIssuerRec>, now: i64) -> PrincipalStatus {
     match rec {
         Some(r) => PrincipalStatus {
             exists: true,
@@ -323,10 +321,10 @@ fn keys_of(jwks: &Value) -> Vec<(Option<String>, VerifyKey)> {
         .unwrap_or_default()
 }
 
-impl Core {
+impl Identity {
     /// Validates a token whose `iss` is not ours against the trusted issuer of that URL (if it
     /// accepts user tokens), maps it to a principal and caches it under `digest`.
-    pub(super) async fn authenticate_external(
+    pub(crate) async fn authenticate_external(
         &self,
         token: &str,
         digest: [u8; 32],
@@ -405,7 +403,7 @@ impl Core {
                 .await;
             return Err(f);
         }
-        if let Ok(mut cache) = self.ident.cache.write() {
+        if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= TOKEN_CACHE_MAX {
                 cache.clear();
             }
@@ -432,28 +430,27 @@ impl Core {
 
     /// Every trusted-issuer record, from a snapshot at most [`ISSUER_SNAPSHOT_TTL`] seconds old
     /// (other nodes' changes show within that; this node's at once, see
-    /// [`Core::forget_issuer_snapshot`]).
+    /// [`Identity::forget_issuer_snapshot`]).
     async fn issuer_records(&self) -> Result<Arc<Vec<TrustedIssuerRec>>> {
         let now = self.now();
-        if let Ok(snap) = self.ident.issuer_snapshot.lock()
+        if let Ok(snap) = self.issuer_snapshot.lock()
             && let Some((at, recs)) = snap.as_ref()
             && now >= *at
             && now - *at < ISSUER_SNAPSHOT_TTL
         {
             return Ok(recs.clone());
         }
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
-        let recs = rows.iter().map(|(k, v)| crate::decode::<TrustedIssuerRec>(k, v)).collect::<Result<Vec<_>>>()?;
-        let recs = Arc::new(recs);
-        if let Ok(mut snap) = self.ident.issuer_snapshot.lock() {
+        let rows: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan("", "", 1000).await?;
+        let recs = Arc::new(rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>());
+        if let Ok(mut snap) = self.issuer_snapshot.lock() {
             *snap = Some((now, recs.clone()));
         }
         Ok(recs)
     }
 
     /// Drops the issuer snapshot (after any write to a trusted-issuer record on this node).
-    pub(super) fn forget_issuer_snapshot(&self) {
-        if let Ok(mut snap) = self.ident.issuer_snapshot.lock() {
+    pub(crate) fn forget_issuer_snapshot(&self) {
+        if let Ok(mut snap) = self.issuer_snapshot.lock() {
             *snap = None;
         }
     }
@@ -479,7 +476,7 @@ impl Core {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).filter(|m| m.len() <= 32).take(16).map(str::to_owned).collect())
             .unwrap_or_default();
-        let tenant_id = self.ident.tenant_id.clone();
+        let tenant_id = self.tenant_id.clone();
         match settings.principal_mapping {
             PrincipalMapping::External => {
                 let object_id = external_object_id(&rec.issuer, value);
@@ -496,15 +493,16 @@ impl Core {
                         "AKV10032: The token's user is outside the domains this issuer is trusted for.",
                     ));
                 }
-                let upn_key = format!("{UPN_PREFIX}{}", value.to_ascii_lowercase());
-                let oid = match self.barrier.get(&upn_key).await {
+                let oid = match self.store.user_names.get_bytes(&value.to_ascii_lowercase()).await {
                     Ok(Some(b)) => String::from_utf8(b.expose().to_vec()).map_err(|_| no_user.clone())?,
                     Ok(None) => return Err(no_user),
                     Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
                 };
-                let key = format!("{USER_PREFIX}{oid}");
+                let key = self.store.users.key(&oid);
                 let user: Option<UserRec> = self
-                    .read_json(&key)
+                    .store
+                    .users
+                    .get(&oid)
                     .await
                     .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?;
                 let user = user.ok_or(no_user)?;
@@ -523,11 +521,10 @@ impl Core {
     /// Refuses registering `issuer` under `name` when another trusted issuer has the same URL
     /// (trailing `/` ignored): the two would share external principal ids and federated
     /// matches. Re-registering under the same name (an update) is fine.
-    pub(super) async fn check_issuer_url_free(&self, name: &str, issuer: &str) -> Result<()> {
+    pub(crate) async fn check_issuer_url_free(&self, name: &str, issuer: &str) -> Result<()> {
         let want = issuer.trim_end_matches('/');
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
-        for (k, v) in &rows {
-            let other: TrustedIssuerRec = crate::decode(k, v)?;
+        let rows: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan("", "", 1000).await?;
+        for (_, other) in &rows {
             if !other.name.eq_ignore_ascii_case(name) && other.issuer.trim_end_matches('/') == want {
                 return Err(Error::new(
                     strongbox_types::ErrorKind::Conflict,
@@ -543,13 +540,12 @@ impl Core {
     }
 
     /// Refuses user-token settings whose `domains` another trusted issuer already holds.
-    pub(super) async fn check_domains_free(&self, name: &str, t: &UserTokens) -> Result<()> {
+    pub(crate) async fn check_domains_free(&self, name: &str, t: &UserTokens) -> Result<()> {
         if t.domains.is_empty() {
             return Ok(());
         }
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
-        for (k, v) in &rows {
-            let other: TrustedIssuerRec = crate::decode(k, v)?;
+        let rows: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan("", "", 1000).await?;
+        for (_, other) in &rows {
             if other.name.eq_ignore_ascii_case(name) {
                 continue;
             }

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
 
-use super::{OAuthError, SKEW, ServicePrincipalRec, internal};
-use crate::{Core, decode, encode};
+use crate::error::{Aadsts, OAuthError, internal};
+use crate::records::ServicePrincipalRec;
+use crate::{Identity, SKEW, external};
 
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-const JTI_PREFIX: &str = "jti/";
 /// Certificate assertions may not live longer than this (it bounds the replay memory).
 const MAX_ASSERTION_LIFETIME: i64 = 24 * 3600;
 
@@ -29,15 +29,15 @@ struct JtiRec {
 }
 
 fn sig_failed() -> OAuthError {
-    OAuthError::new(401, "invalid_client", "AADSTS700027: Client assertion failed signature validation.")
+    OAuthError::BadClientCredential(Aadsts::new(700027, "Client assertion failed signature validation."))
 }
 
 fn time_range() -> OAuthError {
-    OAuthError::new(400, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range.")
+    OAuthError::AssertionRejected(Aadsts::new(700024, "Client assertion is not within its valid time range."))
 }
 
 fn malformed(what: &str) -> OAuthError {
-    OAuthError::new(400, "invalid_request", format!("AADSTS50027: JWT token is invalid or malformed: {what}."))
+    OAuthError::InvalidRequest(Aadsts::new(50027, format!("JWT token is invalid or malformed: {what}.")))
 }
 
 /// Thumbprints arrive base64url with or without padding (MSAL pads), sometimes standard base64.
@@ -55,9 +55,9 @@ fn thumb(s: &str) -> Option<Vec<u8>> {
     strongbox_crypto::b64url_decode(&norm).ok()
 }
 
-impl Core {
+impl Identity {
     /// Verifies `assertion` for `sp`; returns the id of the credential that matched.
-    pub(super) async fn verify_client_assertion(
+    pub(crate) async fn verify_client_assertion(
         &self,
         sp: &ServicePrincipalRec,
         assertion: &str,
@@ -71,7 +71,7 @@ impl Core {
         }
     }
 
-    pub(super) async fn verify_certificate_assertion(
+    pub(crate) async fn verify_certificate_assertion(
         &self,
         sp: &ServicePrincipalRec,
         u: &Unverified<'_>,
@@ -92,22 +92,17 @@ impl Core {
                 strongbox_crypto::unhex(have).is_some_and(|h| h == want)
             })
             .ok_or_else(|| {
-                OAuthError::new(
-                    401,
-                    "invalid_client",
-                    "AADSTS700027: The certificate with the identifier used to sign the client assertion is not registered on the application.",
-                )
+                OAuthError::BadClientCredential(Aadsts::new(700027, "The certificate with the identifier used to sign the client assertion is not registered on the application."))
             })?;
         let der = strongbox_crypto::b64url_decode(&cert.der_b64).map_err(internal)?;
         let info = jwt::parse_certificate(&der).map_err(internal)?;
         u.verify(&info.key).map_err(|_| sig_failed())?;
         let now = self.now();
         if u.str_claim("sub").is_none_or(|s| !s.eq_ignore_ascii_case(&sp.client_id)) {
-            return Err(OAuthError::new(
-                401,
-                "invalid_client",
-                "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter.",
-            ));
+            return Err(OAuthError::BadClientCredential(Aadsts::new(
+                700021,
+                "Client assertion application identifier doesn't match 'client_id' parameter.",
+            )));
         }
         self.check_audience(u)?;
         let exp = self.check_times(u, now)?;
@@ -115,29 +110,23 @@ impl Core {
             return Err(time_range());
         }
         if now > cert.not_after + SKEW || now + SKEW < cert.not_before {
-            return Err(OAuthError::new(
-                401,
-                "invalid_client",
-                "AADSTS700027: The certificate used to sign the client assertion is expired or not yet valid.",
-            ));
+            return Err(OAuthError::BadClientCredential(Aadsts::new(
+                700027,
+                "The certificate used to sign the client assertion is expired or not yet valid.",
+            )));
         }
         let jti = u
             .str_claim("jti")
             .filter(|j| !j.is_empty() && j.len() <= 256)
             .ok_or_else(|| malformed("the 'jti' claim is required"))?;
-        let key = format!(
-            "{JTI_PREFIX}{}",
-            strongbox_crypto::hex(&strongbox_crypto::sha256(format!("{}\n{jti}", sp.client_id).as_bytes()))
-        );
-        let rec = encode(&JtiRec { exp }).map_err(internal)?;
-        match self.barrier.commit(BTxn::new().absent(&key).put(&key, rec)).await {
-            Ok(()) => {}
-            Err(e) if e.kind == strongbox_types::ErrorKind::Conflict => {
-                return Err(OAuthError::new(
-                    401,
-                    "invalid_client",
-                    "AADSTS700025: The client assertion was already used (its jti was seen before).",
-                ));
+        let id = strongbox_crypto::hex(&strongbox_crypto::sha256(format!("{}\n{jti}", sp.client_id).as_bytes()));
+        match self.store.assertion_ids.create(&id, &JtiRec { exp }).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(OAuthError::BadClientCredential(Aadsts::new(
+                    700025,
+                    "The client assertion was already used (its jti was seen before).",
+                )));
             }
             Err(e) => return Err(internal(e)),
         }
@@ -145,23 +134,19 @@ impl Core {
     }
 
     fn check_audience(&self, u: &Unverified<'_>) -> Result<(), OAuthError> {
-        let ours = [
-            self.token_endpoint(),
-            format!("{}/{}/oauth2/token", self.cfg.authority(), self.ident.tenant_id),
-            self.issuer(),
-        ];
+        let ours =
+            [self.token_endpoint(), format!("{}/{}/oauth2/token", self.cfg.authority, self.tenant_id), self.issuer()];
         let ok = u.audiences().iter().any(|a| ours.iter().any(|o| a.trim_end_matches('/').eq_ignore_ascii_case(o)));
         if ok {
             Ok(())
         } else {
-            Err(OAuthError::new(
-                400,
-                "invalid_client",
+            Err(OAuthError::AssertionRejected(Aadsts::new(
+                700212,
                 format!(
-                    "AADSTS700212: The client assertion audience is not valid: it must be the token endpoint '{}'.",
+                    "The client assertion audience is not valid: it must be the token endpoint '{}'.",
                     self.token_endpoint()
                 ),
-            ))
+            )))
         }
     }
 
@@ -184,14 +169,13 @@ impl Core {
     ) -> Result<String, OAuthError> {
         let iss = u.str_claim("iss").unwrap_or_default().to_owned();
         let no_issuer = || {
-            OAuthError::new(
-                400,
-                "invalid_client",
+            OAuthError::AssertionRejected(Aadsts::new(
+                700211,
                 format!(
-                    "AADSTS700211: No matching federated identity record found for presented assertion issuer '{}'.",
+                    "No matching federated identity record found for presented assertion issuer '{}'.",
                     iss.chars().take(200).collect::<String>()
                 ),
-            )
+            ))
         };
         let mut issuer = self.trusted_issuer_by_url(&iss).await.map_err(internal)?.ok_or_else(no_issuer)?;
         let candidates: Vec<_> = sp.federated.iter().filter(|f| f.issuer == iss).collect();
@@ -230,58 +214,54 @@ impl Core {
         let sub = u.str_claim("sub").unwrap_or_default();
         let with_subject: Vec<_> = candidates.into_iter().filter(|f| f.subject == sub).collect();
         if with_subject.is_empty() {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client",
+            return Err(OAuthError::AssertionRejected(Aadsts::new(
+                700213,
                 format!(
-                    "AADSTS700213: No matching federated identity record found for presented assertion subject '{}'.",
+                    "No matching federated identity record found for presented assertion subject '{}'.",
                     sub.chars().take(200).collect::<String>()
                 ),
-            ));
+            )));
         }
         let auds = u.audiences();
         let matched = with_subject
             .into_iter()
             .find(|f| f.audiences.iter().any(|a| auds.iter().any(|x| x == a)))
             .ok_or_else(|| {
-                OAuthError::new(
-                    400,
-                    "invalid_client",
-                    "AADSTS700212: No matching federated identity record found for presented assertion audience.",
-                )
+                OAuthError::AssertionRejected(Aadsts::new(
+                    700212,
+                    "No matching federated identity record found for presented assertion audience.",
+                ))
             })?;
         let now = self.now();
         let exp = self.check_times(u, now)?;
-        if super::external::lifetime_too_long(u, exp, now) {
-            return Err(OAuthError::new(
-                400,
-                "invalid_client",
-                "AADSTS700024: Client assertion is not within its valid time range: tokens of a trusted issuer may live at most 24 hours.",
-            ));
+        if external::lifetime_too_long(u, exp, now) {
+            return Err(OAuthError::AssertionRejected(Aadsts::new(
+                700024,
+                "Client assertion is not within its valid time range: tokens of a trusted issuer may live at most 24 hours.",
+            )));
         }
         Ok(matched.id.clone())
     }
 
     /// Forgets assertion ids whose assertions have expired.
-    pub(super) async fn purge_expired_jtis(&self) -> strongbox_types::Result<usize> {
+    pub(crate) async fn purge_expired_jtis(&self) -> strongbox_types::Result<usize> {
         let now = self.now();
-        let mut start = JTI_PREFIX.to_owned();
+        let ids = &self.store.assertion_ids;
+        let mut start = String::new();
         let mut purged = 0;
         loop {
-            let rows = self.barrier.scan_prefix(JTI_PREFIX, &start, 500).await?;
+            // plain JSON: a record without a readable expiry counts as expired
+            let rows: Vec<(String, serde_json::Value)> = ids.scan("", &start, 500).await?;
             let Some((last, _)) = rows.last() else { break };
             let next = format!("{last}\u{0}");
-            let mut txn = BTxn::new();
-            let mut n = 0;
-            for (k, v) in &rows {
-                if decode::<JtiRec>(k, v).map(|r| r.exp + SKEW < now).unwrap_or(true) {
-                    txn = txn.delete(k.clone());
-                    n += 1;
-                }
-            }
-            if n > 0 {
-                self.barrier.commit(txn).await?;
-                purged += n;
+            let expired: Vec<&String> = rows
+                .iter()
+                .filter(|(_, r)| r.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp + SKEW < now))
+                .map(|(k, _)| k)
+                .collect();
+            if !expired.is_empty() {
+                purged += expired.len();
+                ids.commit(expired.into_iter().fold(BTxn::new(), |txn, k| ids.delete(txn, k))).await?;
             }
             if rows.len() < 500 {
                 break;

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use super::{ClientCertRec, OAuthError, SP_PREFIX, ServicePrincipalRec, TokenRequest, internal, manage::cert_rec};
-use crate::events::SecurityEvent;
-use crate::{Core, encode};
+use crate::applications::cert_rec;
+use crate::error::{Aadsts, OAuthError, internal};
+use crate::records::{ClientCertRec, ServicePrincipalRec};
+use crate::{Identity, SKEW, SecurityEvent, TokenRequest};
 
 pub(crate) const KIND: &str = "ManagedIdentity";
 /// How long an enrolment code is valid.
@@ -53,20 +54,20 @@ fn new_code(now: i64) -> Result<(EnrollmentRec, SecretString)> {
 }
 
 fn bad_code() -> OAuthError {
-    OAuthError::new(401, "invalid_grant", "AADSTS70000: The enrollment code is invalid, expired or already used.")
+    OAuthError::BadEnrollmentCode(Aadsts::new(70000, "The enrollment code is invalid, expired or already used."))
 }
 
 /// The agent's certificate as a credential record.
 fn agent_cert(certificate_pem: &str, now: i64) -> Result<ClientCertRec, OAuthError> {
     cert_rec(certificate_pem.as_bytes(), now, "strongbox agent")
-        .map_err(|e| OAuthError::new(400, "invalid_request", format!("AADSTS50027: {}", e.message)))
+        .map_err(|e| OAuthError::InvalidRequest(Aadsts::new(50027, e.message)))
 }
 
-impl Core {
+impl Identity {
     /// What both agent calls check first (our tenant, caller not throttled); the client id.
     fn agent_preamble<'r>(&self, tenant: &str, req: &'r TokenRequest) -> Result<&'r str, OAuthError> {
         if !self.is_our_tenant(tenant) {
-            return Err(OAuthError::new(400, "invalid_request", "AADSTS90002: Tenant not found."));
+            return Err(OAuthError::InvalidRequest(Aadsts::new(90002, "Tenant not found.")));
         }
         self.back_off(req)?;
         Ok(req.client_id.as_deref().unwrap_or_default())
@@ -92,14 +93,14 @@ impl Core {
             retired: Vec::new(),
             public_client: false,
         };
-        let key = format!("{SP_PREFIX}{}", sp.client_id);
-        self.barrier.commit(BTxn::new().absent(&key).put(&key, encode(&sp)?)).await?;
+        let p = &self.store.principals;
+        p.commit(p.put(p.absent(BTxn::new(), &sp.client_id), &sp.client_id, &sp)?).await?;
         self.security_event(SecurityEvent::new("managed-identity.create", "success", "", &sp.client_id, "")).await;
         Ok(NewManagedIdentity {
             client_id: sp.client_id,
             object_id: sp.object_id,
             display_name: sp.display_name,
-            tenant: self.ident.tenant_id.clone(),
+            tenant: self.tenant_id.clone(),
             enrollment_code: code,
             expires: enrollment.expires,
         })
@@ -124,7 +125,7 @@ impl Core {
             client_id: sp.client_id,
             object_id: sp.object_id,
             display_name: sp.display_name,
-            tenant: self.ident.tenant_id.clone(),
+            tenant: self.tenant_id.clone(),
             enrollment_code: code,
             expires: enrollment.expires,
         })
@@ -136,13 +137,13 @@ impl Core {
         let client = req.client_id.as_deref().unwrap_or_default();
         let peer = req.peer.map(|p| p.to_string()).unwrap_or_default();
         let (outcome, detail) = match result {
-            Ok(_) => ("success", ""),
-            Err(e) => ("failure", e.code()),
+            Ok(_) => ("success", String::new()),
+            Err(e) => ("failure", e.event_detail()),
         };
-        if result.as_ref().is_err_and(|e| e.status == 401) {
+        if result.as_ref().is_err_and(OAuthError::is_wrong_credential) {
             self.note_failure(req);
         }
-        self.security_event(SecurityEvent::new(kind, outcome, client, &peer, detail)).await;
+        self.security_event(SecurityEvent::new(kind, outcome, client, &peer, &detail)).await;
     }
 
     /// The agent's first contact: the one-time code for its certificate. Refused codes count
@@ -219,19 +220,19 @@ impl Core {
     ) -> Result<String, OAuthError> {
         let client_id = self.agent_preamble(tenant, req)?;
         let unknown =
-            || OAuthError::new(400, "unauthorized_client", "AADSTS700016: Application was not found in the directory.");
+            || OAuthError::UnauthorizedClient(Aadsts::new(700016, "Application was not found in the directory."));
         let (_, sp, _) = self.find_sp(client_id).await.map_err(|_| unknown())?;
         if sp.kind != KIND || !sp.enabled {
             return Err(unknown());
         }
         let u = strongbox_crypto::jwt::parse(assertion.expose())
-            .map_err(|_| OAuthError::new(400, "invalid_request", "AADSTS50027: JWT token is invalid or malformed."))?;
+            .map_err(|_| OAuthError::InvalidRequest(Aadsts::new(50027, "JWT token is invalid or malformed.")))?;
         let used = self.verify_certificate_assertion(&sp, &u).await?;
         let now = self.now();
         let rec = agent_cert(certificate_pem, now)?;
         // Tokens of a certificate dropped here stay valid until they expire (a rotation is
         // routine, not a revocation); the certificate itself can no longer sign assertions.
-        let until = now + self.cfg.token_lifetime + super::SKEW;
+        let until = now + self.cfg.token_lifetime + SKEW;
         self.update_sp(client_id, |sp, now| {
             sp.retired.retain(|(_, u)| *u > now);
             for c in sp.certs.iter().filter(|c| c.id != used) {

@@ -1,5 +1,5 @@
-//! Keys of trusted external issuers fetched from their OIDC discovery document. Core does no
-//! HTTP: the server installs an [`IssuerKeyFetcher`] and calls [`Core::refresh_trusted_issuers`]
+//! Keys of trusted external issuers fetched from their OIDC discovery document. This crate does no
+//! HTTP: the server installs an [`IssuerKeyFetcher`] and calls [`Identity::refresh_trusted_issuers`]
 //! on a schedule; an assertion with an unknown `kid` also triggers a refresh of its issuer, at
 //! most once a minute per issuer.
 
@@ -11,9 +11,8 @@ use serde_json::Value;
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
-use super::manage::{ISSUER_PREFIX, TrustedIssuerRec, usable_keys};
-use crate::events::SecurityEvent;
-use crate::{Core, decode, encode};
+use crate::trusted_issuers::{TrustedIssuerRec, usable_keys};
+use crate::{Identity, SecurityEvent};
 
 /// Seconds between two key fetches of one issuer caused by an unknown `kid`.
 const UNKNOWN_KID_REFRESH: i64 = 60;
@@ -35,20 +34,20 @@ pub(crate) fn url_host(url: &str) -> String {
     host.chars().take(200).collect()
 }
 
-impl Core {
+impl Identity {
     /// Installs the component that fetches trusted issuers' discovery documents and JWKS.
     pub fn set_issuer_key_fetcher(&self, fetcher: Arc<dyn IssuerKeyFetcher>) {
-        if let Ok(mut f) = self.ident.issuer_fetcher.write() {
+        if let Ok(mut f) = self.issuer_fetcher.write() {
             *f = Some(fetcher);
         }
     }
 
     /// Fetches (and checks) the JWKS of `issuer` from `discovery_url`.
-    pub(super) async fn fetch_issuer_jwks(&self, issuer: &str, discovery_url: &str) -> Result<Value> {
+    pub(crate) async fn fetch_issuer_jwks(&self, issuer: &str, discovery_url: &str) -> Result<Value> {
         if !discovery_url.starts_with("https://") {
             return Err(Error::bad("The discovery URL must be an https URL."));
         }
-        let fetcher = self.ident.issuer_fetcher.read().ok().and_then(|f| f.clone()).ok_or_else(|| {
+        let fetcher = self.issuer_fetcher.read().ok().and_then(|f| f.clone()).ok_or_else(|| {
             Error::new(ErrorKind::NotImplemented, "This server has no issuer key fetcher: give 'jwks' instead.")
         })?;
         let host = url_host(discovery_url);
@@ -66,7 +65,7 @@ impl Core {
     /// was deleted meanwhile or the fetch failed (logged as a security event; old keys stay).
     async fn refresh_issuer(&self, rec: &TrustedIssuerRec) -> Option<TrustedIssuerRec> {
         let url = rec.discovery_url.as_deref()?;
-        if let Ok(mut m) = self.ident.issuer_attempts.lock() {
+        if let Ok(mut m) = self.issuer_attempts.lock() {
             m.insert(rec.name.clone(), self.now());
         }
         let jwks = match self.fetch_issuer_jwks(&rec.issuer, url).await {
@@ -76,17 +75,16 @@ impl Core {
                 return None;
             }
         };
-        let key = format!("{ISSUER_PREFIX}{}", rec.name);
-        let cur = self.barrier.get_versioned(&key).await.ok()??;
-        let mut fresh: TrustedIssuerRec = decode(&key, &cur.value).ok()?;
+        let issuers = &self.store.issuers;
+        let (mut fresh, stamp) = issuers.get_versioned::<TrustedIssuerRec>(&rec.name).await.ok()??;
         if fresh.discovery_url.as_deref() != Some(url) || fresh.issuer != rec.issuer {
             return None; // replaced meanwhile
         }
         let changed = fresh.jwks != jwks;
         fresh.jwks = jwks;
         fresh.jwks_fetched = self.now();
-        let txn = BTxn::new().unchanged(&key, &cur.stamp).put(&key, encode(&fresh).ok()?);
-        self.barrier.commit(txn).await.ok()?;
+        let txn = issuers.put(issuers.unchanged(BTxn::new(), &rec.name, &stamp), &rec.name, &fresh).ok()?;
+        issuers.commit(txn).await.ok()?;
         self.forget_issuer_snapshot();
         if changed {
             self.security_event(SecurityEvent::new("issuer.refresh", "success", "", &rec.name, "keys changed")).await;
@@ -97,11 +95,10 @@ impl Core {
     /// Re-fetches the keys of every trusted issuer registered with a discovery URL. Returns
     /// how many were refreshed; failures keep the previous keys.
     pub async fn refresh_trusted_issuers(&self) -> Result<usize> {
-        let rows = self.barrier.scan_prefix(ISSUER_PREFIX, ISSUER_PREFIX, 1000).await?;
+        let rows: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan("", "", 1000).await?;
         let mut done = 0;
-        for (k, v) in &rows {
-            let rec: TrustedIssuerRec = decode(k, v)?;
-            if rec.discovery_url.is_some() && self.refresh_issuer(&rec).await.is_some() {
+        for (_, rec) in &rows {
+            if rec.discovery_url.is_some() && self.refresh_issuer(rec).await.is_some() {
                 done += 1;
             }
         }
@@ -110,11 +107,11 @@ impl Core {
 
     /// An assertion named a `kid` the stored keys lack: refresh the issuer unless that was
     /// tried less than a minute ago.
-    pub(super) async fn refresh_issuer_for_unknown_kid(&self, rec: &TrustedIssuerRec) -> Option<TrustedIssuerRec> {
+    pub(crate) async fn refresh_issuer_for_unknown_kid(&self, rec: &TrustedIssuerRec) -> Option<TrustedIssuerRec> {
         rec.discovery_url.as_ref()?;
         let now = self.now();
         {
-            let m = self.ident.issuer_attempts.lock().ok()?;
+            let m = self.issuer_attempts.lock().ok()?;
             if m.get(&rec.name).is_some_and(|t| now - t < UNKNOWN_KID_REFRESH)
                 || now - rec.jwks_fetched < UNKNOWN_KID_REFRESH
             {

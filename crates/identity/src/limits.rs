@@ -26,8 +26,8 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::{OAuthError, TokenRequest};
-use crate::Core;
+use crate::error::{Aadsts, OAuthError};
+use crate::{Identity, TokenRequest};
 
 /// Failures counted within this many seconds.
 const WINDOW: i64 = 15 * 60;
@@ -131,7 +131,7 @@ impl Limiter {
 }
 
 /// The limiter's bucket of an address: IPv4 (also IPv4-mapped IPv6) as is, other IPv6 by /64.
-pub(super) fn addr(peer: Option<IpAddr>) -> String {
+pub(crate) fn addr(peer: Option<IpAddr>) -> String {
     match peer {
         None => String::new(),
         Some(IpAddr::V4(v4)) => v4.to_string(),
@@ -163,19 +163,19 @@ fn user_pair_key(user_key: &str, peer: Option<IpAddr>) -> String {
 
 /// The limiter key of a user sign-in: the resolved user's object id when the name is known,
 /// else the name as typed (lower case).
-pub(super) fn user_key(resolved: Option<&str>, typed: &str) -> String {
+pub(crate) fn user_key(resolved: Option<&str>, typed: &str) -> String {
     match resolved {
         Some(oid) => format!("u:{}", oid.to_ascii_lowercase()),
         None => format!("u?:{}", typed.trim().to_ascii_lowercase()),
     }
 }
 
-impl Core {
+impl Identity {
     /// Seconds the caller must wait, if its (client id, address) pair or address is in
     /// back-off, or the client is past its ceiling and this address has failed for it.
-    pub(super) fn throttled(&self, req: &TokenRequest) -> Option<i64> {
+    pub(crate) fn throttled(&self, req: &TokenRequest) -> Option<i64> {
         let now = self.now();
-        let l = self.ident.limiter.lock().ok()?;
+        let l = self.limiter.lock().ok()?;
         let pair = pair_key(req);
         let a = pair.as_ref().and_then(|k| l.blocked(k, now));
         let b = address_key(req.peer).and_then(|k| l.blocked(&k, now));
@@ -190,16 +190,16 @@ impl Core {
     }
 
     /// The 429 every credential exchange answers while the caller is in back-off.
-    pub(super) fn back_off(&self, req: &TokenRequest) -> Result<(), OAuthError> {
+    pub(crate) fn back_off(&self, req: &TokenRequest) -> Result<(), OAuthError> {
         match self.throttled(req) {
             None => Ok(()),
             Some(wait) => Err(too_many(wait)),
         }
     }
 
-    pub(super) fn note_failure(&self, req: &TokenRequest) {
+    pub(crate) fn note_failure(&self, req: &TokenRequest) {
         let now = self.now();
-        if let Ok(mut l) = self.ident.limiter.lock() {
+        if let Ok(mut l) = self.limiter.lock() {
             if let Some(k) = pair_key(req) {
                 l.fail(&k, now, Some(PAIR_THRESHOLD));
             }
@@ -215,9 +215,9 @@ impl Core {
     /// Counts one occurrence of `key` (e.g. an unauthenticated device-code request from one
     /// address); returns the wait if `key` is in back-off. The occurrence that crosses
     /// `threshold` starts the back-off for the next ones.
-    pub(super) fn rate_event(&self, key: &str, threshold: u32) -> Option<i64> {
+    pub(crate) fn rate_event(&self, key: &str, threshold: u32) -> Option<i64> {
         let now = self.now();
-        let mut l = self.ident.limiter.lock().ok()?;
+        let mut l = self.limiter.lock().ok()?;
         if let Some(wait) = l.blocked(key, now) {
             return Some(wait);
         }
@@ -226,17 +226,17 @@ impl Core {
     }
 
     /// The wait, if any of `keys` or the address is in back-off (nothing is counted).
-    pub(super) fn blocked_any(&self, keys: &[&str], peer: Option<IpAddr>) -> Option<i64> {
+    pub(crate) fn blocked_any(&self, keys: &[&str], peer: Option<IpAddr>) -> Option<i64> {
         let now = self.now();
-        let l = self.ident.limiter.lock().ok()?;
+        let l = self.limiter.lock().ok()?;
         let addr = address_key(peer);
         keys.iter().copied().chain(addr.as_deref()).filter_map(|k| l.blocked(k, now)).max()
     }
 
     /// Counts a failure of each `(key, threshold)`, and of the address.
-    pub(super) fn note_failures(&self, keys: &[(&str, u32)], peer: Option<IpAddr>) {
+    pub(crate) fn note_failures(&self, keys: &[(&str, u32)], peer: Option<IpAddr>) {
         let now = self.now();
-        if let Ok(mut l) = self.ident.limiter.lock() {
+        if let Ok(mut l) = self.limiter.lock() {
             for (k, t) in keys {
                 l.fail(k, now, Some(*t));
             }
@@ -248,9 +248,9 @@ impl Core {
 
     /// Seconds to wait, if this (user, address) pair is in back-off, or the user is past its
     /// ceiling and this address has failed for the user. `user_key` is [`user_key`]'s.
-    pub(super) fn user_throttled(&self, user_key: &str, peer: Option<IpAddr>) -> Option<i64> {
+    pub(crate) fn user_throttled(&self, user_key: &str, peer: Option<IpAddr>) -> Option<i64> {
         let now = self.now();
-        let l = self.ident.limiter.lock().ok()?;
+        let l = self.limiter.lock().ok()?;
         let pair = user_pair_key(user_key, peer);
         let a = l.blocked(&pair, now);
         let (n, left) = l.failures(user_key, now);
@@ -259,39 +259,37 @@ impl Core {
     }
 
     /// Counts a failed sign-in of the user from this address.
-    pub(super) fn note_user_failure(&self, user_key: &str, peer: Option<IpAddr>) {
+    pub(crate) fn note_user_failure(&self, user_key: &str, peer: Option<IpAddr>) {
         let now = self.now();
-        if let Ok(mut l) = self.ident.limiter.lock() {
+        if let Ok(mut l) = self.limiter.lock() {
             l.fail(&user_pair_key(user_key, peer), now, Some(USER_THRESHOLD));
             l.fail(user_key, now, None);
         }
     }
 
     /// A correct sign-in clears the user's counter for this address only.
-    pub(super) fn note_user_success(&self, user_key: &str, peer: Option<IpAddr>) {
-        if let Ok(mut l) = self.ident.limiter.lock() {
+    pub(crate) fn note_user_success(&self, user_key: &str, peer: Option<IpAddr>) {
+        if let Ok(mut l) = self.limiter.lock() {
             l.clear(&user_pair_key(user_key, peer));
         }
     }
 
     /// A correct credential clears its own (client, address) counter only.
-    pub(super) fn note_success(&self, req: &TokenRequest) {
-        if let (Ok(mut l), Some(k)) = (self.ident.limiter.lock(), pair_key(req)) {
+    pub(crate) fn note_success(&self, req: &TokenRequest) {
+        if let (Ok(mut l), Some(k)) = (self.limiter.lock(), pair_key(req)) {
             l.clear(&k);
         }
     }
 }
 
-pub(super) fn too_many(wait: i64) -> OAuthError {
-    let mut e = OAuthError::new(
-        429,
-        "temporarily_unavailable",
-        format!(
-            "AADSTS50053: Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."
+pub(crate) fn too_many(wait: i64) -> OAuthError {
+    OAuthError::Throttled {
+        reason: Aadsts::new(
+            50053,
+            format!("Too many failed sign-in attempts for this client or address. Retry after {wait} seconds."),
         ),
-    );
-    e.retry_after = Some(wait);
-    e
+        retry_after: wait,
+    }
 }
 
 #[cfg(test)]
