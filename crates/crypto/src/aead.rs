@@ -1,5 +1,8 @@
-//! AES-256-GCM with caller-supplied associated data. The nonce is random (96 bits) per message;
-//! callers rotate keys long before the birthday bound matters (the barrier keyring counts uses).
+//! AES-256-GCM with caller-supplied associated data. The nonce is random (96 bits) per message,
+//! so one key should seal well under 2^32 messages (the NIST SP 800-38D bound for random nonces).
+//! Nothing counts how many messages a key has sealed, here or in the barrier: keeping under the
+//! bound is up to whoever rotates the key (the barrier keyring adds a term with
+//! `Barrier::rotate`; nothing calls it automatically).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use strongbox_types::{Error, Result, SecretBytes};
@@ -17,6 +20,7 @@ impl std::fmt::Debug for AeadKey {
 }
 
 impl AeadKey {
+    /// A key from 32 bytes; any other length is an `Internal` error.
     pub fn new(key: &SecretBytes) -> Result<Self> {
         let k = UnboundKey::new(&AES_256_GCM, key.expose())
             .map_err(|_| Error::internal("AES-256-GCM key must be 32 bytes"))?;
@@ -37,6 +41,7 @@ impl AeadKey {
         Ok(())
     }
 
+    /// Returns `nonce ‖ ciphertext ‖ tag` in a new buffer.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_BYTES);
         self.seal_into(aad, plaintext, &mut out)?;

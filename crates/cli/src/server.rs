@@ -1,0 +1,254 @@
+//! `strongbox server`: the flags of the server command and running the server until SIGINT or
+//! SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+#[derive(Args)]
+pub(crate) struct ServerArgs {
+    /// Data folder (database, seal key, CA, bootstrap.json).
+    #[arg(long, env = "STRONGBOX_DATA_DIR", default_value = "./strongbox-data")]
+    data_dir: PathBuf,
+    /// Address:port to listen on (repeatable). Default: 127.0.0.1:8443 and [::1]:8443.
+    #[arg(long, env = "STRONGBOX_LISTEN", value_delimiter = ',')]
+    listen: Vec<SocketAddr>,
+    /// Vault host suffix: vaults are served at https://{vault}.{suffix}.
+    #[arg(long, env = "STRONGBOX_DNS_SUFFIX", default_value = "vault.localhost")]
+    dns_suffix: String,
+    /// Access token lifetime in seconds (60 to 86400).
+    #[arg(long, env = "STRONGBOX_TOKEN_LIFETIME", default_value_t = 3600, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(60..=86_400))]
+    token_lifetime: i64,
+    /// How often trusted issuers' discovery documents and JWKS are re-fetched: seconds, or a
+    /// number with s, m, h or d (30m, 2h); at least 60 seconds.
+    #[arg(long, env = "STRONGBOX_ISSUER_REFRESH", default_value = "1h", value_parser = refresh_interval)]
+    issuer_refresh: std::time::Duration,
+    /// A reverse proxy's address (repeatable, or comma-separated): for connections from it the
+    /// client address (sign-in throttling, security events) is taken from X-Forwarded-For.
+    #[arg(long = "trusted-proxy", env = "STRONGBOX_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
+    /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off
+    /// (at most 10,000,000).
+    #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+    cache_entries: u64,
+    /// Connections served at once; more wait in the kernel's accept queue (1 to 1,000,000).
+    /// Default: 10,000, or the open-file limit less 128 when that is lower.
+    #[arg(long, env = "STRONGBOX_MAX_CONNECTIONS", allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: Option<u64>,
+    /// Time allowed for a TLS handshake: seconds, or a number with s, m or h (1s to 1h).
+    #[arg(long, env = "STRONGBOX_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = timeout_value)]
+    handshake_timeout: std::time::Duration,
+    /// Time allowed for a request's headers to arrive, counted from the handshake for the first
+    /// request and from the first byte for later ones (1s to 1h).
+    #[arg(long, env = "STRONGBOX_HEADER_TIMEOUT", default_value = "10s", value_parser = timeout_value)]
+    header_timeout: std::time::Duration,
+    /// Time a connection with no request in flight stays open (1s to 1h).
+    #[arg(long, env = "STRONGBOX_IDLE_TIMEOUT", default_value = "75s", value_parser = timeout_value)]
+    idle_timeout: std::time::Duration,
+    /// Time allowed for a request body to arrive (1s to 1h).
+    #[arg(long, env = "STRONGBOX_BODY_TIMEOUT", default_value = "60s", value_parser = timeout_value)]
+    body_timeout: std::time::Duration,
+    /// PKCS#11 module for HSM-protected keys (e.g. libsofthsm2.so); the user PIN is read from
+    /// STRONGBOX_PKCS11_PIN only (never a flag, so it stays out of the process list).
+    #[arg(long, env = "STRONGBOX_PKCS11_MODULE")]
+    pkcs11_module: Option<PathBuf>,
+    /// Label of the PKCS#11 token.
+    #[arg(long, env = "STRONGBOX_PKCS11_TOKEN")]
+    pkcs11_token: Option<String>,
+    /// Run PKCS#11 key operations on a blocking thread pool (up to 32 at once) instead of the
+    /// async workers: for network HSMs whose calls wait. Off by default: an in-process token
+    /// such as SoftHSM2 is faster inline.
+    #[arg(long, env = "STRONGBOX_PKCS11_OFFLOAD")]
+    pkcs11_offload: bool,
+    /// Let trusted-issuer and attestation-authority discovery fetch from loopback, private and
+    /// link-local addresses (issuers inside your own network); refused by default (SSRF).
+    #[arg(long, env = "STRONGBOX_ISSUER_FETCH_ALLOW_PRIVATE")]
+    issuer_fetch_allow_private: bool,
+}
+
+/// Starts the server and serves until SIGINT or SIGTERM, then shuts down gracefully.
+pub(crate) async fn run(a: ServerArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let mut cfg = strongbox_server::ServerConfig::new(a.data_dir);
+    cfg.listen = if a.listen.is_empty() {
+        vec![SocketAddr::from(([127, 0, 0, 1], 8443)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 8443))]
+    } else {
+        a.listen
+    };
+    cfg.dns_suffix = a.dns_suffix;
+    cfg.token_lifetime = a.token_lifetime;
+    // range-checked by the flag's parser; the conversions cannot fail on 64-bit targets
+    cfg.cache_entries = usize::try_from(a.cache_entries).context("--cache-entries is too large")?;
+    if let Some(n) = a.max_connections {
+        cfg.transport.max_connections = usize::try_from(n).context("--max-connections is too large")?;
+        if let Some(limit) = strongbox_server::open_file_limit().filter(|l| *l <= cfg.transport.max_connections) {
+            eprintln!(
+                "strongbox: warning: --max-connections {n} is not below the open-file limit {limit}; raise it (ulimit -n)"
+            );
+        }
+    }
+    cfg.transport.handshake_timeout = a.handshake_timeout;
+    cfg.transport.header_timeout = a.header_timeout;
+    cfg.transport.idle_timeout = a.idle_timeout;
+    cfg.transport.body_timeout = a.body_timeout;
+    cfg.issuer_refresh_interval = a.issuer_refresh;
+    cfg.issuer_fetch_allow_private = a.issuer_fetch_allow_private;
+    cfg.trusted_proxies = a.trusted_proxy;
+    if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
+        let token = a.pkcs11_token.context("--pkcs11-module needs --pkcs11-token (STRONGBOX_PKCS11_TOKEN)")?;
+        let pin = std::env::var("STRONGBOX_PKCS11_PIN").context("--pkcs11-module needs STRONGBOX_PKCS11_PIN")?;
+        cfg.pkcs11 = Some(strongbox_server::Pkcs11Config {
+            module,
+            token,
+            pin: strongbox_types::SecretString::new(pin),
+            offload: a.pkcs11_offload,
+        });
+    }
+    let running = strongbox_server::start(cfg).await?;
+    let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
+    println!(
+        "strongbox: ready in {} ms, listening on {}; default vault {}",
+        started.elapsed().as_millis(),
+        addrs.join(", "),
+        running.bootstrap.vault_url
+    );
+    println!("strongbox: credentials for clients are in {} (mode 0600)", running.bootstrap_path.display());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    println!("strongbox: shutting down");
+    running.shutdown();
+    running.wait().await;
+    Ok(())
+}
+
+/// `10`, `10s`, `2m` or `1h` as a connection timeout: at least a second, at most an hour.
+fn timeout_value(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration such as 10, 30s or 2m"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("'{s}' is not a duration such as 10, 30s or 2m (units: s, m, h)")),
+    };
+    match n.checked_mul(mult) {
+        Some(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(format!("'{s}' is out of range: 1 second to 1 hour")),
+    }
+}
+
+/// `3600`, `3600s`, `30m`, `2h` or `1d` as a duration for `--issuer-refresh` (at least a minute:
+/// an unknown `kid` already triggers a re-fetch, at most once a minute).
+fn refresh_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a duration such as 3600, 30m or 2h"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("'{s}' is not a duration such as 3600, 30m or 2h (units: s, m, h, d)")),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(|| format!("'{s}' is too long a duration"))?;
+    if secs < 60 {
+        return Err(format!("'{s}' is too short: the refresh interval is at least 60 seconds"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn issuer_refresh_takes_seconds_or_units() {
+        use std::time::Duration;
+        let p = super::refresh_interval;
+        assert_eq!(p("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(p("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(p("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(p("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(p("1d"), Ok(Duration::from_secs(86_400)));
+        for bad in ["", "m", "30x", "1h30m", "-5", "59", "0", "99999999999999999999d", "18446744073709551615d"] {
+            assert!(p(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn numeric_server_flags_are_range_checked_and_name_the_flag() {
+        use clap::Parser;
+        let bad: &[&[&str]] = &[
+            &["--token-lifetime", "-5"],
+            &["--token-lifetime", "0"],
+            &["--token-lifetime", "59"],
+            &["--token-lifetime", "86401"],
+            &["--token-lifetime", "abc"],
+            &["--cache-entries", "-1"],
+            &["--cache-entries", "10000001"],
+            &["--max-connections", "0"],
+            &["--max-connections", "-3"],
+            &["--max-connections", "1000001"],
+            &["--handshake-timeout", "0"],
+            &["--header-timeout=-1"],
+            &["--idle-timeout", "2h"],
+            &["--body-timeout", "5x"],
+        ];
+        for args in bad {
+            let argv = [&["strongbox", "server"][..], args].concat();
+            let err = match crate::Cli::try_parse_from(argv) {
+                Ok(_) => panic!("{args:?} was accepted"),
+                Err(e) => e.to_string(),
+            };
+            let flag = args[0].split('=').next().unwrap_or_default();
+            assert!(err.contains(flag), "{args:?}: the error does not name the flag: {err}");
+        }
+        let cli = crate::Cli::try_parse_from([
+            "strongbox",
+            "server",
+            "--token-lifetime",
+            "600",
+            "--max-connections",
+            "500",
+            "--header-timeout",
+            "5s",
+            "--idle-timeout",
+            "2m",
+        ])
+        .unwrap();
+        let crate::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+        assert_eq!(a.token_lifetime, 600);
+        assert_eq!(a.max_connections, Some(500));
+        assert_eq!(a.header_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(a.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(a.handshake_timeout, std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn issuer_refresh_reaches_the_server_config() {
+        use clap::Parser;
+        let cli = crate::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "15m"]).unwrap();
+        let crate::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+        assert_eq!(a.issuer_refresh, std::time::Duration::from_secs(900));
+        assert!(crate::Cli::try_parse_from(["strongbox", "server", "--issuer-refresh", "10s"]).is_err());
+    }
+
+    #[test]
+    fn issuer_fetch_allow_private_is_off_unless_asked_for() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = crate::Cli::try_parse_from(args).unwrap();
+            let crate::Cmd::Server(a) = cli.cmd else { panic!("not the server command") };
+            a.issuer_fetch_allow_private
+        };
+        assert!(!parse(&["strongbox", "server"]));
+        assert!(parse(&["strongbox", "server", "--issuer-fetch-allow-private"]));
+    }
+}
