@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use strongbox_authz::{Assignment, Decision, Index, builtin_roles};
 
-use crate::{Route, all_route_examples};
+use crate::http::rbac_scope;
+use crate::{Authorization, Resolved, all_route_examples, resolve};
 
 /// Column order of the masks.
 const ROLES: [&str; 11] = [
@@ -221,7 +222,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
-fn mask(route: &Route, scope: &str) -> String {
+fn mask(r: &Resolved, scope: &str) -> String {
     let roles = builtin_roles();
     let mut out = String::new();
     for name in ROLES {
@@ -236,7 +237,7 @@ fn mask(route: &Route, scope: &str) -> String {
                 expires: None,
             }],
         );
-        let d = idx.decide("p", route.data_action(), &route.scope("default"), 0);
+        let d = idx.decide("p", r.operation.action, &rbac_scope(r.operation.scope, "default", &r.params), 0);
         out.push(if matches!(d, Decision::Allow { .. }) { 'Y' } else { '.' });
     }
     out
@@ -244,8 +245,8 @@ fn mask(route: &Route, scope: &str) -> String {
 
 /// The object an object-scope assignment is made on: the route's own object, or a secret for
 /// routes that are not about one object.
-fn object_scope(route: &Route) -> String {
-    let s = route.scope("default");
+fn object_scope(r: &Resolved) -> String {
+    let s = rbac_scope(r.operation.scope, "default", &r.params);
     if s.split('/').filter(|x| !x.is_empty()).count() == 4 { s } else { "/vaults/default/secrets/a".into() }
 }
 
@@ -259,8 +260,8 @@ fn every_builtin_role_against_every_route() {
     for (method, path) in all_route_examples() {
         let key = format!("{method} {path}");
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let route = Route::parse(&method, &segs).unwrap();
-        let got = if route.self_authorized() {
+        let route = resolve(&method, &segs).unwrap();
+        let got = if route.operation.authorization == Authorization::ByService {
             ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned())
         } else {
             (mask(&route, "/"), mask(&route, "/vaults/default"), mask(&route, &object_scope(&route)))
