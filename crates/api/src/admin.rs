@@ -136,12 +136,9 @@ pub async fn update_vault_authorization(ctx: &RequestContext<'_>, body: Option<B
     let core = &ctx.app.core;
     let name = ctx.param("vault")?.to_owned();
     let b: VaultPatch = parse_json(body)?;
-    let u = VaultAuthUpdate {
-        enable_rbac_authorization: b.enable_rbac_authorization,
-        access_policies: b.access_policies,
-    };
+    let u =
+        VaultAuthUpdate { enable_rbac_authorization: b.enable_rbac_authorization, access_policies: b.access_policies };
     Ok(ok(&core.update_vault_authorization(&name, u).await?))
-
 }
 
 /// `PUT /_strongbox/vaults/{vault}/accessPolicies/{object}`
@@ -151,11 +148,9 @@ pub async fn put_access_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) ->
     let oid = ctx.param("object")?.to_owned();
     let b: PolicyBody = parse_json(body)?;
     let pm = b.permissions;
-    let info = core
-        .set_access_policy(&vault, &oid, b.application_id.as_deref(), pm.keys, pm.secrets, pm.certificates)
-        .await?;
+    let info =
+        core.set_access_policy(&vault, &oid, b.application_id.as_deref(), pm.keys, pm.secrets, pm.certificates).await?;
     Ok(ok(&info))
-
 }
 
 /// `DELETE /_strongbox/vaults/{vault}/accessPolicies/{object}`
@@ -164,7 +159,6 @@ pub async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>
     let vault = ctx.param("vault")?.to_owned();
     let oid = ctx.param("object")?.to_owned();
     Ok(ok(&core.delete_access_policy(&vault, &oid, ctx.query("applicationId")).await?))
-
 }
 
 /// `GET /_strongbox/groups`
@@ -179,7 +173,6 @@ pub async fn create_group(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Repl
     let b: GroupBody = parse_json(body)?;
     let g = core.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
     Ok(reply(StatusCode::CREATED, &g))
-
 }
 
 /// `GET /_strongbox/groups/{group}`
@@ -202,7 +195,6 @@ pub async fn list_group_members(ctx: &RequestContext<'_>, _body: Option<Bytes>) 
     let g = ctx.param("group")?.to_owned();
     let g = core.group(&g).await?;
     Ok(ok(&json!({ "value": core.group_members(&g.id).await? })))
-
 }
 
 /// `PUT /_strongbox/groups/{group}/members/{member}`
@@ -212,7 +204,6 @@ pub async fn add_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
     let m = ctx.param("member")?.to_owned();
     let g = core.add_group_member(&g, &m).await?;
     Ok(ok(&json!({ "group": g.id, "member": m.to_ascii_lowercase() })))
-
 }
 
 /// `DELETE /_strongbox/groups/{group}/members/{member}`
@@ -222,7 +213,6 @@ pub async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>)
     let m = ctx.param("member")?.to_owned();
     core.remove_group_member(&g, &m).await?;
     Ok(crate::http::empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `GET /_strongbox/denyAssignments`
@@ -230,7 +220,6 @@ pub async fn list_deny_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes
     let core = &ctx.app.core;
     let v: Vec<Value> = core.list_deny_assignments().await?.iter().map(deny_json).collect();
     Ok(ok(&json!({ "value": v })))
-
 }
 
 /// `GET /_strongbox/denyAssignments/{id}`
@@ -255,7 +244,6 @@ pub async fn put_deny_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) 
         scope: need(b.scope, "scope")?,
     };
     Ok(reply(StatusCode::CREATED, &deny_json(&core.put_deny_assignment(&id, d).await?)))
-
 }
 
 /// `DELETE /_strongbox/denyAssignments/{id}`
@@ -293,7 +281,6 @@ pub async fn put_eligible_assignment(ctx: &RequestContext<'_>, body: Option<Byte
         approvers: b.approvers,
     };
     Ok(reply(StatusCode::CREATED, &core.put_eligible_assignment(&id, e).await?))
-
 }
 
 /// `DELETE /_strongbox/pim/eligible/{id}`
@@ -320,7 +307,6 @@ pub async fn request_activation(ctx: &RequestContext<'_>, body: Option<Bytes>) -
     let secs = duration(b.duration, "duration")?;
     let r = core.request_activation(p, &role, &scope, secs, &b.justification).await?;
     Ok(reply(StatusCode::CREATED, &r))
-
 }
 
 /// `POST /_strongbox/pim/requests/{id}/approve`

@@ -297,7 +297,6 @@ pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     };
     let op = core.create_certificate(vault, &name, req).await?;
     Ok(json(StatusCode::ACCEPTED, &operation(ctx, &op)))
-
 }
 
 /// `POST /certificates/{name}/import`
@@ -315,7 +314,6 @@ pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
         enabled: p.attributes.and_then(|a| a.enabled),
     };
     ok(&core.import_certificate(vault, &name, req).await?)
-
 }
 
 /// `GET /certificates/{name}[/{version}]`
@@ -341,7 +339,6 @@ pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
         enabled: p.attributes.and_then(|a| a.enabled),
     };
     ok(&core.update_certificate(vault, &name, version.as_deref(), upd).await?)
-
 }
 
 /// `DELETE /certificates/{name}`
@@ -374,7 +371,6 @@ pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     }
     let l = core.list_certificates(vault, resume.as_deref(), max).await?;
     Ok(listing(ctx, "certificates", l, false, max))
-
 }
 
 /// `GET /certificates/{name}/versions`
@@ -384,7 +380,6 @@ pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
     let (resume, max) = paging(ctx)?;
     let l = core.list_certificate_versions(vault, &name, resume.as_deref(), max).await?;
     Ok(listing(ctx, &format!("certificates/{name}/versions"), l, true, max))
-
 }
 
 /// `GET /deletedcertificates`
@@ -393,7 +388,6 @@ pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Rep
     let (resume, max) = paging(ctx)?;
     let l = core.list_deleted_certificates(vault, resume.as_deref(), max).await?;
     Ok(listing(ctx, "deletedcertificates", l, false, max))
-
 }
 
 /// `GET /certificates/{name}/policy`
@@ -402,7 +396,6 @@ pub async fn get_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply
     let name = ctx.param("name")?.to_owned();
     let p = core.get_certificate_policy(vault, &name).await?;
     Ok(json(StatusCode::OK, &policy_wire(ctx, &name, &p)))
-
 }
 
 /// `PATCH /certificates/{name}/policy`
@@ -413,7 +406,6 @@ pub async fn update_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Rep
     let p: w::CertificatePolicy = parse_json(body)?;
     let p = core.update_certificate_policy(vault, &name, policy_input(p, api)?).await?;
     Ok(json(StatusCode::OK, &policy_wire(ctx, &name, &p)))
-
 }
 
 /// `GET /certificates/{name}/pending`
@@ -421,7 +413,6 @@ pub async fn get_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     Ok(json(StatusCode::OK, &operation(ctx, &core.get_certificate_operation(vault, &name).await?)))
-
 }
 
 /// `PATCH /certificates/{name}/pending`
@@ -429,12 +420,10 @@ pub async fn cancel_operation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> 
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let p: w::CertificateOperationUpdateParameter = parse_json(body)?;
-    let cancel = p
-        .cancellation_requested
-        .ok_or_else(|| Error::bad("The 'cancellation_requested' member is required."))?;
+    let cancel =
+        p.cancellation_requested.ok_or_else(|| Error::bad("The 'cancellation_requested' member is required."))?;
     let o = core.cancel_certificate_operation(vault, &name, cancel).await?;
     Ok(json(StatusCode::OK, &operation(ctx, &o)))
-
 }
 
 /// `DELETE /certificates/{name}/pending`
@@ -442,7 +431,6 @@ pub async fn delete_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     Ok(json(StatusCode::OK, &operation(ctx, &core.delete_certificate_operation(vault, &name).await?)))
-
 }
 
 /// `POST /certificates/{name}/pending/merge`
@@ -459,7 +447,6 @@ pub async fn merge(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let req = MergeCertificate { x5c, tags: p.tags, enabled: p.attributes.and_then(|a| a.enabled) };
     let v = core.merge_certificate(vault, &name, req).await?;
     Ok(json(StatusCode::CREATED, &bundle(ctx, &v, true)))
-
 }
 
 /// `POST /certificates/{name}/backup`
@@ -468,7 +455,6 @@ pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let name = ctx.param("name")?.to_owned();
     let blob = core.backup_certificate(vault, &name).await?;
     Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
-
 }
 
 /// `POST /certificates/restore`
@@ -479,7 +465,6 @@ pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let raw = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
     let blob = strongbox_crypto::b64url_decode(&raw)?;
     ok(&core.restore_certificate(vault, &blob).await?)
-
 }
 
 /// `GET /deletedcertificates/{name}`
@@ -496,7 +481,6 @@ pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let name = ctx.param("name")?.to_owned();
     core.purge_certificate(vault, &name).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `POST /deletedcertificates/{name}/recover`
@@ -524,7 +508,6 @@ pub async fn set_contacts(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Repl
         .map(|c| Contact { email: c.email, name: c.name, phone: c.phone })
         .collect();
     Ok(json(StatusCode::OK, &contacts_wire(ctx, core.set_certificate_contacts(vault, list).await?)))
-
 }
 
 /// `DELETE /certificates/contacts`
@@ -540,13 +523,9 @@ pub async fn list_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Rep
     let (items, next) = core.list_certificate_issuers(vault, resume.as_deref(), max).await?;
     let value: Vec<w::IssuerItem> = items
         .into_iter()
-        .map(|i| w::IssuerItem {
-            id: format!("{}/certificates/issuers/{}", ctx.base(), i.name),
-            provider: i.provider,
-        })
+        .map(|i| w::IssuerItem { id: format!("{}/certificates/issuers/{}", ctx.base(), i.name), provider: i.provider })
         .collect();
     Ok(page(ctx, "certificates/issuers", value, next, max))
-
 }
 
 /// `GET /certificates/issuers/{issuer}`
@@ -554,7 +533,6 @@ pub async fn get_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     Ok(json(StatusCode::OK, &issuer_wire(ctx, core.get_certificate_issuer(vault, &name).await?)))
-
 }
 
 /// `PUT /certificates/issuers/{issuer}`
@@ -564,7 +542,6 @@ pub async fn set_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply 
     let p: w::IssuerBundle = parse_json(body)?;
     let i = core.set_certificate_issuer(vault, &name, issuer_input(p)).await?;
     Ok(json(StatusCode::OK, &issuer_wire(ctx, i)))
-
 }
 
 /// `PATCH /certificates/issuers/{issuer}`
@@ -574,7 +551,6 @@ pub async fn update_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Rep
     let p: w::IssuerBundle = parse_json(body)?;
     let i = core.update_certificate_issuer(vault, &name, issuer_input(p)).await?;
     Ok(json(StatusCode::OK, &issuer_wire(ctx, i)))
-
 }
 
 /// `DELETE /certificates/issuers/{issuer}`
@@ -582,7 +558,6 @@ pub async fn delete_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     Ok(json(StatusCode::OK, &issuer_wire(ctx, core.delete_certificate_issuer(vault, &name).await?)))
-
 }
 
 /// `GET /_strongbox/certificateauthorities`
@@ -590,7 +565,6 @@ pub async fn list_cas(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let value: Vec<w::CaBundle> = core.list_cas(vault).await?.iter().map(|c| ca_wire(ctx, c)).collect();
     Ok(json(StatusCode::OK, &strongbox_wire::Page { value, next_link: None }))
-
 }
 
 /// `GET /_strongbox/certificateauthorities/{ca}`
@@ -620,7 +594,6 @@ pub async fn create_ca(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     };
     let c = core.create_ca(vault, &name, req).await?;
     Ok(json(StatusCode::CREATED, &ca_wire(ctx, &c)))
-
 }
 
 #[cfg(test)]

@@ -147,7 +147,6 @@ pub async fn update_service_principal(ctx: &RequestContext<'_>, body: Option<Byt
     }
     let view = view.ok_or_else(|| Error::bad("Give 'accountEnabled' or 'isFallbackPublicClient'."))?;
     ok(json!(view))
-
 }
 
 /// `DELETE serviceprincipals/{id}`
@@ -156,7 +155,6 @@ pub async fn delete_service_principal(ctx: &RequestContext<'_>, _body: Option<By
     let id = &lowercase_param(ctx, "id")?;
     core.delete_service_principal(id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `GET serviceprincipals/{id}/credentials`
@@ -164,7 +162,6 @@ pub async fn list_credentials(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!({ "value": core.list_credentials(id).await? }))
-
 }
 
 /// `POST serviceprincipals/{id}/credentials`
@@ -191,7 +188,6 @@ pub async fn add_secret(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply 
             "endDateTime": c.end,
         }),
     ))
-
 }
 
 /// `DELETE serviceprincipals/{id}/credentials/{key_id}`
@@ -201,7 +197,6 @@ pub async fn delete_credential(ctx: &RequestContext<'_>, _body: Option<Bytes>) -
     let key_id = &lowercase_param(ctx, "key_id")?;
     core.delete_credential(id, key_id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `POST serviceprincipals/{id}/certificates`
@@ -211,7 +206,6 @@ pub async fn upload_certificate(ctx: &RequestContext<'_>, body: Option<Bytes>) -
     let b: NewCert = parse_json(body)?;
     let v = core.upload_certificate(id, b.certificate.as_bytes(), b.display_name.as_deref()).await?;
     Ok(json(StatusCode::CREATED, &v))
-
 }
 
 /// `GET serviceprincipals/{id}/federatedcredentials`
@@ -219,7 +213,6 @@ pub async fn list_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> R
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!({ "value": core.list_federated_credentials(id).await? }))
-
 }
 
 /// `POST serviceprincipals/{id}/federatedcredentials`
@@ -229,7 +222,6 @@ pub async fn create_federated(ctx: &RequestContext<'_>, body: Option<Bytes>) -> 
     let b: NewFederated = parse_json(body)?;
     let v = core.create_federated_credential(id, &b.name, &b.issuer, &b.subject, b.audiences).await?;
     Ok(json(StatusCode::CREATED, &v))
-
 }
 
 /// `DELETE serviceprincipals/{id}/federatedcredentials/{fed}`
@@ -239,14 +231,12 @@ pub async fn delete_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
     let fed = &lowercase_param(ctx, "fed")?;
     core.delete_federated_credential(id, fed).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `GET attestationauthorities`
 pub async fn list_attestation_authorities(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!({ "value": core.list_attestation_authorities().await? }))
-
 }
 
 /// `PUT attestationauthorities/{name}`
@@ -261,7 +251,6 @@ pub async fn put_attestation_authority(ctx: &RequestContext<'_>, body: Option<By
     }
     let b: PutAuthority = parse_json(body)?;
     ok(json!(core.put_attestation_authority(name, &b.authority, b.jwks).await?))
-
 }
 
 /// `DELETE attestationauthorities/{name}`
@@ -270,7 +259,6 @@ pub async fn delete_attestation_authority(ctx: &RequestContext<'_>, _body: Optio
     let name = &lowercase_param(ctx, "name")?;
     core.delete_attestation_authority(name).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `GET trustedissuers`
@@ -285,7 +273,6 @@ pub async fn put_trusted_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -
     let name = &lowercase_param(ctx, "name")?;
     let b: PutIssuer = parse_json(body)?;
     ok(json!(core.put_trusted_issuer(name, &b.issuer, b.jwks, b.discovery_url, b.user_tokens).await?))
-
 }
 
 /// `PATCH trustedissuers/{name}`
@@ -294,7 +281,6 @@ pub async fn set_user_tokens(ctx: &RequestContext<'_>, body: Option<Bytes>) -> R
     let name = &lowercase_param(ctx, "name")?;
     let b: PatchIssuer = parse_json(body)?;
     ok(json!(core.set_trusted_issuer_user_tokens(name, b.user_tokens).await?))
-
 }
 
 /// `POST trustedissuers/{name}/principalid`
@@ -303,7 +289,6 @@ pub async fn external_principal_id(ctx: &RequestContext<'_>, body: Option<Bytes>
     let name = &lowercase_param(ctx, "name")?;
     let b: PrincipalIdQuery = parse_json(body)?;
     ok(json!({ "objectId": core.external_principal_id(name, &b.value).await? }))
-
 }
 
 /// `DELETE trustedissuers/{name}`
@@ -312,7 +297,6 @@ pub async fn delete_trusted_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes
     let name = &lowercase_param(ctx, "name")?;
     core.delete_trusted_issuer(name).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `POST managedidentities`
@@ -326,7 +310,6 @@ pub async fn create_managed_identity(ctx: &RequestContext<'_>, body: Option<Byte
     let b: NewMi = parse_json(body)?;
     let mi = core.create_managed_identity(&b.display_name).await?;
     Ok(json(StatusCode::CREATED, &mi_reply(ctx, &mi)))
-
 }
 
 /// `POST managedidentities/{id}/enrollmentcode`
@@ -335,7 +318,6 @@ pub async fn new_enrollment_code(ctx: &RequestContext<'_>, _body: Option<Bytes>)
     let id = &lowercase_param(ctx, "id")?;
     let mi = core.new_enrollment_code(id).await?;
     Ok(json(StatusCode::CREATED, &mi_reply(ctx, &mi)))
-
 }
 
 /// `GET users`
@@ -359,7 +341,6 @@ pub async fn create_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply
     let dn = b.display_name.unwrap_or_else(|| b.user_principal_name.clone());
     let c = core.create_user(&b.user_principal_name, &dn, &pw).await?;
     Ok(json(StatusCode::CREATED, &user_reply(&c)))
-
 }
 
 /// `GET users/{id}`
@@ -384,10 +365,8 @@ pub async fn update_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply
     }
     let b: PatchUser = parse_json(body)?;
     let pw = b.password.map(strongbox_types::SecretString::new);
-    let c =
-        core.update_user(id, b.display_name.as_deref(), pw.as_ref(), b.account_enabled, b.reset_totp).await?;
+    let c = core.update_user(id, b.display_name.as_deref(), pw.as_ref(), b.account_enabled, b.reset_totp).await?;
     ok(user_reply(&c))
-
 }
 
 /// `DELETE users/{id}`
@@ -396,7 +375,6 @@ pub async fn delete_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Repl
     let id = &lowercase_param(ctx, "id")?;
     core.delete_user(id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-
 }
 
 /// `GET identitypolicy`
@@ -410,7 +388,6 @@ pub async fn set_identity_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) 
     let core = &ctx.app.core;
     let p: IdentityPolicy = parse_json(body)?;
     ok(json!(core.set_identity_policy(p).await?))
-
 }
 
 /// What `strongbox agent` needs to enrol (the code is shown once).

@@ -385,7 +385,13 @@ pub fn paging(ctx: &RequestContext<'_>) -> Result<(Option<String>, usize), Error
 }
 
 /// A `{value, nextLink}` page; `nextLink` is absolute, on the host the client used.
-pub fn page<T: Serialize>(ctx: &RequestContext<'_>, path: &str, value: Vec<T>, next: Option<String>, max: usize) -> Response {
+pub fn page<T: Serialize>(
+    ctx: &RequestContext<'_>,
+    path: &str,
+    value: Vec<T>,
+    next: Option<String>,
+    max: usize,
+) -> Response {
     let api = ctx.api_version();
     let next_link = next.map(|n| {
         format!(

@@ -331,7 +331,10 @@ pub static OPERATIONS: &[Operation] = &[
         .scope(Scope::Vault)
         .access_policy(Keys, "release"),
     // not an operation on an object: no access-policy permission
-    key("POST /rng", run!(keys::random_bytes)).action("Microsoft.KeyVault/vaults/rng/action").scope(Scope::Vault).json(),
+    key("POST /rng", run!(keys::random_bytes))
+        .action("Microsoft.KeyVault/vaults/rng/action")
+        .scope(Scope::Vault)
+        .json(),
     // ---- Certificates (wire §6); `contacts`, `issuers` and `restore` are reserved names ----
     certificate("POST /certificates/{name}/create", run!(certificates::create))
         .action("Microsoft.KeyVault/vaults/certificates/create/action")
@@ -541,9 +544,11 @@ pub static OPERATIONS: &[Operation] = &[
     directory("DELETE /_strongbox/serviceprincipals/{id}/credentials/{key_id}", run!(directory::delete_credential)),
     directory("POST /_strongbox/serviceprincipals/{id}/certificates", run!(directory::upload_certificate)).json(),
     directory("GET /_strongbox/serviceprincipals/{id}/federatedcredentials", run!(directory::list_federated)),
-    directory("POST /_strongbox/serviceprincipals/{id}/federatedcredentials", run!(directory::create_federated))
-        .json(),
-    directory("DELETE /_strongbox/serviceprincipals/{id}/federatedcredentials/{fed}", run!(directory::delete_federated)),
+    directory("POST /_strongbox/serviceprincipals/{id}/federatedcredentials", run!(directory::create_federated)).json(),
+    directory(
+        "DELETE /_strongbox/serviceprincipals/{id}/federatedcredentials/{fed}",
+        run!(directory::delete_federated),
+    ),
     directory("GET /_strongbox/attestationauthorities", run!(directory::list_attestation_authorities)),
     directory("PUT /_strongbox/attestationauthorities/{name}", run!(directory::put_attestation_authority)).json(),
     directory("DELETE /_strongbox/attestationauthorities/{name}", run!(directory::delete_attestation_authority)),

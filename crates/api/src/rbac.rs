@@ -145,7 +145,6 @@ pub async fn list_definitions(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
         .map(definition)
         .collect();
     Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
-
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
@@ -155,7 +154,6 @@ pub async fn get_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> R
     let name = ctx.param("name")?.to_owned();
     let abs = absolute_scope(vault, &scope);
     Ok(reply(StatusCode::OK, &definition(&core.role_definition_at(&abs, &name).await?)))
-
 }
 
 /// `PUT {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
@@ -184,17 +182,11 @@ pub async fn put_definition(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Re
         not_actions: set.not_actions.unwrap_or_default(),
         data_actions: set.data_actions.unwrap_or_default(),
         not_data_actions: set.not_data_actions.unwrap_or_default(),
-        assignable_scopes: props
-            .assignable_scopes
-            .unwrap_or_default()
-            .iter()
-            .map(|s| assignable(vault, s))
-            .collect(),
+        assignable_scopes: props.assignable_scopes.unwrap_or_default().iter().map(|s| assignable(vault, s)).collect(),
     };
     // the caller needs the right at every scope the role is, or becomes, assignable to
     let r = core.put_role_definition_as(p, &name, def).await?;
     Ok(reply(StatusCode::CREATED, &definition(&r)))
-
 }
 
 /// `DELETE {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
@@ -206,7 +198,6 @@ pub async fn delete_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -
     // a role not visible through this vault is "not found" here
     core.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
     Ok(reply(StatusCode::OK, &definition(&core.delete_role_definition_as(p, &name).await?)))
-
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleAssignments`
@@ -224,7 +215,6 @@ pub async fn list_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
         .map(|a| assignment(vault, a))
         .collect();
     Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
-
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
@@ -234,7 +224,6 @@ pub async fn get_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> R
     let name = ctx.param("name")?.to_owned();
     let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
     Ok(reply(StatusCode::OK, &assignment(vault, &a)))
-
 }
 
 /// `PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
@@ -245,15 +234,13 @@ pub async fn put_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Re
     let p = &ctx.caller;
     let b: CreateBody = parse_json(body)?;
     let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
-    let role =
-        props.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
+    let role = props.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
     let principal = props.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
     let abs = absolute_scope(vault, &scope);
     // the central check allowed the action; the role condition needs the body's role
     core.authorize_role_write(p, WRITE, &abs, &role)?;
     let a = core.create_role_assignment(&name, &principal, &role, &abs).await?;
     Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
-
 }
 
 /// `DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
@@ -266,7 +253,6 @@ pub async fn delete_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -
     let a = core.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
     core.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
     Ok(reply(StatusCode::OK, &assignment(vault, &core.delete_role_assignment(&a.id).await?)))
-
 }
 
 #[cfg(test)]

@@ -278,8 +278,14 @@ pub fn all_route_examples() -> Vec<(Method, String)> {
     }
     for (m, p) in [
         (Method::GET, "/keys/providers/Microsoft.Authorization/roleAssignments"),
-        (Method::GET, "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
-        (Method::PUT, "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a"),
+        (
+            Method::GET,
+            "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        ),
+        (
+            Method::PUT,
+            "/secrets/s/providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        ),
     ] {
         v.push((m, p.to_owned()));
     }
@@ -346,7 +352,10 @@ mod tests {
             assert_eq!(depth, Some(0), "{route}: brackets");
             for t in tokens(path) {
                 if let Token::Segment(s) = t {
-                    assert!(!s.contains(['{', '}']) || (s.starts_with('{') && s.ends_with('}') && s.len() > 2), "{route}");
+                    assert!(
+                        !s.contains(['{', '}']) || (s.starts_with('{') && s.ends_with('}') && s.len() > 2),
+                        "{route}"
+                    );
                 }
             }
         }

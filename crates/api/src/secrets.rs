@@ -25,14 +25,7 @@ pub async fn set(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
         .set_secret(
             vault,
             &name,
-            SetSecret {
-                value,
-                content_type: p.content_type,
-                tags: p.tags,
-                enabled: a.enabled,
-                nbf: a.nbf,
-                exp: a.exp,
-            },
+            SetSecret { value, content_type: p.content_type, tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp },
         )
         .await?;
     ok(&bundle(ctx, &v, true))

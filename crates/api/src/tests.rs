@@ -54,7 +54,10 @@ fn segments(path: &str) -> Vec<&str> {
 }
 
 /// `(handler, name, version)` of a request, or the error.
-fn served_by(method: Method, path: &str) -> Result<(&'static str, Option<String>, Option<String>), strongbox_types::Error> {
+fn served_by(
+    method: Method,
+    path: &str,
+) -> Result<(&'static str, Option<String>, Option<String>), strongbox_types::Error> {
     resolve(&method, &segments(path)).map(|r| {
         let p = |n: &str| r.params.get(n).map(str::to_owned);
         (r.operation.handler.name, p("name"), p("version"))

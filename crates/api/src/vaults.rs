@@ -37,9 +37,8 @@ pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     }
     let p: CreateVault = parse_json(body)?;
     let sku = Sku::parse(p.sku.as_deref().unwrap_or("standard"))?;
-    let mut info = core
-        .create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false))
-        .await?;
+    let mut info =
+        core.create_vault(&name, sku, p.retention_days.unwrap_or(90), p.purge_protection.unwrap_or(false)).await?;
     // new vaults use RBAC unless the request says otherwise (then a second write)
     if p.enable_rbac_authorization == Some(false) || p.access_policies.is_some() {
         let u = strongbox_core::VaultAuthUpdate {
