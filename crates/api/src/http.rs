@@ -16,7 +16,7 @@ use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::ErrorBody;
 
 use crate::errors::{public_message, status_and_code};
-use crate::operations::{Authorization, Operation, Scope};
+use crate::operations::{Authorization, Operation};
 use crate::routing::{PathParams, Resolved};
 use crate::{AppState, authority, routing};
 
@@ -257,7 +257,7 @@ async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) ->
     if op.authorization == Authorization::Rbac {
         let vault = ctx.vault.as_str();
         let policy = op.access_policy.map(|(area, permission)| PolicyCheck { vault, area, permission });
-        let scope = rbac_scope(op.scope, vault, &ctx.path);
+        let scope = op.scope.resolve(vault, &ctx.path);
         ctx.app.core.authorize_request(&ctx.caller, op.action, &scope, policy).await?;
     }
     strongbox_wire::check_api_version(ctx.query("api-version"))?;
@@ -272,26 +272,6 @@ async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) ->
         crate::secrets::not_on_managed_hsm(ctx, collection).await?;
     }
     (op.handler.call)(ctx, body).await
-}
-
-/// The scope an operation's data action is checked at.
-pub fn rbac_scope(scope: Scope, vault: &str, path: &PathParams) -> String {
-    match scope {
-        Scope::Root => "/".into(),
-        Scope::Vault => format!("/vaults/{vault}"),
-        Scope::NamedVault => format!("/vaults/{}", path.get("vault").unwrap_or_default()),
-        Scope::Object(collection) => match path.get("name") {
-            Some(n) => format!("/vaults/{vault}/{collection}/{n}"),
-            None => format!("/vaults/{vault}"),
-        },
-        Scope::Relative => absolute_scope(vault, path.get("scope").unwrap_or_default()),
-    }
-}
-
-/// An RBAC scope relative to a vault (`/`, `/keys`, `/secrets/{name}`) made absolute.
-pub fn absolute_scope(vault: &str, relative: &str) -> String {
-    let rel: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
-    if rel.is_empty() { format!("/vaults/{vault}") } else { format!("/vaults/{vault}/{}", rel.join("/")) }
 }
 
 impl crate::operations::Body {

@@ -1029,7 +1029,6 @@ mod dir {
 use axum::http::Method;
 use strongbox_types::Error;
 
-use crate::http::rbac_scope;
 use crate::operations::Authorization;
 use crate::routing::resolve;
 use routes::{Family, Route};
@@ -1190,7 +1189,7 @@ fn compare(method: &Method, segs: &[&str]) -> Result<(), String> {
         if ok { Ok(()) } else { Err(format!("{what}: {field}: old {old} new {new}")) }
     };
     check(route.data_action() == op.action, "action", route.data_action().into(), op.action.into())?;
-    let scope = rbac_scope(op.scope, "default", &r.params);
+    let scope = op.scope.resolve("default", &r.params);
     check(route.scope("default") == scope, "scope", route.scope("default"), scope)?;
     let by_service = op.authorization == Authorization::ByService;
     check(route.self_authorized() == by_service, "self", route.self_authorized().to_string(), by_service.to_string())?;

@@ -27,6 +27,7 @@
 use strongbox_core::PolicyArea::{self, Certificates, Keys, Secrets};
 
 use crate::http::{Handler, run};
+use crate::routing::PathParams;
 use crate::{admin, certificates, directory, keys, rbac, secrets, vaults};
 
 /// One operation.
@@ -50,6 +51,7 @@ pub struct Operation {
     /// Managed HSM pools have no such paths: 404 naming this collection (`secrets`,
     /// `certificates`), after the body.
     pub absent_on_managed_hsm: Option<&'static str>,
+    /// Who serves it.
     pub handler: Handler,
 }
 
@@ -101,6 +103,28 @@ pub enum Claim {
     /// A directory path no other row takes: authorised like the directory and then refused
     /// (404, or 405 where another row takes another method). Not an operation of its own.
     Fallback,
+}
+
+impl Scope {
+    /// The scope as RBAC sees it, for a request to `vault` with these path parameters.
+    pub fn resolve(self, vault: &str, path: &PathParams) -> String {
+        match self {
+            Scope::Root => "/".into(),
+            Scope::Vault => format!("/vaults/{vault}"),
+            Scope::NamedVault => format!("/vaults/{}", path.get("vault").unwrap_or_default()),
+            Scope::Object(collection) => match path.get("name") {
+                Some(n) => format!("/vaults/{vault}/{collection}/{n}"),
+                None => format!("/vaults/{vault}"),
+            },
+            Scope::Relative => absolute_scope(vault, path.get("scope").unwrap_or_default()),
+        }
+    }
+}
+
+/// An RBAC scope relative to a vault (`/`, `/keys`, `/secrets/{name}`) made absolute.
+pub fn absolute_scope(vault: &str, relative: &str) -> String {
+    let rel: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
+    if rel.is_empty() { format!("/vaults/{vault}") } else { format!("/vaults/{vault}/{}", rel.join("/")) }
 }
 
 impl Operation {

@@ -18,7 +18,8 @@ use strongbox_authz::{Assignment, RoleDefinition};
 use strongbox_core::{Core, NewRoleDefinition};
 use strongbox_types::Error;
 
-use crate::http::{RequestContext, absolute_scope, json as reply, parse_json};
+use crate::http::{RequestContext, json as reply, parse_json};
+use crate::operations::absolute_scope;
 
 fn definition(r: &RoleDefinition) -> Value {
     json!({

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use strongbox_authz::{Assignment, Decision, Index, builtin_roles};
 
-use crate::http::rbac_scope;
 use crate::{Authorization, Resolved, all_route_examples, resolve};
 
 /// Column order of the masks.
@@ -356,7 +355,7 @@ fn mask(r: &Resolved, scope: &str) -> String {
                 expires: None,
             }],
         );
-        let d = idx.decide("p", r.operation.action, &rbac_scope(r.operation.scope, "default", &r.params), 0);
+        let d = idx.decide("p", r.operation.action, &r.operation.scope.resolve("default", &r.params), 0);
         out.push(if matches!(d, Decision::Allow { .. }) { 'Y' } else { '.' });
     }
     out
@@ -365,7 +364,7 @@ fn mask(r: &Resolved, scope: &str) -> String {
 /// The object an object-scope assignment is made on: the route's own object, or a secret for
 /// routes that are not about one object.
 fn object_scope(r: &Resolved) -> String {
-    let s = rbac_scope(r.operation.scope, "default", &r.params);
+    let s = r.operation.scope.resolve("default", &r.params);
     if s.split('/').filter(|x| !x.is_empty()).count() == 4 { s } else { "/vaults/default/secrets/a".into() }
 }
 
