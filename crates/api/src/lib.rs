@@ -70,6 +70,4 @@ async fn dispatch(State(st): State<Arc<AppState>>, req: Request) -> Response {
 }
 
 #[cfg(test)]
-mod legacy_equivalence;
-#[cfg(test)]
 mod tests;
