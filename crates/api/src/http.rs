@@ -66,7 +66,7 @@ impl RequestContext<'_> {
         self.query("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION)
     }
 
-    /// The raw path segment of the route's `{name}`.
+    /// The route's `{name}` (see [`PathParams::get`]); an internal error if the route has none.
     pub fn param(&self, name: &str) -> Result<&str, Error> {
         self.path.get(name).ok_or_else(|| Error::internal(format!("the route has no '{name}' parameter")))
     }
@@ -251,7 +251,8 @@ async fn route_inner(
     }
 }
 
-/// 4. authorization, 5. api-version, 6. body, then the handler.
+/// 4. authorization, 5. api-version, 6. body, 7. no secrets or certificates on a Managed HSM pool,
+/// then the handler.
 async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) -> Result<Response, Error> {
     let op = ctx.operation;
     if op.authorization == Authorization::Rbac {

@@ -3,7 +3,9 @@
 //! handler. The dispatcher (`http.rs`) finds the row of a request (`routing.rs`) and runs it:
 //! sealed → 503; no valid bearer token → 401 challenge; unknown path → 404, known path with
 //! another method → 405; the data action at the scope (RBAC, or the access policy on vaults
-//! with `enableRbacAuthorization = false`); the api-version; the body; then the handler.
+//! with `enableRbacAuthorization = false`); the api-version; the body (413 over its limit; a
+//! declared `Content-Length` over it is refused before authentication); secrets and certificates
+//! on a Managed HSM pool → 404; then the handler.
 //!
 //! ## Routes
 //! `"METHOD /path"`. Path segments are literals (matched case-insensitively) or `{param}`s (one
@@ -15,7 +17,7 @@
 //! Where several rows fit a path the most specific wins (segment by segment, a literal beats a
 //! parameter), so `/secrets/{name}/versions` is a listing and not version `versions`; a row
 //! claims its path for every method (another method is 405), except rows marked
-//! [`Operation::only_its_method`]: `POST /secrets/restore` restores, while `GET /secrets/restore`
+//! `only_its_method` ([`Claim::Method`]): `POST /secrets/restore` restores, while `GET /secrets/restore`
 //! reads a secret named `restore`. Among equally specific rows the first that takes the method
 //! wins.
 //!

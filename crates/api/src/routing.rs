@@ -21,7 +21,8 @@ pub struct PathParams {
 }
 
 impl PathParams {
-    /// The raw path segment of `{name}`, if the route has it.
+    /// The value of the route's `{name}`: the raw path segment (for `{scope}`, the path before
+    /// `/providers/Microsoft.Authorization`), if the route has it.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
