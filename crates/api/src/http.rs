@@ -251,8 +251,8 @@ async fn route_inner(
     }
 }
 
-/// 4. authorization, 5. api-version, 6. body, 7. no secrets or certificates on a Managed HSM pool,
-/// then the handler.
+/// After authentication and the operation: authorization, the api-version, the body, no secrets
+/// or certificates on a Managed HSM pool, then the handler.
 async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) -> Result<Response, Error> {
     let op = ctx.operation;
     if op.authorization == Authorization::Rbac {
