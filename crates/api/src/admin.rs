@@ -14,171 +14,17 @@
 //! | `GET/POST /_strongbox/pim/requests`, `POST /_strongbox/pim/requests/{id}/{approve,deny,revoke}` | activations |
 
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::DenyAssignment;
 use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate};
-use strongbox_identity::Principal;
-use strongbox_types::{Error, ErrorKind, Result};
+use strongbox_types::{Error, Result};
 
-use crate::http::{Ctx, json as reply, parse_json};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminRoute {
-    VaultUpdate(String),
-    PutAccessPolicy(String, String),
-    DeleteAccessPolicy(String, String),
-    GroupList,
-    GroupCreate,
-    GroupGet(String),
-    GroupDelete(String),
-    GroupMembers(String),
-    GroupMemberAdd(String, String),
-    GroupMemberRemove(String, String),
-    DenyList,
-    DenyGet(String),
-    DenyPut(String),
-    DenyDelete(String),
-    EligibleList,
-    EligiblePut(String),
-    EligibleDelete(String),
-    ActivationList,
-    ActivationCreate,
-    ActivationApprove(String),
-    ActivationDeny(String),
-    ActivationRevoke(String),
-}
+use crate::http::{RequestContext, json as reply, parse_json};
 
 const ASSIGN_WRITE: &str = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
-
-impl AdminRoute {
-    /// `segs` starts with `_strongbox`. `None` when the path is not one of these routes.
-    pub fn parse(method: &Method, segs: &[&str]) -> Option<Result<AdminRoute>> {
-        let lit = |i: usize, s: &str| segs.get(i).is_some_and(|x| x.eq_ignore_ascii_case(s));
-        let own = |i: usize| segs.get(i).map(|s| (*s).to_owned()).unwrap_or_default();
-        let na =
-            || Error::new(ErrorKind::MethodNotAllowed, format!("The method {method} is not supported on this path."));
-        let m = method.clone();
-        let r = match segs.len() {
-            3 if lit(1, "vaults") && m == Method::PATCH => Ok(Self::VaultUpdate(own(2))),
-            5 if lit(1, "vaults") && lit(3, "accesspolicies") => match m {
-                Method::PUT => Ok(Self::PutAccessPolicy(own(2), own(4))),
-                Method::DELETE => Ok(Self::DeleteAccessPolicy(own(2), own(4))),
-                _ => Err(na()),
-            },
-            2 if lit(1, "groups") => match m {
-                Method::GET => Ok(Self::GroupList),
-                Method::POST => Ok(Self::GroupCreate),
-                _ => Err(na()),
-            },
-            3 if lit(1, "groups") => match m {
-                Method::GET => Ok(Self::GroupGet(own(2))),
-                Method::DELETE => Ok(Self::GroupDelete(own(2))),
-                _ => Err(na()),
-            },
-            4 if lit(1, "groups") && lit(3, "members") => match m {
-                Method::GET => Ok(Self::GroupMembers(own(2))),
-                _ => Err(na()),
-            },
-            5 if lit(1, "groups") && lit(3, "members") => match m {
-                Method::PUT => Ok(Self::GroupMemberAdd(own(2), own(4))),
-                Method::DELETE => Ok(Self::GroupMemberRemove(own(2), own(4))),
-                _ => Err(na()),
-            },
-            2 if lit(1, "denyassignments") => match m {
-                Method::GET => Ok(Self::DenyList),
-                _ => Err(na()),
-            },
-            3 if lit(1, "denyassignments") => match m {
-                Method::GET => Ok(Self::DenyGet(own(2))),
-                Method::PUT => Ok(Self::DenyPut(own(2))),
-                Method::DELETE => Ok(Self::DenyDelete(own(2))),
-                _ => Err(na()),
-            },
-            3 if lit(1, "pim") && lit(2, "eligible") => match m {
-                Method::GET => Ok(Self::EligibleList),
-                _ => Err(na()),
-            },
-            4 if lit(1, "pim") && lit(2, "eligible") => match m {
-                Method::PUT => Ok(Self::EligiblePut(own(3))),
-                Method::DELETE => Ok(Self::EligibleDelete(own(3))),
-                _ => Err(na()),
-            },
-            3 if lit(1, "pim") && lit(2, "requests") => match m {
-                Method::GET => Ok(Self::ActivationList),
-                Method::POST => Ok(Self::ActivationCreate),
-                _ => Err(na()),
-            },
-            5 if lit(1, "pim") && lit(2, "requests") => match (m, segs[4].to_ascii_lowercase().as_str()) {
-                (Method::POST, "approve") => Ok(Self::ActivationApprove(own(3))),
-                (Method::POST, "deny") => Ok(Self::ActivationDeny(own(3))),
-                (Method::POST, "revoke") => Ok(Self::ActivationRevoke(own(3))),
-                (Method::POST, _) => return None,
-                _ => Err(na()),
-            },
-            _ => return None,
-        };
-        Some(r)
-    }
-
-    pub fn data_action(&self) -> &'static str {
-        match self {
-            Self::VaultUpdate(_) => "Microsoft.KeyVault/vaults/write",
-            Self::PutAccessPolicy(..) | Self::DeleteAccessPolicy(..) => {
-                "Microsoft.KeyVault/vaults/accessPolicies/write"
-            }
-            Self::GroupList | Self::GroupGet(_) | Self::GroupMembers(_) => "Microsoft.KeyVault/vaults/groups/read",
-            Self::GroupCreate | Self::GroupDelete(_) | Self::GroupMemberAdd(..) | Self::GroupMemberRemove(..) => {
-                "Microsoft.KeyVault/vaults/groups/write"
-            }
-            Self::DenyList | Self::DenyGet(_) => "Microsoft.KeyVault/vaults/denyAssignments/read",
-            Self::DenyPut(_) | Self::DenyDelete(_) => "Microsoft.KeyVault/vaults/denyAssignments/write",
-            Self::EligibleList => "Microsoft.KeyVault/vaults/roleAssignments/read/action",
-            Self::EligiblePut(_) | Self::EligibleDelete(_) => ASSIGN_WRITE,
-            Self::ActivationList
-            | Self::ActivationCreate
-            | Self::ActivationApprove(_)
-            | Self::ActivationDeny(_)
-            | Self::ActivationRevoke(_) => "Microsoft.KeyVault/vaults/roleAssignments/activate/action",
-        }
-    }
-
-    pub fn scope(&self) -> String {
-        match self {
-            Self::VaultUpdate(v) | Self::PutAccessPolicy(v, _) | Self::DeleteAccessPolicy(v, _) => {
-                format!("/vaults/{v}")
-            }
-            _ => "/".into(),
-        }
-    }
-
-    /// PIM activation routes are open to every authenticated principal: eligibility, approver
-    /// lists and ownership are checked by the service, not by a role.
-    pub fn self_authorized(&self) -> bool {
-        matches!(
-            self,
-            Self::ActivationList
-                | Self::ActivationCreate
-                | Self::ActivationApprove(_)
-                | Self::ActivationDeny(_)
-                | Self::ActivationRevoke(_)
-        )
-    }
-
-    pub fn wants_body(&self) -> bool {
-        matches!(
-            self,
-            Self::VaultUpdate(_)
-                | Self::PutAccessPolicy(..)
-                | Self::GroupCreate
-                | Self::DenyPut(_)
-                | Self::EligiblePut(_)
-                | Self::ActivationCreate
-        )
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -283,107 +129,212 @@ fn need<T>(v: Option<T>, what: &str) -> Result<T> {
     v.ok_or_else(|| Error::bad(format!("The '{what}' member is required.")))
 }
 
-pub async fn serve(ctx: &Ctx<'_>, route: AdminRoute, p: &Principal, body: Option<Bytes>) -> Result<Response> {
-    let core = &ctx.st.core;
-    match route {
-        AdminRoute::VaultUpdate(name) => {
-            let b: VaultPatch = parse_json(body)?;
-            let u = PermissionModelUpdate {
-                enable_rbac_authorization: b.enable_rbac_authorization,
-                access_policies: b.access_policies,
-            };
-            Ok(ok(&core.access.update_permission_model(&name, u).await?))
-        }
-        AdminRoute::PutAccessPolicy(vault, oid) => {
-            let b: PolicyBody = parse_json(body)?;
-            let pm = b.permissions;
-            let info = core
-                .access
-                .set_access_policy(&vault, &oid, b.application_id.as_deref(), pm.keys, pm.secrets, pm.certificates)
-                .await?;
-            Ok(ok(&info))
-        }
-        AdminRoute::DeleteAccessPolicy(vault, oid) => {
-            Ok(ok(&core.access.delete_access_policy(&vault, &oid, ctx.q("applicationId")).await?))
-        }
-        AdminRoute::GroupList => Ok(ok(&json!({ "value": core.access.list_groups().await? }))),
-        AdminRoute::GroupCreate => {
-            let b: GroupBody = parse_json(body)?;
-            let g = core.access.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
-            Ok(reply(StatusCode::CREATED, &g))
-        }
-        AdminRoute::GroupGet(g) => Ok(ok(&core.access.group(&g).await?)),
-        AdminRoute::GroupDelete(g) => Ok(ok(&core.access.delete_group(&g).await?)),
-        AdminRoute::GroupMembers(g) => {
-            let g = core.access.group(&g).await?;
-            Ok(ok(&json!({ "value": core.access.group_members(&g.id).await? })))
-        }
-        AdminRoute::GroupMemberAdd(g, m) => {
-            let g = core.access.add_group_member(&g, &m).await?;
-            Ok(ok(&json!({ "group": g.id, "member": m.to_ascii_lowercase() })))
-        }
-        AdminRoute::GroupMemberRemove(g, m) => {
-            core.access.remove_group_member(&g, &m).await?;
-            Ok(crate::http::empty(StatusCode::NO_CONTENT))
-        }
-        AdminRoute::DenyList => {
-            let v: Vec<Value> = core.access.list_deny_assignments().await?.iter().map(deny_json).collect();
-            Ok(ok(&json!({ "value": v })))
-        }
-        AdminRoute::DenyGet(id) => Ok(ok(&deny_json(&core.access.get_deny_assignment(&id).await?))),
-        AdminRoute::DenyPut(id) => {
-            let b: DenyBody = parse_json(body)?;
-            let d = NewDenyAssignment {
-                name: b.name,
-                description: b.description,
-                principals: b.principal_ids,
-                exclude_principals: b.exclude_principal_ids,
-                data_actions: b.data_actions,
-                not_data_actions: b.not_data_actions,
-                scope: need(b.scope, "scope")?,
-            };
-            Ok(reply(StatusCode::CREATED, &deny_json(&core.access.put_deny_assignment(&id, d).await?)))
-        }
-        AdminRoute::DenyDelete(id) => Ok(ok(&deny_json(&core.access.delete_deny_assignment(&id).await?))),
-        AdminRoute::EligibleList => Ok(ok(&json!({ "value": core.access.list_eligible_assignments().await? }))),
-        AdminRoute::EligiblePut(id) => {
-            let b: EligibleBody = parse_json(body)?;
-            let role = core.access.resolve_role_id(&need(b.role_definition_id, "roleDefinitionId")?).await?;
-            let scope = need(b.scope, "scope")?;
-            // the same condition as a permanent assignment (Data Access Administrator)
-            core.access.authorize_role_write(
-                p,
-                ASSIGN_WRITE,
-                &strongbox_core::access::normalize_scope(&scope),
-                &role,
-            )?;
-            let e = EligibleAssignment {
-                id: id.clone(),
-                principal_id: need(b.principal_id, "principalId")?,
-                role_id: role,
-                scope,
-                max_duration: duration(b.maximum_duration, "maximumDuration")?,
-                justification_required: b.justification_required,
-                mfa_required: b.mfa_required,
-                approval_required: b.approval_required,
-                approvers: b.approvers,
-            };
-            Ok(reply(StatusCode::CREATED, &core.access.put_eligible_assignment(&id, e).await?))
-        }
-        AdminRoute::EligibleDelete(id) => Ok(ok(&core.access.delete_eligible_assignment(&id).await?)),
-        AdminRoute::ActivationList => Ok(ok(&json!({ "value": core.access.list_activation_requests(p).await? }))),
-        AdminRoute::ActivationCreate => {
-            let b: ActivationBody = parse_json(body)?;
-            let role = need(b.role_definition_id, "roleDefinitionId")?;
-            let scope = need(b.scope, "scope")?;
-            let secs = duration(b.duration, "duration")?;
-            let r = core.access.request_activation(p, &role, &scope, secs, &b.justification).await?;
-            Ok(reply(StatusCode::CREATED, &r))
-        }
-        AdminRoute::ActivationApprove(id) => Ok(ok(&core.access.approve_activation(p, &id).await?)),
-        AdminRoute::ActivationDeny(id) => Ok(ok(&core.access.deny_activation(p, &id).await?)),
-        AdminRoute::ActivationRevoke(id) => Ok(ok(&core.access.revoke_activation(p, &id).await?)),
-    }
+type Reply = Result<Response>;
+
+/// `PATCH /_strongbox/vaults/{vault}`
+pub async fn update_vault_authorization(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let name = ctx.param("vault")?.to_owned();
+    let b: VaultPatch = parse_json(body)?;
+    let u = PermissionModelUpdate {
+        enable_rbac_authorization: b.enable_rbac_authorization,
+        access_policies: b.access_policies,
+    };
+    Ok(ok(&core.access.update_permission_model(&name, u).await?))
+}
+
+/// `PUT /_strongbox/vaults/{vault}/accessPolicies/{object}`
+pub async fn put_access_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let vault = ctx.param("vault")?.to_owned();
+    let oid = ctx.param("object")?.to_owned();
+    let b: PolicyBody = parse_json(body)?;
+    let pm = b.permissions;
+    let info = core
+        .access
+        .set_access_policy(&vault, &oid, b.application_id.as_deref(), pm.keys, pm.secrets, pm.certificates)
+        .await?;
+    Ok(ok(&info))
+}
+
+/// `DELETE /_strongbox/vaults/{vault}/accessPolicies/{object}`
+pub async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let vault = ctx.param("vault")?.to_owned();
+    let oid = ctx.param("object")?.to_owned();
+    Ok(ok(&core.access.delete_access_policy(&vault, &oid, ctx.query("applicationId")).await?))
+}
+
+/// `GET /_strongbox/groups`
+pub async fn list_groups(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    Ok(ok(&json!({ "value": core.access.list_groups().await? })))
+}
+
+/// `POST /_strongbox/groups`
+pub async fn create_group(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let b: GroupBody = parse_json(body)?;
+    let g = core.access.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
+    Ok(reply(StatusCode::CREATED, &g))
+}
+
+/// `GET /_strongbox/groups/{group}`
+pub async fn get_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let g = ctx.param("group")?.to_owned();
+    Ok(ok(&core.access.group(&g).await?))
+}
+
+/// `DELETE /_strongbox/groups/{group}`
+pub async fn delete_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let g = ctx.param("group")?.to_owned();
+    Ok(ok(&core.access.delete_group(&g).await?))
+}
+
+/// `GET /_strongbox/groups/{group}/members`
+pub async fn list_group_members(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let g = ctx.param("group")?.to_owned();
+    let g = core.access.group(&g).await?;
+    Ok(ok(&json!({ "value": core.access.group_members(&g.id).await? })))
+}
+
+/// `PUT /_strongbox/groups/{group}/members/{member}`
+pub async fn add_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let g = ctx.param("group")?.to_owned();
+    let m = ctx.param("member")?.to_owned();
+    let g = core.access.add_group_member(&g, &m).await?;
+    Ok(ok(&json!({ "group": g.id, "member": m.to_ascii_lowercase() })))
+}
+
+/// `DELETE /_strongbox/groups/{group}/members/{member}`
+pub async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let g = ctx.param("group")?.to_owned();
+    let m = ctx.param("member")?.to_owned();
+    core.access.remove_group_member(&g, &m).await?;
+    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /_strongbox/denyAssignments`
+pub async fn list_deny_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let v: Vec<Value> = core.access.list_deny_assignments().await?.iter().map(deny_json).collect();
+    Ok(ok(&json!({ "value": v })))
+}
+
+/// `GET /_strongbox/denyAssignments/{id}`
+pub async fn get_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    Ok(ok(&deny_json(&core.access.get_deny_assignment(&id).await?)))
+}
+
+/// `PUT /_strongbox/denyAssignments/{id}`
+pub async fn put_deny_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    let b: DenyBody = parse_json(body)?;
+    let d = NewDenyAssignment {
+        name: b.name,
+        description: b.description,
+        principals: b.principal_ids,
+        exclude_principals: b.exclude_principal_ids,
+        data_actions: b.data_actions,
+        not_data_actions: b.not_data_actions,
+        scope: need(b.scope, "scope")?,
+    };
+    Ok(reply(StatusCode::CREATED, &deny_json(&core.access.put_deny_assignment(&id, d).await?)))
+}
+
+/// `DELETE /_strongbox/denyAssignments/{id}`
+pub async fn delete_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    Ok(ok(&deny_json(&core.access.delete_deny_assignment(&id).await?)))
+}
+
+/// `GET /_strongbox/pim/eligible`
+pub async fn list_eligible_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    Ok(ok(&json!({ "value": core.access.list_eligible_assignments().await? })))
+}
+
+/// `PUT /_strongbox/pim/eligible/{id}`
+pub async fn put_eligible_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    let p = &ctx.caller;
+    let b: EligibleBody = parse_json(body)?;
+    let role = core.access.resolve_role_id(&need(b.role_definition_id, "roleDefinitionId")?).await?;
+    let scope = need(b.scope, "scope")?;
+    // the same condition as a permanent assignment (Data Access Administrator)
+    core.access.authorize_role_write(p, ASSIGN_WRITE, &strongbox_core::access::normalize_scope(&scope), &role)?;
+    let e = EligibleAssignment {
+        id: id.clone(),
+        principal_id: need(b.principal_id, "principalId")?,
+        role_id: role,
+        scope,
+        max_duration: duration(b.maximum_duration, "maximumDuration")?,
+        justification_required: b.justification_required,
+        mfa_required: b.mfa_required,
+        approval_required: b.approval_required,
+        approvers: b.approvers,
+    };
+    Ok(reply(StatusCode::CREATED, &core.access.put_eligible_assignment(&id, e).await?))
+}
+
+/// `DELETE /_strongbox/pim/eligible/{id}`
+pub async fn delete_eligible_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    Ok(ok(&core.access.delete_eligible_assignment(&id).await?))
+}
+
+/// `GET /_strongbox/pim/requests`
+pub async fn list_activations(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let p = &ctx.caller;
+    Ok(ok(&json!({ "value": core.access.list_activation_requests(p).await? })))
+}
+
+/// `POST /_strongbox/pim/requests`
+pub async fn request_activation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let p = &ctx.caller;
+    let b: ActivationBody = parse_json(body)?;
+    let role = need(b.role_definition_id, "roleDefinitionId")?;
+    let scope = need(b.scope, "scope")?;
+    let secs = duration(b.duration, "duration")?;
+    let r = core.access.request_activation(p, &role, &scope, secs, &b.justification).await?;
+    Ok(reply(StatusCode::CREATED, &r))
+}
+
+/// `POST /_strongbox/pim/requests/{id}/approve`
+pub async fn approve_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    let p = &ctx.caller;
+    Ok(ok(&core.access.approve_activation(p, &id).await?))
+}
+
+/// `POST /_strongbox/pim/requests/{id}/deny`
+pub async fn deny_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    let p = &ctx.caller;
+    Ok(ok(&core.access.deny_activation(p, &id).await?))
+}
+
+/// `POST /_strongbox/pim/requests/{id}/revoke`
+pub async fn revoke_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let id = ctx.param("id")?.to_owned();
+    let p = &ctx.caller;
+    Ok(ok(&core.access.revoke_activation(p, &id).await?))
 }
 
 fn ok<T: serde::Serialize>(v: &T) -> Response {

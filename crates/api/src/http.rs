@@ -1,19 +1,25 @@
-//! Request plumbing: path and query normalisation, host → vault, authentication, responses.
+//! The dispatcher and its plumbing: path and query normalisation, host → vault, authentication,
+//! the request context, body limits, responses.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
+use strongbox_core::AccessPolicyCheck as PolicyCheck;
+use strongbox_identity::Principal;
 use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::ErrorBody;
 
 use crate::errors::{public_message, status_and_code};
-use crate::routes::{Family, Route};
-use crate::{AppState, admin, authority, certificates, directory, keys, rbac, secrets, vaults};
+use crate::operations::{Authorization, Operation};
+use crate::routing::{PathParams, Resolved};
+use crate::{AppState, authority, routing};
 
 /// Largest body accepted anywhere: a restore's backup blob (up to 500 versions of 25 KiB
 /// secrets, encrypted and base64url-encoded).
@@ -27,23 +33,85 @@ pub const JSON_BODY: usize = 256 * 1024;
 pub const NO_BODY: usize = 64 * 1024;
 const SERVICE_VERSION: &str = concat!("strongbox/", env!("CARGO_PKG_VERSION"));
 
-/// What a handler needs to know about the request it serves.
-pub struct Ctx<'a> {
-    pub st: &'a AppState,
+/// Everything a handler knows about the request it serves. The dispatcher builds one per
+/// request, once the caller is authenticated and the operation found, and hands it to the
+/// operation's handler.
+pub struct RequestContext<'a> {
+    pub app: &'a AppState,
+    /// Who is calling.
+    pub caller: Principal,
+    /// The `x-ms-request-id` of the answer.
+    pub request_id: &'a str,
+    /// The client's address (see [`client_address`]); `None` when the server gave no peer
+    /// address (in-process router tests).
+    pub client: Option<IpAddr>,
+    pub method: Method,
     /// `host[:port]` exactly as the client addressed us: returned ids must use it.
     pub host: String,
+    /// The vault the request is addressed to (from the host).
     pub vault: String,
-    pub query: HashMap<String, String>,
+    /// The row of the operation table being served.
+    pub operation: &'static Operation,
+    query: HashMap<String, String>,
+    path: PathParams,
 }
 
-impl Ctx<'_> {
-    pub fn q(&self, name: &str) -> Option<&str> {
+impl RequestContext<'_> {
+    /// A query parameter (name and value percent-decoded).
+    pub fn query(&self, name: &str) -> Option<&str> {
         self.query.get(name).map(String::as_str)
     }
+
+    /// The request's api-version (checked before any handler runs), the latest when absent.
+    pub fn api_version(&self) -> &str {
+        self.query("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION)
+    }
+
+    /// The route's `{name}` (see [`PathParams::get`]); an internal error if the route has none.
+    pub fn param(&self, name: &str) -> Result<&str, Error> {
+        self.path.get(name).ok_or_else(|| Error::internal(format!("the route has no '{name}' parameter")))
+    }
+
+    /// The raw path segment of an optional part's `{name}`, if the path has it.
+    pub fn optional_param(&self, name: &str) -> Option<&str> {
+        self.path.get(name)
+    }
+
+    /// Whether another operation takes this path with another method.
+    pub fn path_has_other_methods(&self) -> bool {
+        self.path.other_methods
+    }
+
     pub fn base(&self) -> String {
         format!("https://{}", self.host)
     }
 }
+
+/// What a handler's future resolves to.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
+
+/// An operation's handler: an `async fn(&RequestContext<'_>, Option<Bytes>) -> Result<Response>`
+/// (the body is `Some` for operations that read one), made callable from the table by [`run!`].
+#[derive(Clone, Copy)]
+pub struct Handler {
+    /// `module::function`.
+    pub name: &'static str,
+    pub call: for<'a> fn(&'a RequestContext<'a>, Option<Bytes>) -> Reply<'a>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// `run!(secrets::get)`: the [`Handler`] of an async handler function.
+macro_rules! run {
+    ($f:path) => {
+        $crate::http::Handler { name: stringify!($f), call: |ctx, body| Box::pin($f(ctx, body)) }
+    };
+}
+pub(crate) use run;
 
 /// Request ids: a random per-process prefix and a counter, in UUID form (one random draw per
 /// process instead of one per request).
@@ -81,6 +149,13 @@ pub async fn handle(st: &AppState, req: Request) -> Response {
     resp
 }
 
+/// The client's address: the socket peer (set by the server's
+/// `into_make_service_with_connect_info`), or the forwarded one behind a trusted proxy.
+fn peer(st: &AppState, parts: &axum::http::request::Parts) -> Option<IpAddr> {
+    let socket = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    socket.map(|s| client_address(s, &parts.headers, &st.cfg.trusted_proxies))
+}
+
 async fn route_request(st: &AppState, req: Request, request_id: &str) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
@@ -97,22 +172,20 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
             Ok(b) => Body::from(b),
             Err(e) => return error_response(&e, request_id),
         };
-        // The peer address (set by the server's `into_make_service_with_connect_info`) feeds the
-        // token endpoint's per-address failed-attempt limiting.
-        let socket = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-        let peer = socket.map(|s| client_address(s, &parts.headers, &st.cfg.trusted_proxies));
+        // The peer address feeds the token endpoint's per-address failed-attempt limiting.
+        let peer = peer(st, &parts);
         return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
 
-    // Each route reads at most what it can legally carry; a declared length over that is refused
-    // before a byte of the body is read.
-    let route = Route::parse(&parts.method, &segs);
-    let cap = route.as_ref().map_or(NO_BODY, body_limit);
+    // Each operation reads at most what it can legally carry; a declared length over that is
+    // refused before a byte of the body is read.
+    let resolved = routing::resolve(&parts.method, &segs);
+    let cap = resolved.as_ref().map_or(NO_BODY, |r| r.operation.body.limit(&parts.method));
     if declared_length(&parts.headers).is_some_and(|n| n > cap as u64) {
         return error_response(&too_large(cap), request_id);
     }
     let mut body = Some(body);
-    let resp = route_inner(st, &parts, &segs, route, query, host, &mut body, cap, request_id).await;
+    let resp = route_inner(st, &parts, &segs, resolved, query, host, &mut body, cap, request_id).await;
     // the request head is no longer needed: do not hold it while a slow body drains
     drop(segs);
     drop(path);
@@ -131,7 +204,7 @@ async fn route_inner(
     st: &AppState,
     parts: &axum::http::request::Parts,
     segs: &[&str],
-    route: Result<Route, Error>,
+    resolved: Result<Resolved, Error>,
     query: HashMap<String, String>,
     host: String,
     body: &mut Option<Body>,
@@ -149,74 +222,81 @@ async fn route_inner(
         return error_response(&Error::new(ErrorKind::Sealed, "The vault service is sealed."), request_id);
     }
     // 2. authentication, before anything else about the request is looked at
-    let principal = match bearer(&parts.headers) {
+    let caller = match bearer(&parts.headers) {
         None => return challenge(st, "AKV10000: Request is missing a Bearer or PoP token."),
         Some(token) => match st.core.identity.authenticate(token).await {
             Ok(p) => p,
             Err(f) => return challenge(st, f.0),
         },
     };
-    let vault = vault_from_host(st, &host);
-    let ctx = Ctx { st, host, vault, query };
-    match serve(&ctx, route, &principal, body, cap).await {
+    // 3. the operation (404, 405)
+    let Resolved { operation, params } = match resolved {
+        Ok(r) => r,
+        Err(e) => return error_response(&e, request_id),
+    };
+    let ctx = RequestContext {
+        app: st,
+        caller,
+        request_id,
+        client: peer(st, parts),
+        method: parts.method.clone(),
+        vault: vault_from_host(st, &host),
+        host,
+        operation,
+        query,
+        path: params,
+    };
+    match serve(&ctx, body, cap).await {
         Ok(r) => r,
         Err(e) => error_response(&e, request_id),
     }
 }
 
-async fn serve(
-    ctx: &Ctx<'_>,
-    route: Result<Route, Error>,
-    principal: &strongbox_identity::Principal,
-    body: &mut Option<Body>,
-    cap: usize,
-) -> Result<Response, Error> {
-    let route = route?;
-    if !route.self_authorized() {
-        let policy = crate::policies::policy_check(&route, &ctx.vault);
-        ctx.st.core.access.authorize_request(principal, route.data_action(), &route.scope(&ctx.vault), policy).await?;
+/// After authentication and the operation: authorization, the api-version, the body, no secrets
+/// or certificates on a Managed HSM pool, then the handler.
+async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) -> Result<Response, Error> {
+    let op = ctx.operation;
+    if op.authorization == Authorization::Rbac {
+        let vault = ctx.vault.as_str();
+        let policy = op.access_policy.map(|(area, permission)| PolicyCheck { vault, area, permission });
+        let scope = op.scope.resolve(vault, &ctx.path);
+        ctx.app.core.access.authorize_request(&ctx.caller, op.action, &scope, policy).await?;
     }
-    strongbox_wire::check_api_version(ctx.q("api-version"))?;
+    strongbox_wire::check_api_version(ctx.query("api-version"))?;
     let body = match body.take() {
-        Some(b) if route.wants_body() => Some(read_body(b, cap, ctx.st.cfg.body_timeout).await?),
+        Some(b) if op.body.is_read(&ctx.method) => Some(read_body(b, cap, ctx.app.cfg.body_timeout).await?),
         other => {
             *body = other;
             None
         }
     };
-    // Secure key release records who released the key: it needs the principal.
-    if let Route::ReleaseKey(name, version) = &route {
-        return keys::release(ctx, name, version.as_deref(), principal, body).await;
+    if let Some(collection) = op.absent_on_managed_hsm {
+        crate::secrets::not_on_managed_hsm(ctx, collection).await?;
     }
-    match route.family() {
-        Family::Secrets => secrets::serve(ctx, route, body).await,
-        Family::Keys => keys::serve(ctx, route, body).await,
-        Family::Vaults => vaults::serve(ctx, route, body).await,
-        Family::Rbac => rbac::serve(ctx, route, principal, body).await,
-        Family::Admin => match route {
-            Route::Admin(a) => admin::serve(ctx, a, principal, body).await,
-            other => Err(Error::internal(format!("route {other:?} is not an admin route"))),
-        },
-        Family::Directory => directory::serve(ctx, route, body).await,
-        Family::Certificates => match route {
-            Route::Certificate(c) => certificates::serve(ctx, c, body).await,
-            other => Err(Error::internal(format!("route {other:?} is not a certificates route"))),
-        },
-        Family::NotYet => Err(Error::new(
-            ErrorKind::NotImplemented,
-            "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
-        )),
-    }
+    (op.handler.call)(ctx, body).await
 }
 
-/// The most a route's body may hold.
-pub fn body_limit(route: &Route) -> usize {
-    use crate::certificates::CertRoute;
-    match route {
-        Route::RestoreSecret | Route::RestoreKey | Route::Certificate(CertRoute::Restore) => MAX_BODY,
-        Route::Certificate(CertRoute::Import(_) | CertRoute::Merge(_)) => CERTIFICATE_BODY,
-        r if r.wants_body() => JSON_BODY,
-        _ => NO_BODY,
+impl crate::operations::Body {
+    /// The most a request of this kind may carry.
+    pub fn limit(self, method: &Method) -> usize {
+        use crate::operations::Body::*;
+        match self {
+            Backup => MAX_BODY,
+            Certificate => CERTIFICATE_BODY,
+            Json => JSON_BODY,
+            JsonUnlessGetOrDelete if self.is_read(method) => JSON_BODY,
+            JsonUnlessGetOrDelete | None => NO_BODY,
+        }
+    }
+
+    /// Whether the body is read and handed to the handler (otherwise it is drained unread).
+    pub fn is_read(self, method: &Method) -> bool {
+        use crate::operations::Body::*;
+        match self {
+            None => false,
+            Json | Certificate | Backup => true,
+            JsonUnlessGetOrDelete => *method != Method::GET && *method != Method::DELETE,
+        }
     }
 }
 
@@ -280,15 +360,21 @@ async fn drain(mut body: Body, cap: usize, timeout: std::time::Duration) {
 }
 
 /// `maxresults` and `$skiptoken` of a list request.
-pub fn paging(ctx: &Ctx<'_>) -> Result<(Option<String>, usize), Error> {
-    let max = strongbox_wire::parse_maxresults(ctx.q("maxresults"))?;
-    let resume = ctx.q("$skiptoken").filter(|t| !t.is_empty()).map(strongbox_wire::decode_skiptoken).transpose()?;
+pub fn paging(ctx: &RequestContext<'_>) -> Result<(Option<String>, usize), Error> {
+    let max = strongbox_wire::parse_maxresults(ctx.query("maxresults"))?;
+    let resume = ctx.query("$skiptoken").filter(|t| !t.is_empty()).map(strongbox_wire::decode_skiptoken).transpose()?;
     Ok((resume, max))
 }
 
 /// A `{value, nextLink}` page; `nextLink` is absolute, on the host the client used.
-pub fn page<T: Serialize>(ctx: &Ctx<'_>, path: &str, value: Vec<T>, next: Option<String>, max: usize) -> Response {
-    let api = ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION);
+pub fn page<T: Serialize>(
+    ctx: &RequestContext<'_>,
+    path: &str,
+    value: Vec<T>,
+    next: Option<String>,
+    max: usize,
+) -> Response {
+    let api = ctx.api_version();
     let next_link = next.map(|n| {
         format!(
             "{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}",

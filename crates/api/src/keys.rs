@@ -1,4 +1,4 @@
-//! Keys operations: wire JSON ↔ core calls.
+//! Keys operations: wire JSON ↔ core calls (routes and data actions: `operations.rs`).
 
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -7,7 +7,7 @@ use strongbox_core::{
     ActionType, CipherInput, CommonUpdate, CreateKey, KeyListing, KeyProps, KeyUpdate, KeyView, LifetimeAction,
     ReleasePolicy, ReleaseRequest, RotationPolicy,
 };
-use strongbox_types::Error;
+use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::BlobValue;
 use strongbox_wire::keys::{
     ActionWire, KeyAttributes, KeyBundle, KeyCreateParameters, KeyImportParameters, KeyOperationResult,
@@ -16,8 +16,7 @@ use strongbox_wire::keys::{
     RotationPolicyAttributes, TriggerWire,
 };
 
-use crate::http::{Ctx, empty, json, page, paging, parse_json, wire_attributes};
-use crate::routes::{KeyOp, Route};
+use crate::http::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
 
 fn b64(field: &str, v: Option<String>) -> Result<Vec<u8>, Error> {
     let v = v.ok_or_else(|| Error::bad(format!("The '{field}' member is required.")))?;
@@ -44,108 +43,241 @@ fn policy_to_wire_release(p: &ReleasePolicy) -> KeyReleasePolicy {
     }
 }
 
-pub async fn serve(ctx: &Ctx<'_>, route: Route, body: Option<Bytes>) -> Result<Response, Error> {
-    let core = &ctx.st.core;
-    let vault = ctx.vault.as_str();
+type Reply = Result<Response, Error>;
+
+/// `POST /keys/{name}/create`
+pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
-    match route {
-        Route::CreateKey(name) => {
-            let p: KeyCreateParameters = parse_json(body)?;
-            let release_policy = release_policy_from_wire(p.release_policy)?;
-            let a = p.attributes.unwrap_or_default();
-            let req = CreateKey {
-                kty: p.kty.ok_or_else(|| Error::bad("The 'kty' member is required."))?,
-                key_size: p.key_size,
-                public_exponent: p.public_exponent,
-                crv: p.crv,
-                key_ops: p.key_ops,
-                tags: p.tags,
-                enabled: a.enabled,
-                nbf: a.nbf,
-                exp: a.exp,
-                exportable: a.exportable,
-                release_policy,
-            };
-            ok(&core.keys.create(vault, &name, req).await?)
+    let p: KeyCreateParameters = parse_json(body)?;
+    let release_policy = release_policy_from_wire(p.release_policy)?;
+    let a = p.attributes.unwrap_or_default();
+    let req = CreateKey {
+        kty: p.kty.ok_or_else(|| Error::bad("The 'kty' member is required."))?,
+        key_size: p.key_size,
+        public_exponent: p.public_exponent,
+        crv: p.crv,
+        key_ops: p.key_ops,
+        tags: p.tags,
+        enabled: a.enabled,
+        nbf: a.nbf,
+        exp: a.exp,
+        exportable: a.exportable,
+        release_policy,
+    };
+    ok(&core.keys.create(vault, &name, req).await?)
+}
+
+/// `PUT /keys/{name}`
+pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    let p: KeyImportParameters = parse_json(body)?;
+    let release_policy = release_policy_from_wire(p.release_policy)?;
+    let jwk = p.key.ok_or_else(|| Error::bad("The 'key' member is required."))?;
+    let a = p.attributes.unwrap_or_default();
+    let props = KeyProps { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+    let hsm = p.hsm.unwrap_or(false);
+    let exportable = a.exportable.unwrap_or(false);
+    let v = core.keys.import_with_release(vault, &name, &jwk, hsm, props, exportable, release_policy).await?;
+    ok(&v)
+}
+
+/// `GET /keys/{name}[/{version}]`
+pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let version = ctx.optional_param("version").map(str::to_owned);
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    ok(&core.keys.get(vault, &name, version.as_deref()).await?)
+}
+
+/// `PATCH /keys/{name}[/{version}]`
+pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let version = ctx.optional_param("version").map(str::to_owned);
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    let p: KeyUpdateParameters = parse_json(body)?;
+    let release_policy = release_policy_from_wire(p.release_policy)?;
+    let a = p.attributes.unwrap_or_default();
+    let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
+    let upd = KeyUpdate { key_ops: p.key_ops, common, release_policy, exportable: a.exportable };
+    ok(&core.keys.update(vault, &name, version.as_deref(), upd).await?)
+}
+
+/// `DELETE /keys/{name}`
+pub async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    ok(&core.keys.delete(vault, &name).await?)
+}
+
+/// `GET /keys`
+pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let (resume, max) = paging(ctx)?;
+    Ok(listing(ctx, "keys", core.keys.list(vault, resume.as_deref(), max).await?, false, max))
+}
+
+/// `GET /keys/{name}/versions`
+pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let (resume, max) = paging(ctx)?;
+    let l = core.keys.list_versions(vault, &name, resume.as_deref(), max).await?;
+    Ok(listing(ctx, &format!("keys/{name}/versions"), l, true, max))
+}
+
+/// `GET /deletedkeys`
+pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let (resume, max) = paging(ctx)?;
+    Ok(listing(ctx, "deletedkeys", core.keys.list_deleted(vault, resume.as_deref(), max).await?, false, max))
+}
+
+/// `GET /deletedkeys/{name}`
+pub async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    ok(&core.keys.get_deleted(vault, &name).await?)
+}
+
+/// `DELETE /deletedkeys/{name}`
+pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    core.keys.purge(vault, &name).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// `POST /deletedkeys/{name}/recover`
+pub async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    ok(&core.keys.recover(vault, &name).await?)
+}
+
+/// `POST /keys/{name}/backup`
+pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let blob = core.keys.backup(vault, &name).await?;
+    Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
+}
+
+/// `POST /keys/restore`
+pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    let p: BlobValue = parse_json(body)?;
+    let blob = b64("value", p.value)?;
+    ok(&core.keys.restore(vault, &blob).await?)
+}
+
+/// `POST /keys/{name}[/{version}]/encrypt`
+pub async fn encrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::Encrypt, body).await
+}
+
+/// `POST /keys/{name}[/{version}]/decrypt`
+pub async fn decrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::Decrypt, body).await
+}
+
+/// `POST /keys/{name}[/{version}]/sign`
+pub async fn sign(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::Sign, body).await
+}
+
+/// `POST /keys/{name}[/{version}]/verify`
+pub async fn verify(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::Verify, body).await
+}
+
+/// `POST /keys/{name}[/{version}]/wrapkey`
+pub async fn wrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::WrapKey, body).await
+}
+
+/// `POST /keys/{name}[/{version}]/unwrapkey`
+pub async fn unwrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let version = ctx.optional_param("version");
+    key_op(ctx, ctx.param("name")?, version, KeyOp::UnwrapKey, body).await
+}
+
+/// `POST /keys/{name}/rotate`
+pub async fn rotate(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
+    ok(&core.keys.rotate(vault, &name).await?)
+}
+
+/// `GET /keys/{name}/rotationpolicy`
+pub async fn get_rotation_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let p = core.keys.rotation_policy(vault, &name).await?;
+    Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
+}
+
+/// `PUT /keys/{name}/rotationpolicy`
+pub async fn set_rotation_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
+    let w: KeyRotationPolicy = parse_json(body)?;
+    let p = core.keys.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
+    Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
+}
+
+/// `POST /rng`
+pub async fn random_bytes(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let core = &ctx.app.core;
+    let p: RandomBytesRequest = parse_json(body)?;
+    let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
+    let bytes = core.keys.random_bytes(n)?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "value": strongbox_crypto::b64url(&bytes) })))
+}
+
+/// `* /keys/{name}/{version}/attestation`: not built yet.
+pub async fn attestation(_ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    Err(Error::new(
+        ErrorKind::NotImplemented,
+        "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
+    ))
+}
+
+/// The cryptographic operations of `POST /keys/{name}[/{version}]/{op}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyOp {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    WrapKey,
+    UnwrapKey,
+}
+
+impl KeyOp {
+    /// The `key_ops` entry that must allow it.
+    fn key_op(self) -> &'static str {
+        match self {
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+            Self::Sign => "sign",
+            Self::Verify => "verify",
+            Self::WrapKey => "wrapKey",
+            Self::UnwrapKey => "unwrapKey",
         }
-        Route::ImportKey(name) => {
-            let p: KeyImportParameters = parse_json(body)?;
-            let release_policy = release_policy_from_wire(p.release_policy)?;
-            let jwk = p.key.ok_or_else(|| Error::bad("The 'key' member is required."))?;
-            let a = p.attributes.unwrap_or_default();
-            let props = KeyProps { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
-            let hsm = p.hsm.unwrap_or(false);
-            let exportable = a.exportable.unwrap_or(false);
-            let v = core.keys.import_with_release(vault, &name, &jwk, hsm, props, exportable, release_policy).await?;
-            ok(&v)
-        }
-        Route::GetKey(name, version) => ok(&core.keys.get(vault, &name, version.as_deref()).await?),
-        Route::UpdateKey(name, version) => {
-            let p: KeyUpdateParameters = parse_json(body)?;
-            let release_policy = release_policy_from_wire(p.release_policy)?;
-            let a = p.attributes.unwrap_or_default();
-            let common = CommonUpdate { tags: p.tags, enabled: a.enabled, nbf: a.nbf, exp: a.exp };
-            let upd = KeyUpdate { key_ops: p.key_ops, common, release_policy, exportable: a.exportable };
-            ok(&core.keys.update(vault, &name, version.as_deref(), upd).await?)
-        }
-        Route::DeleteKey(name) => ok(&core.keys.delete(vault, &name).await?),
-        Route::ListKeys => {
-            let (resume, max) = paging(ctx)?;
-            Ok(listing(ctx, "keys", core.keys.list(vault, resume.as_deref(), max).await?, false, max))
-        }
-        Route::ListKeyVersions(name) => {
-            let (resume, max) = paging(ctx)?;
-            let l = core.keys.list_versions(vault, &name, resume.as_deref(), max).await?;
-            Ok(listing(ctx, &format!("keys/{name}/versions"), l, true, max))
-        }
-        Route::ListDeletedKeys => {
-            let (resume, max) = paging(ctx)?;
-            Ok(listing(ctx, "deletedkeys", core.keys.list_deleted(vault, resume.as_deref(), max).await?, false, max))
-        }
-        Route::GetDeletedKey(name) => ok(&core.keys.get_deleted(vault, &name).await?),
-        Route::PurgeDeletedKey(name) => {
-            core.keys.purge(vault, &name).await?;
-            Ok(empty(StatusCode::NO_CONTENT))
-        }
-        Route::RecoverDeletedKey(name) => ok(&core.keys.recover(vault, &name).await?),
-        Route::BackupKey(name) => {
-            let blob = core.keys.backup(vault, &name).await?;
-            Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
-        }
-        Route::RestoreKey => {
-            let p: BlobValue = parse_json(body)?;
-            let blob = b64("value", p.value)?;
-            ok(&core.keys.restore(vault, &blob).await?)
-        }
-        Route::KeyOp(name, version, op) => key_op(ctx, &name, version.as_deref(), op, body).await,
-        Route::RotateKey(name) => ok(&core.keys.rotate(vault, &name).await?),
-        Route::GetRotationPolicy(name) => {
-            let p = core.keys.rotation_policy(vault, &name).await?;
-            Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
-        }
-        Route::SetRotationPolicy(name) => {
-            let w: KeyRotationPolicy = parse_json(body)?;
-            let p = core.keys.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
-            Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
-        }
-        Route::Rng => {
-            let p: RandomBytesRequest = parse_json(body)?;
-            let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
-            let bytes = core.keys.random_bytes(n)?;
-            Ok(json(StatusCode::OK, &serde_json::json!({ "value": strongbox_crypto::b64url(&bytes) })))
-        }
-        other => Err(Error::internal(format!("route {other:?} is not a key route"))),
     }
 }
 
 async fn key_op(
-    ctx: &Ctx<'_>,
+    ctx: &RequestContext<'_>,
     name: &str,
     version: Option<&str>,
     op: KeyOp,
     body: Option<Bytes>,
 ) -> Result<Response, Error> {
-    let core = &ctx.st.core;
+    let core = &ctx.app.core;
     let vault = ctx.vault.as_str();
     let kid = |n: &str, v: &str| format!("{}/keys/{n}/{v}", ctx.base());
     if op == KeyOp::Verify {
@@ -211,7 +343,7 @@ fn policy_from_wire(w: KeyRotationPolicy) -> Result<RotationPolicy, Error> {
     Ok(RotationPolicy { lifetime_actions: actions, expiry_time, created: None, updated: None })
 }
 
-fn policy_to_wire(ctx: &Ctx<'_>, name: &str, p: RotationPolicy) -> KeyRotationPolicy {
+fn policy_to_wire(ctx: &RequestContext<'_>, name: &str, p: RotationPolicy) -> KeyRotationPolicy {
     let actions = p
         .lifetime_actions
         .into_iter()
@@ -239,7 +371,7 @@ fn policy_to_wire(ctx: &Ctx<'_>, name: &str, p: RotationPolicy) -> KeyRotationPo
     }
 }
 
-fn listing(ctx: &Ctx<'_>, path: &str, l: KeyListing, versioned: bool, max: usize) -> Response {
+fn listing(ctx: &RequestContext<'_>, path: &str, l: KeyListing, versioned: bool, max: usize) -> Response {
     let value: Vec<KeyBundle> = l.items.iter().map(|v| item(ctx, v, versioned)).collect();
     page(ctx, path, value, l.next, max)
 }
@@ -248,7 +380,7 @@ fn attributes(v: &KeyView) -> KeyAttributes {
     wire_attributes(&v.attributes, Some(v.exportable))
 }
 
-fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {
+fn deleted_fields(ctx: &RequestContext<'_>, v: &KeyView, b: &mut KeyBundle) {
     if let Some(d) = v.deleted {
         b.recovery_id = Some(format!("{}/deletedkeys/{}", ctx.base(), v.name));
         b.scheduled_purge_date = Some(d.scheduled_purge_date);
@@ -257,7 +389,7 @@ fn deleted_fields(ctx: &Ctx<'_>, v: &KeyView, b: &mut KeyBundle) {
 }
 
 /// A full bundle: the public JWK with its versioned `kid`.
-fn bundle(ctx: &Ctx<'_>, v: &KeyView) -> KeyBundle {
+fn bundle(ctx: &RequestContext<'_>, v: &KeyView) -> KeyBundle {
     let mut key = v.key.clone();
     if let Some(k) = key.as_mut() {
         k.kid = Some(format!("{}/keys/{}/{}", ctx.base(), v.name, v.version));
@@ -274,23 +406,18 @@ fn bundle(ctx: &Ctx<'_>, v: &KeyView) -> KeyBundle {
     b
 }
 
-/// `POST /keys/{name}/{version}/release`: verifies the attestation token against the version's
+/// `POST /keys/{name}[/{version}]/release`: verifies the attestation token against the version's
 /// release policy (core) and answers `{value: JWS}`, signed ES256 with the token service's current
 /// key (verifiable with the tenant's published JWKS). The payload follows Azure's:
 /// `{request: {api-version, enc, kid, nonce}, response: {key: {attributes, key: {kid, kty,
 /// key_ops, public members, key_hsm}, release_policy, tags}}}`, where `key_hsm` is base64url of
 /// `{schema_version, header: {kid, alg: "dir", enc}, ciphertext}`.
-pub async fn release(
-    ctx: &Ctx<'_>,
-    name: &str,
-    version: Option<&str>,
-    principal: &strongbox_identity::Principal,
-    body: Option<Bytes>,
-) -> Result<Response, Error> {
+pub async fn release(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (name, version, principal) = (ctx.param("name")?, ctx.optional_param("version"), &ctx.caller);
     let p: KeyReleaseParameters = parse_json(body)?;
     let target = p.target.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad("The 'target' member is required."))?;
     let req = ReleaseRequest { target: &target, nonce: p.nonce.as_deref(), enc: p.enc.as_deref() };
-    let r = ctx.st.core.release_key(ctx.vault.as_str(), name, version, req, &principal.object_id).await?;
+    let r = ctx.app.core.release_key(ctx.vault.as_str(), name, version, req, &principal.object_id).await?;
     let b = bundle(ctx, &r.view);
     let mut key = serde_json::to_value(&b.key).map_err(|_| Error::internal("key encoding"))?;
     if let Some(o) = key.as_object_mut() {
@@ -299,7 +426,7 @@ pub async fn release(
     let kid = key.get("kid").cloned().unwrap_or_default();
     let payload = serde_json::json!({
         "request": {
-            "api-version": ctx.q("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION),
+            "api-version": ctx.api_version(),
             "enc": r.enc,
             "kid": kid,
             "nonce": p.nonce,
@@ -312,14 +439,14 @@ pub async fn release(
                 "tags": b.tags,
             }
         },
-        "iat": ctx.st.core.now(),
+        "iat": ctx.app.core.now(),
     });
-    let value = ctx.st.core.sign_release(&payload)?;
+    let value = ctx.app.core.sign_release(&payload)?;
     Ok(json(StatusCode::OK, &KeyReleaseResult { value }))
 }
 
 /// A list item: `kid` only (base id for key lists, versioned for version lists).
-fn item(ctx: &Ctx<'_>, v: &KeyView, versioned: bool) -> KeyBundle {
+fn item(ctx: &RequestContext<'_>, v: &KeyView, versioned: bool) -> KeyBundle {
     let kid = if versioned {
         format!("{}/keys/{}/{}", ctx.base(), v.name, v.version)
     } else {

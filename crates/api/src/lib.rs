@@ -3,9 +3,11 @@
 //! must be tolerated, literal segments overlap legal object names (`/secrets/restore`), and
 //! query parameter names may arrive percent-encoded (`api%2Dversion`, JS SDK).
 //!
-//! Order of checks for vault requests (the SDKs depend on it): sealed → 503; no valid bearer
-//! token → 401 with the challenge (before looking at path, body or api-version); then the vault,
-//! the route, its declared data action, the api-version and finally the body.
+//! Every vault and management operation is one row of the operation table (`operations.rs`):
+//! route, data action, scope, access-policy permission, body and handler. Order of checks for
+//! vault requests (the SDKs depend on it): sealed → 503; no valid bearer token → 401 with the
+//! challenge (before looking at path, body or api-version); then the vault, the operation (404,
+//! 405), its data action, the api-version, the body and finally the handler.
 
 mod admin;
 mod authority;
@@ -14,13 +16,15 @@ mod directory;
 mod errors;
 mod http;
 mod keys;
-mod policies;
+mod operations;
 mod rbac;
-mod routes;
+mod routing;
 mod secrets;
 mod vaults;
 
-pub use routes::{Route, all_route_examples};
+pub use http::RequestContext;
+pub use operations::{Authorization, Body, Claim, OPERATIONS, Operation, Scope};
+pub use routing::{PathParams, Resolved, all_route_examples, resolve};
 
 use std::sync::Arc;
 

@@ -16,11 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use strongbox_authz::{Assignment, RoleDefinition};
 use strongbox_core::{Access, NewRoleDefinition};
-use strongbox_identity::Principal;
 use strongbox_types::Error;
 
-use crate::http::{Ctx, json as reply, parse_json};
-use crate::routes::{Route, absolute_scope};
+use crate::http::{RequestContext, json as reply, parse_json};
+use crate::operations::absolute_scope;
 
 fn definition(r: &RoleDefinition) -> Value {
     json!({
@@ -131,101 +130,131 @@ fn filter_eq<'a>(filter: Option<&'a str>, field: &str) -> Option<&'a str> {
 const WRITE: &str = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
 const DELETE: &str = "Microsoft.KeyVault/vaults/roleAssignments/delete/action";
 
-pub async fn serve(ctx: &Ctx<'_>, route: Route, p: &Principal, body: Option<Bytes>) -> Result<Response, Error> {
-    let core = &ctx.st.core;
-    let vault = ctx.vault.as_str();
-    match route {
-        Route::RoleDefinitions(scope, None) => {
-            let name = filter_eq(ctx.q("$filter"), "roleName");
-            let abs = absolute_scope(vault, &scope);
-            let value: Vec<Value> = core
-                .access
-                .role_definitions()
-                .iter()
-                .filter(|r| Access::role_visible_at(r, &abs))
-                .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
-                .map(definition)
-                .collect();
-            Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
-        }
-        Route::RoleDefinitions(scope, Some(name)) => {
-            let abs = absolute_scope(vault, &scope);
-            Ok(reply(StatusCode::OK, &definition(&core.access.role_definition_at(&abs, &name).await?)))
-        }
-        Route::PutRoleDefinition(scope, name) => {
-            if absolute_scope(vault, &scope) != format!("/vaults/{vault}") {
-                return Err(Error::bad("Role definitions can only be created at scope '/'."));
-            }
-            let b: RoleBody = parse_json(body)?;
-            let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
-            if props.role_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("CustomRole")) {
-                return Err(Error::bad("Only role definitions of type 'CustomRole' can be created."));
-            }
-            let mut sets = props.permissions.unwrap_or_default();
-            if sets.len() > 1 {
-                return Err(Error::bad("A role definition takes one 'permissions' entry."));
-            }
-            let set = sets.pop().unwrap_or_default();
-            let def = NewRoleDefinition {
-                role_name: props.role_name.unwrap_or_default(),
-                description: props.description.unwrap_or_default(),
-                actions: set.actions.unwrap_or_default(),
-                not_actions: set.not_actions.unwrap_or_default(),
-                data_actions: set.data_actions.unwrap_or_default(),
-                not_data_actions: set.not_data_actions.unwrap_or_default(),
-                assignable_scopes: props
-                    .assignable_scopes
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|s| assignable(vault, s))
-                    .collect(),
-            };
-            // the caller needs the right at every scope the role is, or becomes, assignable to
-            let r = core.access.put_role_definition_as(p, &name, def).await?;
-            Ok(reply(StatusCode::CREATED, &definition(&r)))
-        }
-        Route::DeleteRoleDefinition(scope, name) => {
-            // a role not visible through this vault is "not found" here
-            core.access.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
-            Ok(reply(StatusCode::OK, &definition(&core.access.delete_role_definition_as(p, &name).await?)))
-        }
-        Route::ListRoleAssignments(scope) => {
-            let principal = filter_eq(ctx.q("$filter"), "principalId");
-            let at_scope = ctx.q("$filter").is_some_and(|f| f.to_ascii_lowercase().contains("atscope()"));
-            let abs = absolute_scope(vault, &scope);
-            let list = core.access.list_role_assignments(&abs).await?;
-            let value: Vec<Value> = list
-                .iter()
-                .filter(|a| principal.is_none_or(|pid| a.principal_id.eq_ignore_ascii_case(pid)))
-                .filter(|a| !at_scope || a.scope.eq_ignore_ascii_case(&abs))
-                .map(|a| assignment(vault, a))
-                .collect();
-            Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
-        }
-        Route::GetRoleAssignment(scope, name) => {
-            let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
-            Ok(reply(StatusCode::OK, &assignment(vault, &a)))
-        }
-        Route::PutRoleAssignment(scope, name) => {
-            let b: CreateBody = parse_json(body)?;
-            let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
-            let role =
-                props.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
-            let principal = props.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
-            let abs = absolute_scope(vault, &scope);
-            // the central check allowed the action; the role condition needs the body's role
-            core.access.authorize_role_write(p, WRITE, &abs, &role)?;
-            let a = core.access.create_role_assignment(&name, &principal, &role, &abs).await?;
-            Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
-        }
-        Route::DeleteRoleAssignment(scope, name) => {
-            // only an assignment within the request's scope (so within this vault) is found
-            let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
-            core.access.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
-            Ok(reply(StatusCode::OK, &assignment(vault, &core.access.delete_role_assignment(&a.id).await?)))
-        }
-        other => Err(Error::internal(format!("route {other:?} is not an RBAC route"))),
+type Reply = Result<Response, Error>;
+
+/// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions`
+pub async fn list_definitions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = filter_eq(ctx.query("$filter"), "roleName");
+    let abs = absolute_scope(vault, &scope);
+    let value: Vec<Value> = core
+        .access
+        .role_definitions()
+        .iter()
+        .filter(|r| Access::role_visible_at(r, &abs))
+        .filter(|r| name.is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
+        .map(definition)
+        .collect();
+    Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
+}
+
+/// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
+pub async fn get_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let abs = absolute_scope(vault, &scope);
+    Ok(reply(StatusCode::OK, &definition(&core.access.role_definition_at(&abs, &name).await?)))
+}
+
+/// `PUT {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
+pub async fn put_definition(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let p = &ctx.caller;
+    if absolute_scope(vault, &scope) != format!("/vaults/{vault}") {
+        return Err(Error::bad("Role definitions can only be created at scope '/'."));
     }
+    let b: RoleBody = parse_json(body)?;
+    let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
+    if props.role_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("CustomRole")) {
+        return Err(Error::bad("Only role definitions of type 'CustomRole' can be created."));
+    }
+    let mut sets = props.permissions.unwrap_or_default();
+    if sets.len() > 1 {
+        return Err(Error::bad("A role definition takes one 'permissions' entry."));
+    }
+    let set = sets.pop().unwrap_or_default();
+    let def = NewRoleDefinition {
+        role_name: props.role_name.unwrap_or_default(),
+        description: props.description.unwrap_or_default(),
+        actions: set.actions.unwrap_or_default(),
+        not_actions: set.not_actions.unwrap_or_default(),
+        data_actions: set.data_actions.unwrap_or_default(),
+        not_data_actions: set.not_data_actions.unwrap_or_default(),
+        assignable_scopes: props.assignable_scopes.unwrap_or_default().iter().map(|s| assignable(vault, s)).collect(),
+    };
+    // the caller needs the right at every scope the role is, or becomes, assignable to
+    let r = core.access.put_role_definition_as(p, &name, def).await?;
+    Ok(reply(StatusCode::CREATED, &definition(&r)))
+}
+
+/// `DELETE {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
+pub async fn delete_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let p = &ctx.caller;
+    // a role not visible through this vault is "not found" here
+    core.access.role_definition_at(&absolute_scope(vault, &scope), &name).await?;
+    Ok(reply(StatusCode::OK, &definition(&core.access.delete_role_definition_as(p, &name).await?)))
+}
+
+/// `GET {scope}/providers/Microsoft.Authorization/roleAssignments`
+pub async fn list_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let principal = filter_eq(ctx.query("$filter"), "principalId");
+    let at_scope = ctx.query("$filter").is_some_and(|f| f.to_ascii_lowercase().contains("atscope()"));
+    let abs = absolute_scope(vault, &scope);
+    let list = core.access.list_role_assignments(&abs).await?;
+    let value: Vec<Value> = list
+        .iter()
+        .filter(|a| principal.is_none_or(|pid| a.principal_id.eq_ignore_ascii_case(pid)))
+        .filter(|a| !at_scope || a.scope.eq_ignore_ascii_case(&abs))
+        .map(|a| assignment(vault, a))
+        .collect();
+    Ok(reply(StatusCode::OK, &json!({ "value": value, "nextLink": null })))
+}
+
+/// `GET {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
+pub async fn get_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
+    Ok(reply(StatusCode::OK, &assignment(vault, &a)))
+}
+
+/// `PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
+pub async fn put_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let p = &ctx.caller;
+    let b: CreateBody = parse_json(body)?;
+    let props = b.properties.ok_or_else(|| Error::bad("The 'properties' member is required."))?;
+    let role = props.role_definition_id.ok_or_else(|| Error::bad("'properties.roleDefinitionId' is required."))?;
+    let principal = props.principal_id.ok_or_else(|| Error::bad("'properties.principalId' is required."))?;
+    let abs = absolute_scope(vault, &scope);
+    // the central check allowed the action; the role condition needs the body's role
+    core.access.authorize_role_write(p, WRITE, &abs, &role)?;
+    let a = core.access.create_role_assignment(&name, &principal, &role, &abs).await?;
+    Ok(reply(StatusCode::CREATED, &assignment(vault, &a)))
+}
+
+/// `DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
+pub async fn delete_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+    let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
+    let scope = ctx.param("scope")?.to_owned();
+    let name = ctx.param("name")?.to_owned();
+    let p = &ctx.caller;
+    // only an assignment within the request's scope (so within this vault) is found
+    let a = core.access.get_role_assignment_at(&absolute_scope(vault, &scope), &name).await?;
+    core.access.authorize_role_write(p, DELETE, &a.scope, &a.role_id)?;
+    Ok(reply(StatusCode::OK, &assignment(vault, &core.access.delete_role_assignment(&a.id).await?)))
 }
 
 #[cfg(test)]

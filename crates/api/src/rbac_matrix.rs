@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use strongbox_authz::{Assignment, Decision, Index, builtin_roles};
 
-use crate::{Route, all_route_examples};
+use crate::{Authorization, Resolved, all_route_examples, resolve};
 
 /// Column order of the masks.
 const ROLES: [&str; 11] = [
@@ -219,9 +219,128 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
         "Y.........Y",
         "...........",
     ),
+    // every other route shape of the operation table (directory: deployment administrators only)
+    ("POST /keys/k/encrypt", "Y..Y..Y....", "Y..Y..Y....", "Y..Y..Y...."),
+    ("POST /keys/k/decrypt", "Y..Y..Y....", "Y..Y..Y....", "Y..Y..Y...."),
+    ("POST /keys/k/verify", "Y..Y..Y....", "Y..Y..Y....", "Y..Y..Y...."),
+    ("POST /keys/k/wrapkey", "Y..YY.Y....", "Y..YY.Y....", "Y..YY.Y...."),
+    ("POST /keys/k/unwrapkey", "Y..YY.Y....", "Y..YY.Y....", "Y..YY.Y...."),
+    ("POST /keys/k/release", "Y..Y.Y.....", "Y..Y.Y.....", "Y..Y.Y....."),
+    ("GET /keys/k/0123456789abcdef0123456789abcdef/attestation", "Y..Y.Y.....", "Y..Y.Y.....", "..........."),
+    ("GET /providers/Microsoft.Authorization/roleAssignments", "Y.........Y", "Y.........Y", "..........."),
+    (
+        "GET /providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y.........Y",
+        "Y.........Y",
+        "...........",
+    ),
+    (
+        "PUT /providers/Microsoft.Authorization/roleAssignments/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y.........Y",
+        "Y.........Y",
+        "...........",
+    ),
+    (
+        "GET /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "DELETE /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "GET /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/credentials",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "DELETE /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/credentials/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "POST /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/certificates",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "GET /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/federatedcredentials",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "POST /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/federatedcredentials",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "DELETE /_strongbox/serviceprincipals/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/federatedcredentials/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    ("GET /_strongbox/attestationauthorities", "Y..........", "...........", "..........."),
+    (
+        "PUT /_strongbox/attestationauthorities/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "DELETE /_strongbox/attestationauthorities/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "PUT /_strongbox/trustedissuers/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "PATCH /_strongbox/trustedissuers/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "DELETE /_strongbox/trustedissuers/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    (
+        "POST /_strongbox/trustedissuers/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/principalid",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    ("PUT /_strongbox/identitypolicy", "Y..........", "...........", "..........."),
+    ("POST /_strongbox/managedidentities", "Y..........", "...........", "..........."),
+    (
+        "POST /_strongbox/managedidentities/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a/enrollmentcode",
+        "Y..........",
+        "...........",
+        "...........",
+    ),
+    ("GET /_strongbox/users", "Y..........", "...........", "..........."),
+    ("POST /_strongbox/users", "Y..........", "...........", "..........."),
+    ("GET /_strongbox/users/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a", "Y..........", "...........", "..........."),
+    ("PATCH /_strongbox/users/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a", "Y..........", "...........", "..........."),
+    ("DELETE /_strongbox/users/0b8e5c7e-4a0a-4c1e-9d1e-0f1e2d3c4b5a", "Y..........", "...........", "..........."),
 ];
 
-fn mask(route: &Route, scope: &str) -> String {
+fn mask(r: &Resolved, scope: &str) -> String {
     let roles = builtin_roles();
     let mut out = String::new();
     for name in ROLES {
@@ -236,7 +355,7 @@ fn mask(route: &Route, scope: &str) -> String {
                 expires: None,
             }],
         );
-        let d = idx.decide("p", route.data_action(), &route.scope("default"), 0);
+        let d = idx.decide("p", r.operation.action, &r.operation.scope.resolve("default", &r.params), 0);
         out.push(if matches!(d, Decision::Allow { .. }) { 'Y' } else { '.' });
     }
     out
@@ -244,8 +363,8 @@ fn mask(route: &Route, scope: &str) -> String {
 
 /// The object an object-scope assignment is made on: the route's own object, or a secret for
 /// routes that are not about one object.
-fn object_scope(route: &Route) -> String {
-    let s = route.scope("default");
+fn object_scope(r: &Resolved) -> String {
+    let s = r.operation.scope.resolve("default", &r.params);
     if s.split('/').filter(|x| !x.is_empty()).count() == 4 { s } else { "/vaults/default/secrets/a".into() }
 }
 
@@ -259,8 +378,8 @@ fn every_builtin_role_against_every_route() {
     for (method, path) in all_route_examples() {
         let key = format!("{method} {path}");
         let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let route = Route::parse(&method, &segs).unwrap();
-        let got = if route.self_authorized() {
+        let route = resolve(&method, &segs).unwrap();
+        let got = if route.operation.authorization == Authorization::ByService {
             ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned())
         } else {
             (mask(&route, "/"), mask(&route, "/vaults/default"), mask(&route, &object_scope(&route)))

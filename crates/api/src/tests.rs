@@ -11,7 +11,7 @@ use strongbox_storage::MemoryStorage;
 use strongbox_types::{SecretString, SystemClock};
 use tower::ServiceExt;
 
-use crate::{ApiConfig, Route, all_route_examples, router};
+use crate::{ApiConfig, OPERATIONS, all_route_examples, resolve, router};
 
 async fn app() -> (axum::Router, Arc<Core>, String) {
     let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
@@ -51,30 +51,56 @@ fn req(method: Method, uri: &str, token: Option<&str>, body: &str) -> Request<Bo
     b.body(Body::from(body.to_owned())).unwrap()
 }
 
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// `(handler, name, version)` of a request, or the error.
+fn served_by(
+    method: Method,
+    path: &str,
+) -> Result<(&'static str, Option<String>, Option<String>), strongbox_types::Error> {
+    resolve(&method, &segments(path)).map(|r| {
+        let p = |n: &str| r.params.get(n).map(str::to_owned);
+        (r.operation.handler.name, p("name"), p("version"))
+    })
+}
+
 #[test]
 fn every_route_declares_a_data_action() {
+    for op in OPERATIONS {
+        assert!(op.action.starts_with("Microsoft.KeyVault/vaults"), "{} -> {}", op.route, op.action);
+    }
     for (method, path) in all_route_examples() {
-        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        let route = Route::parse(&method, &segs).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let action = route.data_action();
-        assert!(action.starts_with("Microsoft.KeyVault/vaults"), "{method} {path} -> {action}");
+        let r = resolve(&method, &segments(&path)).unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        assert!(r.operation.action.starts_with("Microsoft.KeyVault/vaults"), "{method} {path}");
     }
 }
 
 #[test]
 fn literal_segments_do_not_shadow_names() {
     // a secret may be named "restore" or "versions": only POST /secrets/restore is restore
-    assert_eq!(Route::parse(&Method::GET, &["secrets", "restore"]).unwrap(), Route::GetSecret("restore".into(), None));
-    assert_eq!(Route::parse(&Method::PUT, &["secrets", "restore"]).unwrap(), Route::SetSecret("restore".into()));
-    assert_eq!(Route::parse(&Method::POST, &["secrets", "restore"]).unwrap(), Route::RestoreSecret);
-    assert_eq!(
-        Route::parse(&Method::GET, &["secrets", "versions"]).unwrap(),
-        Route::GetSecret("versions".into(), None)
-    );
-    assert_eq!(
-        Route::parse(&Method::GET, &["SECRETS", "a", "Versions"]).unwrap(),
-        Route::ListSecretVersions("a".into())
-    );
+    let op = |h: &'static str, name: Option<&str>| (h, name.map(str::to_owned), None);
+    assert_eq!(served_by(Method::GET, "/secrets/restore").unwrap(), op("secrets::get", Some("restore")));
+    assert_eq!(served_by(Method::PUT, "/secrets/restore").unwrap(), op("secrets::set", Some("restore")));
+    assert_eq!(served_by(Method::POST, "/secrets/restore").unwrap(), op("secrets::restore", None));
+    assert_eq!(served_by(Method::GET, "/secrets/versions").unwrap(), op("secrets::get", Some("versions")));
+    assert_eq!(served_by(Method::GET, "/SECRETS/a/Versions").unwrap(), op("secrets::list_versions", Some("a")));
+}
+
+/// Every example under `/secrets`, `/keys`, `/certificates` and their deleted collections
+/// maps to an access-policy permission; nothing else does.
+#[test]
+fn every_data_plane_route_has_a_permission() {
+    for (method, path) in all_route_examples() {
+        let segs = segments(&path);
+        let op = resolve(&method, &segs).unwrap().operation;
+        let first = segs[0].to_ascii_lowercase();
+        let data = ["secrets", "keys", "certificates", "deletedsecrets", "deletedkeys", "deletedcertificates"]
+            .contains(&first.as_str())
+            && !path.contains("/providers/");
+        assert_eq!(op.access_policy.is_some(), data, "{method} {path}");
+    }
 }
 
 #[tokio::test]
@@ -82,7 +108,7 @@ async fn every_route_challenges_before_anything_else() {
     let (app, _, _) = app().await;
     for (method, path) in all_route_examples() {
         // no api-version, no body: the challenge must still come first
-        let r = app.clone().oneshot(req(method.clone(), path, None, "")).await.unwrap();
+        let r = app.clone().oneshot(req(method.clone(), &path, None, "")).await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
         let h = r.headers()["www-authenticate"].to_str().unwrap();
         assert!(h.starts_with("Bearer authorization=\"https://localhost/"), "{h}");

@@ -178,7 +178,11 @@ async fn tokens_are_validated() {
         c.identity.issue_token(&tenant, &req(secret.expose(), "https://vault.localhost:8443/.default")).await.unwrap();
     let p = c.identity.authenticate(good.access_token.expose()).await.unwrap();
     assert_eq!(p.app_id, app);
-    assert_eq!(c.access.authorize(&p, "x", "y").unwrap_err().kind, ErrorKind::Forbidden, "only the bootstrap admin may act");
+    assert_eq!(
+        c.access.authorize(&p, "x", "y").unwrap_err().kind,
+        ErrorKind::Forbidden,
+        "only the bootstrap admin may act"
+    );
     assert!(matches!(
         c.identity.issue_token(&tenant, &req("wrong", "https://vault.localhost:8443/.default")).await.unwrap_err(),
         OAuthError::BadClientCredential(_)

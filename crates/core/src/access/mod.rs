@@ -41,8 +41,8 @@ use std::sync::Arc;
 use strongbox_barrier::Barrier;
 use strongbox_types::{Clock, Result};
 
-use strongbox_identity::SecurityLog;
 use crate::vaults::Vaults;
+use strongbox_identity::SecurityLog;
 
 /// The access-control service: its storage views, this node's authorization index, and what
 /// it uses of the rest (vault records, the clock, the security log, the tenant).

@@ -3,7 +3,7 @@
 //! deleting one is checked at every scope it reaches, and it cannot be deleted while in use.
 
 use strongbox_authz::{RoleDefinition, builtin_roles};
-use strongbox_barrier::{BTxn};
+use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result};
 
 use super::Access;
