@@ -1,3 +1,6 @@
+//! Authorization decisions that need no storage: role-based access control, and the release
+//! policies of exportable keys ([`release_policy`]).
+//!
 //! Role-based access control as Key Vault defines it: role definitions grant data actions
 //! (with `*` wildcards, minus `notDataActions`), assignments bind a role to a principal at a
 //! scope, and a grant at a scope covers everything below it. Deny assignments win over every
@@ -14,11 +17,12 @@
 //!
 //! Layout: `definitions.rs` holds the records (roles, assignments, deny assignments) and the
 //! pattern and scope rules, `index.rs` the [`Index`] and the decision, `builtin.rs` the built-in
-//! roles.
+//! roles, `release_policy.rs` the key release policy grammar and its evaluation.
 
 mod builtin;
 mod definitions;
 mod index;
+pub mod release_policy;
 
 pub use builtin::{
     DATA_ACCESS_ADMIN_ASSIGNABLE, KEY_VAULT_ADMINISTRATOR, KEY_VAULT_DATA_ACCESS_ADMINISTRATOR, KEY_VAULT_SECRETS_USER,

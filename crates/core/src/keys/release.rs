@@ -1,12 +1,7 @@
 //! Secure key release: exportable keys, their release policies and `POST …/release`.
 //!
-//! A release policy (Azure's grammar, version `1.0.0`) is
-//! `{"version": "1.0.0", "anyOf": [{"authority": URL, "allOf"|"anyOf": [condition, …]}, …]}`
-//! where a condition is `{"claim": NAME, "equals": VALUE}` or a nested `{"anyOf"|"allOf": […]}`.
-//! Claim names may be dotted paths into nested objects (`x-ms-isolation-tee.x-ms-attestation-type`
-//! is member `x-ms-attestation-type` of the object `x-ms-isolation-tee`).
-//! Other operators of the published grammar (`notEquals`, `less`, `exists`, …) are refused
-//! when the policy is set, never silently ignored.
+//! The policy grammar and its evaluation are `strongbox_authz::release_policy`'s; a policy is
+//! checked there when it is set, so a stored policy always parses.
 //!
 //! A release verifies the caller's attestation token (`target`): a JWS from a registered
 //! attestation authority (see `strongbox_identity::Identity::sign_release_response`), signature, `exp`/`nbf`/`iat`, a lifetime
@@ -23,25 +18,22 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strongbox_authz::release_policy::{ReleaseDecision, ReleaseRules, claim};
 use strongbox_barrier::BTxn;
 use strongbox_crypto::release::{ReleaseEnc, release_material, wrap_for_release};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result};
 
 use super::{KEYS, KeyPayload, KeyView, Keys, material_of};
 use crate::Core;
-use strongbox_identity::{SecurityEvent, jwk_verify_key, normalize_authority};
+use strongbox_identity::{SecurityEvent, jwk_verify_key};
 
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
-const MAX_POLICY_BYTES: usize = 16 * 1024;
-const MAX_DEPTH: usize = 16;
 /// Clock skew allowed on the attestation token's `exp`, `nbf` and `iat`.
 const SKEW: i64 = 60;
 /// The longest attestation token lifetime accepted: `exp` − `iat` (or `nbf`), 8 hours, which is
 /// what Microsoft Azure Attestation issues. A longer-lived token is refused: it could be replayed
 /// for longer than an attestation stays fresh.
 pub const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
-/// Dotted segments of one claim path: the ambiguity check is quadratic in them.
-const MAX_PATH_SEGMENTS: usize = 32;
 /// How many expired "seen" records one release removes at most.
 const SEEN_SWEEP: usize = 100;
 
@@ -75,132 +67,9 @@ impl std::fmt::Debug for ReleaseRequest<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Cond {
-    Claim { path: String, equals: Value },
-    AnyOf(Vec<Cond>),
-    AllOf(Vec<Cond>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Rule {
-    authority: String,
-    cond: Cond,
-}
-
 fn invalid(why: impl std::fmt::Display) -> Error {
     Error::bad(format!("The key release policy is invalid: {why}"))
 }
-
-/// The one member of `o` named `name` (case-insensitively).
-fn member<'a>(o: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-}
-
-fn short(s: &str) -> String {
-    s.chars().take(40).collect()
-}
-
-const UNSUPPORTED_OPS: &[&str] = &["notequals", "less", "lessorequals", "greater", "greaterorequals", "exists"];
-
-fn parse_list(v: &Value, depth: usize) -> Result<Vec<Cond>> {
-    let a = v.as_array().ok_or_else(|| invalid("'anyOf' and 'allOf' take an array of conditions."))?;
-    if a.is_empty() {
-        return Err(invalid("an 'anyOf' or 'allOf' array is empty."));
-    }
-    a.iter().map(|c| parse_cond(c, depth + 1)).collect()
-}
-
-fn parse_cond(v: &Value, depth: usize) -> Result<Cond> {
-    if depth > MAX_DEPTH {
-        return Err(invalid(format!("conditions are nested deeper than {MAX_DEPTH} levels.")));
-    }
-    let o = v.as_object().ok_or_else(|| invalid("each condition must be a JSON object."))?;
-    if let Some(claim) = member(o, "claim") {
-        let path = claim.as_str().filter(|s| !s.is_empty()).ok_or_else(|| invalid("'claim' must be a claim name."))?;
-        if path.split('.').count() > MAX_PATH_SEGMENTS {
-            return Err(invalid(format!("a claim path has at most {MAX_PATH_SEGMENTS} dotted segments.")));
-        }
-        let mut equals = None;
-        for (k, val) in o {
-            let lk = k.to_ascii_lowercase();
-            match lk.as_str() {
-                "claim" => {}
-                "equals" => equals = Some(val.clone()),
-                op if UNSUPPORTED_OPS.contains(&op) => {
-                    return Err(invalid(format!(
-                        "the operator '{}' is not supported by this server; only 'equals' is.",
-                        short(k)
-                    )));
-                }
-                _ => return Err(invalid(format!("unknown member '{}' in a claim condition.", short(k)))),
-            }
-        }
-        let equals = equals.ok_or_else(|| invalid("a claim condition needs 'equals'."))?;
-        return Ok(Cond::Claim { path: path.to_owned(), equals });
-    }
-    if o.len() != 1 {
-        return Err(invalid("a condition is a claim condition or exactly one of 'anyOf' and 'allOf'."));
-    }
-    let (k, val) = o.iter().next().ok_or_else(|| invalid("empty condition."))?;
-    match k.to_ascii_lowercase().as_str() {
-        "anyof" => Ok(Cond::AnyOf(parse_list(val, depth)?)),
-        "allof" => Ok(Cond::AllOf(parse_list(val, depth)?)),
-        _ => Err(invalid(format!("unknown condition member '{}'.", short(k)))),
-    }
-}
-
-fn parse_rule(v: &Value) -> Result<Rule> {
-    let o = v.as_object().ok_or_else(|| invalid("each entry of the top-level 'anyOf' must be an object."))?;
-    let authority = member(o, "authority")
-        .and_then(Value::as_str)
-        .filter(|s| s.starts_with("https://") || s.starts_with("http://"))
-        .ok_or_else(|| invalid("each entry needs an 'authority' URL."))?;
-    let mut cond = None;
-    for (k, val) in o {
-        match k.to_ascii_lowercase().as_str() {
-            "authority" => {}
-            "anyof" if cond.is_none() => cond = Some(Cond::AnyOf(parse_list(val, 1)?)),
-            "allof" if cond.is_none() => cond = Some(Cond::AllOf(parse_list(val, 1)?)),
-            "anyof" | "allof" => return Err(invalid("an authority takes either 'anyOf' or 'allOf', not both.")),
-            _ => return Err(invalid(format!("unknown member '{}' next to 'authority'.", short(k)))),
-        }
-    }
-    let cond = cond.ok_or_else(|| invalid("each authority needs 'anyOf' or 'allOf' conditions."))?;
-    Ok(Rule { authority: normalize_authority(authority).to_owned(), cond })
-}
-
-fn parse_policy(bytes: &[u8]) -> Result<Vec<Rule>> {
-    if bytes.len() > MAX_POLICY_BYTES {
-        return Err(invalid(format!("it is larger than {MAX_POLICY_BYTES} bytes.")));
-    }
-    let v: Value = serde_json::from_slice(bytes).map_err(|_| invalid("'data' is not base64url of a JSON document."))?;
-    let o = v.as_object().ok_or_else(|| invalid("the policy must be a JSON object."))?;
-    let mut rules = None;
-    for (k, val) in o {
-        match k.to_ascii_lowercase().as_str() {
-            "version" => {
-                let ver = val.as_str().unwrap_or_default();
-                if !ver.starts_with("1.0.") {
-                    return Err(invalid("'version' must be \"1.0.0\"."));
-                }
-            }
-            "anyof" => {
-                let a = val.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-                    invalid("'anyOf' must be a non-empty array of authorities with their conditions.")
-                })?;
-                rules = Some(a.iter().map(parse_rule).collect::<Result<Vec<_>>>()?);
-            }
-            "allof" => return Err(invalid("the top level takes 'anyOf' (a list of authorities), not 'allOf'.")),
-            _ => return Err(invalid(format!("unknown member '{}'.", short(k)))),
-        }
-    }
-    if member(o, "version").is_none() {
-        return Err(invalid("'version' is required (\"1.0.0\")."));
-    }
-    rules.ok_or_else(|| invalid("'anyOf' (the authorities) is required."))
-}
-
 /// Checks a policy given on create, import or update; `content_type` defaults to JSON.
 pub(crate) fn validate_policy(p: ReleasePolicy) -> Result<ReleasePolicy> {
     let content_type = if p.content_type.trim().is_empty() { DEFAULT_CONTENT_TYPE.to_owned() } else { p.content_type };
@@ -209,7 +78,7 @@ pub(crate) fn validate_policy(p: ReleasePolicy) -> Result<ReleasePolicy> {
     }
     let bytes =
         strongbox_crypto::b64url_decode(&p.data).map_err(|_| invalid("'data' is not base64url of a JSON document."))?;
-    parse_policy(&bytes)?;
+    ReleaseRules::parse(&bytes).map_err(invalid)?;
     Ok(ReleasePolicy { content_type, immutable: p.immutable, data: strongbox_crypto::b64url(&bytes) })
 }
 
@@ -243,47 +112,6 @@ pub(crate) fn apply_update(p: &mut KeyPayload, policy: Option<&ReleasePolicy>, e
     Ok(())
 }
 
-/// A claim by dotted path into nested objects (`a.b` is member `b` of object `a`), and only that:
-/// a claim literally named `a.b` is not it (see [`ambiguous_path`]).
-fn lookup<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(claims, |cur, seg| cur.get(seg))
-}
-
-/// Whether the token could be read two ways for `path`: along the nested walk, some object holds
-/// a member whose name is several of the remaining segments joined by dots (`{"a.b": …}` next to
-/// `{"a": {"b": …}}`).
-fn ambiguous_path(claims: &Value, path: &str) -> bool {
-    let segs: Vec<&str> = path.split('.').collect();
-    let mut cur = claims;
-    for i in 0..segs.len() {
-        let Some(o) = cur.as_object() else { return false };
-        if (i + 2..=segs.len()).any(|j| o.contains_key(&segs[i..j].join("."))) {
-            return true;
-        }
-        match o.get(segs[i]) {
-            Some(next) => cur = next,
-            None => return false,
-        }
-    }
-    false
-}
-
-fn claim_paths<'a>(c: &'a Cond, out: &mut Vec<&'a str>) {
-    match c {
-        Cond::Claim { path, .. } => out.push(path),
-        Cond::AnyOf(l) | Cond::AllOf(l) => l.iter().for_each(|c| claim_paths(c, out)),
-    }
-}
-
-/// The first dotted claim path of `rules` the token holds in both forms.
-fn ambiguous_claim<'a>(rules: &[&'a Rule], claims: &Value) -> Option<&'a str> {
-    let mut paths = Vec::new();
-    for r in rules {
-        claim_paths(&r.cond, &mut paths);
-    }
-    paths.into_iter().find(|p| p.contains('.') && ambiguous_path(claims, p))
-}
-
 /// The storage key recording that `token` (expiring at `exp`) was used for a release. Ordered by
 /// expiry, so expired records are found by a scan from the start. Only the signed part
 /// (`header.claims`) is hashed: the signature's encoding is not unique (padding a decoder
@@ -304,39 +132,10 @@ fn replayed() -> Error {
     denied("this attestation token has already been used for a key release; obtain a fresh token")
 }
 
-/// JSON equality, except that `3` equals `3.0`. Integers compare exactly (not through `f64`,
-/// which would make 2^53 + 1 equal 2^53); an integer equals a float only when it is exactly
-/// representable (|i| <= 2^53). Types never mix: `true` is not `"true"`, `1` is not `"1"`.
-fn values_equal(a: &Value, b: &Value) -> bool {
-    const EXACT: u64 = 1 << 53;
-    let float_of = |n: &serde_json::Number| -> Option<f64> {
-        if n.is_f64() {
-            return n.as_f64();
-        }
-        let small = n.as_i64().map(i64::unsigned_abs).or_else(|| n.as_u64()).is_some_and(|m| m <= EXACT);
-        if small { n.as_f64() } else { None }
-    };
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if !x.is_f64() && !y.is_f64() => {
-            x.as_i64() == y.as_i64() && x.as_u64() == y.as_u64()
-        }
-        (Value::Number(x), Value::Number(y)) => float_of(x).is_some_and(|f| float_of(y) == Some(f)),
-        _ => a == b,
-    }
-}
-
-fn eval(c: &Cond, claims: &Value) -> bool {
-    match c {
-        Cond::Claim { path, equals } => lookup(claims, path).is_some_and(|v| values_equal(v, equals)),
-        Cond::AnyOf(l) => l.iter().any(|c| eval(c, claims)),
-        Cond::AllOf(l) => l.iter().all(|c| eval(c, claims)),
-    }
-}
-
 /// The RSA key to wrap to: `x-ms-runtime.keys[]` with `kid` `TpmEphemeralEncryptionKey`, else
 /// the first RSA key there.
 fn runtime_key(claims: &Value) -> Option<(Vec<u8>, Vec<u8>, String)> {
-    let keys = lookup(claims, "x-ms-runtime")?.get("keys")?.as_array()?;
+    let keys = claim(claims, "x-ms-runtime")?.get("keys")?.as_array()?;
     let rsa = |k: &&Value| k.get("kty").and_then(Value::as_str) == Some("RSA");
     let chosen = keys
         .iter()
@@ -492,22 +291,21 @@ impl Core {
                 }
             };
             let bytes = strongbox_crypto::b64url_decode(&policy.data).map_err(|e| (e, "policy"))?;
-            let rules = parse_policy(&bytes).map_err(|e| (e, "policy"))?;
+            let rules = ReleaseRules::parse(&bytes).map_err(|e| (invalid(e), "policy"))?;
             let (claims, authority, token_exp) = self.verify_attestation(req.target).await?;
             if self.keys.attestation_token_seen(req.target, token_exp).await.map_err(|e| (e, "storage"))? {
                 return Err((replayed(), "replayed"));
             }
-            let rules: Vec<&Rule> = rules.iter().filter(|r| r.authority == authority).collect();
-            if let Some(path) = ambiguous_claim(&rules, &claims) {
-                let why = format!(
-                    "the token holds the claim '{}' both as a dotted name and as nested objects",
-                    short(path)
-                );
-                return Err((denied(&why), "ambiguous-claim"));
-            }
-            let satisfied = rules.iter().any(|r| eval(&r.cond, &claims));
-            if !satisfied {
-                return Err((denied("the token's claims do not satisfy the key's release policy"), "policy-not-satisfied"));
+            match rules.evaluate(&authority, &claims) {
+                ReleaseDecision::Granted => {}
+                ReleaseDecision::Ambiguous(path) => {
+                    let why = format!("the token holds the claim '{path}' both as a dotted name and as nested objects");
+                    return Err((denied(&why), "ambiguous-claim"));
+                }
+                ReleaseDecision::NotSatisfied => {
+                    let why = "the token's claims do not satisfy the key's release policy";
+                    return Err((denied(why), "policy-not-satisfied"));
+                }
             }
             let (n, e, runtime_kid) = runtime_key(&claims).ok_or_else(|| {
                 let e = Error::bad(
@@ -565,61 +363,6 @@ mod tests {
 
     const A: &str = "https://attest.example";
 
-    fn policy(v: Value) -> Result<Vec<Rule>> {
-        parse_policy(&serde_json::to_vec(&v).unwrap())
-    }
-
-    #[test]
-    fn grammar_and_evaluation() {
-        let rules = policy(json!({"version": "1.0.0", "anyOf": [{"authority": format!("{A}/"), "allOf": [
-            {"claim": "x-ms-isolation-tee.x-ms-attestation-type", "equals": "sevsnpvm"},
-            {"anyOf": [{"claim": "debuggable", "equals": false}, {"claim": "svn", "equals": 3}]}
-        ]}]}))
-        .unwrap();
-        assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].authority, A);
-        let ok = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "sevsnpvm"}, "debuggable": true, "svn": 3.0});
-        assert!(eval(&rules[0].cond, &ok));
-        let wrong = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}, "debuggable": false});
-        assert!(!eval(&rules[0].cond, &wrong));
-        let missing = json!({"debuggable": false});
-        assert!(!eval(&rules[0].cond, &missing));
-        // dotted names are paths into nested objects only: a flat claim of that name is not it
-        let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm", "debuggable": false});
-        assert!(!eval(&rules[0].cond, &flat));
-    }
-
-    #[test]
-    fn dotted_paths_are_nested_only_and_both_forms_are_ambiguous() {
-        let p = "x-ms-isolation-tee.x-ms-attestation-type";
-        let nested = json!({"x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"}});
-        assert_eq!(lookup(&nested, p), Some(&json!("tdxvm")));
-        assert!(!ambiguous_path(&nested, p));
-        // the issue's token: nested tdxvm, and a flat key saying sevsnpvm
-        let both = json!({
-            "x-ms-isolation-tee": {"x-ms-attestation-type": "tdxvm"},
-            "x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm"
-        });
-        assert_eq!(lookup(&both, p), Some(&json!("tdxvm")), "the nested claim, never the flat one");
-        assert!(ambiguous_path(&both, p));
-        let flat = json!({"x-ms-isolation-tee.x-ms-attestation-type": "sevsnpvm"});
-        assert_eq!(lookup(&flat, p), None);
-        assert!(ambiguous_path(&flat, p));
-        // deeper: a flat name for the rest of the path inside a nested object
-        let deep = json!({"a": {"b.c": 1, "b": {"c": 2}}});
-        assert!(ambiguous_path(&deep, "a.b.c"));
-        assert_eq!(lookup(&deep, "a.b.c"), Some(&json!(2)));
-        assert!(!ambiguous_path(&json!({"a": {"b": {"c": 2}}, "x.y": 1}), "a.b.c"), "unrelated dotted claims are fine");
-        let rules = policy(json!({"version": "1.0.0", "anyOf": [{"authority": A, "anyOf": [
-            {"claim": "plain", "equals": 1},
-            {"allOf": [{"claim": p, "equals": "sevsnpvm"}]}
-        ]}]}))
-        .unwrap();
-        let refs: Vec<&Rule> = rules.iter().collect();
-        assert_eq!(ambiguous_claim(&refs, &both), Some(p));
-        assert_eq!(ambiguous_claim(&refs, &nested), None);
-    }
-
     #[test]
     fn seen_keys_sort_by_expiry_and_hide_the_token() {
         let a = seen_key("header.claims.sig", 1_800_000_000);
@@ -634,66 +377,21 @@ mod tests {
     }
 
     #[test]
-    fn equality_does_not_mix_types_or_round_numbers() {
-        let cases = [
-            (json!(true), json!("true"), false),
-            (json!(false), json!(null), false),
-            (json!(1), json!("1"), false),
-            (json!(1), json!(true), false),
-            (json!(3), json!(3.0), true),
-            (json!(-3), json!(-3.0), true),
-            (json!(9_007_199_254_740_993_u64), json!(9_007_199_254_740_992_u64), false),
-            (json!(9_007_199_254_740_993_u64), json!(9_007_199_254_740_992.0), false),
-            (json!(u64::MAX), json!(u64::MAX), true),
-            (json!(-1), json!(u64::MAX), false),
-            (json!("sevsnpvm"), json!("SEVSNPVM"), false),
-            (json!({"a": 1}), json!({"a": 1}), true),
-        ];
-        for (a, b, want) in cases {
-            assert_eq!(values_equal(&a, &b), want, "{a} vs {b}");
-            assert_eq!(values_equal(&b, &a), want, "{b} vs {a}");
-        }
-        // a policy cannot be made to grant by its shape: empty lists are refused when set
-        for empty in [json!({"anyOf": []}), json!({"allOf": []})] {
-            let doc = json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [empty]}]});
-            assert!(policy(doc).is_err());
-        }
-        let rules = policy(
-            json!({"version": "1.0.0", "anyOf": [{"authority": A, "anyOf": [{"claim": "dbg", "equals": false}]}]}),
-        )
-        .unwrap();
-        assert!(!eval(&rules[0].cond, &json!({"dbg": "false"})));
-        assert!(!eval(&rules[0].cond, &json!({"dbg": 0})));
-        assert!(!eval(&rules[0].cond, &json!({})));
-        assert!(eval(&rules[0].cond, &json!({"dbg": false})));
-    }
-
-    #[test]
     fn bad_policies_are_refused_clearly() {
-        let cases = [
-            (json!({"anyOf": [{"authority": A, "allOf": [{"claim": "c", "equals": 1}]}]}), "version"),
-            (json!({"version": "1.0.0", "anyOf": []}), "anyOf"),
-            (json!({"version": "1.0.0", "anyOf": [{"allOf": [{"claim": "c", "equals": 1}]}]}), "authority"),
-            (
-                json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c", "notEquals": 1}]}]}),
-                "notEquals",
-            ),
-            (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c"}]}]}), "equals"),
-            (json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"nope": []}]}]}), "nope"),
-            (json!({"version": "1.0.0", "anyOf": [{"authority": A}]}), "anyOf"),
-            (
-                json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "a.".repeat(40) + "b", "equals": 1}]}]}),
-                "segments",
-            ),
-        ];
-        for (p, word) in cases {
-            let e = policy(p.clone()).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::BadParameter);
-            assert!(e.message.contains(word), "{p}: {}", e.message);
-        }
-        let e = validate_policy(ReleasePolicy { content_type: String::new(), immutable: false, data: "!!".into() })
-            .unwrap_err();
-        assert!(e.message.contains("base64url"));
+        let doc = |v: Value| strongbox_crypto::b64url(&serde_json::to_vec(&v).unwrap());
+        let set = |data: String| validate_policy(ReleasePolicy { content_type: String::new(), immutable: false, data });
+        // the grammar's own refusals (strongbox_authz::release_policy) reach the caller as 400s
+        let e = set(doc(
+            json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c", "notEquals": 1}]}]}),
+        ))
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadParameter);
+        assert!(e.message.starts_with("The key release policy is invalid: ") && e.message.contains("notEquals"));
+        assert!(set("!!".into()).unwrap_err().message.contains("base64url"));
+        let ok =
+            set(doc(json!({"version": "1.0.0", "anyOf": [{"authority": A, "allOf": [{"claim": "c", "equals": 1}]}]})))
+                .unwrap();
+        assert_eq!(ok.content_type, DEFAULT_CONTENT_TYPE);
     }
 
     #[test]
