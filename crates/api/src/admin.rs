@@ -22,7 +22,7 @@ use strongbox_authz::DenyAssignment;
 use strongbox_core::{AccessPolicy, EligibleAssignment, NewDenyAssignment, PermissionModelUpdate};
 use strongbox_types::{Error, Result};
 
-use crate::http::{RequestContext, json as reply, parse_json};
+use crate::context::{RequestContext, json as reply, parse_json};
 
 const ASSIGN_WRITE: &str = "Microsoft.KeyVault/vaults/roleAssignments/write/action";
 
@@ -216,7 +216,7 @@ pub async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>)
     let g = ctx.param("group")?.to_owned();
     let m = ctx.param("member")?.to_owned();
     core.access.remove_group_member(&g, &m).await?;
-    Ok(crate::http::empty(StatusCode::NO_CONTENT))
+    Ok(crate::context::empty(StatusCode::NO_CONTENT))
 }
 
 /// `GET /_strongbox/denyAssignments`

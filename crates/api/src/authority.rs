@@ -12,7 +12,7 @@ use strongbox_identity::{Aadsts, OAuthError, TokenRequest};
 use strongbox_types::SecretString;
 
 use crate::AppState;
-use crate::http::{json, parse_query, percent_decode};
+use crate::context::{json, parse_query, percent_decode};
 
 /// Token requests are small forms; anything bigger is refused unread.
 pub(crate) const MAX_FORM: usize = 64 * 1024;

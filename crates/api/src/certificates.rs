@@ -13,7 +13,7 @@ use strongbox_types::{Error, Result};
 use strongbox_wire::BlobValue;
 use strongbox_wire::certificates as w;
 
-use crate::http::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
+use crate::context::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
 
 fn u32_in(v: Option<i64>, what: &str) -> Result<Option<u32>> {
     match v {

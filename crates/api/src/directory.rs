@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use strongbox_identity::IdentityPolicy;
 use strongbox_types::{Error, ErrorKind};
 
-use crate::http::{RequestContext, empty, json, parse_json};
+use crate::context::{RequestContext, empty, json, parse_json};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

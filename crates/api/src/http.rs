@@ -1,117 +1,25 @@
-//! The dispatcher and its plumbing: path and query normalisation, host → vault, authentication,
-//! the request context, body limits, responses.
+//! The dispatcher: path and query normalisation, host → vault, authentication, the operation
+//! and its authorization, the body under its limit, then the handler with its
+//! [`RequestContext`]; errors in the API's error shape.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
-use serde::Serialize;
 use strongbox_core::AccessPolicyCheck as PolicyCheck;
-use strongbox_identity::Principal;
 use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::ErrorBody;
 
+use crate::context::{RequestContext, json, parse_query};
 use crate::errors::{public_message, status_and_code};
-use crate::operations::{Authorization, Operation};
-use crate::routing::{PathParams, Resolved};
+use crate::operations::{Authorization, NO_BODY, Operation};
+use crate::routing::Resolved;
 use crate::{AppState, authority, routing};
 
-/// Largest body accepted anywhere: a restore's backup blob (up to 500 versions of 25 KiB
-/// secrets, encrypted and base64url-encoded).
-pub const MAX_BODY: usize = 32 * 1024 * 1024;
-/// Certificate import and merge: a PFX or PEM with its chain, base64-encoded.
-pub const CERTIFICATE_BODY: usize = 1024 * 1024;
-/// Every other JSON body: a 25 KiB secret value JSON-escaped at worst six times over with its
-/// tags, a JWK, an attestation token, a role or directory document.
-pub const JSON_BODY: usize = 256 * 1024;
-/// Requests that carry no body: whatever arrives is read and ignored up to this much.
-pub const NO_BODY: usize = 64 * 1024;
 const SERVICE_VERSION: &str = concat!("strongbox/", env!("CARGO_PKG_VERSION"));
-
-/// Everything a handler knows about the request it serves. The dispatcher builds one per
-/// request, once the caller is authenticated and the operation found, and hands it to the
-/// operation's handler.
-pub struct RequestContext<'a> {
-    pub app: &'a AppState,
-    /// Who is calling.
-    pub caller: Principal,
-    /// The `x-ms-request-id` of the answer.
-    pub request_id: &'a str,
-    /// The client's address (see [`client_address`]); `None` when the server gave no peer
-    /// address (in-process router tests).
-    pub client: Option<IpAddr>,
-    pub method: Method,
-    /// `host[:port]` exactly as the client addressed us: returned ids must use it.
-    pub host: String,
-    /// The vault the request is addressed to (from the host).
-    pub vault: String,
-    /// The row of the operation table being served.
-    pub operation: &'static Operation,
-    query: HashMap<String, String>,
-    path: PathParams,
-}
-
-impl RequestContext<'_> {
-    /// A query parameter (name and value percent-decoded).
-    pub fn query(&self, name: &str) -> Option<&str> {
-        self.query.get(name).map(String::as_str)
-    }
-
-    /// The request's api-version (checked before any handler runs), the latest when absent.
-    pub fn api_version(&self) -> &str {
-        self.query("api-version").unwrap_or(strongbox_wire::LATEST_API_VERSION)
-    }
-
-    /// The route's `{name}` (see [`PathParams::get`]); an internal error if the route has none.
-    pub fn param(&self, name: &str) -> Result<&str, Error> {
-        self.path.get(name).ok_or_else(|| Error::internal(format!("the route has no '{name}' parameter")))
-    }
-
-    /// The raw path segment of an optional part's `{name}`, if the path has it.
-    pub fn optional_param(&self, name: &str) -> Option<&str> {
-        self.path.get(name)
-    }
-
-    /// Whether another operation takes this path with another method.
-    pub fn path_has_other_methods(&self) -> bool {
-        self.path.other_methods
-    }
-
-    pub fn base(&self) -> String {
-        format!("https://{}", self.host)
-    }
-}
-
-/// What a handler's future resolves to.
-pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
-
-/// An operation's handler: an `async fn(&RequestContext<'_>, Option<Bytes>) -> Result<Response>`
-/// (the body is `Some` for operations that read one), made callable from the table by [`run!`].
-#[derive(Clone, Copy)]
-pub struct Handler {
-    /// `module::function`.
-    pub name: &'static str,
-    pub call: for<'a> fn(&'a RequestContext<'a>, Option<Bytes>) -> Reply<'a>,
-}
-
-impl std::fmt::Debug for Handler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name)
-    }
-}
-
-/// `run!(secrets::get)`: the [`Handler`] of an async handler function.
-macro_rules! run {
-    ($f:path) => {
-        $crate::http::Handler { name: stringify!($f), call: |ctx, body| Box::pin($f(ctx, body)) }
-    };
-}
-pub(crate) use run;
 
 /// Request ids: a random per-process prefix and a counter, in UUID form (one random draw per
 /// process instead of one per request).
@@ -242,11 +150,10 @@ async fn route_inner(
         method: parts.method.clone(),
         vault: vault_from_host(st, &host),
         host,
-        operation,
         query,
         path: params,
     };
-    match serve(&ctx, body, cap).await {
+    match serve(&ctx, operation, body, cap).await {
         Ok(r) => r,
         Err(e) => error_response(&e, request_id),
     }
@@ -254,8 +161,12 @@ async fn route_inner(
 
 /// After authentication and the operation: authorization, the api-version, the body, no secrets
 /// or certificates on a Managed HSM pool, then the handler.
-async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) -> Result<Response, Error> {
-    let op = ctx.operation;
+async fn serve(
+    ctx: &RequestContext<'_>,
+    op: &'static Operation,
+    body: &mut Option<Body>,
+    cap: usize,
+) -> Result<Response, Error> {
     if op.authorization == Authorization::Rbac {
         let vault = ctx.vault.as_str();
         let policy = op.access_policy.map(|(area, permission)| PolicyCheck { vault, area, permission });
@@ -274,30 +185,6 @@ async fn serve(ctx: &RequestContext<'_>, body: &mut Option<Body>, cap: usize) ->
         crate::secrets::not_on_managed_hsm(ctx, collection).await?;
     }
     (op.handler.call)(ctx, body).await
-}
-
-impl crate::operations::Body {
-    /// The most a request of this kind may carry.
-    pub fn limit(self, method: &Method) -> usize {
-        use crate::operations::Body::*;
-        match self {
-            Backup => MAX_BODY,
-            Certificate => CERTIFICATE_BODY,
-            Json => JSON_BODY,
-            JsonUnlessGetOrDelete if self.is_read(method) => JSON_BODY,
-            JsonUnlessGetOrDelete | None => NO_BODY,
-        }
-    }
-
-    /// Whether the body is read and handed to the handler (otherwise it is drained unread).
-    pub fn is_read(self, method: &Method) -> bool {
-        use crate::operations::Body::*;
-        match self {
-            None => false,
-            Json | Certificate | Backup => true,
-            JsonUnlessGetOrDelete => *method != Method::GET && *method != Method::DELETE,
-        }
-    }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -359,63 +246,6 @@ async fn drain(mut body: Body, cap: usize, timeout: std::time::Duration) {
     let _ = tokio::time::timeout(timeout, discard).await;
 }
 
-/// `maxresults` and `$skiptoken` of a list request.
-pub fn paging(ctx: &RequestContext<'_>) -> Result<(Option<String>, usize), Error> {
-    let max = strongbox_wire::parse_maxresults(ctx.query("maxresults"))?;
-    let resume = ctx.query("$skiptoken").filter(|t| !t.is_empty()).map(strongbox_wire::decode_skiptoken).transpose()?;
-    Ok((resume, max))
-}
-
-/// A `{value, nextLink}` page; `nextLink` is absolute, on the host the client used.
-pub fn page<T: Serialize>(
-    ctx: &RequestContext<'_>,
-    path: &str,
-    value: Vec<T>,
-    next: Option<String>,
-    max: usize,
-) -> Response {
-    let api = ctx.api_version();
-    let next_link = next.map(|n| {
-        format!(
-            "{}/{path}?api-version={api}&$skiptoken={}&maxresults={max}",
-            ctx.base(),
-            strongbox_wire::encode_skiptoken(&n)
-        )
-    });
-    json(StatusCode::OK, &strongbox_wire::Page { value, next_link })
-}
-
-/// Core attributes in their wire form.
-pub fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>) -> strongbox_wire::Attributes {
-    strongbox_wire::Attributes {
-        enabled: Some(a.enabled),
-        nbf: a.nbf,
-        exp: a.exp,
-        created: Some(a.created),
-        updated: Some(a.updated),
-        recoverable_days: Some(a.recoverable_days),
-        recovery_level: Some(a.recovery_level.to_owned()),
-        exportable,
-    }
-}
-
-/// Reads and parses a JSON body. Parser messages are reduced to position and category so
-/// that no fragment of a (possibly secret) value is echoed back.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result<T, Error> {
-    let body = body.unwrap_or_default();
-    if body.is_empty() {
-        return Err(Error::bad("The request body is required."));
-    }
-    serde_json::from_slice(&body).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Data => "a member has the wrong type or value",
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "it is not valid JSON",
-            serde_json::error::Category::Io => "it could not be read",
-        };
-        Error::bad(format!("The request body is invalid: {what} (line {}, column {}).", e.line(), e.column()))
-    })
-}
-
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
@@ -444,28 +274,6 @@ pub fn error_response(e: &Error, request_id: &str) -> Response {
         tracing::error!(%request_id, detail = %e.message, "internal error");
     }
     json(status, &ErrorBody::new(code, public_message(e, request_id), inner))
-}
-
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => {
-            let mut r = Response::new(Body::from(bytes));
-            *r.status_mut() = status;
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-            r
-        }
-        Err(_) => {
-            let mut r = Response::new(Body::empty());
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            r
-        }
-    }
-}
-
-pub fn empty(status: StatusCode) -> Response {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = status;
-    r
 }
 
 /// `host[:port]` from the Host header (HTTP/1.1) or the URI authority (HTTP/2). Anything that
@@ -502,40 +310,6 @@ fn strip_port(host: &str) -> &str {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => host,
     }
-}
-
-/// Query parameters with percent-decoded names and values (`+` is a space).
-pub fn parse_query(q: &str) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        m.entry(percent_decode(k)).or_insert_with(|| percent_decode(v));
-    }
-    m
-}
-
-pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
-                        out.push(v);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The client's address: the socket peer, or — when the peer is a trusted proxy — the

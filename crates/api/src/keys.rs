@@ -16,7 +16,7 @@ use strongbox_wire::keys::{
     RotationPolicyAttributes, TriggerWire,
 };
 
-use crate::http::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
+use crate::context::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
 
 fn b64(field: &str, v: Option<String>) -> Result<Vec<u8>, Error> {
     let v = v.ok_or_else(|| Error::bad(format!("The '{field}' member is required.")))?;

@@ -12,6 +12,7 @@
 mod admin;
 mod authority;
 mod certificates;
+mod context;
 mod directory;
 mod errors;
 mod http;
@@ -22,9 +23,9 @@ mod routing;
 mod secrets;
 mod vaults;
 
-pub use http::RequestContext;
+pub use context::{PathParams, RequestContext};
 pub use operations::{Authorization, Body, Claim, OPERATIONS, Operation, Scope};
-pub use routing::{PathParams, Resolved, all_route_examples, resolve};
+pub use routing::{Resolved, all_route_examples, resolve};
 
 use std::sync::Arc;
 

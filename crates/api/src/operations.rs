@@ -28,8 +28,8 @@
 
 use strongbox_core::AccessPolicyArea::{self as PolicyArea, Certificates, Keys, Secrets};
 
-use crate::http::{Handler, run};
-use crate::routing::PathParams;
+use crate::context::PathParams;
+use crate::context::{Handler, run};
 use crate::{admin, certificates, directory, keys, rbac, secrets, vaults};
 
 /// One operation.
@@ -81,19 +81,53 @@ pub enum Scope {
     Relative,
 }
 
+/// Largest body accepted anywhere: a restore's backup blob (up to 500 versions of 25 KiB
+/// secrets, encrypted and base64url-encoded).
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+/// Certificate import and merge: a PFX or PEM with its chain, base64-encoded.
+pub const CERTIFICATE_BODY: usize = 1024 * 1024;
+/// Every other JSON body: a 25 KiB secret value JSON-escaped at worst six times over with its
+/// tags, a JWK, an attestation token, a role or directory document.
+pub const JSON_BODY: usize = 256 * 1024;
+/// Requests that carry no body: whatever arrives is read and ignored up to this much.
+pub const NO_BODY: usize = 64 * 1024;
 /// What a request carries, and the most it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
-    /// Nothing: whatever arrives is read and ignored, up to [`crate::http::NO_BODY`].
+    /// Nothing: whatever arrives is read and ignored, up to [`NO_BODY`].
     None,
-    /// A JSON document up to [`crate::http::JSON_BODY`].
+    /// A JSON document up to [`JSON_BODY`].
     Json,
-    /// A certificate (PFX or PEM with its chain, base64) up to [`crate::http::CERTIFICATE_BODY`].
+    /// A certificate (PFX or PEM with its chain, base64) up to [`CERTIFICATE_BODY`].
     Certificate,
-    /// A backup blob to restore, up to [`crate::http::MAX_BODY`].
+    /// A backup blob to restore, up to [`MAX_BODY`].
     Backup,
     /// JSON, unless the method is GET or DELETE (the directory's fallback rows).
     JsonUnlessGetOrDelete,
+}
+
+impl Body {
+    /// The most a request of this kind may carry.
+    pub fn limit(self, method: &axum::http::Method) -> usize {
+        use Body::*;
+        match self {
+            Backup => MAX_BODY,
+            Certificate => CERTIFICATE_BODY,
+            Json => JSON_BODY,
+            JsonUnlessGetOrDelete if self.is_read(method) => JSON_BODY,
+            JsonUnlessGetOrDelete | None => NO_BODY,
+        }
+    }
+
+    /// Whether the body is read and handed to the handler (otherwise it is drained unread).
+    pub fn is_read(self, method: &axum::http::Method) -> bool {
+        use Body::*;
+        match self {
+            None => false,
+            Json | Certificate | Backup => true,
+            JsonUnlessGetOrDelete => *method != axum::http::Method::GET && *method != axum::http::Method::DELETE,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use strongbox_authz::{Assignment, RoleDefinition};
 use strongbox_core::{Access, NewRoleDefinition};
 use strongbox_types::Error;
 
-use crate::http::{RequestContext, json as reply, parse_json};
+use crate::context::{RequestContext, json as reply, parse_json};
 use crate::operations::absolute_scope;
 
 fn definition(r: &RoleDefinition) -> Value {

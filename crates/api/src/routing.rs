@@ -6,27 +6,11 @@ use std::sync::OnceLock;
 use axum::http::Method;
 use strongbox_types::{Error, ErrorKind, Result};
 
+use crate::context::PathParams;
 use crate::operations::{Claim, OPERATIONS, Operation, REFUSED};
 
 /// The literals that start the Managed HSM RBAC part of a path (after its `{scope}`).
 const RBAC_WINDOW: [&str; 2] = ["providers", "Microsoft.Authorization"];
-
-/// The parameters a path gave its operation, by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PathParams {
-    values: Vec<(&'static str, String)>,
-    /// Another row takes this path with another method (the directory fallback answers 405
-    /// then, 404 otherwise).
-    pub other_methods: bool,
-}
-
-impl PathParams {
-    /// The value of the route's `{name}`: the raw path segment (for `{scope}`, the path before
-    /// `/providers/Microsoft.Authorization`), if the route has it.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
-    }
-}
 
 /// A request's row and parameters.
 #[derive(Debug)]

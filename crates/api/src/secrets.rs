@@ -7,7 +7,7 @@ use strongbox_core::{CommonUpdate, Listing, SecretUpdate, SecretView, SetSecret}
 use strongbox_types::{Error, ErrorKind};
 use strongbox_wire::{BlobValue, SecretBundle, SecretSetParameters, SecretUpdateParameters};
 
-use crate::http::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
+use crate::context::{RequestContext, empty, json, page, paging, parse_json, wire_attributes};
 
 type Reply = Result<Response, Error>;
 

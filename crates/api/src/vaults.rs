@@ -7,7 +7,7 @@ use serde::Deserialize;
 use strongbox_core::Sku;
 use strongbox_types::Error;
 
-use crate::http::{RequestContext, json, parse_json};
+use crate::context::{RequestContext, json, parse_json};
 
 type Reply = Result<Response, Error>;
 

@@ -10,7 +10,7 @@
 //! Wire rules (Azure Managed HSM): GCM uses a 12-byte IV that the service generates on encrypt
 //! and a 16-byte tag; CBC takes a 16-byte IV from the caller (generated when absent); the key
 //! size must match the algorithm (an A256* algorithm needs a 256-bit key). Every decryption or
-//! unwrap failure is the same error ([`crate::keys::UNDECRYPTABLE`]).
+//! unwrap failure is the same error ([`crate::UNDECRYPTABLE`]).
 
 use std::fmt;
 
@@ -23,7 +23,7 @@ use aws_lc_rs::iv::FixedLength;
 use strongbox_types::{Error, ErrorKind, Result, SecretBytes};
 use zeroize::Zeroizing;
 
-use crate::keys::UNDECRYPTABLE;
+use crate::UNDECRYPTABLE;
 
 /// GCM IV length Key Vault uses (bytes).
 pub const GCM_IV_LEN: usize = 12;

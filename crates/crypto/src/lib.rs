@@ -21,6 +21,11 @@ pub mod x509;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use strongbox_types::{Error, Result, SecretBytes};
 
+/// The message of every failure to decrypt or unwrap a ciphertext, RSA or AES, software or HSM:
+/// one uniform error, so a caller learns nothing of why it failed (see the `keys` module).
+/// Also at `keys::UNDECRYPTABLE`.
+pub const UNDECRYPTABLE: &str = "The ciphertext could not be decrypted.";
+
 /// Fills `buf` from the operating system's CSPRNG.
 pub fn fill_random(buf: &mut [u8]) -> Result<()> {
     SystemRandom::new().fill(buf).map_err(|_| Error::internal("system random number generator failed"))

@@ -7,25 +7,17 @@
 //! keeps the current and the previous certificate (tokens of the previous one stay valid until
 //! the next rotation).
 
-use serde::{Deserialize, Serialize};
 use strongbox_barrier::BTxn;
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
 use crate::applications::cert_rec;
 use crate::error::{Aadsts, OAuthError, internal};
-use crate::records::{ClientCertRec, ServicePrincipalRec};
+use crate::records::{ClientCertRec, EnrollmentRec, ServicePrincipalRec};
 use crate::{Identity, SKEW, SecurityEvent, TokenRequest};
 
 pub(crate) const KIND: &str = "ManagedIdentity";
 /// How long an enrolment code is valid.
 const ENROLLMENT_TTL: i64 = 24 * 3600;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct EnrollmentRec {
-    /// SHA-256 of the code, hex.
-    pub code_sha256: String,
-    pub expires: i64,
-}
 
 /// A registered managed identity and its one-time enrolment code (shown once).
 pub struct NewManagedIdentity {

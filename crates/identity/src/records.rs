@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::managed_identities::EnrollmentRec;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ServicePrincipalRec {
     pub client_id: String,
@@ -96,4 +94,12 @@ pub(crate) struct FederatedRec {
     pub audiences: Vec<String>,
     #[serde(default)]
     pub created: i64,
+}
+
+/// A managed identity's pending one-time enrolment code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EnrollmentRec {
+    /// SHA-256 of the code, hex.
+    pub code_sha256: String,
+    pub expires: i64,
 }

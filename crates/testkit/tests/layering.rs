@@ -102,3 +102,97 @@ fn banned_crates_are_not_in_the_tree() {
         assert!(stdout.trim().is_empty(), "{banned} is in the dependency graph:\n{stdout}");
     }
 }
+
+/// The top-level modules of one crate's `src` (a `name.rs` file or a `name/` folder), each with
+/// the set of sibling modules its non-test code names through `crate::…`.
+fn module_edges(src: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
+    fn files(p: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).unwrap() {
+                files(&e.unwrap().path(), out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p.to_owned());
+        }
+    }
+    let mut names = BTreeMap::new();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        if stem != "lib" && stem != "main" && (p.is_dir() || p.extension().is_some_and(|x| x == "rs")) {
+            let mut fs = Vec::new();
+            files(&p, &mut fs);
+            names.entry(stem).or_insert_with(Vec::new).extend(fs);
+        }
+    }
+    let mut edges = BTreeMap::new();
+    for (m, fs) in &names {
+        let mut to = BTreeSet::new();
+        for f in fs {
+            let name = f.file_name().unwrap().to_string_lossy();
+            if name == "tests.rs" || name.ends_with("_tests.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(f).unwrap();
+            let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+            for (i, _) in code.match_indices("crate::") {
+                let rest = &code[i + "crate::".len()..];
+                let target: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if target != *m && names.contains_key(&target) {
+                    to.insert(target);
+                }
+            }
+        }
+        edges.insert(m.clone(), to);
+    }
+    edges
+}
+
+/// A reader following one module's imports should never come back to where they started:
+/// within every crate, the graph of `crate::module` references between top-level modules
+/// has no cycle (children of one folder may use each other through `super::`).
+#[test]
+fn no_import_circles_between_modules() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut circles = Vec::new();
+    for krate in std::fs::read_dir(root.join("crates")).unwrap() {
+        let src = krate.unwrap().path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        let edges = module_edges(&src);
+        // depth-first search for a back edge; report the path that closes the circle
+        fn visit(
+            m: &str,
+            edges: &BTreeMap<String, BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = path.iter().position(|p| p == m) {
+                let mut c = path[at..].to_vec();
+                c.push(m.to_owned());
+                return Some(c);
+            }
+            if done.contains(m) {
+                return None;
+            }
+            path.push(m.to_owned());
+            for n in &edges[m] {
+                if let Some(c) = visit(n, edges, path, done) {
+                    return Some(c);
+                }
+            }
+            path.pop();
+            done.insert(m.to_owned());
+            None
+        }
+        let mut done = BTreeSet::new();
+        for m in edges.keys() {
+            if let Some(c) = visit(m, &edges, &mut Vec::new(), &mut done) {
+                circles.push(format!("{}: {}", src.display(), c.join(" -> ")));
+                break;
+            }
+        }
+    }
+    assert!(circles.is_empty(), "import circles:\n{}", circles.join("\n"));
+}

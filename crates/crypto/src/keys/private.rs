@@ -22,9 +22,7 @@ use super::public::{EcPublic, RsaPublic};
 use crate::aes::{SymOutput, SymParams};
 use crate::handle::KeyHandle;
 
-/// The message of every failure to decrypt or unwrap a ciphertext, RSA or AES (see the
-/// documentation of the `keys` module).
-pub const UNDECRYPTABLE: &str = "The ciphertext could not be decrypted.";
+pub use crate::UNDECRYPTABLE;
 
 /// A software key with its parsed aws-lc-rs handles. `Send + Sync`; never prints key material.
 pub struct KeyMaterial(Inner);
