@@ -19,9 +19,9 @@ use serde_json::Value;
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::aes::{AesAlg, AesMode, SymParams};
-use crate::handle::KeyHandle;
 use crate::jws::{self, PublicKey};
 use crate::jwt::{self, VerifyKey};
+use crate::keys::handle::KeyHandle;
 use crate::keys::{CipherAlg, EncAlg, JsonWebKey, KeyKind, KeyMaterial, SignAlg};
 use crate::{b64url, b64url_decode};
 

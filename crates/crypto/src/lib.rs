@@ -9,7 +9,6 @@ pub mod aes;
 pub mod certs;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod handle;
 pub mod jws;
 pub mod jwt;
 pub mod keys;
@@ -17,6 +16,9 @@ pub mod password;
 pub mod pkcs12;
 pub mod release;
 pub mod x509;
+
+/// The key handle trait, software and HSM (kept at its old path `strongbox_crypto::handle`).
+pub use keys::handle;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use strongbox_types::{Error, Result, SecretBytes};

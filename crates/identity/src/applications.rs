@@ -10,8 +10,8 @@ use serde::Serialize;
 use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use crate::authentication::{public_client_key, public_client_status, status_of};
 use crate::records::{ClientCertRec, ClientSecretRec, FederatedRec, ServicePrincipalRec};
+use crate::status::{public_client_key, public_client_status, status_of};
 use crate::{Identity, SecurityEvent};
 
 const MAX_SECRETS: usize = 20;

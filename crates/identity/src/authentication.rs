@@ -4,47 +4,18 @@
 
 use std::sync::Arc;
 
-use strongbox_barrier::keyspace;
 use strongbox_crypto::jws;
 use strongbox_types::{Error, Result};
 
 use crate::error::AuthFailure;
-use crate::records::ServicePrincipalRec;
+use crate::status::{
+    CachedToken, PUBLIC_CLIENT_CRED, PrincipalStatus, public_client_key, public_client_status, status_of,
+};
 use crate::token::Claims;
 use crate::trusted_issuers::TrustedIssuerRec;
-use crate::{BUILTIN_PUBLIC_CLIENTS, Identity, Principal, SKEW, STATUS_TTL, TOKEN_CACHE_MAX, external, users};
-
-/// The "credential" a public-client status row lists while the application is one.
-const PUBLIC_CLIENT_CRED: &str = "public-client";
-
-/// What the revocation check needs about one principal.
-#[derive(Debug, Clone)]
-pub(crate) struct PrincipalStatus {
-    pub exists: bool,
-    pub enabled: bool,
-    pub credentials: Vec<String>,
-    pub loaded: i64,
-}
-
-impl PrincipalStatus {
-    fn allows(&self, cred: Option<&str>) -> bool {
-        self.exists && self.enabled && cred.is_none_or(|c| self.credentials.iter().any(|x| x == c))
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct CachedToken {
-    pub principal: Principal,
-    pub exp: i64,
-    pub status_key: String,
-    pub cred: Option<String>,
-    /// A second status row checked on every request, with the credential it must list:
-    /// external user tokens mapped to a local user name their issuer (status key and URL;
-    /// turning user tokens off revokes them); our own user tokens name their client
-    /// application's public-client row (`publicclient/{client id}`, [`PUBLIC_CLIENT_CRED`]), so
-    /// a token whose `appid` is not (or no longer) a registered public client is refused.
-    pub issuer_check: Option<(String, String)>,
-}
+use crate::{
+    BUILTIN_PUBLIC_CLIENTS, Identity, Principal, SKEW, STATUS_TTL, TOKEN_CACHE_MAX, external, trusted_issuers, users,
+};
 
 impl Identity {
     /// Validates a bearer token: signature, expiry (with skew), not-before, audience, issuer,
@@ -191,7 +162,7 @@ impl Identity {
             }
         } else if let Some(name) = st.issuers.relative(key) {
             let r: Option<TrustedIssuerRec> = st.issuers.get(name).await?;
-            external::issuer_status(r.as_ref(), now)
+            trusted_issuers::issuer_status(r.as_ref(), now)
         } else if let Some(app) = st.principals.relative(key) {
             status_of(st.principals.get(app).await?.as_ref(), now)
         } else {
@@ -228,31 +199,7 @@ impl Identity {
     }
 }
 
-pub(crate) fn status_of(sp: Option<&ServicePrincipalRec>, now: i64) -> PrincipalStatus {
-    match sp {
-        Some(sp) => {
-            PrincipalStatus { exists: true, enabled: sp.enabled, credentials: sp.credential_ids(now), loaded: now }
-        }
-        None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
-    }
-}
-
-/// The status key of `client_id` as a public client (lower case, as the token's `appid`).
-pub(crate) fn public_client_key(client_id: &str) -> String {
-    keyspace::PUBLIC_CLIENTS.prefix.to_owned() + &client_id.to_ascii_lowercase()
-}
-
 /// The display name of a built-in public client.
 pub(crate) fn builtin_public_client(client_id: &str) -> Option<&'static str> {
     BUILTIN_PUBLIC_CLIENTS.iter().find(|(id, _)| id.eq_ignore_ascii_case(client_id)).map(|(_, name)| *name)
-}
-
-/// An application's row as a public client: it "exists" while it is registered as one.
-pub(crate) fn public_client_status(sp: Option<&ServicePrincipalRec>, builtin: bool, now: i64) -> PrincipalStatus {
-    let (exists, enabled) = match sp {
-        _ if builtin => (true, true),
-        Some(sp) => (sp.public_client && sp.kind.is_empty(), sp.enabled),
-        None => (false, false),
-    };
-    PrincipalStatus { exists, enabled, credentials: vec![PUBLIC_CLIENT_CRED.to_owned()], loaded: now }
 }

@@ -27,28 +27,19 @@
 //! audiences. A verified token is cached by digest until it expires, like ours; every request
 //! also re-checks that the issuer still accepts user tokens (same [`crate::STATUS_TTL`] bound).
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use strongbox_crypto::jwt::{self, Unverified, VerifyKey};
 use strongbox_types::{Error, Result};
 
-use strongbox_barrier::keyspace;
-
-use crate::authentication::{CachedToken, PrincipalStatus};
 use crate::error::AuthFailure;
-use crate::trusted_issuers::TrustedIssuerRec;
+use crate::status::CachedToken;
+use crate::trusted_issuers::{TrustedIssuerRec, issuer_status, issuer_status_key};
+use crate::user_tokens::{PrincipalMapping, UserTokens};
 use crate::users::UserRec;
 use crate::{Identity, Principal, SKEW, SecurityEvent, TOKEN_CACHE_MAX};
 
-/// Claims that may name the person.
-pub const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
-const MAX_AUDIENCES: usize = 10;
-/// Most entries of a `groupMap`.
-pub const MAX_GROUP_MAP: usize = 200;
-/// Most values of a token's group claim that are looked at (the rest are ignored).
-pub const MAX_GROUP_VALUES: usize = 200;
 /// Longest lifetime accepted for a token of a trusted issuer (a federated assertion or an IdP
 /// user token): 24 hours, counted as `exp - iat` when the token has `iat` and always as
 /// `exp - now`. (Entra's own tokens live 60-90 minutes, Kubernetes projected tokens 1 hour by
@@ -56,187 +47,6 @@ pub const MAX_GROUP_VALUES: usize = 200;
 pub const MAX_FOREIGN_TOKEN_LIFETIME: i64 = 24 * 3600;
 /// Seconds a snapshot of the trusted-issuer records serves foreign-token dispatch.
 const ISSUER_SNAPSHOT_TTL: i64 = 5;
-
-/// How a token's user claim becomes a principal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PrincipalMapping {
-    /// An existing Strongbox user whose UPN equals the claim value.
-    #[default]
-    User,
-    /// A synthetic principal: object id derived from the issuer and the claim value.
-    External,
-}
-
-/// The settings of a trusted issuer whose user tokens are accepted on the data plane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserTokens {
-    /// Accepted `aud` values (e.g. the vault resource URI or the IdP's app id URI).
-    pub audiences: Vec<String>,
-    /// The claim naming the person: one of [`USER_CLAIMS`].
-    #[serde(default = "default_claim")]
-    pub user_claim: String,
-    #[serde(default)]
-    pub principal_mapping: PrincipalMapping,
-    /// The claim listing the person's IdP groups (e.g. `groups`, `roles`); set with `groupMap`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_claim: Option<String>,
-    /// IdP group value → Strongbox group object id. Only mapped values count.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub group_map: BTreeMap<String, String>,
-    /// With the `user` mapping: the UPN domains this issuer is authoritative for (each domain
-    /// federated to one issuer at most, as a domain is in Entra). A token may only name a user
-    /// whose claim value ends in `@` one of them, so an IdP cannot sign in as another IdP's
-    /// people, nor as local accounts outside its domains.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub domains: Vec<String>,
-}
-
-/// Claims that carry a UPN-like `name@domain` value (what the `user` mapping needs).
-const DOMAIN_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name"];
-const MAX_DOMAINS: usize = 50;
-
-/// Whether `d` is a plausible DNS domain name (lower case, labels of letters, digits, `-`).
-fn valid_domain(d: &str) -> bool {
-    !d.is_empty()
-        && d.len() <= 253
-        && d.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-fn default_claim() -> String {
-    "email".to_owned()
-}
-
-impl UserTokens {
-    /// Lower-cases and de-duplicates `domains` (DNS names are case-insensitive).
-    pub(crate) fn normalize(&mut self) {
-        for d in &mut self.domains {
-            *d = d.trim().trim_start_matches('@').to_ascii_lowercase();
-        }
-        self.domains.sort();
-        self.domains.dedup();
-    }
-
-    pub(crate) fn check(&self) -> Result<()> {
-        if self.audiences.is_empty() || self.audiences.len() > MAX_AUDIENCES {
-            return Err(Error::bad(format!("Give 1-{MAX_AUDIENCES} audiences for user tokens.")));
-        }
-        for a in &self.audiences {
-            if a.is_empty() || a.len() > 600 || a.chars().any(char::is_control) {
-                return Err(Error::bad("Each audience must be 1-600 printable characters."));
-            }
-        }
-        if !USER_CLAIMS.contains(&self.user_claim.as_str()) {
-            return Err(Error::bad(format!("'userClaim' must be one of: {}.", USER_CLAIMS.join(", "))));
-        }
-        match self.principal_mapping {
-            PrincipalMapping::User => {
-                if !DOMAIN_CLAIMS.contains(&self.user_claim.as_str()) {
-                    return Err(Error::bad(format!(
-                        "The 'user' mapping needs a 'userClaim' holding name@domain: one of {}.",
-                        DOMAIN_CLAIMS.join(", ")
-                    )));
-                }
-                if self.domains.is_empty() || self.domains.len() > MAX_DOMAINS {
-                    return Err(Error::bad(format!(
-                        "The 'user' mapping needs 'domains': the 1-{MAX_DOMAINS} UPN domains this issuer is \
-                         authoritative for (only users of those domains can sign in with its tokens)."
-                    )));
-                }
-                if let Some(d) = self.domains.iter().find(|d| !valid_domain(d)) {
-                    return Err(Error::bad(format!("'{d}' is not a domain name (lower case, e.g. corp.example).")));
-                }
-            }
-            PrincipalMapping::External if !self.domains.is_empty() => {
-                return Err(Error::bad("'domains' applies to the 'user' mapping only."));
-            }
-            PrincipalMapping::External => {}
-        }
-        match &self.group_claim {
-            None if !self.group_map.is_empty() => {
-                return Err(Error::bad("'groupMap' needs 'groupClaim' (the claim listing the groups)."));
-            }
-            None => {}
-            Some(c) => {
-                if c.is_empty() || c.len() > 64 || !c.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(Error::bad("'groupClaim' must be 1-64 printable ASCII characters."));
-                }
-                if self.group_map.is_empty() || self.group_map.len() > MAX_GROUP_MAP {
-                    return Err(Error::bad(format!(
-                        "'groupClaim' needs a 'groupMap' of 1-{MAX_GROUP_MAP} entries (IdP group value → group id)."
-                    )));
-                }
-            }
-        }
-        for (k, v) in &self.group_map {
-            if k.is_empty() || k.len() > 600 || k.chars().any(char::is_control) {
-                return Err(Error::bad("Each 'groupMap' value of the IdP must be 1-600 printable characters."));
-            }
-            if v.is_empty() || v.len() > 120 {
-                return Err(Error::bad("Each 'groupMap' entry must name a Strongbox group (its object id)."));
-            }
-        }
-        Ok(())
-    }
-
-    /// The Strongbox group ids a verified token's group claim maps to (deduplicated, in map
-    /// order of first appearance). Unmapped and non-string values are ignored.
-    pub(crate) fn mapped_groups(&self, claims: &Value) -> Vec<String> {
-        let Some(claim) = &self.group_claim else { return Vec::new() };
-        let mut out: Vec<String> = Vec::new();
-        let mut add = |v: &Value| {
-            if let Some(id) = v.as_str().and_then(|s| self.group_map.get(s))
-                && !out.contains(id)
-            {
-                out.push(id.clone());
-            }
-        };
-        match claims.get(claim) {
-            Some(Value::Array(a)) => a.iter().take(MAX_GROUP_VALUES).for_each(&mut add),
-            Some(v @ Value::String(_)) => add(v),
-            _ => {}
-        }
-        out
-    }
-}
-
-impl Identity {
-    /// Checks that every group a `groupMap` names exists and stores it by object id (a display
-    /// name is accepted and resolved here, once).
-    pub(crate) async fn resolve_group_map(&self, t: &mut UserTokens) -> Result<()> {
-        for v in t.group_map.values_mut() {
-            let Some(id) = self.groups.group_id(v).await? else {
-                return Err(Error::bad(format!(
-                    "'groupMap' names the group '{}', which does not exist.",
-                    v.chars().take(64).collect::<String>()
-                )));
-            };
-            *v = id.to_ascii_lowercase();
-        }
-        Ok(())
-    }
-
-    /// The mapped groups of a verified token that still exist (a deleted group's assignments
-    /// reach no one, whatever the IdP says).
-    async fn token_groups(&self, settings: &UserTokens, claims: &Value) -> Result<Vec<String>, AuthFailure> {
-        let mut out = Vec::new();
-        for id in settings.mapped_groups(claims) {
-            match self.groups.group_id(&id).await {
-                Ok(Some(_)) => out.push(id),
-                Ok(None) => {}
-                Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
-            }
-        }
-        Ok(out)
-    }
-}
 
 /// The object id of an `external` principal: a version-8 UUID made of the first 16 bytes of
 /// SHA-256(`"strongbox-external-principal\n" ‖ issuer ‖ "\n" ‖ claim value`). Stable for as long
@@ -280,25 +90,6 @@ fn email_unverified(claims: &Value) -> bool {
         Some(Value::Bool(b)) => !b,
         Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
         _ => false,
-    }
-}
-
-/// The status-table key of a trusted issuer (revocation of its user tokens).
-pub(crate) fn issuer_status_key(name: &str) -> String {
-    format!("{}{name}", keyspace::TRUSTED_ISSUERS.prefix)
-}
-
-/// An issuer "allows" a cached token while it exists, accepts user tokens and still has the
-/// issuer URL the token was verified under.
-pub(crate) fn issuer_status(rec: Option<&TrustedIssuerRec>, now: i64) -> PrincipalStatus {
-    match rec {
-        Some(r) => PrincipalStatus {
-            exists: true,
-            enabled: r.user_tokens.is_some(),
-            credentials: vec![r.issuer.clone()],
-            loaded: now,
-        },
-        None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
     }
 }
 
@@ -573,6 +364,8 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::user_tokens::{MAX_GROUP_MAP, MAX_GROUP_VALUES};
+    use std::collections::BTreeMap;
 
     #[test]
     fn external_ids_are_stable_uuids_per_issuer() {

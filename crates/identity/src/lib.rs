@@ -28,8 +28,10 @@ mod limits;
 mod managed_identities;
 mod records;
 mod signing;
+mod status;
 mod token;
 mod trusted_issuers;
+mod user_tokens;
 mod users;
 
 pub use applications::{
@@ -39,12 +41,13 @@ pub use attestation::{AttestationAuthority, AttestationAuthorityView, jwk_verify
 pub use device_code::{DeviceAuthorization, DeviceRequest, PageRefusal};
 pub use error::{Aadsts, AuthFailure, OAuthError};
 pub use events::{SecurityEvent, SecurityLog};
-pub use external::{PrincipalMapping, UserTokens, external_object_id};
+pub use external::external_object_id;
 pub use issuer_keys::{FetchFuture, IssuerKeyFetcher};
 pub use managed_identities::NewManagedIdentity;
 pub use signing::IdentityPolicy;
 pub use token::{TokenGrant, TokenRequest};
 pub use trusted_issuers::TrustedIssuerView;
+pub use user_tokens::{PrincipalMapping, UserTokens};
 pub use users::{UserChange, UserView};
 
 use std::collections::HashMap;
@@ -58,8 +61,8 @@ use strongbox_barrier::{Barrier, View};
 use strongbox_crypto::jws::{self, PublicKey};
 use strongbox_types::{Clock, Error, Result, SecretString};
 
-use authentication::{CachedToken, PrincipalStatus};
 use records::ServicePrincipalRec;
+use status::{CachedToken, PrincipalStatus};
 
 /// Clock skew tolerated on `exp`/`nbf`.
 const SKEW: i64 = 60;

@@ -8,11 +8,13 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use strongbox_barrier::keyspace;
 use strongbox_barrier::{BTxn, Change};
 use strongbox_types::{Error, ErrorKind, Result};
 
 use crate::applications::check_text;
-use crate::external::{UserTokens, issuer_status, issuer_status_key};
+use crate::status::PrincipalStatus;
+use crate::user_tokens::UserTokens;
 use crate::{Identity, SecurityEvent};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,5 +213,24 @@ impl Identity {
         }
         let all: Vec<(String, TrustedIssuerRec)> = self.store.issuers.scan_all("").await?;
         Ok(all.into_iter().map(|(_, r)| r).find(|r| r.issuer == iss))
+    }
+}
+
+/// The status-table key of a trusted issuer (revocation of its user tokens).
+pub(crate) fn issuer_status_key(name: &str) -> String {
+    format!("{}{name}", keyspace::TRUSTED_ISSUERS.prefix)
+}
+
+/// An issuer "allows" a cached token while it exists, accepts user tokens and still has the
+/// issuer URL the token was verified under.
+pub(crate) fn issuer_status(rec: Option<&TrustedIssuerRec>, now: i64) -> PrincipalStatus {
+    match rec {
+        Some(r) => PrincipalStatus {
+            exists: true,
+            enabled: r.user_tokens.is_some(),
+            credentials: vec![r.issuer.clone()],
+            loaded: now,
+        },
+        None => PrincipalStatus { exists: false, enabled: false, credentials: Vec::new(), loaded: now },
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use strongbox_barrier::{BTxn, Stamp};
 use strongbox_types::{Error, ErrorKind, Result, SecretString};
 
-use crate::authentication::PrincipalStatus;
+use crate::status::PrincipalStatus;
 use crate::{Identity, SecurityEvent};
 
 const TOTP_STEP: i64 = 30;

@@ -5,7 +5,7 @@ use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm, SigningKey};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use strongbox_types::{Error, Result, SecretBytes};
 
-use crate::handle::KeyHandle;
+use crate::keys::handle::KeyHandle;
 use crate::keys::{Curve, KeyKind, KeyMaterial, SignAlg};
 
 pub(super) fn gen_err(e: rcgen::Error) -> Error {

@@ -24,6 +24,7 @@
 
 mod algorithms;
 mod der;
+pub mod handle;
 mod jwk;
 mod private;
 mod public;

@@ -17,10 +17,10 @@ use super::algorithms::{
     wrong_cipher_alg, wrong_sign_alg,
 };
 use super::der::{bit_len, ec_pkcs8, rsa_pkcs8};
+use super::handle::KeyHandle;
 use super::jwk::JsonWebKey;
 use super::public::{EcPublic, RsaPublic};
 use crate::aes::{SymOutput, SymParams};
-use crate::handle::KeyHandle;
 
 pub use crate::UNDECRYPTABLE;
 

@@ -4,9 +4,9 @@ use aws_lc_rs::digest;
 use strongbox_types::{Error, ErrorKind, Result};
 
 use super::der::bit_len;
+use super::handle::KeyHandle;
 use super::*;
 use crate::aes::SymParams;
-use crate::handle::KeyHandle;
 use crate::{b64url, b64url_decode};
 
 const RSA_SIZES_UNDER_TEST: [usize; 3] = [2048, 3072, 4096];

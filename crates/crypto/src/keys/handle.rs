@@ -1,5 +1,5 @@
 //! The key-handle abstraction the services use for every key, wherever its private part lives:
-//! [`KeyHandle`] is one usable key version (software [`KeyMaterial`](crate::keys::KeyMaterial) or
+//! [`KeyHandle`] is one usable key version (software [`KeyMaterial`](super::KeyMaterial) or
 //! an object inside an HSM), [`KeyProvider`] creates and finds keys that live outside the
 //! process (the PKCS#11 provider in `strongbox-hsm`).
 //!
@@ -7,15 +7,15 @@
 //! `CKA_ID`); the private part never leaves the provider. [`PublicKeyMaterial`] lets a provider
 //! check inputs and build the JWK from the public half in software.
 //!
-//! [`PublicKeyMaterial`]: crate::keys::PublicKeyMaterial
+//! [`PublicKeyMaterial`]: super::PublicKeyMaterial
 
 use std::fmt;
 use std::sync::Arc;
 
 use strongbox_types::{Result, SecretBytes};
 
+use super::{CipherAlg, Curve, JsonWebKey, KeyKind, SignAlg};
 use crate::aes::{SymOutput, SymParams};
-use crate::keys::{CipherAlg, Curve, JsonWebKey, KeyKind, SignAlg};
 
 /// One key version ready for operations. Implementations never print key material.
 pub trait KeyHandle: Send + Sync + fmt::Debug {
