@@ -137,7 +137,7 @@ pub fn page<T: Serialize>(
     json(StatusCode::OK, &strongbox_wire::Page { value, next_link })
 }
 
-/// Core attributes in their wire form.
+/// Object attributes (of strongbox-core) in their wire form.
 pub fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>) -> strongbox_wire::Attributes {
     strongbox_wire::Attributes {
         enabled: Some(a.enabled),

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use strongbox_core::Core;
+use strongbox_core::Services;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -58,11 +58,11 @@ impl ApiConfig {
 }
 
 pub struct AppState {
-    pub core: Arc<Core>,
+    pub core: Arc<Services>,
     pub cfg: ApiConfig,
 }
 
-pub fn router(core: Arc<Core>, cfg: ApiConfig) -> Router {
+pub fn router(core: Arc<Services>, cfg: ApiConfig) -> Router {
     Router::new().fallback(dispatch).with_state(Arc::new(AppState { core, cfg }))
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use strongbox_barrier::Barrier;
-use strongbox_core::{Core, CoreConfig};
+use strongbox_core::{CoreConfig, Services};
 use strongbox_identity::TokenRequest;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::{SecretString, SystemClock};
@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use crate::{ApiConfig, OPERATIONS, all_route_examples, resolve, router};
 
-async fn app() -> (axum::Router, Arc<Core>, String) {
+async fn app() -> (axum::Router, Arc<Services>, String) {
     let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
     let kek = strongbox_crypto::random_key().unwrap();
     barrier.initialize(&kek).await.unwrap();
@@ -24,7 +24,7 @@ async fn app() -> (axum::Router, Arc<Core>, String) {
         authority_host: "localhost".into(),
         token_lifetime: 3600,
     };
-    let core = Arc::new(Core::open(barrier, Arc::new(SystemClock), cfg).await.unwrap());
+    let core = Arc::new(Services::open(barrier, Arc::new(SystemClock), cfg).await.unwrap());
     let cred = core.bootstrap("default").await.unwrap().unwrap();
     let grant = core
         .identity

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use strongbox_barrier::Barrier;
-use strongbox_core::{Core, CoreConfig};
+use strongbox_core::{CoreConfig, Services};
 use strongbox_identity::TokenRequest;
 use strongbox_storage::MemoryStorage;
 use strongbox_types::SystemClock;
@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         authority_host: "localhost".into(),
         token_lifetime: 3600,
     };
-    let core = Core::open(barrier, Arc::new(SystemClock), cfg).await?;
+    let core = Services::open(barrier, Arc::new(SystemClock), cfg).await?;
     let boot = core.bootstrap("default").await?.ok_or("the store was already bootstrapped")?;
     let req = TokenRequest {
         grant_type: Some("client_credentials".into()),

@@ -1,7 +1,7 @@
-//! The services behind the API, composed in the root [`Core`]: vaults, the versioned-object
+//! The services behind the API, composed in the root [`Services`]: vaults, the versioned-object
 //! store (`objects/`: versions, soft delete, recovery, purge, backup/restore) and the services
 //! on it (secrets, keys, certificates), access control, and the identity service
-//! (`strongbox-identity`, held as [`Core::identity`]). Knows nothing of HTTP or the wire JSON;
+//! (`strongbox-identity`, held as [`Services::identity`]). Knows nothing of HTTP or the wire JSON;
 //! every read and write goes through the [`Barrier`].
 
 pub mod access;
@@ -73,7 +73,7 @@ impl CoreConfig {
 
 /// The root of the services. How a service is built and reaches the others:
 ///
-/// - every service is constructed in [`Core::open`] with what it needs, given explicitly: the
+/// - every service is constructed in [`Services::open`] with what it needs, given explicitly: the
 ///   `Arc<Barrier>` (from which it builds the [`View`]s of the keyspace areas it owns), the
 ///   `Arc<dyn Clock>`, a clone of the [`CoreConfig`] if it needs one, and `Arc`s of the services
 ///   it uses (e.g. `Arc<Vaults>`, `Arc<ObjectStore<…>>`);
@@ -81,9 +81,9 @@ impl CoreConfig {
 /// - the root holds each service as a field (`core.vaults`, `core.secrets`, `core.keys`), so
 ///   callers write `core.vaults.get(..)`;
 /// - work that spans services stays on the root: the scheduled purge (every collection) and
-///   key release ([`Core::release_key`], which needs the keys and the attestation authorities
+///   key release ([`Services::release_key`], which needs the keys and the attestation authorities
 ///   of the identity service).
-pub struct Core {
+pub struct Services {
     pub(crate) barrier: Arc<Barrier>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cfg: CoreConfig,
@@ -98,9 +98,9 @@ pub struct Core {
     pub access: Arc<Access>,
 }
 
-impl std::fmt::Debug for Core {
+impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Core").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("Services").field("cfg", &self.cfg).finish_non_exhaustive()
     }
 }
 
@@ -125,7 +125,7 @@ async fn load_backup_key(barrier: &Arc<Barrier>) -> Result<AeadKey> {
     AeadKey::new(&key)
 }
 
-impl Core {
+impl Services {
     /// Loads (creating on first start) the tenant, token signing key and backup key, and builds
     /// the services. The barrier must be unsealed.
     pub async fn open(barrier: Arc<Barrier>, clock: Arc<dyn Clock>, cfg: CoreConfig) -> Result<Self> {

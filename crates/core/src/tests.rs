@@ -6,11 +6,11 @@ use strongbox_types::{ErrorKind, FakeClock, SecretString};
 
 use strongbox_identity::{OAuthError, TokenRequest};
 
-use crate::{Core, CoreConfig, SecretUpdate, SetSecret, Sku};
+use crate::{CoreConfig, SecretUpdate, Services, SetSecret, Sku};
 
 const T0: i64 = 1_800_000_000;
 
-async fn core() -> (Core, FakeClock) {
+async fn core() -> (Services, FakeClock) {
     let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new())));
     let kek = strongbox_crypto::random_key().unwrap();
     barrier.initialize(&kek).await.unwrap();
@@ -22,7 +22,7 @@ async fn core() -> (Core, FakeClock) {
         authority_host: "localhost".into(),
         token_lifetime: 3600,
     };
-    let core = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+    let core = Services::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
     core.bootstrap("default").await.unwrap();
     (core, clock)
 }

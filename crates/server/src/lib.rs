@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
-use strongbox_core::{Core, CoreConfig};
+use strongbox_core::{CoreConfig, Services};
 use strongbox_crypto::x509::{self, CertPem};
 use strongbox_storage::{CachedStorage, Storage};
 use strongbox_storage_sqlite::SqliteStorage;
@@ -117,7 +117,7 @@ pub struct Running {
     pub bootstrap_path: PathBuf,
     pub bootstrap: BootstrapFile,
     pub ca_pem: String,
-    pub core: Arc<Core>,
+    pub core: Arc<Services>,
     stop: tokio::sync::watch::Sender<bool>,
     /// The listeners: they stop on `stop` and close their connections.
     listeners: Vec<tokio::task::JoinHandle<()>>,
@@ -331,7 +331,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         authority_host: "localhost".into(),
         token_lifetime: cfg.token_lifetime,
     };
-    let core = Arc::new(Core::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
+    let core = Arc::new(Services::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
     if let Some(p11) = &cfg.pkcs11 {
         let provider = strongbox_hsm::Pkcs11Provider::open(p11)
             .map_err(|e| anyhow::anyhow!("PKCS#11 token for HSM keys: {}", e.message))?;

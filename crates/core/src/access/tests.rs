@@ -9,8 +9,8 @@ use strongbox_storage::MemoryStorage;
 use strongbox_types::{ErrorKind, FakeClock, SecretBytes};
 
 use crate::{
-    AccessPolicyArea, AccessPolicyCheck, Core, CoreConfig, EligibleAssignment, NewDenyAssignment, NewRoleDefinition,
-    PermissionModelUpdate, Principal, RequestStatus,
+    AccessPolicyArea, AccessPolicyCheck, CoreConfig, EligibleAssignment, NewDenyAssignment, NewRoleDefinition,
+    PermissionModelUpdate, Principal, RequestStatus, Services,
 };
 
 const T0: i64 = 1_800_000_000;
@@ -26,20 +26,20 @@ fn cfg() -> CoreConfig {
     }
 }
 
-async fn node(storage: Arc<MemoryStorage>, kek: &SecretBytes, init: bool, clock: &FakeClock) -> Core {
+async fn node(storage: Arc<MemoryStorage>, kek: &SecretBytes, init: bool, clock: &FakeClock) -> Services {
     let barrier = Arc::new(Barrier::new(storage));
     if init {
         barrier.initialize(kek).await.unwrap();
     }
     barrier.unseal(kek).await.unwrap();
-    let core = Core::open(barrier, Arc::new(clock.clone()), cfg()).await.unwrap();
+    let core = Services::open(barrier, Arc::new(clock.clone()), cfg()).await.unwrap();
     if init {
         core.bootstrap("default").await.unwrap();
     }
     core
 }
 
-async fn core() -> (Core, FakeClock) {
+async fn core() -> (Services, FakeClock) {
     let clock = FakeClock::new(T0);
     let kek = strongbox_crypto::random_key().unwrap();
     (node(Arc::new(MemoryStorage::new()), &kek, true, &clock).await, clock)

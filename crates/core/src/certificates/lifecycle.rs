@@ -488,7 +488,7 @@ mod tests {
             authority_host: "localhost".into(),
             token_lifetime: 3600,
         };
-        let c = crate::Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+        let c = crate::Services::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
         c.bootstrap("default").await.unwrap();
         let create = |subject: &str| CreateCertificate {
             policy: Some(PolicyInput {

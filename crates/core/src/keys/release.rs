@@ -24,7 +24,7 @@ use strongbox_crypto::release::{ReleaseEnc, release_material, wrap_for_release};
 use strongbox_types::{Error, ErrorKind, ObjectName, Result};
 
 use super::{KEYS, KeyPayload, KeyView, Keys, material_of};
-use crate::Core;
+use crate::Services;
 use strongbox_identity::{SecurityEvent, jwk_verify_key};
 
 pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
@@ -183,7 +183,7 @@ impl Keys {
     }
 }
 
-impl Core {
+impl Services {
     /// Verifies the attestation token and returns its claims and authority; errors carry a
     /// stable reason code for the audit event. Nothing of the token is echoed.
     /// Returns the claims, the authority and the token's `exp`.

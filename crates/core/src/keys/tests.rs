@@ -9,7 +9,7 @@ use strongbox_barrier::Barrier;
 use strongbox_storage::{Entry, MemoryStorage, Storage, StorageResult, Txn};
 use strongbox_types::{ErrorKind, FakeClock};
 
-use crate::{CipherInput, CommonUpdate, Core, CoreConfig, CreateKey, KeyUpdate, Sku};
+use crate::{CipherInput, CommonUpdate, CoreConfig, CreateKey, KeyUpdate, Services, Sku};
 
 const T0: i64 = 1_800_000_000;
 
@@ -34,7 +34,7 @@ impl Storage for Counting {
     }
 }
 
-async fn core() -> (Core, FakeClock, Arc<AtomicUsize>) {
+async fn core() -> (Services, FakeClock, Arc<AtomicUsize>) {
     let reads = Arc::new(AtomicUsize::new(0));
     let storage = Counting { inner: MemoryStorage::new(), reads: reads.clone() };
     let barrier = Arc::new(Barrier::new(Arc::new(storage)));
@@ -48,7 +48,7 @@ async fn core() -> (Core, FakeClock, Arc<AtomicUsize>) {
         authority_host: "localhost".into(),
         token_lifetime: 3600,
     };
-    let core = Core::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
+    let core = Services::open(barrier, Arc::new(clock.clone()), cfg).await.unwrap();
     core.bootstrap("default").await.unwrap();
     (core, clock, reads)
 }
@@ -388,11 +388,11 @@ async fn an_attestation_token_serves_one_release_across_nodes() {
     let b1 = Arc::new(Barrier::new(storage.clone()));
     b1.initialize(&kek).await.unwrap();
     b1.unseal(&kek).await.unwrap();
-    let n1 = Core::open(b1, Arc::new(clock.clone()), cfg()).await.unwrap();
+    let n1 = Services::open(b1, Arc::new(clock.clone()), cfg()).await.unwrap();
     n1.bootstrap("default").await.unwrap();
     let b2 = Arc::new(Barrier::new(storage.clone()));
     b2.unseal(&kek).await.unwrap();
-    let n2 = Core::open(b2, Arc::new(clock.clone()), cfg()).await.unwrap();
+    let n2 = Services::open(b2, Arc::new(clock.clone()), cfg()).await.unwrap();
 
     let signer = KeyMaterial::generate_rsa(2048).unwrap();
     let mut jwk = serde_json::to_value(signer.public_jwk()).unwrap();
