@@ -132,7 +132,7 @@ fn need<T>(v: Option<T>, what: &str) -> Result<T> {
 type Reply = Result<Response>;
 
 /// `PATCH /_strongbox/vaults/{vault}`
-pub async fn update_vault_authorization(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update_vault_authorization(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = ctx.param("vault")?.to_owned();
     let b: VaultPatch = parse_json(body)?;
@@ -144,7 +144,7 @@ pub async fn update_vault_authorization(ctx: &RequestContext<'_>, body: Option<B
 }
 
 /// `PUT /_strongbox/vaults/{vault}/accessPolicies/{object}`
-pub async fn put_access_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_access_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let vault = ctx.param("vault")?.to_owned();
     let oid = ctx.param("object")?.to_owned();
@@ -158,7 +158,7 @@ pub async fn put_access_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) ->
 }
 
 /// `DELETE /_strongbox/vaults/{vault}/accessPolicies/{object}`
-pub async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let vault = ctx.param("vault")?.to_owned();
     let oid = ctx.param("object")?.to_owned();
@@ -166,13 +166,13 @@ pub async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>
 }
 
 /// `GET /_strongbox/groups`
-pub async fn list_groups(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_groups(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     Ok(ok(&json!({ "value": core.access.list_groups().await? })))
 }
 
 /// `POST /_strongbox/groups`
-pub async fn create_group(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_group(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let b: GroupBody = parse_json(body)?;
     let g = core.access.create_group(&need(b.display_name, "displayName")?, &b.description).await?;
@@ -180,21 +180,21 @@ pub async fn create_group(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Repl
 }
 
 /// `GET /_strongbox/groups/{group}`
-pub async fn get_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let g = ctx.param("group")?.to_owned();
     Ok(ok(&core.access.group(&g).await?))
 }
 
 /// `DELETE /_strongbox/groups/{group}`
-pub async fn delete_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_group(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let g = ctx.param("group")?.to_owned();
     Ok(ok(&core.access.delete_group(&g).await?))
 }
 
 /// `GET /_strongbox/groups/{group}/members`
-pub async fn list_group_members(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_group_members(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let g = ctx.param("group")?.to_owned();
     let g = core.access.group(&g).await?;
@@ -202,7 +202,7 @@ pub async fn list_group_members(ctx: &RequestContext<'_>, _body: Option<Bytes>) 
 }
 
 /// `PUT /_strongbox/groups/{group}/members/{member}`
-pub async fn add_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn add_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let g = ctx.param("group")?.to_owned();
     let m = ctx.param("member")?.to_owned();
@@ -211,7 +211,7 @@ pub async fn add_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
 }
 
 /// `DELETE /_strongbox/groups/{group}/members/{member}`
-pub async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let g = ctx.param("group")?.to_owned();
     let m = ctx.param("member")?.to_owned();
@@ -220,21 +220,21 @@ pub async fn remove_group_member(ctx: &RequestContext<'_>, _body: Option<Bytes>)
 }
 
 /// `GET /_strongbox/denyAssignments`
-pub async fn list_deny_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_deny_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let v: Vec<Value> = core.access.list_deny_assignments().await?.iter().map(deny_json).collect();
     Ok(ok(&json!({ "value": v })))
 }
 
 /// `GET /_strongbox/denyAssignments/{id}`
-pub async fn get_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     Ok(ok(&deny_json(&core.access.get_deny_assignment(&id).await?)))
 }
 
 /// `PUT /_strongbox/denyAssignments/{id}`
-pub async fn put_deny_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_deny_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     let b: DenyBody = parse_json(body)?;
@@ -251,20 +251,20 @@ pub async fn put_deny_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) 
 }
 
 /// `DELETE /_strongbox/denyAssignments/{id}`
-pub async fn delete_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_deny_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     Ok(ok(&deny_json(&core.access.delete_deny_assignment(&id).await?)))
 }
 
 /// `GET /_strongbox/pim/eligible`
-pub async fn list_eligible_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_eligible_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     Ok(ok(&json!({ "value": core.access.list_eligible_assignments().await? })))
 }
 
 /// `PUT /_strongbox/pim/eligible/{id}`
-pub async fn put_eligible_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_eligible_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     let p = &ctx.caller;
@@ -288,21 +288,21 @@ pub async fn put_eligible_assignment(ctx: &RequestContext<'_>, body: Option<Byte
 }
 
 /// `DELETE /_strongbox/pim/eligible/{id}`
-pub async fn delete_eligible_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_eligible_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     Ok(ok(&core.access.delete_eligible_assignment(&id).await?))
 }
 
 /// `GET /_strongbox/pim/requests`
-pub async fn list_activations(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_activations(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let p = &ctx.caller;
     Ok(ok(&json!({ "value": core.access.list_activation_requests(p).await? })))
 }
 
 /// `POST /_strongbox/pim/requests`
-pub async fn request_activation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn request_activation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let p = &ctx.caller;
     let b: ActivationBody = parse_json(body)?;
@@ -314,7 +314,7 @@ pub async fn request_activation(ctx: &RequestContext<'_>, body: Option<Bytes>) -
 }
 
 /// `POST /_strongbox/pim/requests/{id}/approve`
-pub async fn approve_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn approve_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     let p = &ctx.caller;
@@ -322,7 +322,7 @@ pub async fn approve_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) 
 }
 
 /// `POST /_strongbox/pim/requests/{id}/deny`
-pub async fn deny_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn deny_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     let p = &ctx.caller;
@@ -330,7 +330,7 @@ pub async fn deny_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> 
 }
 
 /// `POST /_strongbox/pim/requests/{id}/revoke`
-pub async fn revoke_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn revoke_activation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = ctx.param("id")?.to_owned();
     let p = &ctx.caller;

@@ -17,7 +17,7 @@ use crate::context::{json, parse_query, percent_decode};
 /// Token requests are small forms; anything bigger is refused unread.
 pub(crate) const MAX_FORM: usize = 64 * 1024;
 
-pub fn is_authority_path(segs: &[&str]) -> bool {
+pub(crate) fn is_authority_path(segs: &[&str]) -> bool {
     matches!(
         segs,
         [_, "v2.0", ".well-known", "openid-configuration"]
@@ -29,7 +29,7 @@ pub fn is_authority_path(segs: &[&str]) -> bool {
     )
 }
 
-pub async fn handle(
+pub(crate) async fn handle(
     st: &AppState,
     method: &Method,
     segs: &[&str],

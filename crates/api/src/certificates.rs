@@ -285,7 +285,7 @@ fn decode_std(s: &str, what: &str) -> Result<Vec<u8>> {
 type Reply = Result<Response>;
 
 /// `POST /certificates/{name}/create`
-pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let api = ctx.api_version();
@@ -300,7 +300,7 @@ pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /certificates/{name}/import`
-pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
@@ -317,7 +317,7 @@ pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /certificates/{name}[/{version}]`
-pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let version = ctx.optional_param("version").map(str::to_owned);
@@ -326,7 +326,7 @@ pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `PATCH /certificates/{name}[/{version}]`
-pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let version = ctx.optional_param("version").map(str::to_owned);
@@ -342,7 +342,7 @@ pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `DELETE /certificates/{name}`
-pub async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
@@ -350,7 +350,7 @@ pub async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /certificates`
-pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     // `includePending=true`: certificates still waiting for their first version come
@@ -374,7 +374,7 @@ pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /certificates/{name}/versions`
-pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let (resume, max) = paging(ctx)?;
@@ -383,7 +383,7 @@ pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
 }
 
 /// `GET /deletedcertificates`
-pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     let l = core.certificates.list_deleted(vault, resume.as_deref(), max).await?;
@@ -391,7 +391,7 @@ pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Rep
 }
 
 /// `GET /certificates/{name}/policy`
-pub async fn get_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let p = core.certificates.get_policy(vault, &name).await?;
@@ -399,7 +399,7 @@ pub async fn get_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply
 }
 
 /// `PATCH /certificates/{name}/policy`
-pub async fn update_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let api = ctx.api_version();
@@ -409,14 +409,14 @@ pub async fn update_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Rep
 }
 
 /// `GET /certificates/{name}/pending`
-pub async fn get_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     Ok(json(StatusCode::OK, &operation(ctx, &core.certificates.get_operation(vault, &name).await?)))
 }
 
 /// `PATCH /certificates/{name}/pending`
-pub async fn cancel_operation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn cancel_operation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let p: w::CertificateOperationUpdateParameter = parse_json(body)?;
@@ -427,14 +427,14 @@ pub async fn cancel_operation(ctx: &RequestContext<'_>, body: Option<Bytes>) -> 
 }
 
 /// `DELETE /certificates/{name}/pending`
-pub async fn delete_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_operation(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     Ok(json(StatusCode::OK, &operation(ctx, &core.certificates.delete_operation(vault, &name).await?)))
 }
 
 /// `POST /certificates/{name}/pending/merge`
-pub async fn merge(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn merge(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let p: w::CertificateMergeParameters = parse_json(body)?;
@@ -450,7 +450,7 @@ pub async fn merge(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /certificates/{name}/backup`
-pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let blob = core.certificates.backup(vault, &name).await?;
@@ -458,7 +458,7 @@ pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /certificates/restore`
-pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
     let p: BlobValue = parse_json(body)?;
@@ -468,7 +468,7 @@ pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /deletedcertificates/{name}`
-pub async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
@@ -476,7 +476,7 @@ pub async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Repl
 }
 
 /// `DELETE /deletedcertificates/{name}`
-pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     core.certificates.purge(vault, &name).await?;
@@ -484,7 +484,7 @@ pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /deletedcertificates/{name}/recover`
-pub async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("name")?.to_owned();
     let ok = |v: &CertView| Ok(json(StatusCode::OK, &bundle(ctx, v, true)));
@@ -492,13 +492,13 @@ pub async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /certificates/contacts`
-pub async fn get_contacts(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_contacts(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     Ok(json(StatusCode::OK, &contacts_wire(ctx, core.certificates.get_contacts(vault).await?)))
 }
 
 /// `PUT /certificates/contacts`
-pub async fn set_contacts(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set_contacts(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let p: w::Contacts = parse_json(body)?;
     let list = p
@@ -511,13 +511,13 @@ pub async fn set_contacts(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Repl
 }
 
 /// `DELETE /certificates/contacts`
-pub async fn delete_contacts(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_contacts(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     Ok(json(StatusCode::OK, &contacts_wire(ctx, core.certificates.delete_contacts(vault).await?)))
 }
 
 /// `GET /certificates/issuers`
-pub async fn list_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     let (items, next) = core.certificates.list_issuers(vault, resume.as_deref(), max).await?;
@@ -529,14 +529,14 @@ pub async fn list_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Rep
 }
 
 /// `GET /certificates/issuers/{issuer}`
-pub async fn get_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     Ok(json(StatusCode::OK, &issuer_wire(ctx, core.certificates.get_issuer(vault, &name).await?)))
 }
 
 /// `PUT /certificates/issuers/{issuer}`
-pub async fn set_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     let p: w::IssuerBundle = parse_json(body)?;
@@ -545,7 +545,7 @@ pub async fn set_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply 
 }
 
 /// `PATCH /certificates/issuers/{issuer}`
-pub async fn update_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     let p: w::IssuerBundle = parse_json(body)?;
@@ -554,28 +554,28 @@ pub async fn update_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Rep
 }
 
 /// `DELETE /certificates/issuers/{issuer}`
-pub async fn delete_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("issuer")?.to_owned();
     Ok(json(StatusCode::OK, &issuer_wire(ctx, core.certificates.delete_issuer(vault, &name).await?)))
 }
 
 /// `GET /_strongbox/certificateauthorities`
-pub async fn list_cas(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_cas(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let value: Vec<w::CaBundle> = core.certificates.list_cas(vault).await?.iter().map(|c| ca_wire(ctx, c)).collect();
     Ok(json(StatusCode::OK, &strongbox_wire::Page { value, next_link: None }))
 }
 
 /// `GET /_strongbox/certificateauthorities/{ca}`
-pub async fn get_ca(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_ca(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("ca")?.to_owned();
     Ok(json(StatusCode::OK, &ca_wire(ctx, &core.certificates.get_ca(vault, &name).await?)))
 }
 
 /// `PUT /_strongbox/certificateauthorities/{ca}`
-pub async fn create_ca(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_ca(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let name = ctx.param("ca")?.to_owned();
     let p: w::CaCreateParameters = parse_json(body)?;

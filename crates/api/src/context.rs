@@ -69,7 +69,7 @@ impl RequestContext<'_> {
 }
 
 /// What a handler's future resolves to.
-pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
+pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send + 'a>>;
 
 /// An operation's handler: an `async fn(&RequestContext<'_>, Option<Bytes>) -> Result<Response>`
 /// (the body is `Some` for operations that read one), made callable from the table by [`run!`].
@@ -112,14 +112,14 @@ impl PathParams {
 }
 
 /// `maxresults` and `$skiptoken` of a list request.
-pub fn paging(ctx: &RequestContext<'_>) -> Result<(Option<String>, usize), Error> {
+pub(crate) fn paging(ctx: &RequestContext<'_>) -> Result<(Option<String>, usize), Error> {
     let max = strongbox_wire::parse_maxresults(ctx.query("maxresults"))?;
     let resume = ctx.query("$skiptoken").filter(|t| !t.is_empty()).map(strongbox_wire::decode_skiptoken).transpose()?;
     Ok((resume, max))
 }
 
 /// A `{value, nextLink}` page; `nextLink` is absolute, on the host the client used.
-pub fn page<T: Serialize>(
+pub(crate) fn page<T: Serialize>(
     ctx: &RequestContext<'_>,
     path: &str,
     value: Vec<T>,
@@ -138,7 +138,7 @@ pub fn page<T: Serialize>(
 }
 
 /// Object attributes (of strongbox-core) in their wire form.
-pub fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>) -> strongbox_wire::Attributes {
+pub(crate) fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>) -> strongbox_wire::Attributes {
     strongbox_wire::Attributes {
         enabled: Some(a.enabled),
         nbf: a.nbf,
@@ -153,7 +153,7 @@ pub fn wire_attributes(a: &strongbox_core::Attributes, exportable: Option<bool>)
 
 /// Reads and parses a JSON body. Parser messages are reduced to position and category so
 /// that no fragment of a (possibly secret) value is echoed back.
-pub fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result<T, Error> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result<T, Error> {
     let body = body.unwrap_or_default();
     if body.is_empty() {
         return Err(Error::bad("The request body is required."));
@@ -168,7 +168,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: Option<Bytes>) -> Result
     })
 }
 
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => {
             let mut r = Response::new(Body::from(bytes));
@@ -184,14 +184,14 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-pub fn empty(status: StatusCode) -> Response {
+pub(crate) fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     r
 }
 
 /// Query parameters with percent-decoded names and values (`+` is a space).
-pub fn parse_query(q: &str) -> HashMap<String, String> {
+pub(crate) fn parse_query(q: &str) -> HashMap<String, String> {
     let mut m = HashMap::new();
     for pair in q.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -200,7 +200,7 @@ pub fn parse_query(q: &str) -> HashMap<String, String> {
     m
 }
 
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -116,25 +116,25 @@ fn lowercase_param(ctx: &RequestContext<'_>, name: &str) -> Result<String, Error
 
 /// The directory fallback rows: a request under a directory collection that no operation takes,
 /// answered after authorization, api-version and body like the operations.
-pub async fn refuse(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn refuse(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     Err(if ctx.path_has_other_methods() { na(&ctx.method) } else { nf() })
 }
 
 /// `GET serviceprincipals`
-pub async fn list_service_principals(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_service_principals(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!({ "value": core.identity.list_service_principals().await? }))
 }
 
 /// `GET serviceprincipals/{id}`
-pub async fn get_service_principal(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_service_principal(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!(core.identity.get_service_principal(id).await?))
 }
 
 /// `PATCH serviceprincipals/{id}`
-pub async fn update_service_principal(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update_service_principal(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let p: Patch = parse_json(body)?;
@@ -150,7 +150,7 @@ pub async fn update_service_principal(ctx: &RequestContext<'_>, body: Option<Byt
 }
 
 /// `DELETE serviceprincipals/{id}`
-pub async fn delete_service_principal(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_service_principal(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     core.identity.delete_service_principal(id).await?;
@@ -158,14 +158,14 @@ pub async fn delete_service_principal(ctx: &RequestContext<'_>, _body: Option<By
 }
 
 /// `GET serviceprincipals/{id}/credentials`
-pub async fn list_credentials(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_credentials(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!({ "value": core.identity.list_credentials(id).await? }))
 }
 
 /// `POST serviceprincipals/{id}/credentials`
-pub async fn add_secret(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn add_secret(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let b: NewSecret = parse_json(body)?;
@@ -191,7 +191,7 @@ pub async fn add_secret(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply 
 }
 
 /// `DELETE serviceprincipals/{id}/credentials/{key_id}`
-pub async fn delete_credential(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_credential(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let key_id = &lowercase_param(ctx, "key_id")?;
@@ -200,7 +200,7 @@ pub async fn delete_credential(ctx: &RequestContext<'_>, _body: Option<Bytes>) -
 }
 
 /// `POST serviceprincipals/{id}/certificates`
-pub async fn upload_certificate(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn upload_certificate(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let b: NewCert = parse_json(body)?;
@@ -209,14 +209,14 @@ pub async fn upload_certificate(ctx: &RequestContext<'_>, body: Option<Bytes>) -
 }
 
 /// `GET serviceprincipals/{id}/federatedcredentials`
-pub async fn list_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!({ "value": core.identity.list_federated_credentials(id).await? }))
 }
 
 /// `POST serviceprincipals/{id}/federatedcredentials`
-pub async fn create_federated(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_federated(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let b: NewFederated = parse_json(body)?;
@@ -225,7 +225,7 @@ pub async fn create_federated(ctx: &RequestContext<'_>, body: Option<Bytes>) -> 
 }
 
 /// `DELETE serviceprincipals/{id}/federatedcredentials/{fed}`
-pub async fn delete_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let fed = &lowercase_param(ctx, "fed")?;
@@ -234,13 +234,13 @@ pub async fn delete_federated(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
 }
 
 /// `GET attestationauthorities`
-pub async fn list_attestation_authorities(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_attestation_authorities(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!({ "value": core.identity.list_attestation_authorities().await? }))
 }
 
 /// `PUT attestationauthorities/{name}`
-pub async fn put_attestation_authority(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_attestation_authority(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     #[derive(Deserialize)]
@@ -254,7 +254,7 @@ pub async fn put_attestation_authority(ctx: &RequestContext<'_>, body: Option<By
 }
 
 /// `DELETE attestationauthorities/{name}`
-pub async fn delete_attestation_authority(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_attestation_authority(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     core.identity.delete_attestation_authority(name).await?;
@@ -262,13 +262,13 @@ pub async fn delete_attestation_authority(ctx: &RequestContext<'_>, _body: Optio
 }
 
 /// `GET trustedissuers`
-pub async fn list_trusted_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_trusted_issuers(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!({ "value": core.identity.list_trusted_issuers().await? }))
 }
 
 /// `PUT trustedissuers/{name}`
-pub async fn put_trusted_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_trusted_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     let b: PutIssuer = parse_json(body)?;
@@ -276,7 +276,7 @@ pub async fn put_trusted_issuer(ctx: &RequestContext<'_>, body: Option<Bytes>) -
 }
 
 /// `PATCH trustedissuers/{name}`
-pub async fn set_user_tokens(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set_user_tokens(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     let b: PatchIssuer = parse_json(body)?;
@@ -284,7 +284,7 @@ pub async fn set_user_tokens(ctx: &RequestContext<'_>, body: Option<Bytes>) -> R
 }
 
 /// `POST trustedissuers/{name}/principalid`
-pub async fn external_principal_id(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn external_principal_id(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     let b: PrincipalIdQuery = parse_json(body)?;
@@ -292,7 +292,7 @@ pub async fn external_principal_id(ctx: &RequestContext<'_>, body: Option<Bytes>
 }
 
 /// `DELETE trustedissuers/{name}`
-pub async fn delete_trusted_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_trusted_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let name = &lowercase_param(ctx, "name")?;
     core.identity.delete_trusted_issuer(name).await?;
@@ -300,7 +300,7 @@ pub async fn delete_trusted_issuer(ctx: &RequestContext<'_>, _body: Option<Bytes
 }
 
 /// `POST managedidentities`
-pub async fn create_managed_identity(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_managed_identity(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -313,7 +313,7 @@ pub async fn create_managed_identity(ctx: &RequestContext<'_>, body: Option<Byte
 }
 
 /// `POST managedidentities/{id}/enrollmentcode`
-pub async fn new_enrollment_code(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn new_enrollment_code(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     let mi = core.identity.new_enrollment_code(id).await?;
@@ -321,13 +321,13 @@ pub async fn new_enrollment_code(ctx: &RequestContext<'_>, _body: Option<Bytes>)
 }
 
 /// `GET users`
-pub async fn list_users(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_users(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!({ "value": core.identity.list_users().await? }))
 }
 
 /// `POST users`
-pub async fn create_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -344,14 +344,14 @@ pub async fn create_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply
 }
 
 /// `GET users/{id}`
-pub async fn get_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     ok(json!(core.identity.get_user(id).await?))
 }
 
 /// `PATCH users/{id}`
-pub async fn update_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     #[derive(Deserialize)]
@@ -371,7 +371,7 @@ pub async fn update_user(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply
 }
 
 /// `DELETE users/{id}`
-pub async fn delete_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let id = &lowercase_param(ctx, "id")?;
     core.identity.delete_user(id).await?;
@@ -379,13 +379,13 @@ pub async fn delete_user(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Repl
 }
 
 /// `GET identitypolicy`
-pub async fn get_identity_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_identity_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     ok(json!(core.identity.identity_policy().await?))
 }
 
 /// `PUT identitypolicy`
-pub async fn set_identity_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set_identity_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let p: IdentityPolicy = parse_json(body)?;
     ok(json!(core.identity.set_identity_policy(p).await?))

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use strongbox_types::{Error, ErrorKind};
 
 /// Status, `code`, optional `innererror.code`. Exhaustive on purpose: a new kind must be mapped.
-pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'static str>) {
+pub(crate) fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'static str>) {
     match kind {
         ErrorKind::BadParameter => (StatusCode::BAD_REQUEST, "BadParameter", None),
         ErrorKind::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized", None),
@@ -41,7 +41,7 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'s
 }
 
 /// The caller-visible message: internal details stay in the log.
-pub fn public_message(e: &Error, request_id: &str) -> String {
+pub(crate) fn public_message(e: &Error, request_id: &str) -> String {
     match e.kind {
         ErrorKind::Internal => format!("An internal error occurred. Request id: {request_id}."),
         _ => e.message.clone(),

@@ -40,7 +40,7 @@ fn next_request_id() -> String {
     )
 }
 
-pub async fn handle(st: &AppState, req: Request) -> Response {
+pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
     let request_id = next_request_id();
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let method = req.method().clone();
@@ -268,7 +268,7 @@ fn challenge(st: &AppState, message: &str) -> Response {
     r
 }
 
-pub fn error_response(e: &Error, request_id: &str) -> Response {
+pub(crate) fn error_response(e: &Error, request_id: &str) -> Response {
     let (status, code, inner) = status_and_code(e.kind);
     if e.kind == ErrorKind::Internal {
         tracing::error!(%request_id, detail = %e.message, "internal error");

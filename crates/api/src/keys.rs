@@ -46,7 +46,7 @@ fn policy_to_wire_release(p: &ReleasePolicy) -> KeyReleasePolicy {
 type Reply = Result<Response, Error>;
 
 /// `POST /keys/{name}/create`
-pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     let p: KeyCreateParameters = parse_json(body)?;
@@ -69,7 +69,7 @@ pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `PUT /keys/{name}`
-pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     let p: KeyImportParameters = parse_json(body)?;
@@ -84,7 +84,7 @@ pub async fn import(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /keys/{name}[/{version}]`
-pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let version = ctx.optional_param("version").map(str::to_owned);
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
@@ -92,7 +92,7 @@ pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `PATCH /keys/{name}[/{version}]`
-pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let version = ctx.optional_param("version").map(str::to_owned);
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
@@ -105,21 +105,21 @@ pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `DELETE /keys/{name}`
-pub async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     ok(&core.keys.delete(vault, &name).await?)
 }
 
 /// `GET /keys`
-pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     Ok(listing(ctx, "keys", core.keys.list(vault, resume.as_deref(), max).await?, false, max))
 }
 
 /// `GET /keys/{name}/versions`
-pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let (resume, max) = paging(ctx)?;
     let l = core.keys.list_versions(vault, &name, resume.as_deref(), max).await?;
@@ -127,42 +127,42 @@ pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
 }
 
 /// `GET /deletedkeys`
-pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     Ok(listing(ctx, "deletedkeys", core.keys.list_deleted(vault, resume.as_deref(), max).await?, false, max))
 }
 
 /// `GET /deletedkeys/{name}`
-pub async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     ok(&core.keys.get_deleted(vault, &name).await?)
 }
 
 /// `DELETE /deletedkeys/{name}`
-pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     core.keys.purge(vault, &name).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /deletedkeys/{name}/recover`
-pub async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     ok(&core.keys.recover(vault, &name).await?)
 }
 
 /// `POST /keys/{name}/backup`
-pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let blob = core.keys.backup(vault, &name).await?;
     Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
 }
 
 /// `POST /keys/restore`
-pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     let p: BlobValue = parse_json(body)?;
@@ -171,57 +171,57 @@ pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /keys/{name}[/{version}]/encrypt`
-pub async fn encrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn encrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::Encrypt, body).await
 }
 
 /// `POST /keys/{name}[/{version}]/decrypt`
-pub async fn decrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn decrypt(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::Decrypt, body).await
 }
 
 /// `POST /keys/{name}[/{version}]/sign`
-pub async fn sign(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn sign(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::Sign, body).await
 }
 
 /// `POST /keys/{name}[/{version}]/verify`
-pub async fn verify(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn verify(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::Verify, body).await
 }
 
 /// `POST /keys/{name}[/{version}]/wrapkey`
-pub async fn wrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn wrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::WrapKey, body).await
 }
 
 /// `POST /keys/{name}[/{version}]/unwrapkey`
-pub async fn unwrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn unwrap_key(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let version = ctx.optional_param("version");
     key_op(ctx, ctx.param("name")?, version, KeyOp::UnwrapKey, body).await
 }
 
 /// `POST /keys/{name}/rotate`
-pub async fn rotate(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn rotate(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let ok = |v: &KeyView| Ok(json(StatusCode::OK, &bundle(ctx, v)));
     ok(&core.keys.rotate(vault, &name).await?)
 }
 
 /// `GET /keys/{name}/rotationpolicy`
-pub async fn get_rotation_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_rotation_policy(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let p = core.keys.rotation_policy(vault, &name).await?;
     Ok(json(StatusCode::OK, &policy_to_wire(ctx, &name, p)))
 }
 
 /// `PUT /keys/{name}/rotationpolicy`
-pub async fn set_rotation_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set_rotation_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let w: KeyRotationPolicy = parse_json(body)?;
     let p = core.keys.set_rotation_policy(vault, &name, policy_from_wire(w)?).await?;
@@ -229,7 +229,7 @@ pub async fn set_rotation_policy(ctx: &RequestContext<'_>, body: Option<Bytes>) 
 }
 
 /// `POST /rng`
-pub async fn random_bytes(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn random_bytes(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     let p: RandomBytesRequest = parse_json(body)?;
     let n = p.count.ok_or_else(|| Error::bad("The 'count' member is required."))?;
@@ -238,7 +238,7 @@ pub async fn random_bytes(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Repl
 }
 
 /// `* /keys/{name}/{version}/attestation`: not built yet.
-pub async fn attestation(_ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn attestation(_ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     Err(Error::new(
         ErrorKind::NotImplemented,
         "Certificates, key release and key attestation are not implemented in this Strongbox release yet.",
@@ -412,7 +412,7 @@ fn bundle(ctx: &RequestContext<'_>, v: &KeyView) -> KeyBundle {
 /// `{request: {api-version, enc, kid, nonce}, response: {key: {attributes, key: {kid, kty,
 /// key_ops, public members, key_hsm}, release_policy, tags}}}`, where `key_hsm` is base64url of
 /// `{schema_version, header: {kid, alg: "dir", enc}, ciphertext}`.
-pub async fn release(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn release(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (name, version, principal) = (ctx.param("name")?, ctx.optional_param("version"), &ctx.caller);
     let p: KeyReleaseParameters = parse_json(body)?;
     let target = p.target.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad("The 'target' member is required."))?;

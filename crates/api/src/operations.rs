@@ -83,14 +83,14 @@ pub enum Scope {
 
 /// Largest body accepted anywhere: a restore's backup blob (up to 500 versions of 25 KiB
 /// secrets, encrypted and base64url-encoded).
-pub const MAX_BODY: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 32 * 1024 * 1024;
 /// Certificate import and merge: a PFX or PEM with its chain, base64-encoded.
-pub const CERTIFICATE_BODY: usize = 1024 * 1024;
+pub(crate) const CERTIFICATE_BODY: usize = 1024 * 1024;
 /// Every other JSON body: a 25 KiB secret value JSON-escaped at worst six times over with its
 /// tags, a JWK, an attestation token, a role or directory document.
-pub const JSON_BODY: usize = 256 * 1024;
+pub(crate) const JSON_BODY: usize = 256 * 1024;
 /// Requests that carry no body: whatever arrives is read and ignored up to this much.
-pub const NO_BODY: usize = 64 * 1024;
+pub(crate) const NO_BODY: usize = 64 * 1024;
 /// What a request carries, and the most it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body {
@@ -158,7 +158,7 @@ impl Scope {
 }
 
 /// An RBAC scope relative to a vault (`/`, `/keys`, `/secrets/{name}`) made absolute.
-pub fn absolute_scope(vault: &str, relative: &str) -> String {
+pub(crate) fn absolute_scope(vault: &str, relative: &str) -> String {
     let rel: Vec<&str> = relative.split('/').filter(|s| !s.is_empty()).collect();
     if rel.is_empty() { format!("/vaults/{vault}") } else { format!("/vaults/{vault}/{}", rel.join("/")) }
 }
@@ -253,7 +253,7 @@ const fn directory_fallback(route: &'static str) -> Operation {
 
 /// Paths that answer 405 to these methods when no row takes them (refused before
 /// authorization, like any 405).
-pub static REFUSED: &[&str] = &[
+pub(crate) static REFUSED: &[&str] = &[
     // only `recover` exists below a deleted certificate
     "* /deletedcertificates/{name}/{_}",
     // decisions on an activation request are POSTs; an unknown decision is not found

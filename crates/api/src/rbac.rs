@@ -133,7 +133,7 @@ const DELETE: &str = "Microsoft.KeyVault/vaults/roleAssignments/delete/action";
 type Reply = Result<Response, Error>;
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions`
-pub async fn list_definitions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_definitions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = filter_eq(ctx.query("$filter"), "roleName");
@@ -150,7 +150,7 @@ pub async fn list_definitions(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
-pub async fn get_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();
@@ -159,7 +159,7 @@ pub async fn get_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> R
 }
 
 /// `PUT {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
-pub async fn put_definition(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_definition(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();
@@ -192,7 +192,7 @@ pub async fn put_definition(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Re
 }
 
 /// `DELETE {scope}/providers/Microsoft.Authorization/roleDefinitions/{name}`
-pub async fn delete_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();
@@ -203,7 +203,7 @@ pub async fn delete_definition(ctx: &RequestContext<'_>, _body: Option<Bytes>) -
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleAssignments`
-pub async fn list_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let principal = filter_eq(ctx.query("$filter"), "principalId");
@@ -220,7 +220,7 @@ pub async fn list_assignments(ctx: &RequestContext<'_>, _body: Option<Bytes>) ->
 }
 
 /// `GET {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
-pub async fn get_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();
@@ -229,7 +229,7 @@ pub async fn get_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> R
 }
 
 /// `PUT {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
-pub async fn put_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn put_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();
@@ -246,7 +246,7 @@ pub async fn put_assignment(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Re
 }
 
 /// `DELETE {scope}/providers/Microsoft.Authorization/roleAssignments/{name}`
-pub async fn delete_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete_assignment(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let scope = ctx.param("scope")?.to_owned();
     let name = ctx.param("name")?.to_owned();

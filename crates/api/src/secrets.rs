@@ -16,7 +16,7 @@ fn ok(b: &SecretBundle) -> Reply {
 }
 
 /// `PUT /secrets/{name}`
-pub async fn set(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn set(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let p: SecretSetParameters = parse_json(body)?;
     let value = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;
@@ -33,7 +33,7 @@ pub async fn set(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /secrets/{name}[/{version}]`
-pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let version = ctx.optional_param("version").map(str::to_owned);
     if let Some(t) = ctx.query("outContentType") {
@@ -46,7 +46,7 @@ pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `PATCH /secrets/{name}[/{version}]`
-pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let version = ctx.optional_param("version").map(str::to_owned);
     let p: SecretUpdateParameters = parse_json(body)?;
@@ -58,14 +58,14 @@ pub async fn update(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `DELETE /secrets/{name}`
-pub async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn delete(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let v = core.secrets.delete(vault, &name).await?;
     ok(&bundle(ctx, &v, true))
 }
 
 /// `GET /secrets`
-pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     let l = core.secrets.list(vault, resume.as_deref(), max).await?;
@@ -73,7 +73,7 @@ pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
 }
 
 /// `GET /secrets/{name}/versions`
-pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let (resume, max) = paging(ctx)?;
     let l = core.secrets.list_versions(vault, &name, resume.as_deref(), max).await?;
@@ -81,7 +81,7 @@ pub async fn list_versions(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Re
 }
 
 /// `GET /deletedsecrets`
-pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let (resume, max) = paging(ctx)?;
     let l = core.secrets.list_deleted(vault, resume.as_deref(), max).await?;
@@ -89,35 +89,35 @@ pub async fn list_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Rep
 }
 
 /// `GET /deletedsecrets/{name}`
-pub async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get_deleted(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let v = core.secrets.get_deleted(vault, &name).await?;
     ok(&bundle(ctx, &v, true))
 }
 
 /// `DELETE /deletedsecrets/{name}`
-pub async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn purge(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     core.secrets.purge(vault, &name).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /deletedsecrets/{name}/recover`
-pub async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn recover(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let v = core.secrets.recover(vault, &name).await?;
     ok(&bundle(ctx, &v, true))
 }
 
 /// `POST /secrets/{name}/backup`
-pub async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn backup(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, vault, name) = (&ctx.app.core, ctx.vault.as_str(), ctx.param("name")?.to_owned());
     let blob = core.secrets.backup(vault, &name).await?;
     Ok(json(StatusCode::OK, &BlobValue { value: Some(strongbox_crypto::b64url(&blob)) }))
 }
 
 /// `POST /secrets/restore`
-pub async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn restore(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, vault) = (&ctx.app.core, ctx.vault.as_str());
     let p: BlobValue = parse_json(body)?;
     let raw = p.value.ok_or_else(|| Error::bad("The 'value' member is required."))?;

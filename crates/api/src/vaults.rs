@@ -12,19 +12,19 @@ use crate::context::{RequestContext, json, parse_json};
 type Reply = Result<Response, Error>;
 
 /// `GET /_strongbox/vaults`
-pub async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn list(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     Ok(json(StatusCode::OK, &serde_json::json!({ "value": core.vaults.list().await? })))
 }
 
 /// `GET /_strongbox/vaults/{vault}`
-pub async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
+pub(crate) async fn get(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let (core, name) = (&ctx.app.core, ctx.param("vault")?.to_owned());
     Ok(json(StatusCode::OK, &core.vaults.get(&name).await?))
 }
 
 /// `PUT /_strongbox/vaults/{vault}`
-pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let (core, name) = (&ctx.app.core, ctx.param("vault")?.to_owned());
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -51,7 +51,7 @@ pub async fn create(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
 }
 
 /// `POST /_strongbox/serviceprincipals`
-pub async fn create_service_principal(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+pub(crate) async fn create_service_principal(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]

@@ -87,7 +87,7 @@ pub(crate) struct Props {
 
 impl Props {
     /// `{attributes, tags}` of a create or update body.
-    pub fn body(&self, enabled: Option<bool>) -> anyhow::Result<Value> {
+    pub(crate) fn body(&self, enabled: Option<bool>) -> anyhow::Result<Value> {
         let attrs = [
             ("enabled", enabled.map(Value::from)),
             ("nbf", self.not_before.map(Value::from)),
@@ -109,18 +109,18 @@ impl Props {
 }
 
 impl InVault {
-    pub async fn client(&self) -> anyhow::Result<Client> {
+    pub(crate) async fn client(&self) -> anyhow::Result<Client> {
         connect(&self.c, Some(&self.v)).await
     }
 
     /// One call, its reply printed.
-    pub async fn show(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<()> {
+    pub(crate) async fn show(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<()> {
         print(self.c.output, &self.client().await?.call(method, path, body).await?);
         Ok(())
     }
 
     /// All pages of a list, printed as one.
-    pub async fn show_list(&self, path: &str) -> anyhow::Result<()> {
+    pub(crate) async fn show_list(&self, path: &str) -> anyhow::Result<()> {
         print(self.c.output, &json!({ "value": self.client().await?.list(path).await? }));
         Ok(())
     }
@@ -128,7 +128,7 @@ impl InVault {
 
 impl Versioned {
     /// `/{kind}/{name}` or `/{kind}/{name}/{version}`.
-    pub fn path(&self, kind: &str) -> String {
+    pub(crate) fn path(&self, kind: &str) -> String {
         match self.version.as_deref() {
             Some(v) if !v.is_empty() => format!("/{kind}/{}/{v}", self.n.name),
             _ => format!("/{kind}/{}", self.n.name),
@@ -138,7 +138,7 @@ impl Versioned {
 
 impl Change {
     /// PATCHes the version with the new attributes and tags, and what `more` adds to the body.
-    pub async fn send(&self, kind: &str, more: impl FnOnce(&mut Value)) -> anyhow::Result<()> {
+    pub(crate) async fn send(&self, kind: &str, more: impl FnOnce(&mut Value)) -> anyhow::Result<()> {
         let mut body = self.p.body(self.enabled)?;
         more(&mut body);
         self.at.n.at.show("PATCH", &self.at.path(kind), Some(body)).await

@@ -16,7 +16,7 @@ const CURVES: [&str; 3] = ["P-256", "P-384", "P-521"];
 const CONTENT_TYPES: [&str; 2] = ["pkcs12", "pem"];
 
 #[derive(Subcommand)]
-pub enum CertCmd {
+pub(crate) enum CertCmd {
     /// Create a certificate (or a new version) and wait for its issuance.
     Create {
         #[command(flatten)]
@@ -90,7 +90,7 @@ pub enum CertCmd {
 }
 
 #[derive(Subcommand)]
-pub enum PendingCmd {
+pub(crate) enum PendingCmd {
     /// Show the pending operation (with its CSR).
     Show {
         #[command(flatten)]
@@ -106,7 +106,7 @@ pub enum PendingCmd {
 }
 
 #[derive(Subcommand)]
-pub enum PolicyCmd {
+pub(crate) enum PolicyCmd {
     /// Show the policy of a certificate.
     Show(Named),
     /// Change members of the policy (the rest stay).
@@ -119,7 +119,7 @@ pub enum PolicyCmd {
 }
 
 #[derive(Subcommand)]
-pub enum ContactCmd {
+pub(crate) enum ContactCmd {
     /// List the certificate contacts of the vault.
     List(InVault),
     /// Add a contact (the others stay).
@@ -143,7 +143,7 @@ pub enum ContactCmd {
 }
 
 #[derive(Subcommand)]
-pub enum IssuerCmd {
+pub(crate) enum IssuerCmd {
     /// Create or replace an issuer (e.g. --provider DigiCert). Issuance through public CAs needs network access Strongbox does not have.
     Create {
         #[command(flatten)]
@@ -167,7 +167,7 @@ pub enum IssuerCmd {
 }
 
 #[derive(Args)]
-pub struct IssuerArgs {
+pub(crate) struct IssuerArgs {
     #[arg(long)]
     provider: Option<String>,
     #[arg(long)]
@@ -184,7 +184,7 @@ pub struct IssuerArgs {
 /// Policy members as flags; `--policy-file` gives a whole policy (JSON, Azure's shape) that the
 /// flags then change.
 #[derive(Args)]
-pub struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     /// A policy in Azure's JSON shape (key_props, x509_props, …).
     #[arg(long)]
     policy_file: Option<PathBuf>,
@@ -329,7 +329,7 @@ fn pem(label: &str, der: &[u8]) -> String {
     format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
 }
 
-pub async fn run(cmd: CertCmd) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: CertCmd) -> anyhow::Result<()> {
     match cmd {
         CertCmd::Create { n, policy, p, disabled } => {
             let mut body = p.body(disabled.then_some(false))?;
@@ -504,7 +504,7 @@ async fn issuers(cmd: IssuerCmd) -> anyhow::Result<()> {
 }
 
 #[derive(Subcommand)]
-pub enum CaCmd {
+pub(crate) enum CaCmd {
     /// Create a root CA, or with --parent an intermediate CA signed by another CA of the vault.
     /// Certificates whose policy names the CA as issuer are signed by it.
     Create {
@@ -541,7 +541,7 @@ pub enum CaCmd {
     Show(Named),
 }
 
-pub async fn run_ca(cmd: CaCmd) -> anyhow::Result<()> {
+pub(crate) async fn run_ca(cmd: CaCmd) -> anyhow::Result<()> {
     match cmd {
         CaCmd::Create { n, subject, parent, kty, size, curve, validity_months, path_len, hsm, cert_file } => {
             let body = json!({ "subject": subject, "parent": parent, "kty": kty, "key_size": size, "crv": curve,

@@ -21,7 +21,7 @@ enum Credential {
     User { login: Box<SavedLogin>, file: PathBuf },
 }
 
-pub struct Connection {
+pub(crate) struct Connection {
     tenant_id: String,
     cred: Credential,
     authority: String,
@@ -36,7 +36,7 @@ impl Connection {
     /// variables `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`,
     /// `AZURE_AUTHORITY_HOST` (+ `STRONGBOX_CA_FILE`) when a client id or secret is set; the
     /// saved `strongbox login` (`STRONGBOX_LOGIN_FILE` or the per-user config folder).
-    pub fn resolve(bootstrap: Option<&Path>) -> anyhow::Result<Self> {
+    pub(crate) fn resolve(bootstrap: Option<&Path>) -> anyhow::Result<Self> {
         if let Some(p) = bootstrap.filter(|p| !p.as_os_str().is_empty()) {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
             let b: BootstrapFile = serde_json::from_str(&text).context("the bootstrap file is not valid")?;
@@ -112,7 +112,7 @@ impl Connection {
 
     /// `https://{name}.{suffix}`: the suffix (with port) comes from the bootstrap vault URL, or
     /// from `STRONGBOX_DNS_SUFFIX` (default `vault.localhost`) and the authority's port.
-    pub fn vault_url_for(&self, name: &str) -> anyhow::Result<String> {
+    pub(crate) fn vault_url_for(&self, name: &str) -> anyhow::Result<String> {
         if let Some(r) = &self.resource {
             let host = r.strip_prefix("https://").context("the signed-in resource must be https")?;
             return Ok(format!("https://{name}.{host}"));
@@ -133,7 +133,7 @@ impl Connection {
     /// authority host, which serves the default vault and the `/_strongbox` management API
     /// (so `vault create`, `ad …` and `role …` work with the `AZURE_*` variables as with a
     /// saved sign-in).
-    pub fn default_vault_url(&self) -> String {
+    pub(crate) fn default_vault_url(&self) -> String {
         self.default_vault_url.as_deref().unwrap_or(&self.authority).trim_end_matches('/').to_owned()
     }
 }
@@ -219,7 +219,7 @@ fn token_may_go_to(vault_url: &str, resource: &str, authority: &str) -> anyhow::
     Ok(())
 }
 
-pub struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     vault_url: String,
     token: SecretString,
@@ -235,7 +235,7 @@ fn host_port(url: &str) -> Option<(String, u16)> {
 }
 
 impl Client {
-    pub async fn new(conn: Connection, vault_url: String) -> anyhow::Result<Self> {
+    pub(crate) async fn new(conn: Connection, vault_url: String) -> anyhow::Result<Self> {
         let mut b = reqwest::Client::builder();
         if let Some(ca) = &conn.ca_pem {
             b = b.tls_certs_merge([reqwest::Certificate::from_pem(ca).context("the CA file is not PEM")?]);
@@ -289,14 +289,14 @@ impl Client {
         Ok(Self { http, vault_url, token })
     }
 
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
         let url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
         self.send(method, &url, body).await
     }
 
     /// A GET that answers `None` when the server says 404 (a lookup that found nothing); any
     /// other failure is an error as with [`Client::call`].
-    pub async fn get_opt(&self, path: &str) -> anyhow::Result<Option<Value>> {
+    pub(crate) async fn get_opt(&self, path: &str) -> anyhow::Result<Option<Value>> {
         let url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
         let r = self.http.get(&url).bearer_auth(self.token.expose()).send().await?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
@@ -326,7 +326,7 @@ impl Client {
     }
 
     /// Follows `nextLink` to the end.
-    pub async fn list(&self, path: &str) -> anyhow::Result<Vec<Value>> {
+    pub(crate) async fn list(&self, path: &str) -> anyhow::Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut url = format!("{}{path}?api-version={API_VERSION}", self.vault_url);
         let vault = origin(&self.vault_url);

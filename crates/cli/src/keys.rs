@@ -21,7 +21,7 @@ const CURVES: [&str; 4] = ["P-256", "P-384", "P-521", "P-256K"];
 const OPS: [&str; 8] = ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey", "import", "export"];
 
 #[derive(Subcommand)]
-pub enum KeyCmd {
+pub(crate) enum KeyCmd {
     /// Create a key, or a new version of it.
     Create {
         #[command(flatten)]
@@ -113,7 +113,7 @@ pub enum KeyCmd {
 }
 
 #[derive(Subcommand)]
-pub enum PolicyCmd {
+pub(crate) enum PolicyCmd {
     /// Show the rotation policy.
     Show(Named),
     /// Replace the rotation policy.
@@ -137,7 +137,7 @@ pub enum PolicyCmd {
 
 /// Permitted operations of a key.
 #[derive(Args)]
-pub struct Ops {
+pub(crate) struct Ops {
     /// Permitted operations (repeatable, or several after one --ops).
     #[arg(long, value_parser = OPS, num_args = 1.., value_delimiter = ',')]
     ops: Vec<String>,
@@ -145,7 +145,7 @@ pub struct Ops {
 
 /// Operations, tags and validity of a new key version.
 #[derive(Args)]
-pub struct NewVersion {
+pub(crate) struct NewVersion {
     #[command(flatten)]
     ops: Ops,
     #[command(flatten)]
@@ -167,7 +167,7 @@ pub struct NewVersion {
 
 /// A key version (latest unless --version) and an algorithm to use it with.
 #[derive(Args)]
-pub struct UseKey {
+pub(crate) struct UseKey {
     #[command(flatten)]
     v: Versioned,
     /// Algorithm, e.g. RSA-OAEP-256, PS256 or ES256.
@@ -177,7 +177,7 @@ pub struct UseKey {
 
 /// Input and output of encrypt, decrypt, wrap and unwrap.
 #[derive(Args)]
-pub struct Crypt {
+pub(crate) struct Crypt {
     #[command(flatten)]
     k: UseKey,
     /// The input, base64url.
@@ -202,7 +202,7 @@ pub struct Crypt {
 
 /// The digest that sign and verify take.
 #[derive(Args)]
-pub struct Digest {
+pub(crate) struct Digest {
     #[command(flatten)]
     k: UseKey,
     /// The digest (hash of the data, as long as the algorithm's hash), base64url.
@@ -264,7 +264,7 @@ impl UseKey {
     }
 }
 
-pub async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
     match cmd {
         KeyCmd::Create { n, kty, size, curve, new } => {
             let mut body = new.body()?;
@@ -416,7 +416,7 @@ mod pem {
         (&[0x2b, 0x81, 0x04, 0x00, 0x0a], "P-256K", 32),
     ];
 
-    pub fn to_jwk(text: &str) -> anyhow::Result<Value> {
+    pub(super) fn to_jwk(text: &str) -> anyhow::Result<Value> {
         let (_, rest) = text.split_once("-----BEGIN ").context("no PEM block (-----BEGIN …-----) found")?;
         let (label, rest) = rest.split_once("-----").context("the PEM header is malformed")?;
         let (body, _) = rest.split_once("-----END ").context("the PEM block has no END line")?;

@@ -18,7 +18,7 @@ use strongbox_types::{Clock, SecretString, SystemClock};
 
 /// The public client id `strongbox login` presents (any GUID works; this one is fixed so
 /// sign-ins by the CLI are recognisable in the security events).
-pub const CLI_CLIENT_ID: &str = "5b1d3a2e-7c41-4f0e-9d6a-3c8b2f1e0a77";
+pub(crate) const CLI_CLIENT_ID: &str = "5b1d3a2e-7c41-4f0e-9d6a-3c8b2f1e0a77";
 
 #[derive(clap::Args)]
 pub(crate) struct LoginArgs {
@@ -65,12 +65,12 @@ pub(crate) struct SavedLogin {
 
 impl SavedLogin {
     /// The access token is usable for at least another minute.
-    pub fn access_is_fresh(&self, now: i64) -> bool {
+    pub(crate) fn access_is_fresh(&self, now: i64) -> bool {
         now + 60 < self.expires_on
     }
 
     /// Takes the tokens of a token endpoint reply (device code or refresh token grant).
-    pub fn update_from_reply(&mut self, reply: &Value, now: i64) -> anyhow::Result<()> {
+    pub(crate) fn update_from_reply(&mut self, reply: &Value, now: i64) -> anyhow::Result<()> {
         let access =
             reply.get("access_token").and_then(Value::as_str).context("the token reply has no access_token")?;
         self.access_token = SecretString::new(access.to_owned());

@@ -44,7 +44,7 @@ use crate::{Identity, Principal, SKEW, SecurityEvent, TOKEN_CACHE_MAX};
 /// user token): 24 hours, counted as `exp - iat` when the token has `iat` and always as
 /// `exp - now`. (Entra's own tokens live 60-90 minutes, Kubernetes projected tokens 1 hour by
 /// default; a token valid for weeks is a stolen-token risk, not a real need.)
-pub const MAX_FOREIGN_TOKEN_LIFETIME: i64 = 24 * 3600;
+pub(crate) const MAX_FOREIGN_TOKEN_LIFETIME: i64 = 24 * 3600;
 /// Seconds a snapshot of the trusted-issuer records serves foreign-token dispatch.
 const ISSUER_SNAPSHOT_TTL: i64 = 5;
 

@@ -32,21 +32,21 @@ use crate::{Identity, TokenRequest};
 /// Failures counted within this many seconds.
 const WINDOW: i64 = 15 * 60;
 /// Failures per (client id, address) before back-off starts.
-pub const PAIR_THRESHOLD: u32 = 5;
+pub(crate) const PAIR_THRESHOLD: u32 = 5;
 /// Failures per client id, from all addresses, past which an address that has failed for the
 /// client is refused unverified for the rest of the window.
-pub const CLIENT_CEILING: u32 = 100;
+pub(crate) const CLIENT_CEILING: u32 = 100;
 /// Failures per source address before back-off starts (several clients may share one NAT).
-pub const ADDRESS_THRESHOLD: u32 = 20;
+pub(crate) const ADDRESS_THRESHOLD: u32 = 20;
 /// Failed user sign-ins per (user, address), however the name was typed, before back-off starts.
-pub const USER_THRESHOLD: u32 = 5;
+pub(crate) const USER_THRESHOLD: u32 = 5;
 /// Failed sign-ins per user, from all addresses, past which an address that has failed for the
 /// user is refused unverified for the rest of the window.
-pub const USER_CEILING: u32 = 100;
+pub(crate) const USER_CEILING: u32 = 100;
 /// Unknown or expired user codes entered from one address before back-off starts.
-pub const USER_CODE_GUESSES: u32 = 10;
+pub(crate) const USER_CODE_GUESSES: u32 = 10;
 /// Failed sign-ins against one device code before back-off starts.
-pub const DEVICE_CODE_FAILURES: u32 = 5;
+pub(crate) const DEVICE_CODE_FAILURES: u32 = 5;
 /// First back-off, doubled per further failure, capped.
 const BASE_BACKOFF: i64 = 5;
 const MAX_BACKOFF: i64 = 15 * 60;

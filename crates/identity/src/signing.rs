@@ -13,7 +13,7 @@ use strongbox_types::{Clock, Error, Result, SecretBytes, SecretString};
 use crate::{Identity, SKEW, SecurityEvent};
 
 /// Default signing-key rotation period: 30 days.
-pub const DEFAULT_ROTATION: i64 = 30 * 86_400;
+pub(crate) const DEFAULT_ROTATION: i64 = 30 * 86_400;
 
 #[derive(Serialize, Deserialize)]
 struct SigningRec {

@@ -13,12 +13,12 @@ use crate::Identity;
 use crate::error::AuthFailure;
 
 /// Claims that may name the person.
-pub const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
+pub(crate) const USER_CLAIMS: &[&str] = &["email", "preferred_username", "upn", "unique_name", "sub", "oid"];
 const MAX_AUDIENCES: usize = 10;
 /// Most entries of a `groupMap`.
-pub const MAX_GROUP_MAP: usize = 200;
+pub(crate) const MAX_GROUP_MAP: usize = 200;
 /// Most values of a token's group claim that are looked at (the rest are ignored).
-pub const MAX_GROUP_VALUES: usize = 200;
+pub(crate) const MAX_GROUP_VALUES: usize = 200;
 /// How a token's user claim becomes a principal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -25,14 +25,14 @@ use strongbox_types::{Error, Result};
 const MAX_BODY: usize = 256 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct HttpIssuerFetcher {
+pub(crate) struct HttpIssuerFetcher {
     http: reqwest::Client,
     allow_private: bool,
 }
 
 /// Whether `ip` is a globally routable unicast address (what an external issuer's keys may be
 /// fetched from). IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4) is judged as the IPv4 one.
-pub fn is_public(ip: IpAddr) -> bool {
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => is_public_v6(v6),
@@ -125,7 +125,7 @@ impl HttpIssuerFetcher {
     /// `ca_file`: an extra PEM trust anchor (or bundle) besides the system roots.
     /// `allow_private`: also fetch from loopback, private and link-local addresses (issuers
     /// inside the deployment's own network, and tests).
-    pub fn new(ca_file: Option<&Path>, allow_private: bool) -> anyhow::Result<Self> {
+    pub(crate) fn new(ca_file: Option<&Path>, allow_private: bool) -> anyhow::Result<Self> {
         let mut b = reqwest::Client::builder()
             .https_only(true)
             // a proxy would resolve and connect on our behalf, past the address check

@@ -172,7 +172,7 @@ where
 }
 
 /// Serves one listener until `shutdown` becomes true; then closes its connections and returns.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,

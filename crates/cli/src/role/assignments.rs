@@ -10,7 +10,7 @@ use super::{DEFS, new_guid, rel};
 use crate::{InVault, print};
 
 #[derive(Subcommand)]
-pub enum DefinitionCmd {
+pub(crate) enum DefinitionCmd {
     /// List role definitions.
     List {
         /// Only custom roles.
@@ -57,7 +57,7 @@ pub enum DefinitionCmd {
 }
 
 #[derive(Subcommand)]
-pub enum AssignmentCmd {
+pub(crate) enum AssignmentCmd {
     /// Assign a role to a principal or group at a scope of the vault.
     Create {
         /// The user (object id or sign-in name), service principal or managed identity (app id

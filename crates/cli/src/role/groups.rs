@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::InVault;
 
 #[derive(Subcommand)]
-pub enum GroupCmd {
+pub(crate) enum GroupCmd {
     /// Create a group (its members get the roles and deny assignments made to it).
     Create {
         #[arg(long)]
@@ -36,7 +36,7 @@ pub enum GroupCmd {
 }
 
 #[derive(Subcommand)]
-pub enum MemberCmd {
+pub(crate) enum MemberCmd {
     /// Add a principal (or a group) to a group.
     Add {
         #[arg(long)]
@@ -64,7 +64,7 @@ pub enum MemberCmd {
     },
 }
 
-pub async fn group(cmd: GroupCmd) -> anyhow::Result<()> {
+pub(crate) async fn group(cmd: GroupCmd) -> anyhow::Result<()> {
     match cmd {
         GroupCmd::Create { display_name, description, at } => {
             let body = json!({ "displayName": display_name, "description": description });

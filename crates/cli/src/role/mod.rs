@@ -29,10 +29,10 @@ use serde_json::{Value, json};
 
 use crate::{InVault, print};
 
-pub use assignments::{AssignmentCmd, DefinitionCmd};
+pub(crate) use assignments::{AssignmentCmd, DefinitionCmd};
 use assignments::{assignment, definition};
-pub use groups::{GroupCmd, group};
-pub use policies::{VaultAuthCmd, vault_auth};
+pub(crate) use groups::{GroupCmd, group};
+pub(crate) use policies::{VaultAuthCmd, vault_auth};
 use principals::{assignee_id, known_or_guid};
 
 const DEFS: &str = "/providers/Microsoft.Authorization/roleDefinitions";
@@ -40,7 +40,7 @@ const DEFS: &str = "/providers/Microsoft.Authorization/roleDefinitions";
 const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
 
 #[derive(Subcommand)]
-pub enum RoleCmd {
+pub(crate) enum RoleCmd {
     /// Role definitions (built-in and custom).
     Definition {
         #[command(subcommand)]
@@ -97,7 +97,7 @@ pub enum RoleCmd {
 }
 
 #[derive(Subcommand)]
-pub enum EligibleCmd {
+pub(crate) enum EligibleCmd {
     /// Make a principal (or group) eligible to activate a role.
     Create {
         /// As for `role assignment create`: resolved to an object id in the directory.
@@ -141,7 +141,7 @@ pub enum EligibleCmd {
 }
 
 #[derive(Subcommand)]
-pub enum ActivationCmd {
+pub(crate) enum ActivationCmd {
     /// List the role activations.
     List {
         #[command(flatten)]
@@ -156,7 +156,7 @@ pub enum ActivationCmd {
 }
 
 #[derive(Subcommand)]
-pub enum DenyCmd {
+pub(crate) enum DenyCmd {
     /// Deny data actions to principals or groups (or everyone) at a scope, whatever their roles grant.
     Create {
         /// Principals (or groups) denied; use --everyone for all.
@@ -226,7 +226,7 @@ fn rel(scope: &str) -> String {
     if s.is_empty() { String::new() } else { format!("/{s}") }
 }
 
-pub async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
+pub(crate) async fn run(cmd: RoleCmd) -> anyhow::Result<()> {
     match cmd {
         RoleCmd::Definition { cmd } => definition(cmd).await,
         RoleCmd::Assignment { cmd } => assignment(cmd).await,

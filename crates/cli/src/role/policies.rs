@@ -9,7 +9,7 @@ use crate::{InVault, print};
 
 /// `strongbox vault set-policy|delete-policy|update`.
 #[derive(Subcommand)]
-pub enum VaultAuthCmd {
+pub(crate) enum VaultAuthCmd {
     /// Give a principal (or group) access-policy permissions (used when RBAC is off).
     SetPolicy(SetPolicy),
     /// Remove a principal's access policy.
@@ -36,7 +36,7 @@ pub enum VaultAuthCmd {
 }
 
 #[derive(Args)]
-pub struct SetPolicy {
+pub(crate) struct SetPolicy {
     /// Vault name.
     #[arg(long)]
     name: String,
@@ -54,7 +54,7 @@ pub struct SetPolicy {
     #[command(flatten)]
     at: InVault,
 }
-pub async fn vault_auth(cmd: VaultAuthCmd) -> anyhow::Result<()> {
+pub(crate) async fn vault_auth(cmd: VaultAuthCmd) -> anyhow::Result<()> {
     match cmd {
         VaultAuthCmd::SetPolicy(s) => {
             let mut perms = serde_json::Map::new();

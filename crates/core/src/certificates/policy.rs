@@ -16,7 +16,7 @@ use strongbox_types::{Error, Result};
 use super::{CT_PEM, CT_PKCS12};
 use crate::vaults::VaultRecord;
 
-pub const MAX_VALIDITY_MONTHS: u32 = 1200;
+pub(super) const MAX_VALIDITY_MONTHS: u32 = 1200;
 const MAX_SANS: usize = 100;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -27,13 +27,13 @@ use super::{KEYS, KeyPayload, KeyView, Keys, material_of};
 use crate::Services;
 use strongbox_identity::{SecurityEvent, jwk_verify_key};
 
-pub const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+pub(super) const DEFAULT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// Clock skew allowed on the attestation token's `exp`, `nbf` and `iat`.
 const SKEW: i64 = 60;
 /// The longest attestation token lifetime accepted: `exp` − `iat` (or `nbf`), 8 hours, which is
 /// what Microsoft Azure Attestation issues. A longer-lived token is refused: it could be replayed
 /// for longer than an attestation stays fresh.
-pub const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
+pub(super) const MAX_TOKEN_LIFETIME: i64 = 8 * 3600;
 /// How many expired "seen" records one release removes at most.
 const SEEN_SWEEP: usize = 100;
 

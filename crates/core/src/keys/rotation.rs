@@ -17,7 +17,7 @@ const MIN_EXPIRY_SECS: i64 = 28 * 86_400;
 
 /// The longest duration accepted: the whole range of timestamps (see [`MAX_TIMESTAMP`]), so any
 /// time plus or minus a duration is computed without overflow, and checked against the range.
-pub const MAX_DURATION: i64 = MAX_TIMESTAMP;
+pub(super) const MAX_DURATION: i64 = MAX_TIMESTAMP;
 
 /// Parses an ISO-8601 duration into seconds (at most [`MAX_DURATION`]).
 pub fn parse_duration(s: &str) -> Result<i64> {

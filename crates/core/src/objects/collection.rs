@@ -45,7 +45,7 @@ impl Spec {
         format!("{:012}/{}{}", when.max(0), self.heads.prefix, rel(vault, lc))
     }
 
-    pub fn not_found(&self, name: &str, version: Option<&str>) -> Error {
+    pub(crate) fn not_found(&self, name: &str, version: Option<&str>) -> Error {
         let what = match version {
             Some(v) => format!("{name}/{v}"),
             None => name.to_owned(),

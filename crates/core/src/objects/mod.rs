@@ -22,10 +22,10 @@ use crate::records::{Tags, VersionMeta};
 use crate::vaults::VaultRecord;
 use strongbox_types::{Error, Result};
 
-pub const MAX_TAGS: usize = 15;
-pub const MAX_TAG_NAME: usize = 512;
-pub const MAX_TAG_VALUE: usize = 256;
-pub const MAX_BACKUP_VERSIONS: usize = 500;
+pub(crate) const MAX_TAGS: usize = 15;
+pub(crate) const MAX_TAG_NAME: usize = 512;
+pub(crate) const MAX_TAG_VALUE: usize = 256;
+pub(crate) const MAX_BACKUP_VERSIONS: usize = 500;
 
 /// The attributes every object version shows (Azure's `attributes` member).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,7 @@ pub(crate) fn check_tags(tags: &Option<Tags>) -> Result<()> {
 /// The latest `nbf`/`exp` accepted (9999-12-31T23:59:59Z, the last second every SDK's date type
 /// and X.509 can show). The earliest is the Unix epoch. Keeping input times in this range keeps
 /// every sum of a time and a bounded duration far from `i64` overflow.
-pub const MAX_TIMESTAMP: i64 = 253_402_300_799;
+pub(crate) const MAX_TIMESTAMP: i64 = 253_402_300_799;
 
 /// Refuses an input time outside `0..=MAX_TIMESTAMP` (400 BadParameter).
 pub(crate) fn check_timestamp(what: &str, t: Option<i64>) -> Result<()> {

@@ -11,8 +11,8 @@ use crate::vaults::VaultRecord;
 use crate::vaults::Vaults;
 use strongbox_barrier::keyspace;
 
-pub const MAX_VALUE_BYTES: usize = 25 * 1024;
-pub const MAX_CONTENT_TYPE: usize = 255;
+pub(crate) const MAX_VALUE_BYTES: usize = 25 * 1024;
+pub(crate) const MAX_CONTENT_TYPE: usize = 255;
 
 pub(crate) const SECRETS: Spec = Spec {
     heads: keyspace::SECRET_HEADS,

@@ -69,7 +69,7 @@ pub struct VaultInfo {
 
 impl VaultRecord {
     /// Azure's `recoveryLevel` for objects in this vault (soft delete is always on).
-    pub fn recovery_level(&self) -> &'static str {
+    pub(crate) fn recovery_level(&self) -> &'static str {
         match (self.retention_days == 90, self.purge_protection) {
             (true, false) => "Recoverable+Purgeable",
             (true, true) => "Recoverable",

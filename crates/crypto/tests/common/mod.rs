@@ -9,20 +9,20 @@ use base64::Engine;
 use strongbox_crypto::keys::{JsonWebKey, KeyMaterial};
 use strongbox_crypto::{b64url, b64url_decode};
 
-pub const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
-pub const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-pub const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
-pub const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
-pub const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
-pub const OID_SECP256K1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x0a];
+pub(crate) const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+pub(crate) const OID_EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+pub(crate) const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub(crate) const OID_P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22];
+pub(crate) const OID_P521: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x23];
+pub(crate) const OID_SECP256K1: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x0a];
 
 /// (JWK crv, OID, field length in bytes)
-pub const CURVES: [(&str, &[u8], usize); 4] =
+pub(crate) const CURVES: [(&str, &[u8], usize); 4] =
     [("P-256", OID_P256, 32), ("P-384", OID_P384, 48), ("P-521", OID_P521, 66), ("P-256K", OID_SECP256K1, 32)];
 
 // ----- DER writer -----
 
-pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {
@@ -36,12 +36,12 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
     tlv(0x30, &parts.concat())
 }
 
 /// An unsigned big-endian integer as a DER INTEGER (minimal, with a 0x00 if the top bit is set).
-pub fn uint(be: &[u8]) -> Vec<u8> {
+pub(crate) fn uint(be: &[u8]) -> Vec<u8> {
     let mut v: Vec<u8> = be.iter().copied().skip_while(|&b| b == 0).collect();
     if v.is_empty() || v[0] & 0x80 != 0 {
         v.insert(0, 0);
@@ -49,11 +49,11 @@ pub fn uint(be: &[u8]) -> Vec<u8> {
     tlv(0x02, &v)
 }
 
-pub fn oid(der_body: &[u8]) -> Vec<u8> {
+pub(crate) fn oid(der_body: &[u8]) -> Vec<u8> {
     tlv(0x06, der_body)
 }
 
-pub fn bit_string(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn bit_string(bytes: &[u8]) -> Vec<u8> {
     let mut v = vec![0u8];
     v.extend_from_slice(bytes);
     tlv(0x03, &v)
@@ -62,7 +62,7 @@ pub fn bit_string(bytes: &[u8]) -> Vec<u8> {
 // ----- DER reader -----
 
 /// Splits one TLV off the front: (tag, content, rest).
-pub fn read_tlv(input: &[u8]) -> (u8, &[u8], &[u8]) {
+pub(crate) fn read_tlv(input: &[u8]) -> (u8, &[u8], &[u8]) {
     let tag = input[0];
     let first = input[1] as usize;
     let (len, hdr) = if first < 0x80 {
@@ -75,7 +75,7 @@ pub fn read_tlv(input: &[u8]) -> (u8, &[u8], &[u8]) {
 }
 
 /// Reads every TLV of a constructed value's content.
-pub fn read_all(mut content: &[u8]) -> Vec<(u8, &[u8])> {
+pub(crate) fn read_all(mut content: &[u8]) -> Vec<(u8, &[u8])> {
     let mut out = Vec::new();
     while !content.is_empty() {
         let (t, c, rest) = read_tlv(content);
@@ -101,7 +101,7 @@ fn left_pad(be: &[u8], len: usize) -> Vec<u8> {
 // ----- keys -----
 
 /// SubjectPublicKeyInfo DER built from a public JWK (RSA or EC).
-pub fn spki_from_jwk(jwk: &JsonWebKey) -> Vec<u8> {
+pub(crate) fn spki_from_jwk(jwk: &JsonWebKey) -> Vec<u8> {
     match jwk.kty.as_deref().unwrap() {
         "RSA" => {
             let n = b64url_decode(jwk.n.as_deref().unwrap()).unwrap();
@@ -122,7 +122,7 @@ pub fn spki_from_jwk(jwk: &JsonWebKey) -> Vec<u8> {
 }
 
 /// The private JWK (all members) of an unencrypted PKCS#8 RSA or EC private key.
-pub fn private_jwk_from_pkcs8(der: &[u8]) -> JsonWebKey {
+pub(crate) fn private_jwk_from_pkcs8(der: &[u8]) -> JsonWebKey {
     let (t, body, _) = read_tlv(der);
     assert_eq!(t, 0x30);
     let items = read_all(body);
@@ -171,20 +171,20 @@ pub fn private_jwk_from_pkcs8(der: &[u8]) -> JsonWebKey {
 }
 
 /// The PKCS#8 DER inside `to_storage()` (3-byte header: version, kind, curve).
-pub fn pkcs8_of(k: &KeyMaterial) -> Vec<u8> {
+pub(crate) fn pkcs8_of(k: &KeyMaterial) -> Vec<u8> {
     let s = k.to_storage();
     assert_eq!(s.expose()[0], 1, "storage format v1");
     s.expose()[3..].to_vec()
 }
 
 /// Raw fixed-size ECDSA `r ‖ s` as a DER `ECDSA-Sig-Value`.
-pub fn ecdsa_raw_to_der(sig: &[u8]) -> Vec<u8> {
+pub(crate) fn ecdsa_raw_to_der(sig: &[u8]) -> Vec<u8> {
     let (r, s) = sig.split_at(sig.len() / 2);
     seq(&[uint(r), uint(s)])
 }
 
 /// DER `ECDSA-Sig-Value` as raw `r ‖ s`, each left-padded to `field_len`.
-pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Vec<u8> {
+pub(crate) fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Vec<u8> {
     let (t, body, _) = read_tlv(der);
     assert_eq!(t, 0x30);
     let ints = read_all(body);
@@ -193,7 +193,7 @@ pub fn ecdsa_der_to_raw(der: &[u8], field_len: usize) -> Vec<u8> {
     out
 }
 
-pub fn pem(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {

@@ -5,13 +5,13 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 use strongbox_testkit::TestServer;
 
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub body: Value,
     pub headers: HeaderMap,
 }
 
-pub async fn call(s: &TestServer, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+pub(crate) async fn call(s: &TestServer, method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> Reply {
     let mut req = s.http.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -27,6 +27,6 @@ pub async fn call(s: &TestServer, method: &str, url: &str, token: Option<&str>, 
     Reply { status, body, headers }
 }
 
-pub fn code(r: &Reply) -> &str {
+pub(crate) fn code(r: &Reply) -> &str {
     r.body.pointer("/error/code").and_then(Value::as_str).unwrap_or("")
 }
