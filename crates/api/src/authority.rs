@@ -104,16 +104,20 @@ pub(crate) async fn handle(
                         "ext_expires_in": grant.expires_in,
                         "access_token": grant.access_token.expose(),
                     });
-                    if let Some(id) = &grant.id_token {
-                        body["id_token"] = serde_json::json!(id);
-                    }
-                    if let Some(ci) = &grant.client_info {
-                        body["client_info"] = serde_json::json!(ci);
-                    }
-                    if let Some(rt) = &grant.refresh_token {
-                        body["refresh_token"] = serde_json::json!(rt.expose());
-                        body["scope"] =
-                            serde_json::json!(format!("{}/.default offline_access", core.config().resource()));
+                    if let Some(obj) = body.as_object_mut() {
+                        if let Some(id) = &grant.id_token {
+                            obj.insert("id_token".into(), serde_json::json!(id));
+                        }
+                        if let Some(ci) = &grant.client_info {
+                            obj.insert("client_info".into(), serde_json::json!(ci));
+                        }
+                        if let Some(rt) = &grant.refresh_token {
+                            obj.insert("refresh_token".into(), serde_json::json!(rt.expose()));
+                            obj.insert(
+                                "scope".into(),
+                                serde_json::json!(format!("{}/.default offline_access", core.config().resource())),
+                            );
+                        }
                     }
                     let mut r = json(StatusCode::OK, &body);
                     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

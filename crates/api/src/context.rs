@@ -201,25 +201,27 @@ pub(crate) fn parse_query(q: &str) -> HashMap<String, String> {
 }
 
 pub(crate) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
+    let mut rest = s.as_bytes();
+    let mut out = Vec::with_capacity(rest.len());
+    while let Some((&c, tail)) = rest.split_first() {
+        rest = tail;
+        match c {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => {
+            b'%' => {
+                let escape = tail.split_first_chunk::<2>().and_then(|(h, after)| {
+                    let v = std::str::from_utf8(h).ok().and_then(|h| u8::from_str_radix(h, 16).ok())?;
+                    Some((v, after))
+                });
+                match escape {
+                    Some((v, after)) => {
                         out.push(v);
-                        i += 3;
-                        continue;
+                        rest = after;
                     }
                     None => out.push(b'%'),
                 }
             }
             c => out.push(c),
         }
-        i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
 }

@@ -406,8 +406,8 @@ fn mi_reply(ctx: &RequestContext<'_>, mi: &strongbox_identity::NewManagedIdentit
 
 fn user_reply(c: &strongbox_identity::UserChange) -> Value {
     let mut v = json!(c.user);
-    if let Some(uri) = &c.otpauth_uri {
-        v["otpauthUri"] = json!(uri.expose());
+    if let (Some(uri), Some(obj)) = (&c.otpauth_uri, v.as_object_mut()) {
+        obj.insert("otpauthUri".into(), json!(uri.expose()));
     }
     v
 }

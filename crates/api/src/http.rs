@@ -119,7 +119,7 @@ async fn route_inner(
     cap: usize,
     request_id: &str,
 ) -> Response {
-    if segs.len() == 2 && segs[0] == "_strongbox" && segs[1] == "health" {
+    if matches!(segs, ["_strongbox", "health"]) {
         let sealed = st.core.is_sealed().await;
         let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
         return json(status, &serde_json::json!({ "sealed": sealed }));
@@ -220,7 +220,8 @@ async fn prefetch(mut body: Body, limit: usize, timeout: std::time::Duration) ->
                 Some(Ok(f)) => {
                     if let Some(d) = f.data_ref() {
                         let room = limit - buf.len();
-                        buf.extend_from_slice(&d[..d.len().min(room)]);
+                        let d: &[u8] = d;
+                        buf.extend_from_slice(d.get(..room).unwrap_or(d));
                     }
                 }
                 Some(Err(_)) => return Err(Error::bad("The request body could not be read.")),

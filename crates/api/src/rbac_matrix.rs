@@ -400,6 +400,7 @@ fn every_builtin_role_against_every_route() {
             failures.push(format!("row without a route: {k}"));
         }
     }
+    #[allow(clippy::print_stdout, reason = "prints the computed matrix when asked (PRINT_RBAC_MATRIX)")]
     if std::env::var("PRINT_RBAC_MATRIX").is_ok() {
         println!("{}", computed.join("\n"));
     }

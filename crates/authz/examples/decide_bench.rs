@@ -1,5 +1,6 @@
 //! Authorization decision cost with 10,000 assignments in the deployment. Run by hand:
 //! `cargo run --release -p strongbox-authz --example decide_bench`.
+#![allow(clippy::print_stdout, clippy::indexing_slicing, reason = "a measuring example: it prints its figures")]
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -211,15 +211,18 @@ pub fn claim<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
 fn ambiguous_path(claims: &Value, path: &str) -> bool {
     let segs: Vec<&str> = path.split('.').collect();
     let mut cur = claims;
-    for i in 0..segs.len() {
+    let mut rest = segs.as_slice();
+    while let Some((&seg, tail)) = rest.split_first() {
         let Some(o) = cur.as_object() else { return false };
-        if (i + 2..=segs.len()).any(|j| o.contains_key(&segs[i..j].join("."))) {
+        // A member named by two or more of the remaining segments, joined.
+        if (2..=rest.len()).filter_map(|k| rest.get(..k)).any(|p| o.contains_key(&p.join("."))) {
             return true;
         }
-        match o.get(segs[i]) {
+        match o.get(seg) {
             Some(next) => cur = next,
             None => return false,
         }
+        rest = tail;
     }
     false
 }

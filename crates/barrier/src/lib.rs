@@ -245,15 +245,16 @@ impl Barrier {
     }
 
     fn decrypt(st: &Unsealed, key: &str, raw: &[u8]) -> Result<SecretBytes> {
-        if raw.len() < HEADER || raw[4] != FORMAT_V1 {
-            return Err(Error::internal(format!("stored value at {key} has an unknown format")));
-        }
-        let term = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        // The header is the 4-byte big-endian term, then the format byte.
+        let (term, body) = match raw.split_first_chunk::<HEADER>() {
+            Some((&[t0, t1, t2, t3, format], body)) if format == FORMAT_V1 => {
+                (u32::from_be_bytes([t0, t1, t2, t3]), body)
+            }
+            _ => return Err(Error::internal(format!("stored value at {key} has an unknown format"))),
+        };
         let t =
             st.terms.get(&term).ok_or_else(|| Error::internal(format!("value at {key} uses unknown term {term}")))?;
-        t.key
-            .open(key.as_bytes(), &raw[HEADER..])
-            .map_err(|_| Error::internal(format!("value at {key} failed authentication")))
+        t.key.open(key.as_bytes(), body).map_err(|_| Error::internal(format!("value at {key} failed authentication")))
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<SecretBytes>> {

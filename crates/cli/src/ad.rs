@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::{Conn, connect, print, read_json, read_text};
+use crate::{Conn, connect, members, obj, print, read_json, read_text};
 
 /// Subcommands of `strongbox ad sp` besides `create-for-rbac`.
 #[derive(Subcommand)]
@@ -272,19 +272,22 @@ impl UserTokenArgs {
         if !self.accept_user_tokens {
             return Value::Null;
         }
-        let mut body = json!({
-            "audiences": self.audience,
-            "userClaim": self.user_claim,
-            "principalMapping": self.principal_mapping,
-        });
+        let mut body = obj([
+            ("audiences", json!(self.audience)),
+            ("userClaim", json!(self.user_claim)),
+            ("principalMapping", json!(self.principal_mapping)),
+        ]);
         if !self.domain.is_empty() {
-            body["domains"] = json!(self.domain);
+            body.insert("domains".to_owned(), json!(self.domain));
         }
         if let Some(claim) = &self.group_claim {
-            body["groupClaim"] = json!(claim);
-            body["groupMap"] = Value::Object(self.group_map.iter().map(|(k, v)| (k.clone(), json!(v))).collect());
+            body.insert("groupClaim".to_owned(), json!(claim));
+            body.insert(
+                "groupMap".to_owned(),
+                Value::Object(self.group_map.iter().map(|(k, v)| (k.clone(), json!(v))).collect()),
+            );
         }
-        body
+        Value::Object(body)
     }
 }
 
@@ -440,17 +443,17 @@ pub(crate) async fn run_sp(cmd: SpMore) -> anyhow::Result<()> {
         SpMore::Delete { id, c } => call(&c, "DELETE", &format!("{SP}/{id}"), None).await,
         SpMore::Credential { cmd } => match cmd {
             CredCmd::Reset { id, append, display_name, years, end_date, c } => {
-                let mut body = json!({ "append": append });
+                let mut body = obj([("append", json!(append))]);
                 if let Some(d) = display_name {
-                    body["displayName"] = json!(d);
+                    body.insert("displayName".to_owned(), json!(d));
                 }
                 if let Some(y) = years {
-                    body["years"] = json!(y);
+                    body.insert("years".to_owned(), json!(y));
                 }
                 if let Some(e) = end_date {
-                    body["endDateTime"] = json!(e);
+                    body.insert("endDateTime".to_owned(), json!(e));
                 }
-                call(&c, "POST", &format!("{SP}/{id}/credentials"), Some(body)).await
+                call(&c, "POST", &format!("{SP}/{id}/credentials"), Some(Value::Object(body))).await
             }
             CredCmd::List { id, c } => call(&c, "GET", &format!("{SP}/{id}/credentials"), None).await,
             CredCmd::Delete { id, key_id, c } => {
@@ -458,11 +461,11 @@ pub(crate) async fn run_sp(cmd: SpMore) -> anyhow::Result<()> {
             }
             CredCmd::UploadCert { id, cert, display_name, c } => {
                 let pem = read_text(&cert)?;
-                let mut body = json!({ "certificate": pem });
+                let mut body = obj([("certificate", json!(pem))]);
                 if let Some(d) = display_name {
-                    body["displayName"] = json!(d);
+                    body.insert("displayName".to_owned(), json!(d));
                 }
-                call(&c, "POST", &format!("{SP}/{id}/certificates"), Some(body)).await
+                call(&c, "POST", &format!("{SP}/{id}/certificates"), Some(Value::Object(body))).await
             }
         },
         SpMore::FederatedCredential { cmd } => match cmd {
@@ -487,11 +490,11 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
                     (None, Some(url)) => fetch_jwks(url, issuer).await?,
                     (None, None) => anyhow::bail!("give --jwks-file or --discovery-url"),
                 };
-                let mut body = json!({ "issuer": issuer, "jwks": jwks, "discoveryUrl": discovery_url });
+                let mut body = obj([("issuer", json!(issuer)), ("jwks", jwks), ("discoveryUrl", json!(discovery_url))]);
                 if u.accept_user_tokens {
-                    body["userTokens"] = u.body();
+                    body.insert("userTokens".to_owned(), u.body());
                 }
-                call(&c, "PUT", &format!("/_strongbox/trustedissuers/{name}"), Some(body)).await
+                call(&c, "PUT", &format!("/_strongbox/trustedissuers/{name}"), Some(Value::Object(body))).await
             }
             IssuerCmd::Update { name, no_user_tokens, u, c } => {
                 if !no_user_tokens && !u.accept_user_tokens {
@@ -511,11 +514,11 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
         },
         AdMore::AttestationAuthority { cmd } => match cmd {
             AttestationCmd::Create { name, authority, jwks_file, c } => {
-                let mut body = json!({ "authority": authority });
+                let mut body = obj([("authority", json!(authority))]);
                 if let Some(f) = jwks_file {
-                    body["jwks"] = read_json(&f)?;
+                    body.insert("jwks".to_owned(), read_json(&f)?);
                 }
-                call(&c, "PUT", &format!("/_strongbox/attestationauthorities/{name}"), Some(body)).await
+                call(&c, "PUT", &format!("/_strongbox/attestationauthorities/{name}"), Some(Value::Object(body))).await
             }
             AttestationCmd::List { c } => call(&c, "GET", "/_strongbox/attestationauthorities", None).await,
             AttestationCmd::Delete { name, c } => {
@@ -534,24 +537,24 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
             UserCmd::Create { upn, display_name, password, password_file, c } => {
                 let pw = password_of(password, password_file)?
                     .ok_or_else(|| anyhow::anyhow!("give --password-file or STRONGBOX_USER_PASSWORD"))?;
-                let mut body = json!({ "userPrincipalName": upn, "password": pw });
+                let mut body = obj([("userPrincipalName", json!(upn)), ("password", json!(pw))]);
                 if let Some(d) = display_name {
-                    body["displayName"] = json!(d);
+                    body.insert("displayName".to_owned(), json!(d));
                 }
-                call(&c, "POST", "/_strongbox/users", Some(body)).await
+                call(&c, "POST", "/_strongbox/users", Some(Value::Object(body))).await
             }
             UserCmd::Update { id, display_name, password, password_file, account_enabled, reset_totp, c } => {
-                let mut body = json!({ "resetTotp": reset_totp });
+                let mut body = obj([("resetTotp", json!(reset_totp))]);
                 if let Some(d) = display_name {
-                    body["displayName"] = json!(d);
+                    body.insert("displayName".to_owned(), json!(d));
                 }
                 if let Some(p) = password_of(password, password_file)? {
-                    body["password"] = json!(p);
+                    body.insert("password".to_owned(), json!(p));
                 }
                 if let Some(e) = account_enabled {
-                    body["accountEnabled"] = json!(e);
+                    body.insert("accountEnabled".to_owned(), json!(e));
                 }
-                call(&c, "PATCH", &format!("/_strongbox/users/{id}"), Some(body)).await
+                call(&c, "PATCH", &format!("/_strongbox/users/{id}"), Some(Value::Object(body))).await
             }
             UserCmd::Delete { id, c } => call(&c, "DELETE", &format!("/_strongbox/users/{id}"), None).await,
             UserCmd::List { c } => call(&c, "GET", "/_strongbox/users", None).await,
@@ -563,10 +566,10 @@ pub(crate) async fn run_more(cmd: AdMore) -> anyhow::Result<()> {
                 let cl = connect(&c, None).await?;
                 let mut p = cl.call("GET", "/_strongbox/identitypolicy", None).await?;
                 if let Some(s) = signing_key_rotation_seconds {
-                    p["signingKeyRotationSeconds"] = json!(s);
+                    members(&mut p, "the identity policy")?.insert("signingKeyRotationSeconds".to_owned(), json!(s));
                 }
                 if let Some(m) = mfa_required_for_users {
-                    p["mfaRequiredForUsers"] = json!(m);
+                    members(&mut p, "the identity policy")?.insert("mfaRequiredForUsers".to_owned(), json!(m));
                 }
                 print(c.output, &cl.call("PUT", "/_strongbox/identitypolicy", Some(p)).await?);
                 Ok(())

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::client::{Client, Connection};
-use crate::output::{Output, print};
+use crate::output::{Output, obj, print};
 
 #[derive(Args, Clone)]
 pub(crate) struct Conn {
@@ -87,22 +87,21 @@ pub(crate) struct Props {
 
 impl Props {
     /// `{attributes, tags}` of a create or update body.
-    pub(crate) fn body(&self, enabled: Option<bool>) -> anyhow::Result<Value> {
+    pub(crate) fn body(&self, enabled: Option<bool>) -> anyhow::Result<Map<String, Value>> {
         let attrs = [
             ("enabled", enabled.map(Value::from)),
             ("nbf", self.not_before.map(Value::from)),
             ("exp", self.expires.map(Value::from)),
         ];
-        let a: serde_json::Map<String, Value> =
-            attrs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect();
-        let mut body = json!({ "attributes": a });
+        let a: Map<String, Value> = attrs.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect();
+        let mut body = obj([("attributes", Value::Object(a))]);
         if !self.tags.is_empty() {
-            let mut m = serde_json::Map::new();
+            let mut m = Map::new();
             for t in &self.tags {
                 let (k, v) = t.split_once('=').with_context(|| format!("tag '{t}' is not key=value"))?;
                 m.insert(k.to_owned(), Value::String(v.to_owned()));
             }
-            body["tags"] = Value::Object(m);
+            body.insert("tags".to_owned(), Value::Object(m));
         }
         Ok(body)
     }
@@ -138,10 +137,10 @@ impl Versioned {
 
 impl Change {
     /// PATCHes the version with the new attributes and tags, and what `more` adds to the body.
-    pub(crate) async fn send(&self, kind: &str, more: impl FnOnce(&mut Value)) -> anyhow::Result<()> {
+    pub(crate) async fn send(&self, kind: &str, more: impl FnOnce(&mut Map<String, Value>)) -> anyhow::Result<()> {
         let mut body = self.p.body(self.enabled)?;
         more(&mut body);
-        self.at.n.at.show("PATCH", &self.at.path(kind), Some(body)).await
+        self.at.n.at.show("PATCH", &self.at.path(kind), Some(Value::Object(body))).await
     }
 }
 

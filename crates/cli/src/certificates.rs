@@ -7,9 +7,9 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_json, write_file};
+use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, members, obj, object, print, read_json, write_file};
 
 const KTYS: [&str; 2] = ["RSA", "EC"];
 const CURVES: [&str; 3] = ["P-256", "P-384", "P-521"];
@@ -233,41 +233,43 @@ impl PolicyArgs {
             Some(f) => read_json(f)?,
             None => json!({}),
         };
-        let set = |p: &mut Value, section: &str, key: &str, v: Value| {
-            if !p[section].is_object() {
-                p[section] = json!({});
+        let set = |p: &mut Value, section: &str, key: &str, v: Value| -> anyhow::Result<()> {
+            let s = members(p, "the certificate policy")?.entry(section).or_insert(Value::Null);
+            if !s.is_object() {
+                *s = json!({});
             }
-            p[section][key] = v;
+            members(s, section)?.insert(key.to_owned(), v);
+            Ok(())
         };
         if let Some(s) = &self.subject {
-            set(&mut p, "x509_props", "subject", json!(s));
+            set(&mut p, "x509_props", "subject", json!(s))?;
         }
         if !self.dns_names.is_empty() {
-            set(&mut p, "x509_props", "sans", json!({ "dns_names": self.dns_names }));
+            set(&mut p, "x509_props", "sans", json!({ "dns_names": self.dns_names }))?;
         }
         if let Some(m) = self.validity_months {
-            set(&mut p, "x509_props", "validity_months", json!(m));
+            set(&mut p, "x509_props", "validity_months", json!(m))?;
         }
         if let Some(i) = &self.issuer {
-            set(&mut p, "issuer", "name", json!(i));
+            set(&mut p, "issuer", "name", json!(i))?;
         }
         if let Some(k) = &self.kty {
-            set(&mut p, "key_props", "kty", json!(k));
+            set(&mut p, "key_props", "kty", json!(k))?;
         }
         if let Some(s) = self.size {
-            set(&mut p, "key_props", "key_size", json!(s));
+            set(&mut p, "key_props", "key_size", json!(s))?;
         }
         if let Some(c) = &self.curve {
-            set(&mut p, "key_props", "crv", json!(c));
+            set(&mut p, "key_props", "crv", json!(c))?;
         }
         if self.not_exportable {
-            set(&mut p, "key_props", "exportable", json!(false));
+            set(&mut p, "key_props", "exportable", json!(false))?;
         }
         if self.reuse_key {
-            set(&mut p, "key_props", "reuse_key", json!(true));
+            set(&mut p, "key_props", "reuse_key", json!(true))?;
         }
         if let Some(c) = &self.content_type {
-            set(&mut p, "secret_props", "contentType", json!(content_type(c)));
+            set(&mut p, "secret_props", "contentType", json!(content_type(c)))?;
         }
         let trigger = match (self.renew_at_percentage, self.renew_days_before_expiry) {
             (Some(pct), _) => Some(json!({ "lifetime_percentage": pct })),
@@ -275,7 +277,10 @@ impl PolicyArgs {
             _ => None,
         };
         if let Some(t) = trigger {
-            p["lifetime_actions"] = json!([{ "trigger": t, "action": { "action_type": "AutoRenew" } }]);
+            members(&mut p, "the certificate policy")?.insert(
+                "lifetime_actions".to_owned(),
+                json!([{ "trigger": t, "action": { "action_type": "AutoRenew" } }]),
+            );
         }
         Ok(p)
     }
@@ -288,10 +293,11 @@ impl PolicyArgs {
     fn create_body(&self) -> anyhow::Result<Value> {
         let mut p = self.body()?;
         if p.pointer("/issuer/name").and_then(Value::as_str).is_none_or(|n| n.trim().is_empty()) {
-            if !p["issuer"].is_object() {
-                p["issuer"] = json!({});
+            let issuer = members(&mut p, "the certificate policy")?.entry("issuer").or_insert(Value::Null);
+            if !issuer.is_object() {
+                *issuer = json!({});
             }
-            p["issuer"]["name"] = json!("Self");
+            members(issuer, "issuer")?.insert("name".to_owned(), json!("Self"));
         }
         Ok(p)
     }
@@ -333,9 +339,10 @@ pub(crate) async fn run(cmd: CertCmd) -> anyhow::Result<()> {
     match cmd {
         CertCmd::Create { n, policy, p, disabled } => {
             let mut body = p.body(disabled.then_some(false))?;
-            body["policy"] = policy.create_body()?;
+            body.insert("policy".to_owned(), policy.create_body()?);
             let cl = n.at.client().await?;
-            let mut op = cl.call("POST", &format!("/certificates/{}/create", n.name), Some(body)).await?;
+            let mut op =
+                cl.call("POST", &format!("/certificates/{}/create", n.name), Some(Value::Object(body))).await?;
             // Issuance by Self or a built-in CA completes at once; wait briefly for anything else.
             for _ in 0..10 {
                 if op.get("status").and_then(Value::as_str) != Some("inProgress") {
@@ -373,14 +380,14 @@ pub(crate) async fn run(cmd: CertCmd) -> anyhow::Result<()> {
         CertCmd::Import { n, file, password, content_type: ct, p, disabled } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut body = p.body(disabled.then_some(false))?;
-            body["value"] = json!(STANDARD.encode(&bytes));
+            body.insert("value".to_owned(), json!(STANDARD.encode(&bytes)));
             if let Some(pw) = password {
-                body["pwd"] = json!(pw);
+                body.insert("pwd".to_owned(), json!(pw));
             }
             if let Some(c) = ct {
-                body["policy"] = json!({ "secret_props": { "contentType": content_type(&c) } });
+                body.insert("policy".to_owned(), json!({ "secret_props": { "contentType": content_type(&c) } }));
             }
-            n.at.show("POST", &format!("/certificates/{}/import", n.name), Some(body)).await
+            n.at.show("POST", &format!("/certificates/{}/import", n.name), Some(Value::Object(body))).await
         }
         CertCmd::SetAttributes(change) => change.send("certificates", |_| {}).await,
         CertCmd::Object(cmd) => object("certificates", cmd).await,
@@ -438,14 +445,14 @@ async fn contacts(cmd: ContactCmd) -> anyhow::Result<()> {
             let cl = at.client().await?;
             let mut list = current(cl.call("GET", "/certificates/contacts", None).await);
             list.retain(|c| c.get("email").and_then(Value::as_str) != Some(email.as_str()));
-            let mut c = json!({ "email": email });
+            let mut c = obj([("email", json!(email))]);
             if let Some(n) = name {
-                c["name"] = json!(n);
+                c.insert("name".to_owned(), json!(n));
             }
             if let Some(p) = phone {
-                c["phone"] = json!(p);
+                c.insert("phone".to_owned(), json!(p));
             }
-            list.push(c);
+            list.push(Value::Object(c));
             print(at.c.output, &cl.call("PUT", "/certificates/contacts", Some(json!({ "contacts": list }))).await?);
             Ok(())
         }
@@ -470,20 +477,20 @@ async fn contacts(cmd: ContactCmd) -> anyhow::Result<()> {
 
 impl IssuerArgs {
     fn body(&self) -> Value {
-        let mut b = json!({});
+        let mut b = Map::new();
         if let Some(p) = &self.provider {
-            b["provider"] = json!(p);
+            b.insert("provider".to_owned(), json!(p));
         }
         if self.account_id.is_some() || self.password.is_some() {
-            b["credentials"] = json!({ "account_id": self.account_id, "pwd": self.password });
+            b.insert("credentials".to_owned(), json!({ "account_id": self.account_id, "pwd": self.password }));
         }
         if let Some(o) = &self.organization_id {
-            b["org_details"] = json!({ "id": o });
+            b.insert("org_details".to_owned(), json!({ "id": o }));
         }
         if let Some(e) = self.enabled {
-            b["attributes"] = json!({ "enabled": e });
+            b.insert("attributes".to_owned(), json!({ "enabled": e }));
         }
-        b
+        Value::Object(b)
     }
 }
 

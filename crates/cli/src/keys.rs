@@ -6,9 +6,9 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, object, print, read_json, read_text};
+use crate::{Change, InVault, Named, ObjectCmd, Props, Versioned, members, obj, object, print, read_json, read_text};
 
 /// base64url as the wire uses it (no padding); padding is tolerated on input.
 const B64URL: GeneralPurpose = GeneralPurpose::new(
@@ -211,21 +211,22 @@ pub(crate) struct Digest {
 }
 
 impl Ops {
-    fn apply(&self, to: &mut Value) {
+    fn apply(&self, to: &mut Map<String, Value>) {
         if !self.ops.is_empty() {
-            to["key_ops"] = json!(self.ops);
+            to.insert("key_ops".to_owned(), json!(self.ops));
         }
     }
 }
 
 impl NewVersion {
-    fn body(&self) -> anyhow::Result<Value> {
+    fn body(&self) -> anyhow::Result<Map<String, Value>> {
         let mut body = self.p.body(self.disabled.then_some(false))?;
         if self.exportable {
-            body["attributes"]["exportable"] = json!(true);
+            let attributes = body.entry("attributes").or_insert(Value::Null);
+            members(attributes, "attributes")?.insert("exportable".to_owned(), json!(true));
         }
         if let Some(f) = &self.release_policy {
-            body["release_policy"] = release_policy(f, self.immutable_policy)?;
+            body.insert("release_policy".to_owned(), release_policy(f, self.immutable_policy)?);
         }
         Ok(body)
     }
@@ -235,15 +236,14 @@ impl NewVersion {
 fn release_policy(f: &Path, immutable: bool) -> anyhow::Result<Value> {
     let text = read_text(f)?;
     let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", f.display()))?;
-    if v.get("data").is_some_and(Value::is_string) {
-        let mut p = v;
-        if immutable {
-            p["immutable"] = json!(true);
-        }
-        return Ok(p);
-    }
-    if !v.is_object() {
+    let Value::Object(mut p) = v else {
         bail!("{} must hold a JSON object (a release policy)", f.display());
+    };
+    if p.get("data").is_some_and(Value::is_string) {
+        if immutable {
+            p.insert("immutable".to_owned(), json!(true));
+        }
+        return Ok(Value::Object(p));
     }
     Ok(json!({
         "contentType": "application/json; charset=utf-8",
@@ -253,10 +253,10 @@ fn release_policy(f: &Path, immutable: bool) -> anyhow::Result<Value> {
 }
 
 impl UseKey {
-    async fn call(&self, op: &str, mut body: Value) -> anyhow::Result<Value> {
-        body["alg"] = json!(self.algorithm);
+    async fn call(&self, op: &str, mut body: Map<String, Value>) -> anyhow::Result<Value> {
+        body.insert("alg".to_owned(), json!(self.algorithm));
         let path = format!("{}/{op}", self.v.path("keys"));
-        self.v.n.at.client().await?.call("POST", &path, Some(body)).await
+        self.v.n.at.client().await?.call("POST", &path, Some(Value::Object(body))).await
     }
 
     fn print(&self, v: &Value) {
@@ -269,17 +269,17 @@ pub(crate) async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Create { n, kty, size, curve, new } => {
             let mut body = new.body()?;
             new.ops.apply(&mut body);
-            body["kty"] = json!(kty.as_deref().unwrap_or(if curve.is_some() { "EC" } else { "RSA" }));
+            body.insert("kty".to_owned(), json!(kty.as_deref().unwrap_or(if curve.is_some() { "EC" } else { "RSA" })));
             if let Some(s) = size {
-                body["key_size"] = json!(s);
+                body.insert("key_size".to_owned(), json!(s));
             }
             if let Some(c) = curve {
-                body["crv"] = json!(c);
+                body.insert("crv".to_owned(), json!(c));
             }
-            n.at.show("POST", &format!("/keys/{}/create", n.name), Some(body)).await
+            n.at.show("POST", &format!("/keys/{}/create", n.name), Some(Value::Object(body))).await
         }
         KeyCmd::Import { n, jwk_file, pem_file, hsm, new } => {
-            let mut jwk = match (jwk_file, pem_file) {
+            let jwk = match (jwk_file, pem_file) {
                 (Some(f), _) => {
                     let v = read_json(&f)?;
                     // Also accept an import body or key bundle ({"key": {…}}).
@@ -290,16 +290,16 @@ pub(crate) async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
                 }
                 (None, None) => bail!("give the key with --jwk-file or --pem-file"),
             };
-            if !jwk.is_object() {
+            let Value::Object(mut jwk) = jwk else {
                 bail!("the JWK must be a JSON object");
-            }
+            };
             new.ops.apply(&mut jwk);
             let mut body = new.body()?;
-            body["key"] = jwk;
+            body.insert("key".to_owned(), Value::Object(jwk));
             if hsm {
-                body["Hsm"] = json!(true);
+                body.insert("Hsm".to_owned(), json!(true));
             }
-            n.at.show("PUT", &format!("/keys/{}", n.name), Some(body)).await
+            n.at.show("PUT", &format!("/keys/{}", n.name), Some(Value::Object(body))).await
         }
         KeyCmd::SetAttributes { change, ops } => change.send("keys", |body| ops.apply(body)).await,
         KeyCmd::Object(cmd) => object("keys", cmd).await,
@@ -310,24 +310,24 @@ pub(crate) async fn run(cmd: KeyCmd) -> anyhow::Result<()> {
         KeyCmd::Wrap(c) => crypt("wrapkey", c).await,
         KeyCmd::Unwrap(c) => crypt("unwrapkey", c).await,
         KeyCmd::Sign(d) => {
-            d.k.print(&d.k.call("sign", json!({ "value": d.digest })).await?);
+            d.k.print(&d.k.call("sign", obj([("value", json!(d.digest))])).await?);
             Ok(())
         }
         KeyCmd::Verify { d, signature } => {
-            d.k.print(&d.k.call("verify", json!({ "digest": d.digest, "value": signature })).await?);
+            d.k.print(&d.k.call("verify", obj([("digest", json!(d.digest)), ("value", json!(signature))])).await?);
             Ok(())
         }
         KeyCmd::Release { v, target, enc, nonce } => {
             let token = read_text(&target)?.trim().to_owned();
-            let mut body = json!({ "target": token });
+            let mut body = obj([("target", json!(token))]);
             if let Some(e) = enc {
-                body["enc"] = json!(e);
+                body.insert("enc".to_owned(), json!(e));
             }
             if let Some(n) = nonce {
-                body["nonce"] = json!(n);
+                body.insert("nonce".to_owned(), json!(n));
             }
             let path = format!("{}/release", v.path("keys"));
-            v.n.at.show("POST", &path, Some(body)).await
+            v.n.at.show("POST", &path, Some(Value::Object(body))).await
         }
         KeyCmd::Random { at, count } => at.show("POST", "/rng", Some(json!({ "count": count }))).await,
     }
@@ -339,10 +339,10 @@ async fn crypt(op: &str, c: Crypt) -> anyhow::Result<()> {
         (None, Some(f)) => B64URL.encode(read_bytes(f)?),
         (None, None) => bail!("give the input with --value or --data-file"),
     };
-    let mut body = json!({ "value": value });
+    let mut body = obj([("value", json!(value))]);
     for (name, v) in [("iv", &c.iv), ("aad", &c.aad), ("tag", &c.tag)] {
         if let Some(v) = v {
-            body[name] = json!(v);
+            body.insert(name.to_owned(), json!(v));
         }
     }
     let reply = c.k.call(op, body).await?;
@@ -378,11 +378,11 @@ async fn policy(cmd: PolicyCmd) -> anyhow::Result<()> {
             .into_iter()
             .flatten()
             .collect();
-            let mut body = json!({ "lifetimeActions": actions });
+            let mut body = obj([("lifetimeActions", json!(actions))]);
             if let Some(e) = expires_in {
-                body["attributes"] = json!({ "expiryTime": e });
+                body.insert("attributes".to_owned(), json!({ "expiryTime": e }));
             }
-            n.at.show("PUT", &format!("/keys/{}/rotationpolicy", n.name), Some(body)).await
+            n.at.show("PUT", &format!("/keys/{}/rotationpolicy", n.name), Some(Value::Object(body))).await
         }
     }
 }
@@ -393,7 +393,7 @@ mod pem {
     use anyhow::{Context, bail};
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use serde_json::{Value, json};
+    use serde_json::{Map, Value, json};
 
     use super::B64URL;
 
@@ -446,15 +446,12 @@ mod pem {
                 n if n < 0x80 => (usize::from(n), rest),
                 n @ 0x81..=0x84 => {
                     let k = usize::from(n - 0x80);
-                    let bytes = rest.get(..k).context("the DER data is truncated")?;
-                    (bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)), &rest[k..])
+                    let (bytes, rest) = rest.split_at_checked(k).context("the DER data is truncated")?;
+                    (bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)), rest)
                 }
                 _ => bail!("the DER data has an unsupported length form"),
             };
-            if rest.len() < len {
-                bail!("the DER data is truncated");
-            }
-            let (content, tail) = rest.split_at(len);
+            let (content, tail) = rest.split_at_checked(len).context("the DER data is truncated")?;
             self.0 = tail;
             Ok((*tag, content))
         }
@@ -480,13 +477,19 @@ mod pem {
     fn rsa(der: &[u8]) -> anyhow::Result<Value> {
         let mut s = Der::sequence(der)?;
         s.next(INTEGER)?;
-        let mut jwk = json!({ "kty": "RSA" });
+        let mut jwk = Map::new();
+        jwk.insert("kty".to_owned(), json!("RSA"));
         for member in ["n", "e", "d", "p", "q", "dp", "dq", "qi"] {
-            let int = s.next(INTEGER)?;
-            let zeros = int.iter().take_while(|&&b| b == 0).count().min(int.len().saturating_sub(1));
-            jwk[member] = b64(&int[zeros..]);
+            // unsigned big-endian: without the leading zero bytes, but at least one byte
+            let mut int = s.next(INTEGER)?;
+            while let [0, rest @ ..] = int
+                && !rest.is_empty()
+            {
+                int = rest;
+            }
+            jwk.insert(member.to_owned(), b64(int));
         }
-        Ok(jwk)
+        Ok(Value::Object(jwk))
     }
 
     /// SEC1 ECPrivateKey: version, d, [0] curve, [1] public point; a PKCS#8 wrapper may name the curve instead.

@@ -5,6 +5,7 @@
 //! `objects.rs` the commands secrets, keys and certificates share plus the secret commands,
 //! `vaults.rs` the vault commands, and `keys.rs`, `certificates.rs`, `ad.rs`, `role.rs`,
 //! `agent.rs`, `login.rs` one command family each (`client.rs` talks HTTP).
+#![allow(clippy::print_stdout, reason = "a command-line tool: its output is stdout")]
 
 mod ad;
 mod agent;
@@ -25,7 +26,7 @@ use serde_json::json;
 pub(crate) use crate::args::{Change, Conn, InVault, Named, Props, Versioned, connect};
 use crate::objects::SecretCmd;
 pub(crate) use crate::objects::{ObjectCmd, object};
-pub(crate) use crate::output::{print, read_json, read_text, write_file};
+pub(crate) use crate::output::{members, obj, print, read_json, read_text, write_file};
 use crate::server::ServerArgs;
 use crate::vaults::VaultCmd;
 
@@ -178,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
+    use serde_json::json;
 
     #[test]
     fn the_command_line_is_well_formed() {
@@ -220,5 +222,18 @@ mod tests {
         assert!(err.contains("jwks.json is not JSON") && !err.contains("fragment-xyz"), "{err}");
         std::fs::write(&f, "{\"keys\": []}").unwrap();
         assert_eq!(super::read_json(&f).unwrap(), serde_json::json!({"keys": []}));
+    }
+
+    /// Adding members to JSON read from a file or a reply: an error, not a panic, for a non-object.
+    #[test]
+    fn members_of_null_object_and_other() {
+        let mut v = serde_json::Value::Null;
+        super::members(&mut v, "the policy").unwrap().insert("a".to_owned(), json!(1));
+        assert_eq!(v, json!({"a": 1}));
+        super::members(&mut v, "the policy").unwrap().insert("b".to_owned(), json!(2));
+        assert_eq!(v, json!({"a": 1, "b": 2}));
+        let mut list = json!([1]);
+        let err = super::members(&mut list, "the policy").unwrap_err().to_string();
+        assert_eq!(err, "the policy is not a JSON object");
     }
 }

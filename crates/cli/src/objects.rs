@@ -86,17 +86,17 @@ pub(crate) async fn secret(cmd: SecretCmd) -> anyhow::Result<()> {
                 _ => anyhow::bail!("give the value with --value or --file"),
             };
             let mut body = p.body(disabled.then_some(false))?;
-            body["value"] = json!(value);
+            body.insert("value".to_owned(), json!(value));
             if let Some(ct) = content_type {
-                body["contentType"] = json!(ct);
+                body.insert("contentType".to_owned(), json!(ct));
             }
-            n.at.show("PUT", &format!("/secrets/{}", n.name), Some(body)).await
+            n.at.show("PUT", &format!("/secrets/{}", n.name), Some(Value::Object(body))).await
         }
         SecretCmd::SetAttributes { change, content_type } => {
             change
                 .send("secrets", |body| {
                     if let Some(ct) = content_type {
-                        body["contentType"] = json!(ct);
+                        body.insert("contentType".to_owned(), json!(ct));
                     }
                 })
                 .await

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::ValueEnum;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The `--output` format.
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,4 +65,21 @@ pub(crate) fn read_json(f: &Path) -> anyhow::Result<Value> {
 /// Writes `data` to a file (default permissions); the error names the file.
 pub(crate) fn write_file(f: &Path, data: impl AsRef<[u8]>) -> anyhow::Result<()> {
     std::fs::write(f, data).with_context(|| format!("cannot write {}", f.display()))
+}
+
+/// A JSON object of these members, in this order (more are added with `insert`).
+pub(crate) fn obj<const N: usize>(members: [(&str, Value); N]) -> Map<String, Value> {
+    members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The members of the JSON object `v`, to add to: `null` becomes `{}` (as `v[key] = …` does);
+/// anything else that is not an object is an error naming `what`.
+pub(crate) fn members<'a>(v: &'a mut Value, what: &str) -> anyhow::Result<&'a mut Map<String, Value>> {
+    if v.is_null() {
+        *v = Value::Object(Map::new());
+    }
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => bail!("{what} is not a JSON object"),
+    }
 }

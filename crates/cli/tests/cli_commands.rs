@@ -1,7 +1,11 @@
 //! CLI behaviour end to end (the real server binary, the CLI as a subprocess): management
 //! commands with the `AZURE_*` variables, `certificate create` defaults, and backups / restores
 //! that keep secrets private.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

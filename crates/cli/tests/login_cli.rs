@@ -1,7 +1,11 @@
 //! `strongbox login` / `logout` end to end, and the other commands using the saved sign-in: the
 //! real server binary, the CLI run as a subprocess, the device code approved over HTTPS with the
 //! user's password and TOTP code.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

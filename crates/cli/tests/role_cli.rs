@@ -1,6 +1,10 @@
 //! `strongbox role assignment create --assignee …` resolves what it is given to an object id, as
 //! `az` does, with the real binary against a real server.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

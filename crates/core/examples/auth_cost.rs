@@ -5,6 +5,7 @@
 //! CPU µs per request (bench/run.sh) to see what validation adds to a request.
 //!
 //! Run by hand: `cargo run --release -p strongbox-core --example auth_cost`.
+#![allow(clippy::print_stdout, clippy::indexing_slicing, reason = "a measuring example: it prints its figures")]
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -3,6 +3,7 @@
 //! It separates the cost of the cryptography (aws-lc) from the cost of the HTTPS/JSON path.
 //!
 //! Run by hand: `cargo run --release -p strongbox-crypto --example op_speed [seconds]`.
+#![allow(clippy::print_stdout, clippy::indexing_slicing, reason = "a measuring example: it prints its figures")]
 
 use std::time::{Duration, Instant};
 

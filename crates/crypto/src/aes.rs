@@ -307,16 +307,18 @@ impl Block {
         Ok(Self { enc, dec })
     }
 
-    fn encrypt(&self, b: &mut [u8; 16]) -> Result<()> {
+    /// Encrypts one block, held as its two 64-bit halves (RFC 3394's `MSB(64)` and `LSB(64)`).
+    fn encrypt(&self, b: &mut [[u8; 8]; 2]) -> Result<()> {
         self.enc
-            .less_safe_encrypt(b, EncryptionContext::None)
+            .less_safe_encrypt(b.as_flattened_mut(), EncryptionContext::None)
             .map(|_| ())
             .map_err(|_| Error::internal("AES block encryption failed"))
     }
 
-    fn decrypt(&self, b: &mut [u8; 16]) -> Result<()> {
+    /// Decrypts one block, held as its two 64-bit halves.
+    fn decrypt(&self, b: &mut [[u8; 8]; 2]) -> Result<()> {
         self.dec
-            .decrypt(b, DecryptionContext::None)
+            .decrypt(b.as_flattened_mut(), DecryptionContext::None)
             .map(|_| ())
             .map_err(|_| Error::internal("AES block decryption failed"))
     }
@@ -334,18 +336,20 @@ pub fn kw_wrap(kek: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let n = plaintext.len() / 8;
     let mut a = KW_IV;
     let mut r = Zeroizing::new(plaintext.to_vec());
-    let mut b = Zeroizing::new([0u8; 16]);
+    let mut b = Zeroizing::new([[0u8; 8]; 2]);
     for j in 0..6u64 {
         for (i, chunk) in r.chunks_exact_mut(8).enumerate() {
-            b[..8].copy_from_slice(&a);
-            b[8..].copy_from_slice(chunk);
+            let [hi, lo] = &mut *b;
+            *hi = a;
+            lo.copy_from_slice(chunk);
             aes.encrypt(&mut b)?;
             let t = (n as u64) * j + (i as u64) + 1;
-            a.copy_from_slice(&b[..8]);
+            let [hi, lo] = &*b;
+            a = *hi;
             for (x, y) in a.iter_mut().zip(t.to_be_bytes()) {
                 *x ^= y;
             }
-            chunk.copy_from_slice(&b[8..]);
+            chunk.copy_from_slice(lo);
         }
     }
     let mut out = Vec::with_capacity(8 + r.len());
@@ -361,10 +365,12 @@ pub fn kw_unwrap(kek: &[u8], ciphertext: &[u8]) -> Result<SecretBytes> {
     }
     let aes = Block::new(kek)?;
     let n = ciphertext.len() / 8 - 1;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&ciphertext[..8]);
-    let mut r = Zeroizing::new(ciphertext[8..].to_vec());
-    let mut b = Zeroizing::new([0u8; 16]);
+    let Some((a0, rest)) = ciphertext.split_first_chunk::<8>() else {
+        return Err(undecryptable());
+    };
+    let mut a = *a0;
+    let mut r = Zeroizing::new(rest.to_vec());
+    let mut b = Zeroizing::new([[0u8; 8]; 2]);
     for j in (0..6u64).rev() {
         for i in (0..n).rev() {
             let t = (n as u64) * j + (i as u64) + 1;
@@ -372,11 +378,13 @@ pub fn kw_unwrap(kek: &[u8], ciphertext: &[u8]) -> Result<SecretBytes> {
                 *x ^= y;
             }
             let chunk = r.get_mut(i * 8..i * 8 + 8).ok_or_else(|| Error::internal("key unwrap index"))?;
-            b[..8].copy_from_slice(&a);
-            b[8..].copy_from_slice(chunk);
+            let [hi, lo] = &mut *b;
+            *hi = a;
+            lo.copy_from_slice(chunk);
             aes.decrypt(&mut b)?;
-            a.copy_from_slice(&b[..8]);
-            chunk.copy_from_slice(&b[8..]);
+            let [hi, lo] = &*b;
+            a = *hi;
+            chunk.copy_from_slice(lo);
         }
     }
     // Compare without an early exit.

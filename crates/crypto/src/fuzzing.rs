@@ -211,6 +211,24 @@ fn keys() -> std::result::Result<&'static Keys, String> {
     .map_err(Clone::clone)
 }
 
+impl Keys {
+    /// The AES key at `i` modulo 3.
+    fn oct(&self, i: usize) -> &KeyMaterial {
+        let [k128, k192, k256] = &self.oct;
+        match i % 3 {
+            0 => k128,
+            1 => k192,
+            _ => k256,
+        }
+    }
+}
+
+/// The decrypt-target algorithm at `i` modulo 15.
+fn decrypt_alg(i: u8) -> Option<CipherAlg> {
+    let algs = decrypt_algs();
+    algs.get(usize::from(i) % algs.len()).copied()
+}
+
 fn oct_index(bits: usize) -> usize {
     match bits {
         128 => 0,
@@ -258,10 +276,10 @@ impl<'a> DecryptInput<'a> {
 /// `alg` (with `aad` for GCM). For seeds.
 pub fn decrypt_seed(alg: u8, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     let keys = keys().map_err(Error::internal)?;
-    let cipher = decrypt_algs()[usize::from(alg) % 15];
+    let cipher = decrypt_alg(alg).ok_or_else(|| Error::internal("decrypt algorithm index"))?;
     let (key, aad) = match cipher {
         CipherAlg::Rsa(_) => (&keys.rsa, None),
-        CipherAlg::Aes(a) => (&keys.oct[oct_index(a.bits)], (a.mode == AesMode::Gcm).then_some(aad)),
+        CipherAlg::Aes(a) => (keys.oct(oct_index(a.bits)), (a.mode == AesMode::Gcm).then_some(aad)),
     };
     let out = KeyHandle::encrypt(key, cipher, plaintext, &SymParams { aad, ..SymParams::default() })?;
     let iv = out.iv.unwrap_or_default();
@@ -281,17 +299,17 @@ pub fn decrypt_seed(alg: u8, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
 pub fn decrypt(data: &[u8]) -> std::result::Result<bool, String> {
     let keys = keys()?;
     let input = DecryptInput::parse(data);
-    let cipher = decrypt_algs()[usize::from(input.alg) % 15];
+    let cipher = decrypt_alg(input.alg).ok_or_else(|| "decrypt algorithm index".to_owned())?;
     let wrong = input.flags & FLAG_WRONG_KEY != 0;
     let key = match cipher {
-        CipherAlg::Rsa(_) if wrong => &keys.oct[usize::from(input.flags >> 4) % 3],
+        CipherAlg::Rsa(_) if wrong => keys.oct(usize::from(input.flags >> 4)),
         CipherAlg::Rsa(_) => &keys.rsa,
         CipherAlg::Aes(a) if wrong => match input.flags >> 4 & 3 {
             0 => &keys.rsa,
             1 => &keys.ec,
-            n => &keys.oct[(oct_index(a.bits) + usize::from(n)) % 3],
+            n => keys.oct(oct_index(a.bits) + usize::from(n)),
         },
-        CipherAlg::Aes(a) => &keys.oct[oct_index(a.bits)],
+        CipherAlg::Aes(a) => keys.oct(oct_index(a.bits)),
     };
     let p = SymParams {
         iv: (input.flags & FLAG_IV != 0).then_some(input.iv),

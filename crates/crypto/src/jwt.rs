@@ -23,8 +23,7 @@ pub enum VerifyKey {
 }
 
 fn strip_zeros(b: &[u8]) -> Vec<u8> {
-    let i = b.iter().position(|&x| x != 0).unwrap_or(b.len());
-    b[i..].to_vec()
+    b.iter().copied().skip_while(|&x| x == 0).collect()
 }
 
 impl VerifyKey {
@@ -263,11 +262,11 @@ pub fn totp(secret: &[u8], unix_time: i64, step: i64, digits: u32) -> u32 {
     let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let tag = aws_lc_rs::hmac::sign(&key, &counter.to_be_bytes());
     let h = tag.as_ref();
-    let off = usize::from(h[19] & 0x0f);
-    let bin = (u32::from(h[off] & 0x7f) << 24)
-        | (u32::from(h[off + 1]) << 16)
-        | (u32::from(h[off + 2]) << 8)
-        | u32::from(h[off + 3]);
+    // RFC 4226 §5.3 dynamic truncation: the low nibble of the last byte (the 20th of an
+    // HMAC-SHA1 tag) is the offset (at most 15) of the 4 bytes that make the 31-bit code.
+    let off = h.last().map_or(0, |&b| usize::from(b & 0x0f));
+    let word = h.get(off..).and_then(<[u8]>::first_chunk::<4>).map_or(0, |w| u32::from_be_bytes(*w));
+    let bin = word & 0x7fff_ffff;
     bin % 10u32.pow(digits.min(9))
 }
 
@@ -281,11 +280,11 @@ pub fn base32(data: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(A[((buf >> bits) & 31) as usize]));
+            out.extend(A.get(((buf >> bits) & 31) as usize).map(|&c| char::from(c)));
         }
     }
     if bits > 0 {
-        out.push(char::from(A[((buf << (5 - bits)) & 31) as usize]));
+        out.extend(A.get(((buf << (5 - bits)) & 31) as usize).map(|&c| char::from(c)));
     }
     out
 }

@@ -548,7 +548,8 @@ fn pkcs12_kdf(pass: &[u8], salt: &[u8], id: u8, rounds: u64, len: usize) -> Vec<
             a = ctx.finish();
         }
         let a = a.as_ref();
-        out.extend_from_slice(&a[..a.len().min(len - out.len())]);
+        let want = len - out.len();
+        out.extend(a.iter().copied().take(want));
         if out.len() >= len {
             break;
         }
@@ -589,7 +590,8 @@ where
         prev.copy_from_slice(chunk);
     }
     let pad = usize::from(*out.last().ok_or_else(unreadable)?);
-    if pad == 0 || pad > B || out[out.len() - pad..].iter().any(|b| usize::from(*b) != pad) {
+    // `out` holds at least one block, so it has `pad` (at most `B`) bytes to check.
+    if pad == 0 || pad > B || out.iter().rev().take(pad).any(|b| usize::from(*b) != pad) {
         return Err(unreadable());
     }
     let n = out.len() - pad;

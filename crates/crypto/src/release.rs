@@ -84,8 +84,11 @@ pub fn material_from_release(kind: KeyKind, bytes: &[u8]) -> Result<KeyMaterial>
     }
 }
 
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    b.iter().position(|&x| x != 0).map_or(&[][..], |i| &b[i..])
+fn strip_zeros(mut b: &[u8]) -> &[u8] {
+    while let [0, rest @ ..] = b {
+        b = rest;
+    }
+    b
 }
 
 /// Wraps `material` to the RSA public key (`n`, `e`, big-endian) per `enc`.

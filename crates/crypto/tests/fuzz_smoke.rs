@@ -11,7 +11,11 @@
 //!
 //! `cargo test -p strongbox-crypto --test fuzz_smoke -- --ignored write_seed_corpus` rewrites the
 //! seed files.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

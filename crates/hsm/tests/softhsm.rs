@@ -6,7 +6,11 @@
 //! aws-lc-rs on the public key (and the deterministic RS256 signature of RFC 7515 A.2 matches
 //! byte for byte); AES results are compared with the software AES of `strongbox-crypto`, itself
 //! tested against NIST and RFC 3394 vectors.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::OnceLock;

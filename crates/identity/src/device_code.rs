@@ -126,8 +126,14 @@ fn user_code() -> Result<String> {
     // 8 characters from an alphabet without look-alikes, shown as XXXX-XXXX.
     const A: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
     let r = strongbox_crypto::random_array::<8>()?;
-    let s: String = r.iter().map(|b| char::from(A[usize::from(*b) % A.len()])).collect();
-    Ok(format!("{}-{}", &s[..4], &s[4..]))
+    let mut s = String::with_capacity(9);
+    for (i, b) in r.iter().enumerate() {
+        if i == 4 {
+            s.push('-');
+        }
+        s.extend(A.get(usize::from(*b) % A.len()).map(|&c| char::from(c)));
+    }
+    Ok(s)
 }
 
 impl Identity {

@@ -138,10 +138,10 @@ impl Identity {
         let keys = load(view).await?;
         let mut txn = BTxn::new();
         let mut dropped = 0;
-        for w in keys.windows(2) {
-            let superseded = w[1].0;
+        for (old, next) in keys.iter().zip(keys.iter().skip(1)) {
+            let superseded = next.0;
             if superseded.saturating_add(self.cfg.token_lifetime + SKEW) < now {
-                txn = view.delete(txn, w[0].1.kid());
+                txn = view.delete(txn, old.1.kid());
                 dropped += 1;
             }
         }

@@ -276,18 +276,17 @@ fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
 /// Starts the server and returns once it is listening.
 pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    if cfg.listen.is_empty() {
+    let Some((&first_addr, extra_addrs)) = cfg.listen.split_first() else {
         bail!("no listen address given");
-    }
+    };
     prepare_data_dir(&cfg.data_dir)?;
 
     // Bind first: with port 0 (tests) the real port is part of the token audience.
     let mut listeners = Vec::new();
-    let first =
-        std::net::TcpListener::bind(cfg.listen[0]).with_context(|| format!("cannot listen on {}", cfg.listen[0]))?;
+    let first = std::net::TcpListener::bind(first_addr).with_context(|| format!("cannot listen on {first_addr}"))?;
     let port = first.local_addr()?.port();
     listeners.push(first);
-    for addr in &cfg.listen[1..] {
+    for addr in extra_addrs {
         let a = if addr.port() == 0 { SocketAddr::new(addr.ip(), port) } else { *addr };
         match std::net::TcpListener::bind(a) {
             Ok(l) => listeners.push(l),

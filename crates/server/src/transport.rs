@@ -429,8 +429,8 @@ impl<T> Guarded<T> {
 
 impl<T: AsyncWrite + Unpin> Guarded<T> {
     fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.pending_at < self.pending.len() {
-            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending[self.pending_at..]))?;
+        while let Some(rest) = self.pending.get(self.pending_at..).filter(|r| !r.is_empty()) {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, rest))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
@@ -493,7 +493,7 @@ fn azure_shaped_parse_error(buf: &[u8]) -> Option<Vec<u8>> {
     if end + 4 != buf.len() {
         return None; // a body follows: not hyper's empty answer
     }
-    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let head = std::str::from_utf8(buf.get(..end)?).ok()?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next()?;
     let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;

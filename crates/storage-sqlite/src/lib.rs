@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
 pub struct SqliteStorage {
-    readers: Vec<Mutex<Connection>>,
+    readers: [Mutex<Connection>; READERS],
     next: AtomicUsize,
     writer: mpsc::SyncSender<Pending>,
     writer_thread: std::thread::JoinHandle<()>,
@@ -74,6 +74,8 @@ impl SqliteStorage {
             r.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
             readers.push(Mutex::new(r));
         }
+        let readers: [Mutex<Connection>; READERS] =
+            readers.try_into().map_err(|_| StorageError::Backend("cannot open the sqlite readers".into()))?;
         let (tx, rx) = mpsc::sync_channel(4096);
         let writer_thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -92,14 +94,16 @@ impl SqliteStorage {
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
-        for i in 0..self.readers.len() {
-            if let Ok(g) = self.readers[(start + i) % self.readers.len()].try_lock() {
-                return g;
-            }
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % READERS;
+        // The pool in round-robin order, from `start`.
+        let mut pool = self.readers.iter().cycle().skip(start).take(READERS);
+        let [first, ..] = &self.readers;
+        let home = pool.clone().next().unwrap_or(first);
+        if let Some(g) = pool.find_map(|r| r.try_lock().ok()) {
+            return g;
         }
         // All busy: wait for one. A poisoned connection is still a valid connection.
-        self.readers[start % self.readers.len()].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        home.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -64,8 +64,8 @@ async fn scan_order_bounds_and_paging(s: &dyn Storage) {
     s.commit(t).await.unwrap();
     let all = s.scan("scan/", &prefix_end("scan/"), 1000).await.unwrap();
     assert_eq!(all.len(), 60, "prefix scan must not leak neighbours");
-    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "scan must be ascending");
-    assert_eq!(all[0], ("scan/000".into(), vec![0]));
+    assert!(all.iter().zip(all.iter().skip(1)).all(|(a, b)| a.0 < b.0), "scan must be ascending");
+    assert_eq!(all.first(), Some(&("scan/000".into(), vec![0])));
     // paging with key_after
     let mut seen = Vec::new();
     let mut start = "scan/".to_string();

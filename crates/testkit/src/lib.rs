@@ -102,7 +102,7 @@ impl TestServer {
             cfg.clock = Arc::new(c.clone()) as Arc<dyn Clock>;
         }
         let running = strongbox_server::start(cfg).await.unwrap();
-        let port = running.addrs[0].port();
+        let port = running.addrs.first().unwrap().port();
         let http = https_client(&running.ca_pem);
         let boot = running.bootstrap.clone();
         Self { running, dir, port, boot, http, clock }
@@ -118,7 +118,7 @@ impl TestServer {
         }
         edit(&mut cfg);
         let running = strongbox_server::start(cfg).await.unwrap();
-        let port = running.addrs[0].port();
+        let port = running.addrs.first().unwrap().port();
         let http = https_client(&running.ca_pem);
         let boot = running.bootstrap.clone();
         Self { running, dir, port, boot, http, clock }
@@ -164,6 +164,6 @@ impl TestServer {
             .unwrap();
         assert_eq!(r.status(), 200, "token request failed");
         let v: Value = r.json().await.unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
+        v.get("access_token").and_then(Value::as_str).unwrap().to_owned()
     }
 }

@@ -1,6 +1,10 @@
 //! The official Rust SDK (`azure_security_keyvault_secrets`) against a real server over HTTPS,
 //! with challenge-resource verification on and tokens from Strongbox's own token endpoint.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::Arc;

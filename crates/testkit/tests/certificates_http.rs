@@ -2,7 +2,11 @@
 //! secret behind each version, import (PFX from OpenSSL, PEM with chain), CSR + merge, contacts
 //! and issuers, renewal on the fake clock, and bad input. Every certificate, key and PFX the
 //! server hands out is checked with the `openssl` command-line tool.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

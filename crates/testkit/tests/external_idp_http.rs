@@ -2,7 +2,11 @@
 //! static JWKS (a local ES256 key pair plays the IdP) and user-token acceptance, its tokens
 //! mapped to a Strongbox user by the `email` claim (or to a synthetic external principal), RBAC
 //! applied to the mapped principal, and every rejection answered with 401 and its reason.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

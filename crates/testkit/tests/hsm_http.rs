@@ -5,7 +5,11 @@
 //! against `openssl enc` and a NIST GCM vector.
 //!
 //! Without a token the tests print SKIPPED (with `STRONGBOX_REQUIRE_SOFTHSM=1` they fail instead).
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

@@ -2,7 +2,11 @@
 //! assertions (certificates made and assertions signed by the `openssl` CLI, an independent
 //! implementation), federation with a trusted issuer, failed-attempt limiting and signing-key
 //! rotation. Every negative case asserts the OAuth2 error body (`error`, AADSTS code).
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

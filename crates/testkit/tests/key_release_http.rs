@@ -1,7 +1,11 @@
 //! Secure key release over real HTTPS: a local attestation authority (static JWKS) signs
 //! attestation tokens carrying a runtime RSA key; the vault releases an exportable key wrapped to
 //! that key, and the test unwraps it and proves it is the vault's key. Then every refusal.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

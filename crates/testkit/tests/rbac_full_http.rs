@@ -1,6 +1,10 @@
 //! Authorization over HTTPS: custom roles, Data Access Administrator, groups, deny assignments,
 //! legacy access policies and just-in-time activation with the server's fake clock.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

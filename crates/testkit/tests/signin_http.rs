@@ -4,7 +4,11 @@
 //! (application and requesting address shown, explicit confirmation, CSRF token and Origin
 //! check, no pre-filled code), user-code guessing limits, per-user lockout by resolved user, and
 //! client-secret throttling per (client, address) so a client id is no kill switch.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;

@@ -1,7 +1,11 @@
 //! The HTTPS transport over raw TCP/TLS connections: handshake, header and idle timeouts, the
 //! connection cap, HTTP/2 limits, Azure-shaped answers to unparsable requests, per-route body
 //! caps, and early answers (401 challenge) that must arrive intact over HTTP/2.
-
+#![allow(
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "integration test: indexes into responses whose shape it has just asserted (a panic fails the test) and prints SKIPPED notices"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::Arc;

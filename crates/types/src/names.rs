@@ -41,8 +41,8 @@ impl VaultName {
     pub fn parse(s: &str) -> Result<Self, Error> {
         let b = s.as_bytes();
         let ok = (3..=24).contains(&b.len())
-            && b[0].is_ascii_alphabetic()
-            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.first().is_some_and(u8::is_ascii_alphabetic)
+            && b.last().is_some_and(u8::is_ascii_alphanumeric)
             && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
             && !s.contains("--");
         if !ok {
@@ -83,8 +83,9 @@ impl Version {
     pub fn from_random(bytes: [u8; 16]) -> Self {
         let mut s = String::with_capacity(32);
         for b in bytes {
-            s.push(char::from(HEX[usize::from(b >> 4)]));
-            s.push(char::from(HEX[usize::from(b & 0xf)]));
+            // Each nibble is below 16, so it is a digit (lower-case `a`-`f` above 9).
+            s.extend(char::from_digit(u32::from(b >> 4), 16));
+            s.extend(char::from_digit(u32::from(b & 0xf), 16));
         }
         Self(s)
     }
@@ -92,8 +93,6 @@ impl Version {
         &self.0
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -167,8 +167,7 @@ fn is_preview(v: &str) -> bool {
     });
     let seven_preview =
         v.strip_prefix("7.").and_then(|rest| rest.split_once("-preview")).is_some_and(|(minor, tail)| {
-            minor.len() == 1
-                && minor.as_bytes()[0].is_ascii_digit()
+            matches!(minor.as_bytes(), [d] if d.is_ascii_digit())
                 && (tail.is_empty()
                     || tail.strip_prefix('.').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())))
         });

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::principals::{assignee_id, filter_assignee, role_id};
 use super::{DEFS, new_guid, rel};
-use crate::{InVault, print};
+use crate::{InVault, obj, print};
 
 #[derive(Subcommand)]
 pub(crate) enum DefinitionCmd {
@@ -131,22 +131,25 @@ pub(super) async fn definition(cmd: DefinitionCmd) -> anyhow::Result<()> {
             assignable_scopes,
             at,
         } => {
-            let mut body = json!({ "properties": {
-                "roleName": role_name,
-                "description": description,
-                "type": "CustomRole",
-                "permissions": [{
-                    "actions": actions,
-                    "notActions": not_actions,
-                    "dataActions": data_actions,
-                    "notDataActions": not_data_actions,
-                }],
-            }});
+            let mut properties = obj([
+                ("roleName", json!(role_name)),
+                ("description", json!(description)),
+                ("type", json!("CustomRole")),
+                (
+                    "permissions",
+                    json!([{
+                        "actions": actions,
+                        "notActions": not_actions,
+                        "dataActions": data_actions,
+                        "notDataActions": not_data_actions,
+                    }]),
+                ),
+            ]);
             if !assignable_scopes.is_empty() {
-                body["properties"]["assignableScopes"] = json!(assignable_scopes);
+                properties.insert("assignableScopes".to_owned(), json!(assignable_scopes));
             }
             let id = name.unwrap_or_else(new_guid);
-            at.show("PUT", &format!("{DEFS}/{id}"), Some(body)).await
+            at.show("PUT", &format!("{DEFS}/{id}"), Some(json!({ "properties": properties }))).await
         }
         DefinitionCmd::Delete { name, at } => {
             let cl = at.client().await?;

@@ -5,7 +5,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::{InVault, print};
+use crate::{InVault, obj, print};
 
 /// `strongbox vault set-policy|delete-policy|update`.
 #[derive(Subcommand)]
@@ -70,11 +70,12 @@ pub(crate) async fn vault_auth(cmd: VaultAuthCmd) -> anyhow::Result<()> {
             if perms.is_empty() {
                 bail!("give --secret-permissions, --key-permissions and/or --certificate-permissions");
             }
-            let mut body = json!({ "permissions": perms });
+            let mut body = obj([("permissions", Value::Object(perms))]);
             if let Some(a) = s.application_id {
-                body["applicationId"] = json!(a);
+                body.insert("applicationId".to_owned(), json!(a));
             }
-            s.at.show("PUT", &format!("/_strongbox/vaults/{}/accessPolicies/{}", s.name, s.object_id), Some(body)).await
+            let path = format!("/_strongbox/vaults/{}/accessPolicies/{}", s.name, s.object_id);
+            s.at.show("PUT", &path, Some(Value::Object(body))).await
         }
         VaultAuthCmd::DeletePolicy { name, object_id, application_id: None, at } => {
             at.show("DELETE", &format!("/_strongbox/vaults/{name}/accessPolicies/{object_id}"), None).await

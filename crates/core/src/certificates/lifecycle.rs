@@ -406,15 +406,15 @@ impl Certificates {
         let v = self.vault(vault).await?;
         let invalid = || Error::bad("The backup blob is invalid, corrupt, or was not created by this deployment.");
         let mut rest = blob.strip_prefix(BACKUP_MAGIC.as_slice()).ok_or_else(invalid)?;
-        let mut parts = Vec::new();
-        for _ in 0..3 {
+        let mut parts: [&[u8]; 3] = [&[]; 3];
+        for part in &mut parts {
             let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(invalid)?;
             let len = u32::from_be_bytes(*len) as usize;
             if tail.len() < len {
                 return Err(invalid());
             }
             let (p, tail) = tail.split_at(len);
-            parts.push(p);
+            *part = p;
             rest = tail;
         }
         if !rest.is_empty() {
@@ -422,9 +422,10 @@ impl Certificates {
         }
         // Every name the blob writes is checked first and all three objects are written in one
         // transaction: a taken key or secret name refuses the whole restore, nothing is written.
-        let cd = self.certs.raw().open_backup::<CertPayload>(parts[0])?;
-        let kd = self.keys.raw().open_backup::<KeyPayload>(parts[1])?;
-        let sd = self.secrets.raw().open_backup::<SecretString>(parts[2])?;
+        let [cert_part, key_part, secret_part] = parts;
+        let cd = self.certs.raw().open_backup::<CertPayload>(cert_part)?;
+        let kd = self.keys.raw().open_backup::<KeyPayload>(key_part)?;
+        let sd = self.secrets.raw().open_backup::<SecretString>(secret_part)?;
         // The three inner blobs must describe one certificate: the same name, the same versions
         // and latest version, and a key and secret managed by it.
         let versions = |vs: Vec<&VersionMeta>| -> Vec<String> {

@@ -208,21 +208,27 @@ pub fn order_chain(leaf: Vec<u8>, others: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         while let Some(c) = cur.take() {
             let next = by_subject.get(c.issuer().as_raw()).and_then(|cands| {
                 cands.iter().copied().find(|&i| {
-                    !used[i]
-                        && others[i].as_slice() != cur_der
-                        && parsed[i].as_ref().is_some_and(|p| c.verify_signature(Some(p.public_key())).is_ok())
+                    used.get(i).is_some_and(|&u| !u)
+                        && others.get(i).is_some_and(|o| o.as_slice() != cur_der)
+                        && parsed
+                            .get(i)
+                            .and_then(Option::as_ref)
+                            .is_some_and(|p| c.verify_signature(Some(p.public_key())).is_ok())
                 })
             });
             let Some(i) = next else { break };
-            used[i] = true;
+            if let Some(u) = used.get_mut(i) {
+                *u = true;
+            }
             order.push(i);
-            let Some(p) = parsed[i].as_ref() else { break };
+            let Some(p) = parsed.get(i).and_then(Option::as_ref) else { break };
             let self_signed = p.subject().as_raw() == p.issuer().as_raw() && p.verify_signature(None).is_ok();
             if self_signed {
                 break;
             }
-            cur_der = &others[i];
-            cur = parse(&others[i]);
+            let Some(der) = others.get(i) else { break };
+            cur_der = der;
+            cur = parse(der);
         }
         order
     };

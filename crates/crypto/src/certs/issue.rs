@@ -99,7 +99,9 @@ fn parse_oid(s: &str) -> Result<Vec<u64>> {
     let parts: Option<Vec<u64>> = s.split('.').map(|p| p.parse().ok()).collect();
     match parts {
         // The first two arcs must be encodable (X.690 8.19.4), or the DER writer panics.
-        Some(p) if p.len() >= 2 && ((p[0] < 2 && p[1] < 40) || (p[0] == 2 && p[1] < u64::MAX - 80)) => Ok(p),
+        Some(p) if matches!(p.as_slice(), [a, b, ..] if (*a < 2 && *b < 40) || (*a == 2 && *b < u64::MAX - 80)) => {
+            Ok(p)
+        }
         _ => Err(Error::bad(format!(
             "The extended key usage '{}' is not a dotted OID.",
             s.chars().take(64).collect::<String>()

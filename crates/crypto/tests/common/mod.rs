@@ -1,7 +1,10 @@
 //! Test-only helpers: a tiny DER reader/writer, SubjectPublicKeyInfo built from a public JWK,
 //! private JWKs extracted from PKCS#8 DER, and PEM. Written independently of the code under test
 //! so that the cross-checks mean something.
-
+#![allow(
+    clippy::indexing_slicing,
+    reason = "test support: indexes into vectors and documents the tests have just checked; a panic fails the test"
+)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers
 #![allow(dead_code)]
 
