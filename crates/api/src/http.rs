@@ -40,11 +40,26 @@ fn next_request_id() -> String {
     )
 }
 
+/// What the access log says of one request, filled in while it is served. Never a value, a
+/// token, a body or a path (object names stay out of the log).
+#[derive(Default)]
+struct AccessRecord {
+    vault: String,
+    /// The handler of the operation (`secrets::get`), `token` for the authority, empty when
+    /// the request was refused before its operation was known.
+    operation: &'static str,
+    /// The caller's object id, once authenticated.
+    caller: String,
+    client: Option<IpAddr>,
+}
+
 pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
+    let started = std::time::Instant::now();
     let request_id = next_request_id();
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let method = req.method().clone();
-    let mut resp = route_request(st, req, &request_id).await;
+    let mut rec = AccessRecord::default();
+    let mut resp = route_request(st, req, &request_id, &mut rec).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         h.insert("x-ms-request-id", v);
@@ -53,7 +68,18 @@ pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
     if let Some(c) = client_request_id {
         h.insert("x-ms-client-request-id", c);
     }
-    tracing::debug!(%method, status = resp.status().as_u16(), %request_id, "request");
+    tracing::info!(
+        target: "strongbox::access",
+        %request_id,
+        %method,
+        vault = %rec.vault,
+        operation = rec.operation,
+        status = resp.status().as_u16(),
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        caller = %rec.caller,
+        client = %rec.client.map(|c| c.to_string()).unwrap_or_default(),
+        "request"
+    );
     resp
 }
 
@@ -64,7 +90,7 @@ fn peer(st: &AppState, parts: &axum::http::request::Parts) -> Option<IpAddr> {
     socket.map(|s| client_address(s, &parts.headers, &st.cfg.trusted_proxies))
 }
 
-async fn route_request(st: &AppState, req: Request, request_id: &str) -> Response {
+async fn route_request(st: &AppState, req: Request, request_id: &str, rec: &mut AccessRecord) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     // Collapsing empty segments tolerates `//` and a trailing `/` (wire §1.3).
@@ -82,6 +108,8 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
         };
         // The peer address feeds the token endpoint's per-address failed-attempt limiting.
         let peer = peer(st, &parts);
+        rec.operation = "token";
+        rec.client = peer;
         return authority::handle(st, &parts.method, &segs, &query, &parts.headers, body, peer).await;
     }
 
@@ -93,7 +121,7 @@ async fn route_request(st: &AppState, req: Request, request_id: &str) -> Respons
         return error_response(&too_large(cap), request_id);
     }
     let mut body = Some(body);
-    let resp = route_inner(st, &parts, &segs, resolved, query, host, &mut body, cap, request_id).await;
+    let resp = route_inner(st, &parts, &segs, resolved, query, host, &mut body, cap, request_id, rec).await;
     // the request head is no longer needed: do not hold it while a slow body drains
     drop(segs);
     drop(path);
@@ -118,8 +146,14 @@ async fn route_inner(
     body: &mut Option<Body>,
     cap: usize,
     request_id: &str,
+    rec: &mut AccessRecord,
 ) -> Response {
+    let client = peer(st, parts);
+    let vault = vault_from_host(st, &host);
+    rec.client = client;
+    rec.vault.clone_from(&vault);
     if matches!(segs, ["_strongbox", "health"]) {
+        rec.operation = "health";
         let sealed = st.core.is_sealed().await;
         let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
         return json(status, &serde_json::json!({ "sealed": sealed }));
@@ -137,18 +171,20 @@ async fn route_inner(
             Err(f) => return challenge(st, f.0),
         },
     };
+    rec.caller.clone_from(&caller.object_id);
     // 3. the operation (404, 405)
     let Resolved { operation, params } = match resolved {
         Ok(r) => r,
         Err(e) => return error_response(&e, request_id),
     };
+    rec.operation = operation.handler.name;
     let ctx = RequestContext {
         app: st,
         caller,
         request_id,
-        client: peer(st, parts),
+        client,
         method: parts.method.clone(),
-        vault: vault_from_host(st, &host),
+        vault,
         host,
         query,
         path: params,

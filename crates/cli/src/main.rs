@@ -143,10 +143,16 @@ enum SpCmd {
 
 #[tokio::main]
 async fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGBOX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    if let Err(e) = run(Cli::parse_from_command()).await {
+    let cli = Cli::parse_from_command();
+    let (format, level) = match &cli.cmd {
+        Cmd::Server(a) => (a.log_format, a.log_level.clone()),
+        _ => (server::LogFormat::Text, None),
+    };
+    if let Err(e) = server::init_logging(format, level.as_deref()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -7,8 +7,45 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+/// How log records are written (to stderr).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines (colour only when stderr is a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Sets up logging to stderr: `level` is a filter directive (`info`, `debug`,
+/// `info,strongbox::access=off`, …), else `STRONGBOX_LOG`, else `info`.
+pub(crate) fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(l) => EnvFilter::try_new(l).map_err(|e| anyhow::anyhow!("--log-level '{l}' is not a log filter: {e}"))?,
+        None => EnvFilter::try_from_env("STRONGBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
 #[derive(Args)]
 pub(crate) struct ServerArgs {
+    /// Log format on stderr: `text` or `json` (one object per line).
+    #[arg(long, env = "STRONGBOX_LOG_FORMAT", value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormat,
+    /// Log filter: a level (`error`, `warn`, `info`, `debug`, `trace`) or per-target directives,
+    /// e.g. `info,strongbox::access=off` to silence the access log. Default: `STRONGBOX_LOG`,
+    /// else `info`.
+    #[arg(long, env = "STRONGBOX_LOG_LEVEL")]
+    pub(crate) log_level: Option<String>,
     /// Data folder (database, seal key, CA, bootstrap.json).
     #[arg(long, env = "STRONGBOX_DATA_DIR", default_value = "./strongbox-data")]
     data_dir: PathBuf,
