@@ -4,9 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // test code
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -18,27 +16,10 @@ fn json_logs_carry_one_access_record_per_request_and_no_secrets() {
     let data = tmp.path().join("data");
     let log_path = tmp.path().join("server.log");
     let port = common::free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_strongbox"))
-        .args(["server", "--data-dir"])
-        .arg(&data)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--log-format", "json", "--log-level", "warn,strongbox::access=info"])
-        .env_remove("STRONGBOX_LOG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "server did not become ready");
-        match lines.next() {
-            Some(Ok(l)) if l.contains("ready") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("server exited before it was ready"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strongbox"));
+    command.env_remove("STRONGBOX_LOG").stderr(std::fs::File::create(&log_path).unwrap());
+    let flags = ["--log-format", "json", "--log-level", "warn,strongbox::access=info"];
+    let mut server = common::spawn_server(command, &data, port, &flags);
 
     let value = "s3cr3t-value-that-must-not-be-logged";
     let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))

@@ -12,13 +12,20 @@ pub(crate) fn free_port() -> u16 {
 
 /// Starts the real binary and waits for its ready line.
 pub(crate) fn spawn(dir: &std::path::Path, port: u16) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
+    c.env("STRONGBOX_LOG", "warn").stderr(Stdio::inherit());
+    spawn_server(c, dir, port, &[])
+}
+
+/// Starts `server` (the binary, with the environment and stderr the caller set) as
+/// `strongbox server` on `dir` and `port` with the `extra` flags, and waits for its ready line.
+pub(crate) fn spawn_server(mut server: Command, dir: &std::path::Path, port: u16, extra: &[&str]) -> Child {
+    let mut child = server
         .args(["server", "--data-dir"])
         .arg(dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
-        .env("STRONGBOX_LOG", "warn")
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
