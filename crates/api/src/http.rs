@@ -44,6 +44,8 @@ fn next_request_id() -> String {
 /// token, a body or a path (object names stay out of the log).
 #[derive(Default)]
 struct AccessRecord {
+    /// Whether the access log is on: when it is not, nothing is copied into the record.
+    on: bool,
     vault: String,
     /// The handler of the operation (`secrets::get`), `token` for the authority, empty when
     /// the request was refused before its operation was known.
@@ -58,7 +60,10 @@ pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
     let request_id = next_request_id();
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let method = req.method().clone();
-    let mut rec = AccessRecord::default();
+    let mut rec = AccessRecord {
+        on: tracing::enabled!(target: "strongbox::access", tracing::Level::INFO),
+        ..AccessRecord::default()
+    };
     let mut resp = route_request(st, req, &request_id, &mut rec).await;
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -151,7 +156,9 @@ async fn route_inner(
     let client = peer(st, parts);
     let vault = vault_from_host(st, &host);
     rec.client = client;
-    rec.vault.clone_from(&vault);
+    if rec.on {
+        rec.vault.clone_from(&vault);
+    }
     if matches!(segs, ["_strongbox", "health"]) {
         rec.operation = "health";
         let sealed = st.core.is_sealed().await;
@@ -171,7 +178,9 @@ async fn route_inner(
             Err(f) => return challenge(st, f.0),
         },
     };
-    rec.caller.clone_from(&caller.object_id);
+    if rec.on {
+        rec.caller.clone_from(&caller.object_id);
+    }
     // 3. the operation (404, 405)
     let Resolved { operation, params } = match resolved {
         Ok(r) => r,
