@@ -40,13 +40,17 @@ impl Connection {
         if let Some(p) = bootstrap.filter(|p| !p.as_os_str().is_empty()) {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
             let b: BootstrapFile = serde_json::from_str(&text).context("the bootstrap file is not valid")?;
-            let ca =
-                std::fs::read(&b.ca_file).with_context(|| format!("cannot read CA file {}", b.ca_file.display()))?;
+            // no CA file: an operator certificate the system trust store verifies
+            let ca = b
+                .ca_file
+                .as_deref()
+                .map(|f| std::fs::read(f).with_context(|| format!("cannot read CA file {}", f.display())))
+                .transpose()?;
             return Ok(Self {
                 tenant_id: b.tenant_id,
                 cred: Credential::ClientSecret { client_id: b.client_id, client_secret: b.client_secret },
                 authority: b.authority,
-                ca_pem: Some(ca),
+                ca_pem: ca,
                 default_vault_url: Some(b.vault_url),
                 resource: None,
             });

@@ -55,6 +55,36 @@ pub(crate) struct ServerArgs {
     /// Vault host suffix: vaults are served at https://{vault}.{suffix}.
     #[arg(long, env = "STRONGBOX_DNS_SUFFIX", default_value = "vault.localhost")]
     dns_suffix: String,
+    /// Host name of the authority (token endpoint, discovery documents) and the management API,
+    /// as clients reach it.
+    #[arg(long, env = "STRONGBOX_PUBLIC_HOST", default_value = "localhost")]
+    public_host: String,
+    /// Host name of the authority when it is not --public-host.
+    #[arg(long, env = "STRONGBOX_AUTHORITY_HOST")]
+    authority_host: Option<String>,
+    /// The port clients connect to, when a proxy or a container port mapping makes it differ
+    /// from the first --listen port (it goes into URLs, token issuers and audiences).
+    #[arg(long, env = "STRONGBOX_PUBLIC_PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    public_port: Option<u16>,
+    /// Server certificate chain (PEM, leaf first, intermediates after it) instead of one from the
+    /// generated local CA; it must cover *.{dns suffix} and the public and authority hosts.
+    /// Reloaded when the file changes or on SIGHUP.
+    #[arg(long, env = "STRONGBOX_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM: PKCS#8, RSA or EC, not encrypted).
+    #[arg(long, env = "STRONGBOX_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA bundle that issued --tls-cert: named in bootstrap.json for clients (without it,
+    /// clients verify the certificate with their system trust store).
+    #[arg(long, env = "STRONGBOX_TLS_CA", requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+    /// Require client certificates issued by this PEM CA bundle (mutual TLS), on the listeners
+    /// named by --mtls-listen, or on every listener when that is not given.
+    #[arg(long, env = "STRONGBOX_TLS_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
+    /// Listener addresses (of --listen, repeatable) that require a client certificate.
+    #[arg(long, env = "STRONGBOX_MTLS_LISTEN", value_delimiter = ',', requires = "tls_client_ca")]
+    mtls_listen: Vec<SocketAddr>,
     /// Access token lifetime in seconds (60 to 86400).
     #[arg(long, env = "STRONGBOX_TOKEN_LIFETIME", default_value_t = 3600, allow_negative_numbers = true,
           value_parser = clap::value_parser!(i64).range(60..=86_400))]
@@ -117,6 +147,21 @@ pub(crate) async fn run(a: ServerArgs) -> anyhow::Result<()> {
         a.listen
     };
     cfg.dns_suffix = a.dns_suffix;
+    cfg.public_host = a.public_host;
+    cfg.authority_host = a.authority_host;
+    cfg.public_port = a.public_port;
+    if let (Some(cert), Some(key)) = (a.tls_cert, a.tls_key) {
+        cfg.tls_files = Some(strongbox_server::TlsFiles { cert, key });
+    }
+    cfg.tls_ca = a.tls_ca;
+    if let Some(ca) = a.tls_client_ca {
+        for m in &a.mtls_listen {
+            if !cfg.listen.iter().any(|l| l.ip() == m.ip() && (l.port() == m.port() || l.port() == 0)) {
+                anyhow::bail!("--mtls-listen {m} is not one of the --listen addresses");
+            }
+        }
+        cfg.client_auth = Some(strongbox_server::ClientAuth { ca, listeners: a.mtls_listen });
+    }
     cfg.token_lifetime = a.token_lifetime;
     // range-checked by the flag's parser; the conversions cannot fail on 64-bit targets
     cfg.cache_entries = usize::try_from(a.cache_entries).context("--cache-entries is too large")?;

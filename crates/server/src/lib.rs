@@ -21,8 +21,10 @@ use strongbox_types::{Clock, SecretString, SystemClock};
 pub use strongbox_hsm::Pkcs11Config;
 
 mod issuer_fetch;
+mod tls;
 mod transport;
 
+pub use tls::{ClientAuth, TlsFiles, policy_provider};
 pub use transport::{TransportConfig, default_max_connections, open_file_limit};
 
 #[derive(Clone)]
@@ -31,6 +33,20 @@ pub struct ServerConfig {
     /// Addresses to listen on; the first one's port is the public port.
     pub listen: Vec<SocketAddr>,
     pub dns_suffix: String,
+    /// Host of the authority and the management API (`--public-host`; default `localhost`).
+    pub public_host: String,
+    /// Host of the authority when it differs from `public_host` (`--authority-host`).
+    pub authority_host: Option<String>,
+    /// The port clients connect to when it is not the first listener's (a proxy or a container
+    /// port mapping in between; `--public-port`).
+    pub public_port: Option<u16>,
+    /// The operator's certificate and key files; `None`: a certificate issued by the generated
+    /// local CA.
+    pub tls_files: Option<TlsFiles>,
+    /// The CA bundle that issued `tls_files`, named in `bootstrap.json` for clients (`--tls-ca`).
+    pub tls_ca: Option<PathBuf>,
+    /// Client-certificate TLS (`--tls-client-ca`, `--mtls-listen`).
+    pub client_auth: Option<ClientAuth>,
     pub default_vault: String,
     pub token_lifetime: i64,
     pub purge_interval: Duration,
@@ -62,6 +78,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
             .field("dns_suffix", &self.dns_suffix)
+            .field("public_host", &self.public_host)
+            .field("tls_files", &self.tls_files)
             .finish_non_exhaustive()
     }
 }
@@ -72,6 +90,12 @@ impl ServerConfig {
             data_dir,
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8443))],
             dns_suffix: "vault.localhost".into(),
+            public_host: "localhost".into(),
+            authority_host: None,
+            public_port: None,
+            tls_files: None,
+            tls_ca: None,
+            client_auth: None,
             default_vault: "default".into(),
             token_lifetime: 3600,
             purge_interval: Duration::from_secs(60),
@@ -97,7 +121,10 @@ pub struct BootstrapFile {
     pub client_secret: SecretString,
     pub authority: String,
     pub vault_url: String,
-    pub ca_file: PathBuf,
+    /// The CA file clients trust for the server's certificate: the generated local CA, or
+    /// `--tls-ca` with an operator certificate (absent: the system trust store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     pub resource: String,
 }
 
@@ -116,6 +143,8 @@ pub struct Running {
     pub addrs: Vec<SocketAddr>,
     pub bootstrap_path: PathBuf,
     pub bootstrap: BootstrapFile,
+    /// PEM of the CA clients trust for the server's certificate: the generated local CA, or the
+    /// `--tls-ca` bundle (empty when an operator certificate comes without one).
     pub ca_pem: String,
     pub core: Arc<Services>,
     stop: tokio::sync::watch::Sender<bool>,
@@ -241,23 +270,6 @@ fn restrict_db_files(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The TLS settings of the listeners: the issued server certificate, HTTP/2 and HTTP/1.1 by ALPN.
-fn tls_config(cert: &CertPem) -> anyhow::Result<rustls::ServerConfig> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_slice_iter(cert.cert.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| anyhow::anyhow!("the server certificate is not valid PEM"))?;
-    let key = PrivateKeyDer::from_pem_slice(cert.key.expose().as_bytes())
-        .map_err(|_| anyhow::anyhow!("the server key is not valid PEM"))?;
-    let mut c = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .context("the server certificate and key do not fit")?;
-    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(c)
-}
-
 fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
     let cert_path = dir.join("ca.pem");
     let key_path = dir.join("ca-key.pem");
@@ -278,6 +290,34 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let Some((&first_addr, extra_addrs)) = cfg.listen.split_first() else {
         bail!("no listen address given");
+    };
+    check_host("--dns-suffix", &cfg.dns_suffix, false)?;
+    check_host("--public-host", &cfg.public_host, true)?;
+    if let Some(h) = &cfg.authority_host {
+        check_host("--authority-host", h, true)?;
+    }
+    if cfg.public_port == Some(0) {
+        bail!("--public-port must be between 1 and 65535");
+    }
+    // names the server certificate must cover; operator files are checked before anything is
+    // created, so a bad certificate leaves no half-made data folder behind
+    let names = tls::Names {
+        dns_suffix: cfg.dns_suffix.clone(),
+        hosts: {
+            let mut h = vec![cfg.public_host.clone()];
+            h.extend(cfg.authority_host.clone().filter(|a| *a != cfg.public_host));
+            h
+        },
+    };
+    let operator_key = cfg.tls_files.as_ref().map(|f| tls::load_files(f, &names)).transpose()?;
+    let client_roots = cfg.client_auth.as_ref().map(|c| tls::load_roots(&c.ca)).transpose()?;
+    let tls_ca_pem = match &cfg.tls_ca {
+        Some(p) if cfg.tls_files.is_some() => Some(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the TLS CA file {} (--tls-ca)", p.display()))?,
+        ),
+        Some(_) => bail!("--tls-ca names the CA of an operator certificate: it needs --tls-cert and --tls-key"),
+        None => None,
     };
     prepare_data_dir(&cfg.data_dir)?;
 
@@ -324,10 +364,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     }
     barrier.unseal(&seal.load()?).await.context("unseal with the key file failed")?;
 
+    let authority_host = cfg.authority_host.clone().unwrap_or_else(|| cfg.public_host.clone());
     let core_cfg = CoreConfig {
         dns_suffix: cfg.dns_suffix.clone(),
-        public_port: port,
-        authority_host: "localhost".into(),
+        public_port: cfg.public_port.unwrap_or(port),
+        authority_host: authority_host.clone(),
         token_lifetime: cfg.token_lifetime,
     };
     let core = Arc::new(Services::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
@@ -342,16 +383,33 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     core.identity.set_issuer_key_fetcher(Arc::new(fetcher));
     let created = core.bootstrap(&cfg.default_vault).await?;
 
-    let ca = load_or_create_ca(&cfg.data_dir)?;
-    let ca_file = std::fs::canonicalize(cfg.data_dir.join("ca.pem"))?;
-    let names = vec![
-        "localhost".to_owned(),
-        cfg.dns_suffix.clone(),
-        format!("*.{}", cfg.dns_suffix),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    let server_cert = x509::issue_server_cert(&ca, &names)?;
+    // the server certificate: the operator's, or one issued now by the generated local CA
+    let (server_key, ca_pem, ca_file) = match (operator_key, tls_ca_pem) {
+        (Some(key), ca_pem) => {
+            let ca_file = cfg.tls_ca.as_deref().map(std::fs::canonicalize).transpose()?;
+            (key, ca_pem.unwrap_or_default(), ca_file)
+        }
+        (None, _) => {
+            let ca = load_or_create_ca(&cfg.data_dir)?;
+            let ca_file = std::fs::canonicalize(cfg.data_dir.join("ca.pem"))?;
+            let mut cert_names = vec!["localhost".to_owned(), cfg.dns_suffix.clone(), format!("*.{}", cfg.dns_suffix)];
+            for h in &names.hosts {
+                if !cert_names.contains(h) {
+                    cert_names.push(h.clone());
+                }
+            }
+            cert_names.extend(["127.0.0.1".to_owned(), "::1".to_owned()]);
+            let issued = x509::issue_server_cert(&ca, &cert_names)?;
+            let key = tls::certified_key(
+                issued.cert.as_bytes(),
+                &issued.key,
+                &names,
+                SystemClock.now(),
+                "the generated server certificate",
+            )?;
+            (key, ca.cert, Some(ca_file))
+        }
+    };
 
     let bootstrap_path = cfg.data_dir.join("bootstrap.json");
     let bootstrap = match created {
@@ -381,7 +439,10 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     text.push(b'\n');
     write_private(&bootstrap_path, &text)?;
 
-    let tls = Arc::new(tls_config(&server_cert)?);
+    let cert_store = Arc::new(tls::CertStore::new(server_key));
+    let plain_tls = Arc::new(tls::server_config(cert_store.clone(), None)?);
+    let client_tls =
+        client_roots.as_ref().map(|r| tls::server_config(cert_store.clone(), Some(r))).transpose()?.map(Arc::new);
     let app = strongbox_api::router(
         core.clone(),
         ApiConfig {
@@ -399,10 +460,18 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     for l in listeners {
         l.set_nonblocking(true)?;
         addrs.push(l.local_addr()?);
+        let addr = l.local_addr()?;
+        let tls = match (&client_tls, &cfg.client_auth) {
+            (Some(t), Some(c)) if c.listeners.is_empty() || c.listeners.iter().any(|a| listener_matches(*a, addr)) => {
+                tracing::info!(address = %addr, "this listener requires a client certificate");
+                t.clone()
+            }
+            _ => plain_tls.clone(),
+        };
         let l = tokio::net::TcpListener::from_std(l)?;
         served.push(tokio::spawn(transport::serve(
             l,
-            tls.clone(),
+            tls,
             app.clone(),
             transport.clone(),
             slots.clone(),
@@ -410,6 +479,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         )));
     }
     let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(tls::watch(cert_store, cfg.tls_files.clone(), names)));
 
     let purge_core = core.clone();
     let every = cfg.purge_interval;
@@ -463,5 +533,30 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }));
 
-    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem: ca.cert, core, stop, listeners: served, tasks })
+    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem, core, stop, listeners: served, tasks })
+}
+
+/// Whether a `--mtls-listen` address names a bound listener (port 0 there means the shared
+/// port the first listener got).
+fn listener_matches(wanted: SocketAddr, bound: SocketAddr) -> bool {
+    wanted.ip() == bound.ip() && (wanted.port() == bound.port() || wanted.port() == 0)
+}
+
+/// A host name flag: lower-case-insensitive DNS labels (letters, digits, hyphens), no scheme,
+/// port or path; an IP address where `ip_ok`.
+fn check_host(flag: &str, host: &str, ip_ok: bool) -> anyhow::Result<()> {
+    if ip_ok && host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || host.len() > 253 || !host.split('.').all(label_ok) {
+        bail!("{flag} '{host}' is not a host name (DNS labels of letters, digits and hyphens, no scheme or port)");
+    }
+    Ok(())
 }
