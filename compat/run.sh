@@ -71,6 +71,38 @@ if ! all_vaults_resolve; then
     log "WARNING: some vault host names still do not resolve; tests will likely fail"
 fi
 
+# --- operator-certificate pass (STRONGBOX_COMPAT_OPERATOR_CERT=1) -----------------
+# The same tests against a server with an OpenSSL-made RSA-2048 chain (root → intermediate →
+# leaf) for non-localhost names, resolved by /etc/hosts lines added here and removed at exit.
+if [[ "${STRONGBOX_COMPAT_OPERATOR_CERT:-0}" == "1" ]]; then
+    if [[ "$(id -u)" -ne 0 ]]; then
+        echo "COMPAT SUMMARY: SKIPPED operator-certificate pass (needs root to add /etc/hosts lines)"
+        exit 0
+    fi
+    op_suffix="vault.strongbox.test"
+    op_host="strongbox.test"
+    pki="$(mktemp -d)"
+    hosts_mark="# strongbox-compat-$$"
+    cleanup_op() { sed -i "/${hosts_mark}\$/d" /etc/hosts; rm -rf "$pki"; }
+    trap cleanup_op EXIT
+    (
+        cd "$pki"
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root.pem -subj "/CN=Compat Root" -days 2
+        printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >ca.ext
+        openssl req -newkey rsa:2048 -nodes -keyout int-key.pem -out int.csr -subj "/CN=Compat Intermediate"
+        openssl x509 -req -in int.csr -CA root.pem -CAkey root-key.pem -CAcreateserial -days 2 -extfile ca.ext -out int.pem
+        printf 'subjectAltName=DNS:*.%s,DNS:%s\nextendedKeyUsage=serverAuth\n' "$op_suffix" "$op_host" >leaf.ext
+        openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj "/CN=$op_host"
+        openssl x509 -req -in server.csr -CA int.pem -CAkey int-key.pem -CAcreateserial -days 2 -extfile leaf.ext -out leaf.pem
+        cat leaf.pem int.pem >server.pem
+    ) >/dev/null 2>&1 || { echo "COMPAT SUMMARY: FAILED (openssl could not make the test PKI)"; exit 1; }
+    names="$op_host"
+    for v in "${VAULT_NAMES[@]}"; do names+=" $v.$op_suffix"; done
+    printf '127.0.0.1 %s %s\n' "$names" "$hosts_mark" >>/etc/hosts
+    export STRONGBOX_COMPAT_DNS_SUFFIX="$op_suffix" STRONGBOX_COMPAT_PUBLIC_HOST="$op_host" STRONGBOX_COMPAT_TLS_DIR="$pki"
+    log "operator certificate for *.$op_suffix and $op_host (RSA-2048, chain of 2)"
+fi
+
 # --- run ---------------------------------------------------------------------
 log "binary=$STRONGBOX_BIN port=$STRONGBOX_COMPAT_PORT"
 start=$(date +%s)

@@ -25,7 +25,11 @@ from azure.keyvault.secrets import SecretClient
 COMPAT_DIR = Path(__file__).resolve().parent.parent
 REPO_ROOT = COMPAT_DIR.parent
 READY_TIMEOUT_S = 30.0
-DNS_SUFFIX = "vault.localhost"
+# The operator-certificate pass (run.sh) sets these: vault host suffix, public host and a
+# folder with server.pem (chain), server-key.pem and root.pem made by OpenSSL.
+DNS_SUFFIX = os.environ.get("STRONGBOX_COMPAT_DNS_SUFFIX", "vault.localhost")
+PUBLIC_HOST = os.environ.get("STRONGBOX_COMPAT_PUBLIC_HOST", "localhost")
+TLS_DIR = os.environ.get("STRONGBOX_COMPAT_TLS_DIR", "")
 
 # Vault names the tests use besides "default"; run.sh keeps the same list for
 # its /etc/hosts fallback.
@@ -64,6 +68,10 @@ class Server:
     @property
     def vault_url(self) -> str:
         return self.bootstrap["vault_url"]
+
+    @property
+    def resource(self) -> str:
+        return self.bootstrap["resource"]
 
     @property
     def ca_file(self) -> str:
@@ -145,10 +153,19 @@ def server() -> Server:
     log_path = tmp / "server.log"
 
     env = dict(os.environ)
-    for var in ("STRONGBOX_DATA_DIR", "STRONGBOX_LISTEN", "STRONGBOX_DNS_SUFFIX"):
+    for var in ("STRONGBOX_DATA_DIR", "STRONGBOX_LISTEN", "STRONGBOX_DNS_SUFFIX", "STRONGBOX_PUBLIC_HOST",
+                "STRONGBOX_AUTHORITY_HOST", "STRONGBOX_PUBLIC_PORT", "STRONGBOX_TLS_CERT", "STRONGBOX_TLS_KEY",
+                "STRONGBOX_TLS_CA", "STRONGBOX_TLS_CLIENT_CA", "STRONGBOX_CONFIG"):
         env.pop(var, None)
     env.setdefault("RUST_LOG", "info")
 
+    tls_flags = []
+    if TLS_DIR:
+        tls_flags = [
+            "--tls-cert", os.path.join(TLS_DIR, "server.pem"),
+            "--tls-key", os.path.join(TLS_DIR, "server-key.pem"),
+            "--tls-ca", os.path.join(TLS_DIR, "root.pem"),
+        ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
@@ -158,6 +175,8 @@ def server() -> Server:
                 "--listen", f"127.0.0.1:{port}",
                 "--listen", f"[::1]:{port}",
                 "--dns-suffix", DNS_SUFFIX,
+                "--public-host", PUBLIC_HOST,
+                *tls_flags,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -172,6 +191,10 @@ def server() -> Server:
             pytest.exit(str(e), returncode=1)
         bootstrap_path = data_dir / "bootstrap.json"
         bootstrap = json.loads(bootstrap_path.read_text())
+        # the names clients are given are the configured ones (operator-certificate pass too)
+        port_part = "" if port == 443 else f":{port}"
+        assert bootstrap["vault_url"] == f"https://default.{DNS_SUFFIX}{port_part}", bootstrap["vault_url"]
+        assert bootstrap["authority"] == f"https://{PUBLIC_HOST}{port_part}", bootstrap["authority"]
         srv = Server(
             binary=binary,
             port=port,

@@ -47,7 +47,7 @@ def cli_json(server: Server, *args: str) -> dict | list | None:
 
 
 def scope(server: Server) -> str:
-    return f"https://vault.localhost{'' if server.port == 443 else f':{server.port}'}/.default"
+    return f"{server.resource}/.default"
 
 
 def claims(token: str) -> dict:
@@ -332,7 +332,7 @@ def test_strongbox_login_device_code_with_totp(server: Server, client, tmp_path)
     out = tmp_path / "login.json"
     proc = subprocess.Popen(
         [str(server.binary), "login", "--authority", server.authority, "--tenant", server.tenant_id,
-         "--resource", f"https://vault.localhost{port}", "--ca-file", server.ca_file, "--out", str(out)],
+         "--resource", server.resource, "--ca-file", server.ca_file, "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     try:
         line = proc.stderr.readline()

@@ -70,7 +70,7 @@ def test_second_principal_gets_exactly_its_assignment(server: Server, client, re
     with pytest.raises(HttpResponseError) as e:
         rc.get_secret("rbac-one")
     assert e.value.status_code == 403
-    oid = _oid(reader, f"https://vault.localhost{'' if server.port == 443 else f':{server.port}'}/.default")
+    oid = _oid(reader, f"{server.resource}/.default")
     a = admin_rbac.create_role_assignment("/secrets/rbac-one", SECRETS_USER, oid)
     assert rc.get_secret("rbac-one").value == "1"
     with pytest.raises(HttpResponseError) as e:

@@ -515,8 +515,7 @@ def test_wrong_client_id(server: Server, name: str):
 
 
 def test_credential_token_audience(server: Server):
-    port = "" if server.port == 443 else f":{server.port}"
-    tok = server.credential().get_token(f"https://vault.localhost{port}/.default")
+    tok = server.credential().get_token(f"{server.resource}/.default")
     assert tok.token
     assert tok.expires_on > _now().timestamp() + 300
 
