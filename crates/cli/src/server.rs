@@ -47,8 +47,12 @@ pub(crate) struct ServerArgs {
     #[arg(long, env = "STRONGBOX_LOG_LEVEL")]
     pub(crate) log_level: Option<String>,
     /// Data folder (database, seal key, CA, bootstrap.json).
-    #[arg(long, env = "STRONGBOX_DATA_DIR", default_value = "./strongbox-data")]
+    #[arg(long, env = "STRONGBOX_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// Development mode: a new temporary data folder (removed at exit) unless --data-dir is
+    /// given, and ready-to-paste `export` lines for the SDKs and the CLI, credentials included.
+    #[arg(long, env = "STRONGBOX_DEV")]
+    dev: bool,
     /// Address:port to listen on (repeatable). Default: 127.0.0.1:8443 and [::1]:8443.
     #[arg(long, env = "STRONGBOX_LISTEN", value_delimiter = ',')]
     listen: Vec<SocketAddr>,
@@ -137,10 +141,57 @@ pub(crate) struct ServerArgs {
     issuer_fetch_allow_private: bool,
 }
 
+const DEFAULT_DATA_DIR: &str = "./strongbox-data";
+
 /// Starts the server and serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub(crate) async fn run(a: ServerArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let mut cfg = strongbox_server::ServerConfig::new(a.data_dir);
+    // dev mode: a fresh folder of our own, removed at exit
+    let dev_dir = if a.dev && a.data_dir == std::path::Path::new(DEFAULT_DATA_DIR) {
+        let tag: [u8; 6] = strongbox_crypto::random_array().map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        Some(std::env::temp_dir().join(format!("strongbox-dev-{hex}")))
+    } else {
+        None
+    };
+    let data_dir = dev_dir.clone().unwrap_or(a.data_dir);
+    let result = serve(a.dev, data_dir.clone(), started, ServerArgs { data_dir, ..a }).await;
+    if let Some(d) = dev_dir {
+        match std::fs::remove_dir_all(&d) {
+            Ok(()) => println!("strongbox: dev mode: removed {}", d.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("strongbox: dev mode: cannot remove {}: {e}", d.display()),
+        }
+    }
+    result
+}
+
+/// The `export` lines dev mode prints: the azure-identity variables, the vault URL, the CA for
+/// Python (requests, `az`), Node.js and OpenSSL-based clients, and the CLI's bootstrap file.
+fn dev_exports(running: &strongbox_server::Running) -> String {
+    let b = &running.bootstrap;
+    let mut lines = vec![
+        format!("export AZURE_TENANT_ID={}", b.tenant_id),
+        format!("export AZURE_CLIENT_ID={}", b.client_id),
+        format!("export AZURE_CLIENT_SECRET={}", b.client_secret.expose()),
+        format!("export AZURE_AUTHORITY_HOST={}", b.authority),
+        format!("export AZURE_KEYVAULT_URL={}", b.vault_url),
+        format!("export STRONGBOX_BOOTSTRAP={}", running.bootstrap_path.display()),
+    ];
+    if let Some(ca) = &b.ca_file {
+        let ca = ca.display();
+        lines.extend([
+            format!("export REQUESTS_CA_BUNDLE={ca}"),
+            format!("export SSL_CERT_FILE={ca}"),
+            format!("export NODE_EXTRA_CA_CERTS={ca}"),
+            format!("export STRONGBOX_CA_FILE={ca}"),
+        ]);
+    }
+    lines.join("\n")
+}
+
+async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: ServerArgs) -> anyhow::Result<()> {
+    let mut cfg = strongbox_server::ServerConfig::new(data_dir);
     cfg.listen = if a.listen.is_empty() {
         vec![SocketAddr::from(([127, 0, 0, 1], 8443)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 8443))]
     } else {
@@ -199,6 +250,22 @@ pub(crate) async fn run(a: ServerArgs) -> anyhow::Result<()> {
         running.bootstrap.vault_url
     );
     println!("strongbox: credentials for clients are in {} (mode 0600)", running.bootstrap_path.display());
+    if dev {
+        println!(
+            "strongbox: dev mode: data in {} (removed at exit); for the SDKs, az and this CLI paste:\n{}",
+            running.bootstrap_path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            dev_exports(&running)
+        );
+        let probe = running.bootstrap.vault_url.trim_start_matches("https://").to_owned();
+        let probe = if probe.contains(':') { probe } else { format!("{probe}:443") };
+        if std::net::ToSocketAddrs::to_socket_addrs(probe.as_str()).is_err() {
+            let host = probe.rsplit_once(':').map_or(probe.as_str(), |(h, _)| h);
+            println!(
+                "strongbox: dev mode: {host} does not resolve here; install libnss-myhostname (or use systemd-resolved), \
+                 or add '127.0.0.1 {host}' to /etc/hosts"
+            );
+        }
+    }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot install the SIGTERM handler")?;
     tokio::select! {
