@@ -17,6 +17,7 @@ mod login;
 mod objects;
 mod output;
 mod role;
+mod seed;
 mod server;
 mod vaults;
 

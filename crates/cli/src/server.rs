@@ -53,6 +53,10 @@ pub(crate) struct ServerArgs {
     /// given, and ready-to-paste `export` lines for the SDKs and the CLI, credentials included.
     #[arg(long, env = "STRONGBOX_DEV")]
     dev: bool,
+    /// With --dev: a JSON file of vaults, secrets, keys and certificates to create at start
+    /// (each object's `body` is the REST API's create body).
+    #[arg(long, env = "STRONGBOX_SEED", requires = "dev")]
+    seed: Option<PathBuf>,
     /// Address:port to listen on (repeatable). Default: 127.0.0.1:8443 and [::1]:8443.
     #[arg(long, env = "STRONGBOX_LISTEN", value_delimiter = ',')]
     listen: Vec<SocketAddr>,
@@ -191,6 +195,7 @@ fn dev_exports(running: &strongbox_server::Running) -> String {
 }
 
 async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: ServerArgs) -> anyhow::Result<()> {
+    let seed = a.seed.as_deref().map(crate::seed::load).transpose()?;
     let mut cfg = strongbox_server::ServerConfig::new(data_dir);
     cfg.listen = if a.listen.is_empty() {
         vec![SocketAddr::from(([127, 0, 0, 1], 8443)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 8443))]
@@ -242,6 +247,17 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
         });
     }
     let running = strongbox_server::start(cfg).await?;
+    // fixtures exist before the ready line, so a test that waits for it finds them
+    if let Some(seed) = &seed {
+        match crate::seed::apply(seed, &running.bootstrap_path).await {
+            Ok(n) => println!("strongbox: dev mode: seeded {n} objects"),
+            Err(e) => {
+                running.shutdown();
+                running.wait().await;
+                return Err(e);
+            }
+        }
+    }
     let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
     println!(
         "strongbox: ready in {} ms, listening on {}; default vault {}",

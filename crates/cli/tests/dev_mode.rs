@@ -19,8 +19,19 @@ fn dev_mode_prints_working_exports_and_cleans_up() {
             server.env_remove(k);
         }
     }
+    let seed = tmp.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        r#"{ "vaults": [{ "name": "fixtures", "sku": "premium" }],
+             "secrets": [{ "vault": "fixtures", "name": "db-password", "body": { "value": "seeded-value", "contentType": "text/plain" } },
+                         { "name": "in-default", "body": { "value": "d" } }],
+             "keys": [{ "vault": "fixtures", "name": "signing", "body": { "kty": "EC", "crv": "P-256" } }] }"#,
+    )
+    .unwrap();
     let mut child = server
         .args(["server", "--dev", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--seed")
+        .arg(&seed)
         .env("TMPDIR", tmp.path())
         .env("STRONGBOX_LOG", "warn")
         .current_dir(tmp.path())
@@ -66,6 +77,19 @@ fn dev_mode_prints_working_exports_and_cleans_up() {
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["value"], "v1");
 
+    // the seeded fixtures are there
+    let out = cli(&["secret", "show", "--vault-name", "fixtures", "--name", "db-password"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["value"], "seeded-value");
+    assert_eq!(shown["contentType"], "text/plain");
+    let out = cli(&["secret", "show", "--vault-name", "default", "--name", "in-default"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["key", "show", "--vault-name", "fixtures", "--name", "signing"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["key"]["crv"], "P-256");
+
     // a clean stop removes the folder
     let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(st.success());
@@ -73,4 +97,33 @@ fn dev_mode_prints_working_exports_and_cleans_up() {
     assert!(child.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.contains("removed")), "{rest:?}");
     assert!(!data_dir.exists(), "the dev data folder was not removed");
+}
+
+#[test]
+fn a_bad_seed_file_stops_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (body, want) in [
+        ("{ \"vaults\": [{ \"nam\": \"x\" }] }", "not a valid seed"),
+        (
+            "{ \"secrets\": [{ \"vault\": \"nope\", \"name\": \"s\", \"body\": { \"value\": \"v\" } }] }",
+            "seed: secret s in vault nope",
+        ),
+    ] {
+        let seed = tmp.path().join("seed.json");
+        std::fs::write(&seed, body).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+            .args(["server", "--dev", "--listen", &format!("127.0.0.1:{}", common::free_port()), "--seed"])
+            .arg(&seed)
+            .env("TMPDIR", tmp.path())
+            .env("STRONGBOX_LOG", "warn")
+            .env_remove("STRONGBOX_DATA_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{body} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "expected '{want}' in: {err}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_strongbox")).args(["server", "--seed", "x.json"]).output().unwrap();
+    assert!(!out.status.success(), "--seed without --dev was accepted");
 }
