@@ -165,6 +165,42 @@ pub(crate) async fn delete_access_policy(ctx: &RequestContext<'_>, _body: Option
     Ok(ok(&core.access.delete_access_policy(&vault, &oid, ctx.query("applicationId")).await?))
 }
 
+/// Longest single time shift: ten years.
+const MAX_SHIFT: i64 = 10 * 366 * 86_400;
+
+/// `POST /_strongbox/dev/time-shift` `{"seconds": N}`: moves a `--dev` server's clock forward,
+/// then runs the scheduled jobs once (purge, key rotation, certificate renewal, ended role
+/// activations) so what came due is done when this answers. Refused on other servers.
+pub(crate) async fn time_shift(ctx: &RequestContext<'_>, body: Option<Bytes>) -> Reply {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Shift {
+        seconds: i64,
+    }
+    let Some(clock) = &ctx.app.cfg.dev_clock else {
+        return Err(Error::new(
+            strongbox_types::ErrorKind::Forbidden,
+            "The clock can be moved only on a server started with --dev.",
+        ));
+    };
+    let s: Shift = parse_json(body)?;
+    if !(1..=MAX_SHIFT).contains(&s.seconds) {
+        return Err(Error::bad(format!("seconds must be between 1 and {MAX_SHIFT} (the clock only moves forward).")));
+    }
+    let offset = clock.shift(s.seconds);
+    let core = &ctx.app.core;
+    let purged = core.purge_expired().await?;
+    let rotated = core.keys.rotate_due().await?;
+    let renewed = core.certificates.renew_due().await?;
+    let activations_ended = core.access.pim_sweep().await?;
+    tracing::info!(shifted = s.seconds, offset, "dev mode: clock moved forward");
+    Ok(reply(
+        StatusCode::OK,
+        &json!({ "offsetSeconds": offset, "now": core.now(), "purged": purged, "rotated": rotated,
+                 "renewed": renewed, "activationsEnded": activations_ended }),
+    ))
+}
+
 /// `GET /_strongbox/groups`
 pub(crate) async fn list_groups(ctx: &RequestContext<'_>, _body: Option<Bytes>) -> Reply {
     let core = &ctx.app.core;

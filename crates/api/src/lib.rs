@@ -45,6 +45,9 @@ pub struct ApiConfig {
     /// address is the right-most `X-Forwarded-For` entry that is not a trusted proxy. Empty:
     /// the socket peer is the client, and `X-Forwarded-For` is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The movable clock of a `--dev` server (`POST /_strongbox/dev/time-shift`); `None`:
+    /// the clock cannot be moved.
+    pub dev_clock: Option<strongbox_types::ShiftedClock>,
 }
 
 impl ApiConfig {
@@ -53,6 +56,7 @@ impl ApiConfig {
             default_vault: default_vault.into(),
             body_timeout: std::time::Duration::from_secs(60),
             trusted_proxies: Vec::new(),
+            dev_clock: None,
         }
     }
 }

@@ -516,6 +516,10 @@ pub static OPERATIONS: &[Operation] = &[
     management("DELETE /_strongbox/vaults/{vault}/accessPolicies/{object}", run!(admin::delete_access_policy))
         .action("Microsoft.KeyVault/vaults/accessPolicies/write")
         .scope(Scope::NamedVault),
+    // ---- Dev mode: move the clock (`admin.rs`; refused unless the server runs with --dev) ----
+    management("POST /_strongbox/dev/time-shift", run!(admin::time_shift))
+        .action("Microsoft.KeyVault/vaults/write")
+        .json(),
     // ---- Groups, deny assignments, PIM (`admin.rs`) ----
     management("GET /_strongbox/groups", run!(admin::list_groups)).action("Microsoft.KeyVault/vaults/groups/read"),
     management("POST /_strongbox/groups", run!(admin::create_group))

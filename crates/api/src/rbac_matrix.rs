@@ -101,6 +101,7 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("PUT /_strongbox/certificateauthorities/ca", "YY.........", "YY.........", "..........."),
     ("POST /rng", "Y..........", "Y..........", "..........."),
     ("GET /_strongbox/vaults", "Y..........", "...........", "..........."),
+    ("POST /_strongbox/dev/time-shift", "Y..........", "...........", "..........."),
     ("GET /_strongbox/vaults/v", "Y..........", "...........", "..........."),
     ("PUT /_strongbox/vaults/v", "Y..........", "...........", "..........."),
     ("POST /_strongbox/serviceprincipals", "Y..........", "...........", "..........."),

@@ -12,6 +12,7 @@ mod agent;
 mod args;
 mod certificates;
 mod client;
+mod dev;
 mod keys;
 mod login;
 mod objects;
@@ -85,6 +86,11 @@ enum Cmd {
     Key {
         #[command(subcommand)]
         cmd: keys::KeyCmd,
+    },
+    /// Commands for a server started with --dev (move its clock).
+    Dev {
+        #[command(subcommand)]
+        cmd: dev::DevCmd,
     },
     /// Manage vaults.
     Vault {
@@ -167,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Certificate { cmd } => certificates::run(cmd).await,
         Cmd::Ca { cmd } => certificates::run_ca(cmd).await,
         Cmd::Vault { cmd } => vaults::run(cmd).await,
+        Cmd::Dev { cmd } => dev::run(cmd).await,
         Cmd::Ad { cmd: AdCmd::Sp { cmd: SpCmd::CreateForRbac { name, public_client, c } } } => {
             let cl = connect(&c, None).await?;
             let body = json!({ "displayName": name, "isFallbackPublicClient": public_client });

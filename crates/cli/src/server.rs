@@ -197,6 +197,11 @@ fn dev_exports(running: &strongbox_server::Running) -> String {
 async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: ServerArgs) -> anyhow::Result<()> {
     let seed = a.seed.as_deref().map(crate::seed::load).transpose()?;
     let mut cfg = strongbox_server::ServerConfig::new(data_dir);
+    if dev {
+        let clock = strongbox_types::ShiftedClock::default();
+        cfg.clock = std::sync::Arc::new(clock.clone());
+        cfg.dev_clock = Some(clock);
+    }
     cfg.listen = if a.listen.is_empty() {
         vec![SocketAddr::from(([127, 0, 0, 1], 8443)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 8443))]
     } else {

@@ -90,6 +90,25 @@ fn dev_mode_prints_working_exports_and_cleans_up() {
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["key"]["crv"], "P-256");
 
+    // the clock moves: a soft-deleted secret is purged once its 90-day retention has passed
+    let out = cli(&["secret", "delete", "--vault-name", "default", "--name", "in-default"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["secret", "show-deleted", "--vault-name", "default", "--name", "in-default"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["dev", "time-shift", "30d"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["offsetSeconds"], 30 * 86_400);
+    assert_eq!(r["purged"], 0);
+    let out = cli(&["dev", "time-shift", "61d"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["offsetSeconds"], 91 * 86_400);
+    assert!(r["purged"].as_u64().unwrap() >= 1, "{r}");
+    let out = cli(&["secret", "show-deleted", "--vault-name", "default", "--name", "in-default"]);
+    assert!(!out.status.success(), "the deleted secret was not purged");
+    let out = cli(&["dev", "time-shift", "-5"]);
+    assert!(!out.status.success(), "a backward shift was accepted");
+
     // a clean stop removes the folder
     let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(st.success());
@@ -126,4 +145,22 @@ fn a_bad_seed_file_stops_the_start() {
     }
     let out = Command::new(env!("CARGO_BIN_EXE_strongbox")).args(["server", "--seed", "x.json"]).output().unwrap();
     assert!(!out.status.success(), "--seed without --dev was accepted");
+}
+
+#[test]
+fn time_shift_is_refused_without_dev() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut child = common::spawn(&data, common::free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+        .args(["dev", "time-shift", "1d", "--bootstrap"])
+        .arg(data.join("bootstrap.json"))
+        .env("HOME", tmp.path())
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!out.status.success(), "a server without --dev moved its clock");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only on a server started with --dev"), "{err}");
 }

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// Reverse proxies whose `X-Forwarded-For` names the client address (`--trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub clock: Arc<dyn Clock>,
+    /// `--dev`: the movable clock (also set as `clock`) that `POST /_strongbox/dev/time-shift`
+    /// moves.
+    pub dev_clock: Option<strongbox_types::ShiftedClock>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -109,6 +112,7 @@ impl ServerConfig {
             transport: TransportConfig::default(),
             trusted_proxies: Vec::new(),
             clock: Arc::new(SystemClock),
+            dev_clock: None,
         }
     }
 }
@@ -449,6 +453,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             default_vault: cfg.default_vault.clone(),
             body_timeout: cfg.transport.body_timeout,
             trusted_proxies: cfg.trusted_proxies.clone(),
+            dev_clock: cfg.dev_clock.clone(),
         },
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -22,6 +22,29 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock plus an offset that only moves forward: `strongbox server --dev`'s clock,
+/// so tests can make expiry, purge, rotation and renewal come due without waiting.
+#[derive(Debug, Clone, Default)]
+pub struct ShiftedClock(Arc<AtomicI64>);
+
+impl ShiftedClock {
+    /// Moves the clock forward by `secs` (more than 0); returns the whole offset.
+    pub fn shift(&self, secs: i64) -> i64 {
+        let secs = secs.max(0);
+        self.0.fetch_add(secs, Ordering::SeqCst).saturating_add(secs)
+    }
+    /// Seconds the clock is ahead of the system clock.
+    pub fn offset(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> UnixTime {
+        SystemClock.now().saturating_add(self.offset())
+    }
+}
+
 /// A clock that only moves when told to (tests).
 #[derive(Debug, Clone)]
 pub struct FakeClock(Arc<AtomicI64>);

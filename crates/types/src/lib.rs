@@ -6,7 +6,7 @@ mod error;
 mod names;
 mod secret;
 
-pub use clock::{Clock, FakeClock, SystemClock, UnixTime};
+pub use clock::{Clock, FakeClock, ShiftedClock, SystemClock, UnixTime};
 pub use error::{Error, ErrorKind, Result};
 pub use names::{ObjectName, VaultName, Version};
 pub use secret::{SecretBytes, SecretString};
