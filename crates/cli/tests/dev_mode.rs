@@ -122,7 +122,7 @@ fn dev_mode_prints_working_exports_and_cleans_up() {
 fn a_bad_seed_file_stops_the_start() {
     let tmp = tempfile::tempdir().unwrap();
     for (body, want) in [
-        ("{ \"vaults\": [{ \"nam\": \"x\" }] }", "not a valid seed"),
+        ("{ \"vaults\": [{ \"title\": \"x\" }] }", "not a valid seed"),
         (
             "{ \"secrets\": [{ \"vault\": \"nope\", \"name\": \"s\", \"body\": { \"value\": \"v\" } }] }",
             "seed: secret s in vault nope",
