@@ -12,6 +12,7 @@ mod agent;
 mod args;
 mod certificates;
 mod client;
+mod config;
 mod dev;
 mod keys;
 mod login;
@@ -56,10 +57,23 @@ fn cli_command() -> clap::Command {
 }
 
 impl Cli {
+    /// Parses the command line, with the `--config` file of `strongbox server` applied; for
+    /// `--print-config` prints the effective settings and exits.
     fn parse_from_command() -> Self {
         use clap::FromArgMatches;
-        let matches = cli_command().get_matches();
-        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        let cmd = cli_command();
+        let parsed = config::parse(&cmd, std::env::args_os().collect()).unwrap_or_else(|e| e.exit());
+        let cli = Self::from_arg_matches(&parsed.matches).unwrap_or_else(|e| e.exit());
+        if let Cmd::Server(a) = &cli.cmd
+            && a.config_file.print_config
+        {
+            use std::io::Write;
+            let text = config::print_config(&cmd, &parsed, a.config_file.config.as_deref());
+            let mut out = std::io::stdout().lock();
+            let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            std::process::exit(if written.is_ok() { 0 } else { 1 });
+        }
+        cli
     }
 }
 

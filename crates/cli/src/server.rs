@@ -38,6 +38,9 @@ pub(crate) fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Re
 
 #[derive(Args)]
 pub(crate) struct ServerArgs {
+    /// `--config FILE` (settings from a TOML file) and `--print-config`.
+    #[command(flatten)]
+    pub(crate) config_file: crate::config::ConfigFileArgs,
     /// Log format on stderr: `text` or `json` (one object per line).
     #[arg(long, env = "STRONGBOX_LOG_FORMAT", value_enum, default_value = "text")]
     pub(crate) log_format: LogFormat,
