@@ -435,32 +435,8 @@ fn scalar_literal(kind: Kind, raw: &str) -> String {
             "true" | "false" => raw.to_owned(),
             _ => toml_string(raw),
         },
-        Kind::Text => toml_string(&redact_url_password(raw)),
+        Kind::Text => toml_string(&strongbox_types::redact_url_password(raw)),
     }
-}
-
-/// A URL with a password in its user info (`postgres://u:pw@h/db`) with the password as `***`;
-/// anything else unchanged.
-fn redact_url_password(s: &str) -> String {
-    let redacted = || {
-        let scheme_end = s.find("://")?;
-        let scheme = s.get(..scheme_end)?;
-        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-        if !valid_scheme {
-            return None;
-        }
-        let (head, rest) = s.split_at_checked(scheme_end + 3)?;
-        let authority = rest.split(['/', '?', '#']).next()?;
-        let (userinfo, _) = authority.rsplit_once('@')?;
-        let (user, password) = userinfo.split_once(':')?;
-        if password.is_empty() {
-            return None;
-        }
-        let after = rest.get(userinfo.len()..)?;
-        Some(format!("{head}{user}:***{after}"))
-    };
-    redacted().unwrap_or_else(|| s.to_owned())
 }
 
 /// A TOML basic string.
@@ -737,7 +713,7 @@ mod tests {
 
     #[test]
     fn url_passwords_are_masked() {
-        let r = super::redact_url_password;
+        let r = strongbox_types::redact_url_password;
         assert_eq!(r("postgres://u:pw@h/db"), "postgres://u:***@h/db");
         assert_eq!(r("https://u:p:w@h"), "https://u:***@h");
         assert_eq!(r("https://u:p@w@h/x"), "https://u:***@h/x");

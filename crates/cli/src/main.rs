@@ -169,11 +169,16 @@ async fn main() {
         Cmd::Server(a) => (a.log_format, a.log_level.clone()),
         _ => (server::LogFormat::Text, None),
     };
-    if let Err(e) = server::init_logging(format, level.as_deref()) {
-        eprintln!("error: {e:#}");
-        std::process::exit(2);
-    }
-    if let Err(e) = run(cli).await {
+    let log_guard = match server::init_logging(format, level.as_deref()) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let result = run(cli).await;
+    drop(log_guard); // the queued log lines go out before the error line and the exit
+    if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

@@ -18,22 +18,28 @@ pub(crate) enum LogFormat {
 
 /// Sets up logging to stderr: `level` is a filter directive (`info`, `debug`,
 /// `info,strongbox::access=off`, …), else `STRONGBOX_LOG`, else `info`.
-pub(crate) fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+/// Installs the log subscriber; lines are written by a background thread (see
+/// [`strongbox_server::logwriter`]). Keep the guard until the end of `main`: dropping it flushes the queue.
+pub(crate) fn init_logging(
+    format: LogFormat,
+    level: Option<&str>,
+) -> anyhow::Result<strongbox_server::logwriter::LogGuard> {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(l) => EnvFilter::try_new(l).map_err(|e| anyhow::anyhow!("--log-level '{l}' is not a log filter: {e}"))?,
         None => EnvFilter::try_from_env("STRONGBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    let (writer, guard) = strongbox_server::logwriter::queued_stderr();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    Ok(())
+    Ok(guard)
 }
 
 #[derive(Args)]
@@ -52,6 +58,10 @@ pub(crate) struct ServerArgs {
     /// Data folder (database, seal key, CA, bootstrap.json).
     #[arg(long, env = "STRONGBOX_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// The database: `sqlite:PATH` or `postgres://user:password@host:port/db` (several nodes may
+    /// share one). Default: SQLite `strongbox.db` in the data folder.
+    #[arg(long, env = "STRONGBOX_STORAGE")]
+    storage: Option<String>,
     /// Development mode: a new temporary data folder (removed at exit) unless --data-dir is
     /// given, and ready-to-paste `export` lines for the SDKs and the CLI, credentials included.
     #[arg(long, env = "STRONGBOX_DEV")]
@@ -227,6 +237,9 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
         cfg.client_auth = Some(strongbox_server::ClientAuth { ca, listeners: a.mtls_listen });
     }
     cfg.token_lifetime = a.token_lifetime;
+    if let Some(s) = &a.storage {
+        cfg.storage = strongbox_server::StorageSpec::parse(s)?;
+    }
     // range-checked by the flag's parser; the conversions cannot fail on 64-bit targets
     cfg.cache_entries = usize::try_from(a.cache_entries).context("--cache-entries is too large")?;
     if let Some(n) = a.max_connections {

@@ -14,22 +14,25 @@ use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
 use strongbox_core::{CoreConfig, Services};
 use strongbox_crypto::x509::{self, CertPem};
-use strongbox_storage::{CachedStorage, Storage};
-use strongbox_storage_sqlite::SqliteStorage;
 use strongbox_types::{Clock, SecretString, SystemClock};
 
 pub use strongbox_hsm::Pkcs11Config;
 
 mod issuer_fetch;
+pub mod logwriter;
+mod storage;
 mod tls;
 mod transport;
 
+pub use storage::StorageSpec;
 pub use tls::{ClientAuth, TlsFiles, policy_provider};
 pub use transport::{TransportConfig, default_max_connections, open_file_limit};
 
 #[derive(Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// The database (`--storage`): SQLite in the data folder by default.
+    pub storage: StorageSpec,
     /// Addresses to listen on; the first one's port is the public port.
     pub listen: Vec<SocketAddr>,
     pub dns_suffix: String,
@@ -91,6 +94,7 @@ impl ServerConfig {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            storage: StorageSpec::default(),
             listen: vec![SocketAddr::from(([127, 0, 0, 1], 8443))],
             dns_suffix: "vault.localhost".into(),
             public_host: "localhost".into(),
@@ -254,26 +258,6 @@ fn prepare_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `strongbox.db` and SQLite's side files: any that other users could read become 0600.
-fn restrict_db_files(db: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let p = db.with_file_name(format!("{name}{suffix}"));
-        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
-        if !meta.is_file() {
-            bail!("{} is not a regular file", p.display());
-        }
-        let mode = meta.permissions().mode() & 0o777;
-        if mode != 0o600 {
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-                .with_context(|| format!("cannot restrict {} to mode 0600", p.display()))?;
-            tracing::warn!(file = %p.display(), old_mode = format!("{mode:03o}"), "database file was readable by others: now 0600");
-        }
-    }
-    Ok(())
-}
-
 fn load_or_create_ca(dir: &Path) -> anyhow::Result<CertPem> {
     let cert_path = dir.join("ca.pem");
     let key_path = dir.join("ca-key.pem");
@@ -338,35 +322,43 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }
 
-    let db_path = cfg.data_dir.join("strongbox.db");
-    // SQLite gives its -wal/-shm/-journal files the mode of the database file: create that 0600
-    // first (an empty file is an empty database) and tighten any older, wider files.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&db_path)
-        .with_context(|| format!("cannot create {}", db_path.display()))?;
-    restrict_db_files(&db_path)?;
-    let sqlite = SqliteStorage::open(&db_path).await?;
-    restrict_db_files(&db_path)?;
-    let storage: Arc<dyn Storage> =
-        if cfg.cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cfg.cache_entries)) } else { Arc::new(sqlite) };
+    let storage = storage::open(&cfg.storage, &cfg.data_dir, cfg.cache_entries).await?;
     let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
     if !barrier.is_initialized().await? {
-        let kek = if seal.exists() { seal.load()? } else { seal.create()? };
-        barrier.initialize(&kek).await?;
-        tracing::info!(seal = %seal.path().display(), "initialized a new root key under the development key-file seal");
+        let created_seal = !seal.exists();
+        let kek = if created_seal { seal.create()? } else { seal.load()? };
+        if let Err(e) = barrier.initialize(&kek).await {
+            // another node initialised the shared database first: this node's new seal key
+            // opens nothing, so it goes, and the operator copies the first node's
+            if e.kind == strongbox_types::ErrorKind::Conflict && created_seal {
+                let _ = std::fs::remove_file(seal.path());
+                bail!(
+                    "another node initialized {} at the same time: copy that node's data folder (seal.key, ca.pem, \
+                     ca-key.pem, bootstrap.json) to {} and start again",
+                    cfg.storage.describe(),
+                    cfg.data_dir.display()
+                );
+            }
+            return Err(e.into());
+        }
+        tracing::info!(seal = %seal.path().display(), storage = %cfg.storage.describe(), "initialized a new root key under the development key-file seal");
     }
     if !seal.exists() {
         bail!(
-            "the database is initialized but the seal key file {} is missing: the vault stays sealed",
-            seal.path().display()
+            "the database {} is initialized but the seal key file {} is missing: the vault stays sealed{}",
+            cfg.storage.describe(),
+            seal.path().display(),
+            if cfg.storage.is_shared() {
+                " (a node that joins a shared database needs a copy of the first node's data folder)"
+            } else {
+                ""
+            }
         );
     }
-    barrier.unseal(&seal.load()?).await.context("unseal with the key file failed")?;
+    barrier.unseal(&seal.load()?).await.with_context(|| {
+        format!("the seal key file {} does not open the root key of {}", seal.path().display(), cfg.storage.describe())
+    })?;
 
     let authority_host = cfg.authority_host.clone().unwrap_or_else(|| cfg.public_host.clone());
     let core_cfg = CoreConfig {

@@ -9,4 +9,4 @@ mod secret;
 pub use clock::{Clock, FakeClock, ShiftedClock, SystemClock, UnixTime};
 pub use error::{Error, ErrorKind, Result};
 pub use names::{ObjectName, VaultName, Version};
-pub use secret::{SecretBytes, SecretString};
+pub use secret::{SecretBytes, SecretString, redact_url_password};

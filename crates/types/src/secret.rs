@@ -58,6 +58,40 @@ impl<'de> serde::Deserialize<'de> for SecretString {
     }
 }
 
+/// A URL with a password in its user info (`postgres://u:pw@h/db`) or in a `password=` query
+/// parameter with the password as `***`; anything else unchanged. For log lines, errors and
+/// printed settings that name a connection URL.
+pub fn redact_url_password(s: &str) -> String {
+    let redacted = || {
+        let scheme_end = s.find("://")?;
+        let scheme = s.get(..scheme_end)?;
+        let valid_scheme = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !valid_scheme {
+            return None;
+        }
+        let (head, rest) = s.split_at_checked(scheme_end + 3)?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let (userinfo, _) = authority.rsplit_once('@')?;
+        let (user, password) = userinfo.split_once(':')?;
+        if password.is_empty() {
+            return None;
+        }
+        let after = rest.get(userinfo.len()..)?;
+        Some(format!("{head}{user}:***{after}"))
+    };
+    let s = redacted().unwrap_or_else(|| s.to_owned());
+    // libpq-style `?password=…` (or `&password=…`)
+    match s.split_once('?') {
+        Some((base, query)) if query.split('&').any(|p| p.starts_with("password=")) => {
+            let q: Vec<&str> =
+                query.split('&').map(|p| if p.starts_with("password=") { "password=***" } else { p }).collect();
+            format!("{base}?{}", q.join("&"))
+        }
+        _ => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +103,18 @@ mod tests {
         assert!(!format!("{b:?}").contains("hunter2"));
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{:#?}", (&b, &s)).contains("hunter2"));
+    }
+
+    #[test]
+    fn url_passwords_are_redacted() {
+        use super::redact_url_password as r;
+        assert_eq!(r("postgres://u:pw@db:5432/x?sslmode=require"), "postgres://u:***@db:5432/x?sslmode=require");
+        assert_eq!(
+            r("postgres://u@db/x?password=pw&sslmode=disable"),
+            "postgres://u@db/x?password=***&sslmode=disable"
+        );
+        assert_eq!(r("postgres://u:p%40ss@db/x"), "postgres://u:***@db/x");
+        assert_eq!(r("postgres://db/x"), "postgres://db/x");
+        assert_eq!(r("sqlite:/var/lib/strongbox/strongbox.db"), "sqlite:/var/lib/strongbox/strongbox.db");
     }
 }

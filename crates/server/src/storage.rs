@@ -1,0 +1,164 @@
+//! The storage a server opens (`--storage`): the embedded SQLite file (the default, in the data
+//! folder) or a PostgreSQL database that several nodes share.
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use strongbox_storage::{CachedStorage, Storage};
+use strongbox_storage_postgres::PostgresStorage;
+use strongbox_storage_sqlite::SqliteStorage;
+use strongbox_types::{SecretString, redact_url_password};
+
+/// How long a starting server waits for PostgreSQL before it gives up (a service manager
+/// restarts it).
+const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where the data lives.
+#[derive(Clone)]
+pub enum StorageSpec {
+    /// A SQLite file; `None`: `strongbox.db` in the data folder.
+    Sqlite(Option<PathBuf>),
+    /// A PostgreSQL connection URL (`postgres://user:pw@host:port/db?sslmode=…`). It may hold a
+    /// password, so it is kept wrapped and only ever shown redacted.
+    Postgres(SecretString),
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self::Sqlite(None)
+    }
+}
+
+impl std::fmt::Debug for StorageSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StorageSpec {
+    /// Parses `sqlite:PATH` or `postgres://…` / `postgresql://…`.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        if let Some(path) = s.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                bail!("--storage sqlite:PATH needs a file path");
+            }
+            return Ok(Self::Sqlite(Some(PathBuf::from(path))));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(SecretString::new(s.to_owned())));
+        }
+        bail!("--storage '{}' is neither sqlite:PATH nor postgres://…", redact_url_password(s))
+    }
+
+    /// For logs and errors: the SQLite path, or the URL with any password as `***`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(Some(p)) => format!("sqlite:{}", p.display()),
+            Self::Sqlite(None) => "sqlite:(data folder)/strongbox.db".to_owned(),
+            Self::Postgres(url) => redact_url_password(url.expose()),
+        }
+    }
+
+    /// Whether other processes may write the same data (a shared database).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+/// Opens the storage. `cache_entries` puts the read cache in front; it is refused on a shared
+/// database, where other nodes' writes would not reach it.
+pub(crate) async fn open(
+    spec: &StorageSpec,
+    data_dir: &Path,
+    cache_entries: usize,
+) -> anyhow::Result<Arc<dyn Storage>> {
+    match spec {
+        StorageSpec::Sqlite(path) => {
+            let db_path = path.clone().unwrap_or_else(|| data_dir.join("strongbox.db"));
+            let sqlite = open_sqlite(&db_path).await?;
+            Ok(if cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cache_entries)) } else { Arc::new(sqlite) })
+        }
+        StorageSpec::Postgres(url) => {
+            if cache_entries > 0 {
+                bail!(
+                    "--cache-entries keeps a read cache that only this process's writes update: it cannot be used with \
+                     PostgreSQL storage, which other nodes write too"
+                );
+            }
+            let connected = tokio::time::timeout(CONNECT_WAIT, PostgresStorage::connect(url.expose())).await;
+            let pg = match connected {
+                Ok(Ok(pg)) => pg,
+                // the driver's message names the host or the server's complaint, never the URL
+                Ok(Err(e)) => bail!("cannot open the PostgreSQL storage {}: {e}", spec.describe()),
+                Err(_) => bail!(
+                    "cannot open the PostgreSQL storage {}: no connection within {} s",
+                    spec.describe(),
+                    CONNECT_WAIT.as_secs()
+                ),
+            };
+            tracing::info!(storage = %spec.describe(), "storage: PostgreSQL");
+            Ok(Arc::new(pg))
+        }
+    }
+}
+
+async fn open_sqlite(db_path: &Path) -> anyhow::Result<SqliteStorage> {
+    // SQLite gives its -wal/-shm/-journal files the mode of the database file: create that 0600
+    // first (an empty file is an empty database) and tighten any older, wider files.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(db_path)
+        .with_context(|| format!("cannot create {}", db_path.display()))?;
+    restrict_db_files(db_path)?;
+    let sqlite = SqliteStorage::open(db_path).await?;
+    restrict_db_files(db_path)?;
+    Ok(sqlite)
+}
+
+/// `strongbox.db` and SQLite's side files: any that other users could read become 0600.
+fn restrict_db_files(db: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let p = db.with_file_name(format!("{name}{suffix}"));
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if !meta.is_file() {
+            bail!("{} is not a regular file", p.display());
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode != 0o600 {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot restrict {} to mode 0600", p.display()))?;
+            tracing::warn!(file = %p.display(), old_mode = format!("{mode:03o}"), "database file was readable by others: now 0600");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_never_show_a_password() {
+        assert!(
+            matches!(StorageSpec::parse("sqlite:/tmp/x.db").unwrap(), StorageSpec::Sqlite(Some(p)) if p == Path::new("/tmp/x.db"))
+        );
+        assert!(
+            matches!(StorageSpec::parse("sqlite:///tmp/x.db").unwrap(), StorageSpec::Sqlite(Some(p)) if p == Path::new("/tmp/x.db"))
+        );
+        assert!(StorageSpec::parse("sqlite:").is_err());
+        let pg = StorageSpec::parse("postgres://sb:hunter2@db.example:5432/strongbox").unwrap();
+        assert!(pg.is_shared());
+        assert_eq!(pg.describe(), "postgres://sb:***@db.example:5432/strongbox");
+        assert!(!format!("{pg:?}").contains("hunter2"));
+        let e = StorageSpec::parse("mysql://sb:hunter2@db/x").unwrap_err().to_string();
+        assert!(e.contains("neither") && !e.contains("hunter2"), "{e}");
+    }
+}
