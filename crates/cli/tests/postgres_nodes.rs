@@ -70,6 +70,12 @@ async fn token(http: &reqwest::Client, boot: &Value) -> String {
     r["access_token"].as_str().unwrap_or_else(|| panic!("no token: {r}")).to_owned()
 }
 
+/// `url` (of the shared public port) aimed at the node listening on `port`: reqwest's `resolve`
+/// keeps the URL's port, so each node is reached by its own port in the URL.
+fn at(url: &str, public: u16, port: u16) -> String {
+    url.replacen(&format!(":{public}/"), &format!(":{port}/"), 1)
+}
+
 fn read_boot(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap()
 }
@@ -115,24 +121,32 @@ async fn nodes_on_one_database_share_data_tokens_and_the_seal() {
         // one token, issued by A, used on both nodes
         let tok = token(&http_a, &boot).await;
         for i in 0..20 {
-            let (writer, reader) = if i % 2 == 0 { (&http_a, &http_b) } else { (&http_b, &http_a) };
+            let ((writer, wport), (reader, rport)) = if i % 2 == 0 {
+                ((&http_a, port_a), (&http_b, port_b))
+            } else {
+                ((&http_b, port_b), (&http_a, port_a))
+            };
             let name = format!("shared-{i}");
             let r = writer
-                .put(format!("{vault}/secrets/{name}?api-version=7.6"))
+                .put(at(&format!("{vault}/secrets/{name}?api-version=7.6"), port_a, wport))
                 .bearer_auth(&tok)
                 .json(&json!({ "value": format!("value {i}") }))
                 .send()
                 .await
                 .unwrap();
             assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-            let r =
-                reader.get(format!("{vault}/secrets/{name}?api-version=7.6")).bearer_auth(&tok).send().await.unwrap();
+            let r = reader
+                .get(at(&format!("{vault}/secrets/{name}?api-version=7.6"), port_a, rport))
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
             assert_eq!(r.json::<Value>().await.unwrap()["value"], format!("value {i}"));
         }
         // a vault created through B is served by A
         let r = http_b
-            .put(format!("{vault}/_strongbox/vaults/second?api-version=7.6"))
+            .put(at(&format!("{vault}/_strongbox/vaults/second?api-version=7.6"), port_a, port_b))
             .bearer_auth(&tok)
             .json(&json!({ "sku": "standard" }))
             .send()
@@ -199,4 +213,74 @@ fn a_read_cache_is_refused_on_a_shared_database() {
     assert_ne!(out.status.code(), Some(0));
     assert!(err.contains("cannot open the PostgreSQL storage postgres://sb:***@127.0.0.1:1/none"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_one_node_under_writes_loses_nothing_and_the_other_serves_on() {
+    with_fresh_db(|url| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let (port_a, port_b) = (free_port(), free_port());
+        let public = port_a.to_string();
+        let mut a = Node(spawn_server(server(&url), &dir_a, port_a, &["--public-port", &public]));
+        copy_node_files(&dir_a, &dir_b);
+        let b = Node(spawn_server(server(&url), &dir_b, port_b, &["--public-port", &public]));
+        let boot = read_boot(&dir_a);
+        let vault = boot["vault_url"].as_str().unwrap().to_owned();
+        let (http_a, http_b) = (client(&boot, port_a).await, client(&boot, port_b).await);
+        let tok = token(&http_a, &boot).await;
+
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let mut writers = Vec::new();
+        for w in 0..8 {
+            let (http, tok, vault, acked) = (http_a.clone(), tok.clone(), vault.clone(), acked.clone());
+            writers.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let name = format!("k{w}-{i}");
+                    let r = http
+                        .put(format!("{vault}/secrets/{name}?api-version=7.6"))
+                        .bearer_auth(&tok)
+                        .json(&json!({ "value": format!("v-{name}") }))
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status() == 200 => acked.lock().unwrap().push(name),
+                        _ => break, // node A is gone
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        a.0.kill().unwrap(); // SIGKILL
+        let _ = a.0.wait();
+        for w in writers {
+            w.await.unwrap();
+        }
+        let acked = acked.lock().unwrap().clone();
+        assert!(acked.len() > 20, "the write loop barely ran ({} writes)", acked.len());
+        let mut lost = Vec::new();
+        for name in &acked {
+            let r = http_b
+                .get(at(&format!("{vault}/secrets/{name}?api-version=7.6"), port_a, port_b))
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
+            if r.status() != 200 || r.json::<Value>().await.unwrap()["value"] != format!("v-{name}") {
+                lost.push(name.clone());
+            }
+        }
+        assert!(lost.is_empty(), "{} of {} acknowledged writes missing on node B: {lost:?}", lost.len(), acked.len());
+        let r = http_b
+            .put(at(&format!("{vault}/secrets/after-kill?api-version=7.6"), port_a, port_b))
+            .bearer_auth(&tok)
+            .json(&json!({ "value": "still writable" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "node B after node A's kill -9: {}", r.text().await.unwrap());
+        drop(b);
+        eprintln!("postgres nodes: kill -9 of node A after {} acknowledged writes; all read on node B", acked.len());
+    })
+    .await;
 }
