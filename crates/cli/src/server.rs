@@ -17,9 +17,9 @@ pub(crate) enum LogFormat {
 }
 
 /// Sets up logging to stderr: `level` is a filter directive (`info`, `debug`,
-/// `info,strongbox::access=off`, …), else `STRONGBOX_LOG`, else `info`.
-/// Installs the log subscriber; lines are written by a background thread (see
-/// [`strongbox_server::logwriter`]). Keep the guard until the end of `main`: dropping it flushes the queue.
+/// `info,strongbox::access=off`, …), else `STRONGBOX_LOG`, else `info`. Lines are written by a
+/// background thread ([`strongbox_server::logwriter`]); keep the returned guard until the end of
+/// `main`, since dropping it flushes the queue.
 pub(crate) fn init_logging(
     format: LogFormat,
     level: Option<&str>,

@@ -8,42 +8,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{free_port, spawn};
+use common::{bootstrap_token, free_port, https_client, read_boot, spawn, value_of, write_until_gone};
 use serde_json::Value;
 
 async fn client_and_token(dir: &std::path::Path, port: u16) -> (reqwest::Client, String, String) {
-    let boot: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap();
-    let ca = std::fs::read(boot["ca_file"].as_str().unwrap()).unwrap();
-    let http = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .resolve("default.vault.localhost", SocketAddr::from(([127, 0, 0, 1], port)))
-        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], port)))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let token_url =
-        format!("{}/{}/oauth2/v2.0/token", boot["authority"].as_str().unwrap(), boot["tenant_id"].as_str().unwrap());
-    let scope = format!("{}/.default", boot["resource"].as_str().unwrap());
-    let r: Value = http
-        .post(token_url)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", boot["client_id"].as_str().unwrap()),
-            ("client_secret", boot["client_secret"].as_str().unwrap()),
-            ("scope", &scope),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let vault = boot["vault_url"].as_str().unwrap().to_owned();
-    (http, r["access_token"].as_str().unwrap().to_owned(), vault)
+    let boot = read_boot(dir);
+    let http = https_client(&boot, port);
+    let token = bootstrap_token(&http, &boot).await;
+    (http, token, boot["vault_url"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,26 +28,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut child = spawn(&dir, port);
     let (http, token, vault) = client_and_token(&dir, port).await;
 
-    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut writers = Vec::new();
-    for w in 0..16 {
-        let (http, token, vault, acked) = (http.clone(), token.clone(), vault.clone(), acked.clone());
-        writers.push(tokio::spawn(async move {
-            for i in 0.. {
-                let name = format!("w{w}-{i}");
-                let r = http
-                    .put(format!("{vault}/secrets/{name}?api-version=7.6"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({ "value": format!("value-of-{name}") }))
-                    .send()
-                    .await;
-                match r {
-                    Ok(r) if r.status() == 200 => acked.lock().unwrap().push(name),
-                    _ => break, // the server is gone
-                }
-            }
-        }));
-    }
+    let (acked, writers) = write_until_gone(&http, &vault, &token, 16, "w");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -88,7 +43,7 @@ async fn acknowledged_writes_survive_kill_9() {
     let mut lost = Vec::new();
     for name in &acked {
         let r = http.get(format!("{vault}/secrets/{name}?api-version=7.6")).bearer_auth(&token).send().await.unwrap();
-        let ok = r.status() == 200 && r.json::<Value>().await.unwrap()["value"] == format!("value-of-{name}");
+        let ok = r.status() == 200 && r.json::<Value>().await.unwrap()["value"] == value_of(name);
         if !ok {
             lost.push(name.clone());
         }

@@ -31,8 +31,7 @@ fn json_logs_carry_one_access_record_per_request_and_no_secrets() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let _ = server.kill();
-    let _ = server.wait();
+    common::terminate(&mut server); // a clean stop writes every queued line
 
     let text = std::fs::read_to_string(&log_path).unwrap();
     assert!(!text.contains('\u{1b}'), "colour codes in a log file:\n{text}");

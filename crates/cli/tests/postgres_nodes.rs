@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, spawn_server};
+use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server, value_of, write_until_gone};
 use serde_json::{Value, json};
 use strongbox_storage_postgres::testing::with_fresh_db;
 
@@ -36,48 +36,10 @@ fn server(url: &str) -> Command {
     c
 }
 
-/// A client for the node on `port`, using the URLs of `bootstrap.json` (which name the public
-/// port all nodes share).
-async fn client(boot: &Value, port: u16) -> reqwest::Client {
-    let ca = std::fs::read(boot["ca_file"].as_str().unwrap()).unwrap();
-    reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-        .resolve("default.vault.localhost", SocketAddr::from(([127, 0, 0, 1], port)))
-        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], port)))
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-async fn token(http: &reqwest::Client, boot: &Value) -> String {
-    let url =
-        format!("{}/{}/oauth2/v2.0/token", boot["authority"].as_str().unwrap(), boot["tenant_id"].as_str().unwrap());
-    let scope = format!("{}/.default", boot["resource"].as_str().unwrap());
-    let r: Value = http
-        .post(url)
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", boot["client_id"].as_str().unwrap()),
-            ("client_secret", boot["client_secret"].as_str().unwrap()),
-            ("scope", &scope),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["access_token"].as_str().unwrap_or_else(|| panic!("no token: {r}")).to_owned()
-}
-
 /// `url` (of the shared public port) aimed at the node listening on `port`: reqwest's `resolve`
 /// keeps the URL's port, so each node is reached by its own port in the URL.
 fn at(url: &str, public: u16, port: u16) -> String {
     url.replacen(&format!(":{public}/"), &format!(":{port}/"), 1)
-}
-
-fn read_boot(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("bootstrap.json")).unwrap()).unwrap()
 }
 
 /// A joining node's data folder: the first node's seal key, CA and bootstrap file, no database.
@@ -87,6 +49,36 @@ fn copy_node_files(from: &Path, to: &Path) {
     for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
         std::fs::copy(from.join(f), to.join(f)).unwrap();
     }
+}
+
+/// Two nodes on the database `url`: A starts first, B joins with a copy of A's files; both
+/// use A's port as the public port, so one token serves both.
+struct Pair {
+    a: Node,
+    b: Node,
+    dir_a: std::path::PathBuf,
+    dir_b: std::path::PathBuf,
+    port_a: u16,
+    port_b: u16,
+    boot: Value,
+    vault: String,
+    http_a: reqwest::Client,
+    http_b: reqwest::Client,
+    token: String,
+}
+
+async fn two_nodes(url: &str, root: &Path) -> Pair {
+    let (dir_a, dir_b) = (root.join("a"), root.join("b"));
+    let (port_a, port_b) = (free_port(), free_port());
+    let public = port_a.to_string();
+    let a = Node(spawn_server(server(url), &dir_a, port_a, &["--public-port", &public]));
+    copy_node_files(&dir_a, &dir_b);
+    let b = Node(spawn_server(server(url), &dir_b, port_b, &["--public-port", &public]));
+    let boot = read_boot(&dir_a);
+    let vault = boot["vault_url"].as_str().unwrap().to_owned();
+    let (http_a, http_b) = (https_client(&boot, port_a), https_client(&boot, port_b));
+    let token = bootstrap_token(&http_a, &boot).await;
+    Pair { a, b, dir_a, dir_b, port_a, port_b, boot, vault, http_a, http_b, token }
 }
 
 /// Starts a node that must refuse to start; returns its stderr.
@@ -106,20 +98,11 @@ fn refused(url: &str, dir: &Path) -> String {
 async fn nodes_on_one_database_share_data_tokens_and_the_seal() {
     with_fresh_db(|url| async move {
         let tmp = tempfile::tempdir().unwrap();
-        let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-        let (port_a, port_b) = (free_port(), free_port());
-        let public = port_a.to_string();
-        let a = Node(spawn_server(server(&url), &dir_a, port_a, &["--public-port", &public]));
+        let Pair { a, b, dir_a, dir_b, port_a, port_b, boot, vault, http_a, http_b, token: tok } =
+            two_nodes(&url, tmp.path()).await;
         assert!(!dir_a.join("strongbox.db").exists(), "a PostgreSQL node made a SQLite file");
-        copy_node_files(&dir_a, &dir_b);
-        let b = Node(spawn_server(server(&url), &dir_b, port_b, &["--public-port", &public]));
-
-        let boot = read_boot(&dir_a);
         assert_eq!(read_boot(&dir_b)["client_id"], boot["client_id"], "node B made a second bootstrap administrator");
-        let vault = boot["vault_url"].as_str().unwrap().to_owned();
-        let (http_a, http_b) = (client(&boot, port_a).await, client(&boot, port_b).await);
         // one token, issued by A, used on both nodes
-        let tok = token(&http_a, &boot).await;
         for i in 0..20 {
             let ((writer, wport), (reader, rport)) = if i % 2 == 0 {
                 ((&http_a, port_a), (&http_b, port_b))
@@ -219,37 +202,9 @@ fn a_read_cache_is_refused_on_a_shared_database() {
 async fn kill_9_of_one_node_under_writes_loses_nothing_and_the_other_serves_on() {
     with_fresh_db(|url| async move {
         let tmp = tempfile::tempdir().unwrap();
-        let (dir_a, dir_b) = (tmp.path().join("a"), tmp.path().join("b"));
-        let (port_a, port_b) = (free_port(), free_port());
-        let public = port_a.to_string();
-        let mut a = Node(spawn_server(server(&url), &dir_a, port_a, &["--public-port", &public]));
-        copy_node_files(&dir_a, &dir_b);
-        let b = Node(spawn_server(server(&url), &dir_b, port_b, &["--public-port", &public]));
-        let boot = read_boot(&dir_a);
-        let vault = boot["vault_url"].as_str().unwrap().to_owned();
-        let (http_a, http_b) = (client(&boot, port_a).await, client(&boot, port_b).await);
-        let tok = token(&http_a, &boot).await;
-
-        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-        let mut writers = Vec::new();
-        for w in 0..8 {
-            let (http, tok, vault, acked) = (http_a.clone(), tok.clone(), vault.clone(), acked.clone());
-            writers.push(tokio::spawn(async move {
-                for i in 0.. {
-                    let name = format!("k{w}-{i}");
-                    let r = http
-                        .put(format!("{vault}/secrets/{name}?api-version=7.6"))
-                        .bearer_auth(&tok)
-                        .json(&json!({ "value": format!("v-{name}") }))
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status() == 200 => acked.lock().unwrap().push(name),
-                        _ => break, // node A is gone
-                    }
-                }
-            }));
-        }
+        let Pair { mut a, b, port_a, port_b, vault, http_a, http_b, token: tok, .. } =
+            two_nodes(&url, tmp.path()).await;
+        let (acked, writers) = write_until_gone(&http_a, &vault, &tok, 8, "k");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         a.0.kill().unwrap(); // SIGKILL
         let _ = a.0.wait();
@@ -266,7 +221,7 @@ async fn kill_9_of_one_node_under_writes_loses_nothing_and_the_other_serves_on()
                 .send()
                 .await
                 .unwrap();
-            if r.status() != 200 || r.json::<Value>().await.unwrap()["value"] != format!("v-{name}") {
+            if r.status() != 200 || r.json::<Value>().await.unwrap()["value"] != value_of(name) {
                 lost.push(name.clone());
             }
         }

@@ -322,34 +322,37 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }
 
-    let storage = storage::open(&cfg.storage, &cfg.data_dir, cfg.cache_entries).await?;
+    let storage_spec = cfg.storage.in_folder(&cfg.data_dir);
+    let storage = storage::open(&storage_spec, cfg.cache_entries).await?;
     let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
     if !barrier.is_initialized().await? {
         let created_seal = !seal.exists();
         let kek = if created_seal { seal.create()? } else { seal.load()? };
         if let Err(e) = barrier.initialize(&kek).await {
-            // another node initialised the shared database first: this node's new seal key
+            // another node initialised the shared database first: a seal key this start made
             // opens nothing, so it goes, and the operator copies the first node's
-            if e.kind == strongbox_types::ErrorKind::Conflict && created_seal {
-                let _ = std::fs::remove_file(seal.path());
+            if e.kind == strongbox_types::ErrorKind::Conflict {
+                if created_seal {
+                    let _ = std::fs::remove_file(seal.path());
+                }
                 bail!(
                     "another node initialized {} at the same time: copy that node's data folder (seal.key, ca.pem, \
                      ca-key.pem, bootstrap.json) to {} and start again",
-                    cfg.storage.describe(),
+                    storage_spec.describe(),
                     cfg.data_dir.display()
                 );
             }
             return Err(e.into());
         }
-        tracing::info!(seal = %seal.path().display(), storage = %cfg.storage.describe(), "initialized a new root key under the development key-file seal");
+        tracing::info!(seal = %seal.path().display(), storage = %storage_spec.describe(), "initialized a new root key under the development key-file seal");
     }
     if !seal.exists() {
         bail!(
             "the database {} is initialized but the seal key file {} is missing: the vault stays sealed{}",
-            cfg.storage.describe(),
+            storage_spec.describe(),
             seal.path().display(),
-            if cfg.storage.is_shared() {
+            if storage_spec.is_shared() {
                 " (a node that joins a shared database needs a copy of the first node's data folder)"
             } else {
                 ""
@@ -357,7 +360,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         );
     }
     barrier.unseal(&seal.load()?).await.with_context(|| {
-        format!("the seal key file {} does not open the root key of {}", seal.path().display(), cfg.storage.describe())
+        format!("the seal key file {} does not open the root key of {}", seal.path().display(), storage_spec.describe())
     })?;
 
     let authority_host = cfg.authority_host.clone().unwrap_or_else(|| cfg.public_host.clone());

@@ -57,8 +57,16 @@ impl StorageSpec {
     pub fn describe(&self) -> String {
         match self {
             Self::Sqlite(Some(p)) => format!("sqlite:{}", p.display()),
-            Self::Sqlite(None) => "sqlite:(data folder)/strongbox.db".to_owned(),
+            Self::Sqlite(None) => "sqlite:strongbox.db (in the data folder)".to_owned(),
             Self::Postgres(url) => redact_url_password(url.expose()),
+        }
+    }
+
+    /// The same storage with the default SQLite file named: `strongbox.db` in `data_dir`.
+    pub(crate) fn in_folder(&self, data_dir: &Path) -> Self {
+        match self {
+            Self::Sqlite(None) => Self::Sqlite(Some(data_dir.join("strongbox.db"))),
+            other => other.clone(),
         }
     }
 
@@ -68,17 +76,14 @@ impl StorageSpec {
     }
 }
 
-/// Opens the storage. `cache_entries` puts the read cache in front; it is refused on a shared
-/// database, where other nodes' writes would not reach it.
-pub(crate) async fn open(
-    spec: &StorageSpec,
-    data_dir: &Path,
-    cache_entries: usize,
-) -> anyhow::Result<Arc<dyn Storage>> {
+/// Opens the storage (`spec` after [`StorageSpec::in_folder`]). `cache_entries` puts the read
+/// cache in front; it is refused on a shared database, where other nodes' writes would not
+/// reach it.
+pub(crate) async fn open(spec: &StorageSpec, cache_entries: usize) -> anyhow::Result<Arc<dyn Storage>> {
     match spec {
         StorageSpec::Sqlite(path) => {
-            let db_path = path.clone().unwrap_or_else(|| data_dir.join("strongbox.db"));
-            let sqlite = open_sqlite(&db_path).await?;
+            let db_path = path.as_deref().context("no SQLite file named")?;
+            let sqlite = open_sqlite(db_path).await?;
             Ok(if cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cache_entries)) } else { Arc::new(sqlite) })
         }
         StorageSpec::Postgres(url) => {

@@ -311,6 +311,7 @@ impl Storage for PostgresStorage {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 #[cfg(test)]
