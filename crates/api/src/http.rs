@@ -140,6 +140,38 @@ async fn route_request(st: &AppState, req: Request, request_id: &str, rec: &mut 
     resp
 }
 
+/// `GET /_strongbox/health`, for load balancers and operators, without a credential: 200 when
+/// this node is unsealed and reaches its storage, else 503. Beside `sealed` it names the node,
+/// its storage kind and role, and the deployment's leases (which node runs the background jobs).
+async fn health(st: &AppState) -> Response {
+    let sealed = st.core.is_sealed().await;
+    let Some(node) = &st.cfg.node else {
+        let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+        return json(status, &serde_json::json!({ "sealed": sealed }));
+    };
+    let mut body = serde_json::json!({
+        "sealed": sealed,
+        "node": { "id": node.leases.node_id(), "name": node.leases.node_name() },
+        "storage": node.storage,
+        "role": "read-write",
+        "jobRuns": node.job_runs.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    let mut ok = !sealed;
+    if !sealed && let Some(fields) = body.as_object_mut() {
+        match node.leases.status().await {
+            Ok(leases) => {
+                fields.insert("leases".into(), serde_json::json!(leases));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "health check: storage unreachable");
+                ok = false;
+                fields.insert("storageError".into(), serde_json::json!("The storage could not be read."));
+            }
+        }
+    }
+    json(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn route_inner(
     st: &AppState,
@@ -161,9 +193,7 @@ async fn route_inner(
     }
     if matches!(segs, ["_strongbox", "health"]) {
         rec.operation = "health";
-        let sealed = st.core.is_sealed().await;
-        let status = if sealed { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-        return json(status, &serde_json::json!({ "sealed": sealed }));
+        return health(st).await;
     }
 
     // 1. sealed: nothing can be checked or served

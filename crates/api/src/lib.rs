@@ -48,6 +48,18 @@ pub struct ApiConfig {
     /// The movable clock of a `--dev` server (`POST /_strongbox/dev/time-shift`); `None`:
     /// the clock cannot be moved.
     pub dev_clock: Option<strongbox_types::ShiftedClock>,
+    /// What `/_strongbox/health` reports about this node beyond the seal (`None`: only that).
+    pub node: Option<NodeInfo>,
+}
+
+/// This node, as `GET /_strongbox/health` describes it.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub leases: std::sync::Arc<strongbox_core::leases::Leases>,
+    /// `sqlite` or `postgres`.
+    pub storage: &'static str,
+    /// Runs of the scheduled jobs on this node since it started.
+    pub job_runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl ApiConfig {
@@ -57,6 +69,7 @@ impl ApiConfig {
             body_timeout: std::time::Duration::from_secs(60),
             trusted_proxies: Vec::new(),
             dev_clock: None,
+            node: None,
         }
     }
 }

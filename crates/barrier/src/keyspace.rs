@@ -31,6 +31,7 @@ areas! {
     // the barrier itself
     BARRIER = "sys/barrier/", "barrier", "root key and keyring (encrypted under the seal / root key)";
     BACKUP_KEY = "sys/backup-key", "objects", "the key that encrypts object backup blobs";
+    LEASES = "sys/lease/", "leases", "which node runs each background job, until when: {job}";
 
     // vaults
     VAULTS = "vault/", "vaults", "vault records: {vault}";

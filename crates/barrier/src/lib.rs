@@ -16,6 +16,11 @@ pub use keyspace::Area;
 pub use seal::KeyFileSeal;
 pub use view::{CAS_RETRIES, Change, View, decode, encode};
 
+tokio::task_local! {
+    /// The lease whose holding every commit of the current task requires (see [`Fence`]).
+    static FENCE: Fence;
+}
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -54,6 +59,27 @@ pub struct Stamp(Vec<u8>);
 impl std::fmt::Debug for Stamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Stamp({} bytes)", self.0.len())
+    }
+}
+
+/// A lease's fencing condition: a record and the exact bytes this node last wrote to it.
+///
+/// Work run inside [`Barrier::fenced`] commits only while the record is unchanged, in the same
+/// storage transaction as its writes: once another node has taken the lease over (which
+/// rewrites the record), none of the old holder's writes can commit, however late they come.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    key: String,
+    stamp: Stamp,
+}
+
+impl Fence {
+    /// The condition "`key` still holds exactly `stamp`".
+    pub fn new(key: impl Into<String>, stamp: Stamp) -> Self {
+        Self { key: key.into(), stamp }
+    }
+    pub fn key(&self) -> &str {
+        &self.key
     }
 }
 
@@ -293,9 +319,17 @@ impl Barrier {
         Ok(rows.into_iter().map(|(k, _)| k).collect())
     }
 
+    /// Runs `work` so that every commit it makes (on this task) also requires `fence`. A commit
+    /// refused because the fence no longer holds fails with an internal error naming the lease
+    /// (not `Conflict`, so compare-and-set loops stop at once instead of retrying).
+    pub async fn fenced<F: Future>(fence: Fence, work: F) -> F::Output {
+        FENCE.scope(fence, work).await
+    }
+
     /// Encrypts and applies `txn` atomically. A failed condition yields `ErrorKind::Conflict`.
     pub async fn commit(&self, txn: BTxn) -> Result<()> {
-        let storage_txn = {
+        let fence = FENCE.try_with(Fence::clone).ok();
+        let mut storage_txn = {
             let guard = self.state.read().await;
             let st = guard.as_ref().ok_or_else(sealed)?;
             let mut ops = Vec::with_capacity(txn.ops.len());
@@ -307,7 +341,24 @@ impl Barrier {
             }
             Txn { conds: txn.conds.clone(), ops }
         };
-        self.storage.commit(storage_txn).await.map_err(storage_err)
+        let Some(fence) = fence else {
+            return self.storage.commit(storage_txn).await.map_err(storage_err);
+        };
+        storage_txn.conds.push(Cond::Equals(fence.key.clone(), fence.stamp.0.clone()));
+        match self.storage.commit(storage_txn).await {
+            Err(StorageError::ConditionFailed) => {
+                let now = self.storage.get(&fence.key).await.map_err(storage_err)?;
+                if now.as_deref() == Some(fence.stamp.0.as_slice()) {
+                    Err(storage_err(StorageError::ConditionFailed))
+                } else {
+                    Err(Error::internal(format!(
+                        "this node no longer holds the lease {}; nothing was written",
+                        fence.key
+                    )))
+                }
+            }
+            other => other.map_err(storage_err),
+        }
     }
 }
 

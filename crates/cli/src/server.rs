@@ -118,6 +118,14 @@ pub(crate) struct ServerArgs {
     /// client address (sign-in throttling, security events) is taken from X-Forwarded-For.
     #[arg(long = "trusted-proxy", env = "STRONGBOX_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// How often the background jobs run (soft-delete purge, key rotation, certificate renewal,
+    /// ended role activations): seconds, or a number with s, m or h (1s to 1h). On several
+    /// nodes they run on the one that holds the jobs lease.
+    #[arg(long, env = "STRONGBOX_JOBS_INTERVAL", default_value = "60s", value_parser = timeout_value)]
+    jobs_interval: std::time::Duration,
+    /// This node's name in leases and /_strongbox/health. Default: the host name.
+    #[arg(long, env = "STRONGBOX_NODE_NAME", value_parser = node_name)]
+    node_name: Option<String>,
     /// Entries of an in-memory read cache (ciphertext only) for hot-key workloads; 0 = off
     /// (at most 10,000,000).
     #[arg(long, env = "STRONGBOX_CACHE_ENTRIES", default_value_t = 0, allow_negative_numbers = true,
@@ -255,6 +263,10 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
     cfg.transport.idle_timeout = a.idle_timeout;
     cfg.transport.body_timeout = a.body_timeout;
     cfg.issuer_refresh_interval = a.issuer_refresh;
+    cfg.jobs_interval = a.jobs_interval;
+    if let Some(n) = a.node_name {
+        cfg.node_name = n;
+    }
     cfg.issuer_fetch_allow_private = a.issuer_fetch_allow_private;
     cfg.trusted_proxies = a.trusted_proxy;
     if let Some(module) = a.pkcs11_module.filter(|m| !m.as_os_str().is_empty()) {
@@ -329,6 +341,16 @@ fn timeout_value(s: &str) -> Result<std::time::Duration, String> {
     match n.checked_mul(mult) {
         Some(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
         _ => Err(format!("'{s}' is out of range: 1 second to 1 hour")),
+    }
+}
+
+/// A node name: 1 to 64 letters, digits, `.`, `-` or `_`.
+fn node_name(s: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("'{s}' is not a node name (1 to 64 letters, digits, '.', '-', '_')"))
     }
 }
 

@@ -67,13 +67,14 @@ struct Pair {
     token: String,
 }
 
-async fn two_nodes(url: &str, root: &Path) -> Pair {
+async fn two_nodes(url: &str, root: &Path, extra: &[&str]) -> Pair {
     let (dir_a, dir_b) = (root.join("a"), root.join("b"));
     let (port_a, port_b) = (free_port(), free_port());
     let public = port_a.to_string();
-    let a = Node(spawn_server(server(url), &dir_a, port_a, &["--public-port", &public]));
+    let flags = |name: &'static str| [&["--public-port", &public, "--node-name", name], extra].concat();
+    let a = Node(spawn_server(server(url), &dir_a, port_a, &flags("node-a")));
     copy_node_files(&dir_a, &dir_b);
-    let b = Node(spawn_server(server(url), &dir_b, port_b, &["--public-port", &public]));
+    let b = Node(spawn_server(server(url), &dir_b, port_b, &flags("node-b")));
     let boot = read_boot(&dir_a);
     let vault = boot["vault_url"].as_str().unwrap().to_owned();
     let (http_a, http_b) = (https_client(&boot, port_a), https_client(&boot, port_b));
@@ -99,7 +100,7 @@ async fn nodes_on_one_database_share_data_tokens_and_the_seal() {
     with_fresh_db(|url| async move {
         let tmp = tempfile::tempdir().unwrap();
         let Pair { a, b, dir_a, dir_b, port_a, port_b, boot, vault, http_a, http_b, token: tok } =
-            two_nodes(&url, tmp.path()).await;
+            two_nodes(&url, tmp.path(), &[]).await;
         assert!(!dir_a.join("strongbox.db").exists(), "a PostgreSQL node made a SQLite file");
         assert_eq!(read_boot(&dir_b)["client_id"], boot["client_id"], "node B made a second bootstrap administrator");
         // one token, issued by A, used on both nodes
@@ -203,7 +204,7 @@ async fn kill_9_of_one_node_under_writes_loses_nothing_and_the_other_serves_on()
     with_fresh_db(|url| async move {
         let tmp = tempfile::tempdir().unwrap();
         let Pair { mut a, b, port_a, port_b, vault, http_a, http_b, token: tok, .. } =
-            two_nodes(&url, tmp.path()).await;
+            two_nodes(&url, tmp.path(), &[]).await;
         let (acked, writers) = write_until_gone(&http_a, &vault, &tok, 8, "k");
         tokio::time::sleep(Duration::from_millis(1500)).await;
         a.0.kill().unwrap(); // SIGKILL
@@ -236,6 +237,98 @@ async fn kill_9_of_one_node_under_writes_loses_nothing_and_the_other_serves_on()
         assert_eq!(r.status(), 200, "node B after node A's kill -9: {}", r.text().await.unwrap());
         drop(b);
         eprintln!("postgres nodes: kill -9 of node A after {} acknowledged writes; all read on node B", acked.len());
+    })
+    .await;
+}
+
+/// `GET /_strongbox/health` of the node on `port`.
+async fn health(http: &reqwest::Client, public: u16, port: u16) -> Value {
+    let r = http.get(format!("https://localhost:{port}/_strongbox/health")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "health of the node on {port} (public port {public})");
+    r.json().await.unwrap()
+}
+
+/// The `jobs` lease as the health answer shows it.
+fn jobs_lease(h: &Value) -> Option<&Value> {
+    h["leases"].as_array().and_then(|l| l.iter().find(|x| x["name"] == "jobs"))
+}
+
+/// Polls until the node on `port` holds the jobs lease; returns how long that took.
+async fn until_holder(http: &reqwest::Client, public: u16, port: u16, within: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let h = health(http, public, port).await;
+        if jobs_lease(&h).is_some_and(|l| l["heldByThisNode"] == true) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "the node on {port} did not take the jobs lease within {within:?}: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_jobs_run_on_one_node_and_move_when_it_stops_or_dies() {
+    with_fresh_db(|url| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let Pair { a, b, dir_a, port_a, port_b, boot, http_a, http_b, .. } =
+            two_nodes(&url, tmp.path(), &["--jobs-interval", "1s"]).await;
+        // one node takes the lease; after a few seconds only it has run the jobs
+        let start = std::time::Instant::now();
+        let holder = loop {
+            let (ha, hb) = (health(&http_a, port_a, port_a).await, health(&http_b, port_a, port_b).await);
+            let held = |h: &Value| jobs_lease(h).is_some_and(|l| l["heldByThisNode"] == true);
+            assert!(!(held(&ha) && held(&hb)), "both nodes hold the jobs lease: {ha} {hb}");
+            if held(&ha) || held(&hb) {
+                break if held(&ha) { 'a' } else { 'b' };
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "no node took the jobs lease: {ha} {hb}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let (ha, hb) = (health(&http_a, port_a, port_a).await, health(&http_b, port_a, port_b).await);
+        assert_eq!(ha["storage"], "postgres");
+        assert_eq!((ha["node"]["name"].as_str(), hb["node"]["name"].as_str()), (Some("node-a"), Some("node-b")));
+        let (held_h, other_h) = if holder == 'a' { (&ha, &hb) } else { (&hb, &ha) };
+        assert!(held_h["jobRuns"].as_u64().unwrap() >= 3, "the holder barely ran the jobs: {held_h}");
+        assert_eq!(other_h["jobRuns"], 0, "the node without the lease ran the jobs: {other_h}");
+        assert_eq!(jobs_lease(other_h).unwrap()["holder"], held_h["node"]["id"], "the nodes disagree on the holder");
+        let term = jobs_lease(held_h).unwrap()["term"].as_u64().unwrap();
+
+        // a clean stop (SIGTERM) gives the lease up: the other node takes it at its next check
+        let (mut stopping, survivor, s_http, s_port) =
+            if holder == 'a' { (a, b, &http_b, port_b) } else { (b, a, &http_a, port_a) };
+        common::terminate(&mut stopping.0);
+        let handover = until_holder(s_http, port_a, s_port, Duration::from_secs(5)).await;
+        let h = health(s_http, port_a, s_port).await;
+        assert_eq!(jobs_lease(&h).unwrap()["term"].as_u64(), Some(term + 1), "{h}");
+
+        // a third node joins; kill -9 of the holder hands the lease over after its expiry
+        let (dir_c, port_c) = (tmp.path().join("c"), free_port());
+        copy_node_files(&dir_a, &dir_c);
+        let public = port_a.to_string();
+        let c = Node(spawn_server(
+            server(&url),
+            &dir_c,
+            port_c,
+            &["--public-port", &public, "--node-name", "node-c", "--jobs-interval", "1s"],
+        ));
+        let http_c = https_client(&boot, port_c);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(health(&http_c, port_a, port_c).await["jobRuns"], 0, "a joining node ran jobs it does not hold");
+        let mut survivor = survivor;
+        survivor.0.kill().unwrap();
+        let _ = survivor.0.wait();
+        let after_kill = until_holder(&http_c, port_a, port_c, Duration::from_secs(25)).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let h = health(&http_c, port_a, port_c).await;
+        assert_eq!(jobs_lease(&h).unwrap()["term"].as_u64(), Some(term + 2), "{h}");
+        assert!(h["jobRuns"].as_u64().unwrap() >= 1, "the new holder does not run the jobs: {h}");
+        drop(c);
+        eprintln!(
+            "postgres nodes: jobs lease on one node; handed over {} ms after a clean stop, {} ms after kill -9",
+            handover.as_millis(),
+            after_kill.as_millis()
+        );
     })
     .await;
 }

@@ -8,6 +8,7 @@ pub mod access;
 mod bounded;
 pub mod certificates;
 mod keys;
+pub mod leases;
 mod objects;
 pub use objects::{Attributes, CommonUpdate};
 mod records;
@@ -216,6 +217,11 @@ impl Services {
             .create_role_assignment(&assignment, &admin.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/")
             .await?;
         Ok(Some(admin.credential))
+    }
+
+    /// This node's handle on the deployment's leases (see [`leases`]).
+    pub fn leases(&self, node_name: &str) -> Result<leases::Leases> {
+        leases::Leases::new(self.barrier.clone(), self.clock.clone(), node_name)
     }
 
     /// Purges every deleted object whose `scheduledPurgeDate` has passed. Returns how many.

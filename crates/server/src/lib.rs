@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongbox_api::ApiConfig;
 use strongbox_barrier::{Barrier, KeyFileSeal};
+use strongbox_core::leases::Leases;
 use strongbox_core::{CoreConfig, Services};
 use strongbox_crypto::x509::{self, CertPem};
 use strongbox_types::{Clock, SecretString, SystemClock};
@@ -52,7 +53,12 @@ pub struct ServerConfig {
     pub client_auth: Option<ClientAuth>,
     pub default_vault: String,
     pub token_lifetime: i64,
-    pub purge_interval: Duration,
+    /// How often the deployment's background jobs run (`--jobs-interval`): soft-delete purge,
+    /// key rotation, certificate renewal, ended role activations. They run on the one node that
+    /// holds the `jobs` lease (see `strongbox_core::leases`).
+    pub jobs_interval: Duration,
+    /// This node's name in leases and `/_strongbox/health` (`--node-name`; default: host name).
+    pub node_name: String,
     /// Entries of the optional read cache in front of SQLite (0, the default, turns it off).
     /// Safe because this process is the only writer of its SQLite file. Measured: it helps a few
     /// hot keys but costs memory, write throughput and tail latency once the working set does
@@ -105,7 +111,8 @@ impl ServerConfig {
             client_auth: None,
             default_vault: "default".into(),
             token_lifetime: 3600,
-            purge_interval: Duration::from_secs(60),
+            jobs_interval: Duration::from_secs(60),
+            node_name: host_name(),
             cache_entries: 0,
             pkcs11: None,
             trusted_issuer_ca: std::env::var_os("STRONGBOX_TRUSTED_ISSUER_CA")
@@ -160,6 +167,7 @@ pub struct Running {
     listeners: Vec<tokio::task::JoinHandle<()>>,
     /// Background jobs: aborted at shutdown.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    leases: Arc<Leases>,
 }
 
 impl std::fmt::Debug for Running {
@@ -177,11 +185,13 @@ impl Running {
         }
     }
 
-    /// Waits until every listener (and its connections) has stopped.
+    /// Waits until every listener (and its connections) has stopped, then gives up this node's
+    /// leases so another node takes its background jobs over at once.
     pub async fn wait(self) {
         for t in self.listeners.into_iter().chain(self.tasks) {
             let _ = t.await;
         }
+        self.leases.release_all().await;
     }
 }
 
@@ -442,6 +452,8 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let plain_tls = Arc::new(tls::server_config(cert_store.clone(), None)?);
     let client_tls =
         client_roots.as_ref().map(|r| tls::server_config(cert_store.clone(), Some(r))).transpose()?.map(Arc::new);
+    let leases = Arc::new(core.leases(&cfg.node_name)?);
+    let job_runs = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let app = strongbox_api::router(
         core.clone(),
         ApiConfig {
@@ -449,6 +461,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             body_timeout: cfg.transport.body_timeout,
             trusted_proxies: cfg.trusted_proxies.clone(),
             dev_clock: cfg.dev_clock.clone(),
+            node: Some(strongbox_api::NodeInfo {
+                leases: leases.clone(),
+                storage: if cfg.storage.is_shared() { "postgres" } else { "sqlite" },
+                job_runs: job_runs.clone(),
+            }),
         },
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -481,35 +498,15 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(tls::watch(cert_store, cfg.tls_files.clone(), names)));
 
-    let purge_core = core.clone();
-    let every = cfg.purge_interval;
+    tasks.push(tokio::spawn(run_jobs(core.clone(), leases.clone(), cfg.jobs_interval, job_runs.clone())));
+    let identity_core = core.clone();
+    let every = cfg.jobs_interval;
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
-            match purge_core.purge_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past their retention"),
-                Err(e) => tracing::warn!(error = %e, "background purge failed"),
-            }
-            match purge_core.keys.rotate_due().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
-                Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
-            }
-            match purge_core.certificates.renew_due().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(renewed = n, "renewed certificates whose lifetime action came due"),
-                Err(e) => tracing::warn!(error = %e, "scheduled certificate renewal failed"),
-            }
-            // ended just-in-time activations: records removed, expiry recorded as a security event
-            // (decisions already stopped honouring them at their end time)
-            match purge_core.access.pim_sweep().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
-                Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
-            }
-            // token signing-key rotation (JWKS overlap), expired assertion ids, stale status rows
-            if let Err(e) = purge_core.identity.maintenance().await {
+            // per node: token signing-key rotation (compare-and-set, so nodes agree) and re-read
+            // of keys other nodes rotated, expired assertion ids, this node's stale status rows
+            if let Err(e) = identity_core.identity.maintenance().await {
                 tracing::warn!(error = %e, "identity maintenance failed");
             }
         }
@@ -533,7 +530,73 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         }
     }));
 
-    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem, core, stop, listeners: served, tasks })
+    Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem, core, stop, listeners: served, tasks, leases })
+}
+
+/// The lease of the deployment's scheduled jobs.
+pub const JOBS_LEASE: &str = "jobs";
+
+/// The scheduled jobs: on the node holding [`JOBS_LEASE`], every `every`, each job fenced by the
+/// lease (renewed before each), so a node that lost the lease mid-run commits nothing more.
+async fn run_jobs(core: Arc<Services>, leases: Arc<Leases>, every: Duration, runs: Arc<std::sync::atomic::AtomicU64>) {
+    let tick = every.min(strongbox_core::leases::RENEW_EVERY);
+    let mut last_run: Option<std::time::Instant> = None;
+    loop {
+        tokio::time::sleep(tick).await;
+        let hold = || async {
+            match leases.hold(JOBS_LEASE).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew or take the background-jobs lease");
+                    None
+                }
+            }
+        };
+        if hold().await.is_none() {
+            last_run = None;
+            continue;
+        }
+        if last_run.is_some_and(|t| t.elapsed() < every) {
+            continue;
+        }
+        last_run = Some(std::time::Instant::now());
+        runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(fence) = hold().await else { continue };
+        match Barrier::fenced(fence, core.purge_expired()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past their retention"),
+            Err(e) => tracing::warn!(error = %e, "background purge failed"),
+        }
+        let Some(fence) = hold().await else { continue };
+        match Barrier::fenced(fence, core.keys.rotate_due()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
+            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
+        }
+        let Some(fence) = hold().await else { continue };
+        match Barrier::fenced(fence, core.certificates.renew_due()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(renewed = n, "renewed certificates whose lifetime action came due"),
+            Err(e) => tracing::warn!(error = %e, "scheduled certificate renewal failed"),
+        }
+        // ended just-in-time activations: records removed, expiry recorded as a security event
+        // (decisions already stopped honouring them at their end time)
+        let Some(fence) = hold().await else { continue };
+        match Barrier::fenced(fence, core.access.pim_sweep()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
+            Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
+        }
+    }
+}
+
+/// The machine's host name (Linux), else `node`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned())
 }
 
 /// Whether a `--mtls-listen` address names a bound listener (port 0 there means the shared
