@@ -332,3 +332,116 @@ async fn background_jobs_run_on_one_node_and_move_when_it_stops_or_dies() {
     })
     .await;
 }
+
+/// Polls `probe` until it answers `want`; returns how long that took (panics after `within`).
+async fn until_status<F, Fut>(what: &str, want: u16, within: Duration, mut probe: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        let got = probe().await;
+        if got == want {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < within, "{what}: still {got} after {within:?} (want {want})");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_and_credential_changes_on_one_node_apply_on_the_other_within_a_second() {
+    with_fresh_db(|url| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let Pair { a, b, port_a, port_b, boot, vault, http_a, http_b, token: admin, .. } =
+            two_nodes(&url, tmp.path(), &[]).await;
+        let mgmt = |path: &str| format!("https://localhost:{port_a}/{path}");
+        let on_b = |u: String| at(&u, port_a, port_b);
+        http_a
+            .put(format!("{vault}/secrets/shared?api-version=7.6"))
+            .bearer_auth(&admin)
+            .json(&json!({ "value": "v" }))
+            .send()
+            .await
+            .unwrap();
+        // an application, created through A; its token is taken from A
+        let sp: Value = http_a
+            .post(mgmt("_strongbox/serviceprincipals?api-version=7.6"))
+            .bearer_auth(&admin)
+            .json(&json!({ "displayName": "coherence-app" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (app, oid) = (sp["appId"].as_str().unwrap().to_owned(), sp["objectId"].as_str().unwrap().to_owned());
+        let token_url = format!("{}/{}/oauth2/v2.0/token", boot["authority"].as_str().unwrap(), boot["tenant_id"].as_str().unwrap());
+        let scope = format!("{}/.default", boot["resource"].as_str().unwrap());
+        let tok: Value = http_a
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.as_str()),
+                ("client_secret", sp["password"].as_str().unwrap()),
+                ("scope", scope.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tok = tok["access_token"].as_str().unwrap().to_owned();
+        let read_on_b = || {
+            let (http_b, tok, u) = (http_b.clone(), tok.clone(), on_b(format!("{vault}/secrets/shared?api-version=7.6")));
+            async move { http_b.get(u).bearer_auth(&tok).send().await.unwrap().status().as_u16() }
+        };
+        // B has the principal's status cached (authenticated, no role yet)
+        assert_eq!(read_on_b().await, 403);
+
+        // a role assignment made on A applies on B
+        let assign = format!(
+            "{vault}/providers/Microsoft.Authorization/roleAssignments/7d3c3a36-0d43-4a4c-9d57-3f1c1b0d2a11?api-version=7.6"
+        );
+        let r = http_a
+            .put(&assign)
+            .bearer_auth(&admin)
+            .json(&json!({"properties": {
+                "roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6",
+                "principalId": oid }}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let granted = until_status("role assignment seen on B", 200, Duration::from_secs(1), read_on_b).await;
+
+        // the principal's only credential removed on A: its token is refused on B
+        let creds: Value = http_a
+            .get(mgmt(&format!("_strongbox/serviceprincipals/{app}/credentials?api-version=7.6")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cred = creds["value"][0]["keyId"].as_str().unwrap_or_else(|| panic!("no credential id: {creds}")).to_owned();
+        let r = http_a
+            .delete(mgmt(&format!("_strongbox/serviceprincipals/{app}/credentials/{cred}?api-version=7.6")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+        let revoked = until_status("credential removal seen on B", 401, Duration::from_secs(1), read_on_b).await;
+        drop((a, b));
+        eprintln!(
+            "postgres nodes: node B applied a role assignment made on A after {} ms, a credential removal after {} ms",
+            granted.as_millis(),
+            revoked.as_millis()
+        );
+    })
+    .await;
+}

@@ -33,7 +33,7 @@ pub use vaults::{Sku, VaultInfo, Vaults};
 
 use std::sync::Arc;
 
-use strongbox_barrier::keyspace::BACKUP_KEY;
+use strongbox_barrier::keyspace::{self, BACKUP_KEY};
 use strongbox_barrier::{BTxn, Barrier, View};
 use strongbox_crypto::aead::AeadKey;
 use strongbox_types::{Clock, Error, ErrorKind, Result};
@@ -217,6 +217,49 @@ impl Services {
             .create_role_assignment(&assignment, &admin.object_id, strongbox_authz::KEY_VAULT_ADMINISTRATOR, "/")
             .await?;
         Ok(Some(admin.credential))
+    }
+
+    /// Storage keys whose changes by another node this node must hear about at once (see
+    /// [`Services::invalidate`]); on PostgreSQL they are announced with `NOTIFY`.
+    pub const WATCHED_PREFIXES: &'static [&'static str] = &[
+        keyspace::RBAC_GENERATION.prefix,
+        keyspace::VAULTS.prefix,
+        keyspace::KEY_HEADS.prefix,
+        keyspace::KEY_VERSIONS.prefix,
+        keyspace::USERS.prefix,
+        keyspace::SERVICE_PRINCIPALS.prefix,
+        keyspace::PUBLIC_CLIENTS.prefix,
+        keyspace::TRUSTED_ISSUERS.prefix,
+    ];
+
+    /// Another node changed `key` (one of [`Self::WATCHED_PREFIXES`]; `None`: anything may have
+    /// changed): forget what this node caches from it, so its next request reads storage. The
+    /// caches' own expiry (1 s for authorization and key operations, 30 s for revocation) stays
+    /// as the fallback when notifications are lost.
+    pub fn invalidate(&self, key: Option<&str>) {
+        let Some(k) = key else {
+            self.access.mark_stale();
+            self.vaults.forget_all();
+            self.keys.forget_ops(None);
+            self.identity.forget_status(None);
+            return;
+        };
+        if k.starts_with(keyspace::RBAC_GENERATION.prefix) {
+            self.access.mark_stale();
+        } else if k.starts_with(keyspace::VAULTS.prefix) {
+            self.vaults.forget_all();
+        } else if let Some(rest) =
+            k.strip_prefix(keyspace::KEY_HEADS.prefix).or_else(|| k.strip_prefix(keyspace::KEY_VERSIONS.prefix))
+        {
+            let mut parts = rest.splitn(3, '/');
+            match (parts.next(), parts.next()) {
+                (Some(vault), Some(name)) => self.keys.forget_ops(Some((vault, name))),
+                _ => self.keys.forget_ops(None),
+            }
+        } else {
+            // users, applications, public clients, trusted issuers: their status rows
+            self.identity.forget_status(Some(k));
+        }
     }
 
     /// This node's handle on the deployment's leases (see [`leases`]).

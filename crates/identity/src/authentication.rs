@@ -172,6 +172,19 @@ impl Identity {
         Ok(status)
     }
 
+    /// Another node changed the record behind the status row `key` (`None`: possibly any): the
+    /// next request re-reads it instead of trusting it up to [`STATUS_TTL`].
+    pub fn forget_status(&self, key: Option<&str>) {
+        if let Ok(mut m) = self.status.write() {
+            match key {
+                Some(k) => {
+                    m.remove(k);
+                }
+                None => m.clear(),
+            }
+        }
+    }
+
     pub(crate) fn put_status(&self, key: &str, status: PrincipalStatus) {
         if let Ok(mut m) = self.status.write() {
             if m.len() >= TOKEN_CACHE_MAX {

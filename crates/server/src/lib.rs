@@ -333,8 +333,29 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     }
 
     let storage_spec = cfg.storage.in_folder(&cfg.data_dir);
-    let storage = storage::open(&storage_spec, cfg.cache_entries).await?;
-    let barrier = Arc::new(Barrier::new(storage));
+    let opened = storage::open(&storage_spec, cfg.cache_entries, Services::WATCHED_PREFIXES).await?;
+    // Other nodes' changes: listening starts before the services load their caches, so no
+    // change between the load and the first notification is missed.
+    let services: Arc<std::sync::OnceLock<std::sync::Weak<Services>>> = Arc::default();
+    let listening = match &opened.postgres {
+        Some(pg) => {
+            let target = services.clone();
+            let on_change: Arc<dyn Fn(strongbox_storage_postgres::Changed<'_>) + Send + Sync> = Arc::new(move |c| {
+                if let Some(core) = target.get().and_then(std::sync::Weak::upgrade) {
+                    core.invalidate(match c {
+                        strongbox_storage_postgres::Changed::Key(k) => Some(k),
+                        strongbox_storage_postgres::Changed::Anything => None,
+                    });
+                }
+            });
+            let task = pg.listen(on_change).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen for changes on the PostgreSQL storage {}: {e}", storage_spec.describe())
+            })?;
+            Some(task)
+        }
+        None => None,
+    };
+    let barrier = Arc::new(Barrier::new(opened.storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
     if !barrier.is_initialized().await? {
         let created_seal = !seal.exists();
@@ -381,6 +402,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         token_lifetime: cfg.token_lifetime,
     };
     let core = Arc::new(Services::open(barrier, cfg.clock.clone(), core_cfg.clone()).await?);
+    let _ = services.set(Arc::downgrade(&core));
     if let Some(p11) = &cfg.pkcs11 {
         let provider = strongbox_hsm::Pkcs11Provider::open(p11)
             .map_err(|e| anyhow::anyhow!("PKCS#11 token for HSM keys: {}", e.message))?;
@@ -495,7 +517,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             stopped.clone(),
         )));
     }
-    let mut tasks = Vec::new();
+    let mut tasks: Vec<_> = listening.into_iter().collect();
     tasks.push(tokio::spawn(tls::watch(cert_store, cfg.tls_files.clone(), names)));
 
     tasks.push(tokio::spawn(run_jobs(core.clone(), leases.clone(), cfg.jobs_interval, job_runs.clone())));

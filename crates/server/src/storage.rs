@@ -79,12 +79,40 @@ impl StorageSpec {
 /// Opens the storage (`spec` after [`StorageSpec::in_folder`]). `cache_entries` puts the read
 /// cache in front; it is refused on a shared database, where other nodes' writes would not
 /// reach it.
-pub(crate) async fn open(spec: &StorageSpec, cache_entries: usize) -> anyhow::Result<Arc<dyn Storage>> {
+/// An open storage, and the PostgreSQL store behind it (for change notifications).
+pub(crate) struct Opened {
+    pub storage: Arc<dyn Storage>,
+    pub postgres: Option<Arc<PostgresStorage>>,
+}
+
+/// Opens the storage (`spec` after [`StorageSpec::in_folder`]); on PostgreSQL, writes of the keys
+/// under `watched` are announced to the other nodes (see [`PostgresStorage::listen`]).
+pub(crate) async fn open(spec: &StorageSpec, cache_entries: usize, watched: &[&str]) -> anyhow::Result<Opened> {
+    match open_storage(spec, cache_entries).await? {
+        Store::Other(storage) => Ok(Opened { storage, postgres: None }),
+        Store::Postgres(mut pg) => {
+            pg.notify_changes_under(watched);
+            let pg = Arc::new(*pg);
+            Ok(Opened { storage: pg.clone(), postgres: Some(pg) })
+        }
+    }
+}
+
+enum Store {
+    Other(Arc<dyn Storage>),
+    Postgres(Box<PostgresStorage>),
+}
+
+async fn open_storage(spec: &StorageSpec, cache_entries: usize) -> anyhow::Result<Store> {
     match spec {
         StorageSpec::Sqlite(path) => {
             let db_path = path.as_deref().context("no SQLite file named")?;
             let sqlite = open_sqlite(db_path).await?;
-            Ok(if cache_entries > 0 { Arc::new(CachedStorage::new(sqlite, cache_entries)) } else { Arc::new(sqlite) })
+            Ok(Store::Other(if cache_entries > 0 {
+                Arc::new(CachedStorage::new(sqlite, cache_entries))
+            } else {
+                Arc::new(sqlite)
+            }))
         }
         StorageSpec::Postgres(url) => {
             if cache_entries > 0 {
@@ -105,7 +133,7 @@ pub(crate) async fn open(spec: &StorageSpec, cache_entries: usize) -> anyhow::Re
                 ),
             };
             tracing::info!(storage = %spec.describe(), "storage: PostgreSQL");
-            Ok(Arc::new(pg))
+            Ok(Store::Postgres(Box::new(pg)))
         }
     }
 }

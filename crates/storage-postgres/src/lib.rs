@@ -16,6 +16,12 @@
 //!
 //! Durability: a commit is acknowledged only after PostgreSQL's `COMMIT` returns. Connections whose
 //! `synchronous_commit` is `off` are switched to `on` when opened.
+//!
+//! Change notification: keys that start with one of the prefixes given to
+//! [`PostgresStorage::notify_changes_under`] are announced with `pg_notify` inside the committing
+//! transaction (PostgreSQL delivers it only if, and when, the transaction commits) on a channel
+//! of the schema; [`PostgresStorage::listen`] hands them to a callback on every node. Writes to
+//! other keys cost nothing extra.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -41,7 +47,25 @@ pub struct PostgresStorage {
     pool: PgPool,
     schema: String,
     sql: Statements,
+    /// Key prefixes whose writes are announced on [`Self::channel`].
+    notify: Vec<String>,
+    channel: String,
 }
+
+/// What [`PostgresStorage::listen`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed<'a> {
+    /// This key was written or deleted by a committed transaction (of any node).
+    Key(&'a str),
+    /// Notifications may have been missed (the listening connection was lost and re-opened, or
+    /// a transaction touched too many keys to name): anything may have changed.
+    Anything,
+}
+
+/// Payloads above this many bytes (PostgreSQL's limit is 8000) are sent as "anything changed".
+const MAX_PAYLOAD: usize = 7000;
+/// The payload meaning [`Changed::Anything`]; never a key (keys are not empty).
+const ANYTHING: &str = "";
 
 impl std::fmt::Debug for PostgresStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +81,7 @@ struct Statements {
     read: SqlStr,
     upsert: SqlStr,
     delete: SqlStr,
+    notify: SqlStr,
 }
 
 impl Statements {
@@ -75,6 +100,7 @@ impl Statements {
                  ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"
             )),
             delete: sql(format!("DELETE FROM {table} WHERE k = ANY($1::bytea[])")),
+            notify: SqlStr::from_static("SELECT pg_notify($1, $2)"),
         }
     }
 }
@@ -148,7 +174,87 @@ impl PostgresStorage {
             pool.close().await;
             return Err(backend(e));
         }
-        Ok(Self { pool, schema: schema.to_owned(), sql: Statements::new(&table) })
+        // one channel per schema, so separate stores in one database do not hear each other
+        let channel = format!("strongbox_{:016x}", lock_id(b"\0strongbox-storage-postgres:notify", schema.as_bytes()));
+        Ok(Self { pool, schema: schema.to_owned(), sql: Statements::new(&table), notify: Vec::new(), channel })
+    }
+
+    /// Announces committed writes of keys under these prefixes to every [`listen`](Self::listen)er
+    /// of this schema (set before the store is shared).
+    pub fn notify_changes_under(&mut self, prefixes: &[&str]) {
+        self.notify = prefixes.iter().map(|p| (*p).to_owned()).collect();
+    }
+
+    /// The `LISTEN` channel of this schema.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Listens on this schema's channel on a connection of its own, and calls `on_change` for
+    /// every announced key (this node's writes included). When the connection is lost it
+    /// reconnects (with a pause of up to 5 s between attempts) and reports
+    /// [`Changed::Anything`], since notifications sent meanwhile are gone. Returns once listening.
+    pub async fn listen(
+        &self,
+        on_change: Arc<dyn Fn(Changed<'_>) + Send + Sync>,
+    ) -> StorageResult<tokio::task::JoinHandle<()>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await.map_err(backend)?;
+        listener.listen(&self.channel).await.map_err(backend)?;
+        Ok(tokio::spawn(async move {
+            let mut pause = Duration::from_millis(100);
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(n)) => {
+                        pause = Duration::from_millis(100);
+                        if n.payload() == ANYTHING {
+                            on_change(Changed::Anything);
+                        } else {
+                            for key in n.payload().split('\n') {
+                                on_change(Changed::Key(key));
+                            }
+                        }
+                    }
+                    // the connection was lost; the next call reconnects and listens again
+                    Ok(None) => {
+                        tracing::warn!("storage change notifications: connection lost, reconnecting");
+                        on_change(Changed::Anything);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "storage change notifications: cannot reconnect yet");
+                        on_change(Changed::Anything);
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                    }
+                }
+            }
+        }))
+    }
+
+    /// The `pg_notify` payload announcing `txn`'s writes, if it writes a watched key.
+    fn notice(&self, txn: &Txn) -> Option<String> {
+        if self.notify.is_empty() {
+            return None;
+        }
+        let mut keys = txn
+            .ops
+            .iter()
+            .map(|o| match o {
+                Op::Put(k, _) | Op::Delete(k) => k.as_str(),
+            })
+            .filter(|k| !k.is_empty() && !k.contains('\n') && self.notify.iter().any(|p| k.starts_with(p.as_str())))
+            .peekable();
+        keys.peek()?;
+        let mut payload = String::new();
+        for k in keys {
+            if !payload.is_empty() {
+                payload.push('\n');
+            }
+            payload.push_str(k);
+            if payload.len() > MAX_PAYLOAD {
+                return Some(ANYTHING.to_owned());
+            }
+        }
+        Some(payload)
     }
 
     /// The schema holding this store's `kv` table.
@@ -213,6 +319,9 @@ impl PostgresStorage {
         }
         if !deletes.is_empty() {
             sqlx::query(self.sql.delete.clone()).bind(&deletes).execute(&mut *tx).await?;
+        }
+        if let Some(payload) = self.notice(txn) {
+            sqlx::query(self.sql.notify.clone()).bind(&self.channel).bind(payload).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(Ok(()))
@@ -353,6 +462,57 @@ mod tests {
             assert_eq!(a.schema(), "tenant_a");
             a.close().await;
             assert!(PostgresStorage::connect_with_schema(&url, "").await.is_err());
+        })
+        .await;
+    }
+
+    /// Committed writes of watched keys reach another store's listener (in order, fast);
+    /// unwatched keys and commits that failed their condition are not announced.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn watched_writes_are_announced_to_listeners_after_commit() {
+        with_fresh_db(|url| async move {
+            let mut writer = PostgresStorage::connect(&url).await.unwrap();
+            writer.notify_changes_under(&["rbac/", "user/"]);
+            let reader = PostgresStorage::connect(&url).await.unwrap();
+            let other_schema = PostgresStorage::connect_with_schema(&url, "elsewhere").await.unwrap();
+            assert_ne!(reader.channel(), other_schema.channel());
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+            let on_change: Arc<dyn Fn(Changed<'_>) + Send + Sync> = Arc::new(move |c| {
+                let _ = tx.send(match c {
+                    Changed::Key(k) => k.to_owned(),
+                    Changed::Anything => "*".to_owned(),
+                });
+            });
+            let task = reader.listen(on_change.clone()).await.unwrap();
+            let elsewhere = other_schema.listen(Arc::new(|_| panic!("another schema heard a change"))).await.unwrap();
+
+            writer.commit(Txn::new().put("secret/x", vec![1])).await.unwrap(); // not watched
+            writer.commit(Txn::new().absent("gone").put("x", vec![0])).await.unwrap();
+            let failed = writer.commit(Txn::new().absent("x").put("rbac/never", vec![1])).await;
+            assert_eq!(failed, Err(StorageError::ConditionFailed));
+            let t = std::time::Instant::now();
+            writer
+                .commit(Txn::new().put("rbac/generation", vec![1]).delete("user/u1").put("other", vec![2]))
+                .await
+                .unwrap();
+            let first = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.unwrap().unwrap();
+            let latency = t.elapsed();
+            let second = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.unwrap().unwrap();
+            assert_eq!((first.as_str(), second.as_str()), ("rbac/generation", "user/u1"));
+            assert!(latency < Duration::from_millis(500), "notification took {latency:?}");
+
+            // a transaction naming too many keys says "anything"
+            let mut big = Txn::new();
+            for i in 0..2000 {
+                big = big.put(format!("user/{i:06}"), vec![1]);
+            }
+            writer.commit(big).await.unwrap();
+            let all = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await.unwrap().unwrap();
+            assert_eq!(all, "*");
+            assert!(rx.try_recv().is_err(), "unexpected extra notification");
+            task.abort();
+            elsewhere.abort();
+            eprintln!("storage-postgres: a watched write was heard by another store in {latency:?}");
         })
         .await;
     }

@@ -136,6 +136,12 @@ impl Access {
         Ok(())
     }
 
+    /// Another node changed the authorization state (a storage notification): the next request
+    /// re-reads the generation token instead of waiting for the sync interval.
+    pub fn mark_stale(&self) {
+        self.index.last_check_ms.store(0, Ordering::Relaxed);
+    }
+
     /// Sets how often this node looks for changes made by other nodes (tests use 0).
     pub fn set_authorization_sync_interval(&self, ms: u64) {
         self.index.interval_ms.store(ms, Ordering::Relaxed);

@@ -193,6 +193,21 @@ pub struct Keys {
     clock: Arc<dyn Clock>,
 }
 
+impl Keys {
+    /// Another node wrote the key `lc` of `vault` (`None`: possibly any key): drop the cached
+    /// operation state.
+    pub(crate) fn forget_ops(&self, key: Option<(&str, &str)>) {
+        match key {
+            Some((vault, lc)) => self.runtime.forget_ops(&vault.to_ascii_lowercase(), &lc.to_ascii_lowercase()),
+            None => {
+                if let Ok(mut c) = self.runtime.ops.write() {
+                    c.clear();
+                }
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keys").finish_non_exhaustive()
