@@ -127,6 +127,26 @@ enum Cmd {
         #[command(subcommand)]
         cmd: role::RoleCmd,
     },
+    /// Work on a deployment's storage directly (servers stopped).
+    Storage {
+        #[command(subcommand)]
+        cmd: StorageCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum StorageCmd {
+    /// Copy a whole deployment's storage into an empty database, as stored (still encrypted; the
+    /// same seal key opens the copy), and check the copy: e.g. from SQLite to PostgreSQL. Stop the
+    /// servers of the source first.
+    Copy {
+        /// The source: sqlite:PATH (e.g. sqlite:./strongbox-data/strongbox.db) or postgres://…
+        #[arg(long)]
+        from: String,
+        /// The destination, empty: sqlite:PATH (created) or postgres://… (its table is created).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +226,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Logout(a) => login::logout(a),
         Cmd::Ad { cmd: AdCmd::Group { cmd } } => role::group(cmd).await,
         Cmd::Role { cmd } => role::run(cmd).await,
+        Cmd::Storage { cmd: StorageCmd::Copy { from, to } } => {
+            let (from, to) = (
+                strongbox_server::StorageSpec::parse_flag("--from", &from)?,
+                strongbox_server::StorageSpec::parse_flag("--to", &to)?,
+            );
+            let started = std::time::Instant::now();
+            let r = strongbox_server::copy_storage(&from, &to).await?;
+            #[allow(clippy::print_stdout, reason = "the command's result")]
+            {
+                println!(
+                    "copied {} entries ({} bytes) from {} to {} in {} ms; read back, the copy matches (SHA-256 {})",
+                    r.entries,
+                    r.bytes,
+                    from.describe(),
+                    to.describe(),
+                    started.elapsed().as_millis(),
+                    r.digest
+                );
+            }
+            Ok(())
+        }
     }
 }
 

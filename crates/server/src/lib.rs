@@ -25,7 +25,7 @@ mod storage;
 mod tls;
 mod transport;
 
-pub use storage::StorageSpec;
+pub use storage::{CopyReport, StorageSpec, copy as copy_storage};
 pub use tls::{ClientAuth, TlsFiles, policy_provider};
 pub use transport::{TransportConfig, default_max_connections, open_file_limit};
 

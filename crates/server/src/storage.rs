@@ -38,19 +38,25 @@ impl std::fmt::Debug for StorageSpec {
 }
 
 impl StorageSpec {
-    /// Parses `sqlite:PATH` or `postgres://…` / `postgresql://…`.
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
+    /// Parses `sqlite:PATH` or `postgres://…` / `postgresql://…`; `flag` names the setting in
+    /// errors.
+    pub fn parse_flag(flag: &str, s: &str) -> anyhow::Result<Self> {
         if let Some(path) = s.strip_prefix("sqlite:") {
             let path = path.strip_prefix("//").unwrap_or(path);
             if path.is_empty() {
-                bail!("--storage sqlite:PATH needs a file path");
+                bail!("{flag} sqlite:PATH needs a file path");
             }
             return Ok(Self::Sqlite(Some(PathBuf::from(path))));
         }
         if s.starts_with("postgres://") || s.starts_with("postgresql://") {
             return Ok(Self::Postgres(SecretString::new(s.to_owned())));
         }
-        bail!("--storage '{}' is neither sqlite:PATH nor postgres://…", redact_url_password(s))
+        bail!("{flag} '{}' is neither sqlite:PATH nor postgres://…", redact_url_password(s))
+    }
+
+    /// [`Self::parse_flag`] for `--storage`.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        Self::parse_flag("--storage", s)
     }
 
     /// For logs and errors: the SQLite path, or the URL with any password as `***`.
@@ -193,5 +199,136 @@ mod tests {
         assert!(!format!("{pg:?}").contains("hunter2"));
         let e = StorageSpec::parse("mysql://sb:hunter2@db/x").unwrap_err().to_string();
         assert!(e.contains("neither") && !e.contains("hunter2"), "{e}");
+    }
+}
+
+/// What [`copy`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    pub entries: u64,
+    pub bytes: u64,
+    /// Hex SHA-256 chained over every entry (key and value, in key order), the same for the
+    /// source and the copy.
+    pub digest: String,
+}
+
+/// Entries per read and per destination transaction.
+const COPY_PAGE: usize = 500;
+
+/// A running digest over `(key, value)` entries in key order.
+struct Digest([u8; 32], u64, u64);
+
+impl Digest {
+    fn new() -> Self {
+        Self([0; 32], 0, 0)
+    }
+    fn add(&mut self, k: &str, v: &[u8]) {
+        let mut buf = Vec::with_capacity(32 + 16 + k.len() + v.len());
+        buf.extend_from_slice(&self.0);
+        buf.extend_from_slice(&(k.len() as u64).to_be_bytes());
+        buf.extend_from_slice(k.as_bytes());
+        buf.extend_from_slice(&(v.len() as u64).to_be_bytes());
+        buf.extend_from_slice(v);
+        self.0 = strongbox_crypto::sha256(&buf);
+        self.1 += 1;
+        self.2 += (k.len() + v.len()) as u64;
+    }
+    fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Every entry of `storage` in key order, page by page, into `each`.
+async fn walk(
+    storage: &dyn Storage,
+    mut each: impl AsyncFnMut(Vec<strongbox_storage::Entry>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let end = "\u{10FFFF}";
+    let mut start = String::new();
+    loop {
+        let page = storage.scan(&start, end, COPY_PAGE).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some((last, _)) = page.last() else { return Ok(()) };
+        start = strongbox_storage::key_after(last);
+        let full = page.len() == COPY_PAGE;
+        each(page).await?;
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// `strongbox storage copy`: copies every entry of `from` into the empty storage `to`, as stored
+/// (ciphertext; the same seal opens the copy), then reads the copy back and compares digests.
+/// The root key is written last, so an interrupted copy leaves a destination no server opens as
+/// a deployment (empty it before trying again). The source must not be written meanwhile: stop
+/// its servers first.
+pub async fn copy(from: &StorageSpec, to: &StorageSpec) -> anyhow::Result<CopyReport> {
+    for (flag, spec) in [("--from", from), ("--to", to)] {
+        if matches!(spec, StorageSpec::Sqlite(None)) {
+            bail!("{flag} sqlite:PATH needs the database file");
+        }
+    }
+    if from.describe() == to.describe() {
+        bail!("--from and --to name the same storage");
+    }
+    if let StorageSpec::Sqlite(Some(p)) = from
+        && !p.is_file()
+    {
+        bail!("--from {}: no such database file", from.describe());
+    }
+    let source = store(open_storage(from, 0).await?);
+    let dest = store(open_storage(to, 0).await?);
+    let root = strongbox_barrier::ROOT_PATH;
+    if source.get(root).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_none() {
+        bail!("{} holds no Strongbox deployment (no root key)", from.describe());
+    }
+    if !dest.scan("", "\u{10FFFF}", 1).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_empty() {
+        bail!(
+            "{} is not empty: copy only into an empty database (a deployment is never merged into another)",
+            to.describe()
+        );
+    }
+    let mut read = Digest::new();
+    let mut held_root = None;
+    walk(&*source, async |page| {
+        let mut txn = strongbox_storage::Txn::new();
+        for (k, v) in page {
+            read.add(&k, &v);
+            if k == root {
+                held_root = Some(v);
+            } else {
+                txn = txn.absent(k.clone()).put(k, v);
+            }
+        }
+        dest.commit(txn).await.map_err(|e| anyhow::anyhow!("writing to {}: {e}", to.describe()))
+    })
+    .await?;
+    let root_value = held_root.context("the root key vanished during the copy")?;
+    dest.commit(strongbox_storage::Txn::new().absent(root).put(root, root_value))
+        .await
+        .map_err(|e| anyhow::anyhow!("writing the root key to {}: {e}", to.describe()))?;
+    let mut written = Digest::new();
+    walk(&*dest, async |page| {
+        for (k, v) in page {
+            written.add(&k, &v);
+        }
+        Ok(())
+    })
+    .await?;
+    if written.0 != read.0 || written.1 != read.1 {
+        bail!(
+            "the copy in {} differs from the source ({} entries read, {} found): was the source written meanwhile?",
+            to.describe(),
+            read.1,
+            written.1
+        );
+    }
+    Ok(CopyReport { entries: read.1, bytes: read.2, digest: read.hex() })
+}
+
+fn store(s: Store) -> Arc<dyn Storage> {
+    match s {
+        Store::Other(s) => s,
+        Store::Postgres(pg) => Arc::new(*pg),
     }
 }
