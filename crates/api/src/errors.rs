@@ -35,6 +35,7 @@ pub(crate) fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str, Opt
         ErrorKind::RouteNotFound => (StatusCode::NOT_FOUND, "NotFound", None),
         ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", None),
         ErrorKind::Sealed => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", Some("Sealed")),
+        ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", None),
         ErrorKind::NotImplemented => (StatusCode::NOT_IMPLEMENTED, "NotImplemented", None),
         ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", None),
     }

@@ -153,9 +153,18 @@ async fn health(st: &AppState) -> Response {
         "sealed": sealed,
         "node": { "id": node.leases.node_id(), "name": node.leases.node_name() },
         "storage": node.storage,
-        "role": "read-write",
+        "role": if node.read_only.load(std::sync::atomic::Ordering::Relaxed) { "read-only" } else { "read-write" },
         "jobRuns": node.job_runs.load(std::sync::atomic::Ordering::Relaxed),
     });
+    if let Some(fields) = body.as_object_mut() {
+        let lag = node.replication_lag_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if lag >= 0 {
+            fields.insert("replicationLagSeconds".into(), serde_json::json!(lag as f64 / 1000.0));
+        }
+        if let Some(p) = &node.primary {
+            fields.insert("primary".into(), serde_json::json!(p));
+        }
+    }
     let mut ok = !sealed;
     if !sealed && let Some(fields) = body.as_object_mut() {
         match node.leases.status().await {
@@ -349,8 +358,16 @@ pub(crate) fn error_response(e: &Error, request_id: &str) -> Response {
     if e.kind == ErrorKind::Internal {
         tracing::error!(%request_id, detail = %e.message, "internal error");
     }
-    json(status, &ErrorBody::new(code, public_message(e, request_id), inner))
+    let mut resp = json(status, &ErrorBody::new(code, public_message(e, request_id), inner));
+    if e.kind == ErrorKind::Unavailable {
+        resp.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER));
+    }
+    resp
 }
+
+/// `Retry-After` (seconds) of a 503 for unavailable storage: a restarting database is usually
+/// back within seconds, and the Azure SDKs wait this long before their next try.
+const UNAVAILABLE_RETRY_AFTER: &str = "2";
 
 /// `host[:port]` from the Host header (HTTP/1.1) or the URI authority (HTTP/2). Anything that
 /// is not a plausible host is replaced, since it is echoed into returned ids.

@@ -60,6 +60,12 @@ pub struct NodeInfo {
     pub storage: &'static str,
     /// Runs of the scheduled jobs on this node since it started.
     pub job_runs: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Set while the node serves reads only (a standby database).
+    pub read_only: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The standby's replication lag in ms; -1 when not measured.
+    pub replication_lag_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Where writes go (`--primary-url`).
+    pub primary: Option<String>,
 }
 
 impl ApiConfig {

@@ -152,6 +152,7 @@ fn storage_err(e: StorageError) -> Error {
     match e {
         StorageError::ConditionFailed => Error::new(ErrorKind::Conflict, "The object was changed concurrently."),
         StorageError::Backend(d) => Error::internal(d),
+        StorageError::Unavailable(m) => Error::new(ErrorKind::Unavailable, m),
     }
 }
 

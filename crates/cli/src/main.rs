@@ -80,7 +80,7 @@ impl Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the server (first start creates the data folder, CA, seal key, default vault and bootstrap admin).
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
     /// Manage secrets.
     Secret {
         #[command(subcommand)]
@@ -206,7 +206,7 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
-        Cmd::Server(a) => server::run(a).await,
+        Cmd::Server(a) => server::run(*a).await,
         Cmd::Secret { cmd } => objects::secret(cmd).await,
         Cmd::Key { cmd } => keys::run(cmd).await,
         Cmd::Certificate { cmd } => certificates::run(cmd).await,

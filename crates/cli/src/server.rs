@@ -118,6 +118,14 @@ pub(crate) struct ServerArgs {
     /// client address (sign-in throttling, security events) is taken from X-Forwarded-For.
     #[arg(long = "trusted-proxy", env = "STRONGBOX_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// Serve reads only, from a PostgreSQL standby (streaming replica): writes are answered 503
+    /// naming --primary-url, no background job runs. After the standby is promoted, SIGHUP (or a
+    /// restart without this flag) makes the node read-write.
+    #[arg(long, env = "STRONGBOX_READ_ONLY")]
+    read_only: bool,
+    /// The URL clients should send writes to, named in a read-only node's 503 answers and health.
+    #[arg(long, env = "STRONGBOX_PRIMARY_URL", value_parser = primary_url)]
+    primary_url: Option<String>,
     /// How often the background jobs run (soft-delete purge, key rotation, certificate renewal,
     /// ended role activations): seconds, or a number with s, m or h (1s to 1h). On several
     /// nodes they run on the one that holds the jobs lease.
@@ -264,6 +272,8 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
     cfg.transport.body_timeout = a.body_timeout;
     cfg.issuer_refresh_interval = a.issuer_refresh;
     cfg.jobs_interval = a.jobs_interval;
+    cfg.read_only = a.read_only;
+    cfg.primary_url = a.primary_url;
     if let Some(n) = a.node_name {
         cfg.node_name = n;
     }
@@ -342,6 +352,16 @@ fn timeout_value(s: &str) -> Result<std::time::Duration, String> {
         Some(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
         _ => Err(format!("'{s}' is out of range: 1 second to 1 hour")),
     }
+}
+
+/// `https://host[:port][/path]`, no user info or query: shown to clients.
+fn primary_url(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("https://").ok_or_else(|| format!("'{s}' is not an https:// URL"))?;
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if host.is_empty() || rest.contains(['@', '?', '#', ' ']) || s.len() > 512 {
+        return Err(format!("'{s}' is not a URL clients can be sent to (https://host[:port][/path])"));
+    }
+    Ok(s.to_owned())
 }
 
 /// A node name: 1 to 64 letters, digits, `.`, `-` or `_`.

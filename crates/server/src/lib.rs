@@ -59,6 +59,12 @@ pub struct ServerConfig {
     pub jobs_interval: Duration,
     /// This node's name in leases and `/_strongbox/health` (`--node-name`; default: host name).
     pub node_name: String,
+    /// `--read-only`: a node on a PostgreSQL standby; serves reads, answers writes 503 naming
+    /// the primary, runs no background jobs; SIGHUP after the standby's promotion makes it
+    /// read-write.
+    pub read_only: bool,
+    /// `--primary-url`: where writes go, named in a read-only node's 503 answers.
+    pub primary_url: Option<String>,
     /// Entries of the optional read cache in front of SQLite (0, the default, turns it off).
     /// Safe because this process is the only writer of its SQLite file. Measured: it helps a few
     /// hot keys but costs memory, write throughput and tail latency once the working set does
@@ -113,6 +119,8 @@ impl ServerConfig {
             token_lifetime: 3600,
             jobs_interval: Duration::from_secs(60),
             node_name: host_name(),
+            read_only: false,
+            primary_url: None,
             cache_entries: 0,
             pkcs11: None,
             trusted_issuer_ca: std::env::var_os("STRONGBOX_TRUSTED_ISSUER_CA")
@@ -334,29 +342,43 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
 
     let storage_spec = cfg.storage.in_folder(&cfg.data_dir);
     let opened = storage::open(&storage_spec, cfg.cache_entries, Services::WATCHED_PREFIXES).await?;
+    // A node on a standby (streaming replica) serves reads only, and says so.
+    let in_recovery = match &opened.postgres {
+        Some(pg) => pg.in_recovery().await.map_err(|e| anyhow::anyhow!("{}: {e}", storage_spec.describe()))?,
+        None => false,
+    };
+    if cfg.read_only && opened.postgres.is_none() {
+        bail!("--read-only is for a node on a PostgreSQL standby (a streaming replica); this storage is SQLite");
+    }
+    if in_recovery && !cfg.read_only {
+        bail!(
+            "the database {} is a standby (in recovery): start this node with --read-only to serve reads from it, \
+             or point --storage at the primary",
+            storage_spec.describe()
+        );
+    }
+    let read_only = Arc::new(std::sync::atomic::AtomicBool::new(cfg.read_only));
     // Other nodes' changes: listening starts before the services load their caches, so no
-    // change between the load and the first notification is missed.
+    // change between the load and the first notification is missed. A standby cannot LISTEN
+    // (PostgreSQL refuses it during recovery): there the caches' own expiry applies.
     let services: Arc<std::sync::OnceLock<std::sync::Weak<Services>>> = Arc::default();
     let listening = match &opened.postgres {
-        Some(pg) => {
-            let target = services.clone();
-            let on_change: Arc<dyn Fn(strongbox_storage_postgres::Changed<'_>) + Send + Sync> = Arc::new(move |c| {
-                if let Some(core) = target.get().and_then(std::sync::Weak::upgrade) {
-                    core.invalidate(match c {
-                        strongbox_storage_postgres::Changed::Key(k) => Some(k),
-                        strongbox_storage_postgres::Changed::Anything => None,
-                    });
-                }
-            });
-            let task = pg.listen(on_change).await.map_err(|e| {
-                anyhow::anyhow!("cannot listen for changes on the PostgreSQL storage {}: {e}", storage_spec.describe())
-            })?;
-            Some(task)
-        }
-        None => None,
+        Some(pg) if !in_recovery => Some(AbortOnDrop(listen_for_changes(pg, &services, &storage_spec).await?)),
+        _ => None,
     };
-    let barrier = Arc::new(Barrier::new(opened.storage));
+    let storage: Arc<dyn strongbox_storage::Storage> = Arc::new(storage::Gate::new(
+        opened.storage,
+        read_only.clone(),
+        match &cfg.primary_url {
+            Some(u) => format!("This node is read-only: its database is a standby. Send writes to the primary, {u}."),
+            None => "This node is read-only: its database is a standby. Send writes to the primary.".to_owned(),
+        },
+    ));
+    let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
+    if cfg.read_only && !barrier.is_initialized().await? {
+        bail!("the database {} holds no deployment yet: a read-only node cannot create one", storage_spec.describe());
+    }
     if !barrier.is_initialized().await? {
         let created_seal = !seal.exists();
         let kek = if created_seal { seal.create()? } else { seal.load()? };
@@ -476,6 +498,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         client_roots.as_ref().map(|r| tls::server_config(cert_store.clone(), Some(r))).transpose()?.map(Arc::new);
     let leases = Arc::new(core.leases(&cfg.node_name)?);
     let job_runs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let lag_ms = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     let app = strongbox_api::router(
         core.clone(),
         ApiConfig {
@@ -487,6 +510,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 leases: leases.clone(),
                 storage: if cfg.storage.is_shared() { "postgres" } else { "sqlite" },
                 job_runs: job_runs.clone(),
+                read_only: read_only.clone(),
+                replication_lag_ms: lag_ms.clone(),
+                primary: cfg.primary_url.clone(),
             }),
         },
     );
@@ -517,15 +543,29 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             stopped.clone(),
         )));
     }
-    let mut tasks: Vec<_> = listening.into_iter().collect();
+    let mut tasks = Vec::new();
     tasks.push(tokio::spawn(tls::watch(cert_store, cfg.tls_files.clone(), names)));
+    if let Some(pg) = opened.postgres.clone() {
+        let role = RoleWatch { pg, read_only: read_only.clone(), lag_ms: lag_ms.clone(), services, spec: storage_spec };
+        tasks.push(tokio::spawn(role.run(listening)));
+    }
 
-    tasks.push(tokio::spawn(run_jobs(core.clone(), leases.clone(), cfg.jobs_interval, job_runs.clone())));
+    tasks.push(tokio::spawn(run_jobs(
+        core.clone(),
+        leases.clone(),
+        cfg.jobs_interval,
+        job_runs.clone(),
+        read_only.clone(),
+    )));
     let identity_core = core.clone();
     let every = cfg.jobs_interval;
+    let identity_read_only = read_only.clone();
     tasks.push(tokio::spawn(async move {
         loop {
             tokio::time::sleep(every).await;
+            if identity_read_only.load(std::sync::atomic::Ordering::Relaxed) {
+                continue;
+            }
             // per node: token signing-key rotation (compare-and-set, so nodes agree) and re-read
             // of keys other nodes rotated, expired assertion ids, this node's stale status rows
             if let Err(e) = identity_core.identity.maintenance().await {
@@ -560,11 +600,21 @@ pub const JOBS_LEASE: &str = "jobs";
 
 /// The scheduled jobs: on the node holding [`JOBS_LEASE`], every `every`, each job fenced by the
 /// lease (renewed before each), so a node that lost the lease mid-run commits nothing more.
-async fn run_jobs(core: Arc<Services>, leases: Arc<Leases>, every: Duration, runs: Arc<std::sync::atomic::AtomicU64>) {
+async fn run_jobs(
+    core: Arc<Services>,
+    leases: Arc<Leases>,
+    every: Duration,
+    runs: Arc<std::sync::atomic::AtomicU64>,
+    read_only: Arc<std::sync::atomic::AtomicBool>,
+) {
     let tick = every.min(strongbox_core::leases::RENEW_EVERY);
     let mut last_run: Option<std::time::Instant> = None;
     loop {
         tokio::time::sleep(tick).await;
+        // a node on a standby writes nothing, leases included
+        if read_only.load(std::sync::atomic::Ordering::Relaxed) {
+            continue;
+        }
         let hold = || async {
             match leases.hold(JOBS_LEASE).await {
                 Ok(f) => f,
@@ -608,6 +658,91 @@ async fn run_jobs(core: Arc<Services>, leases: Arc<Leases>, every: Duration, run
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
             Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
+        }
+    }
+}
+
+/// Aborts the task when dropped (a task owned by another task).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens for other nodes' changes on `pg` and hands them to the services once they exist.
+async fn listen_for_changes(
+    pg: &strongbox_storage_postgres::PostgresStorage,
+    services: &Arc<std::sync::OnceLock<std::sync::Weak<Services>>>,
+    spec: &StorageSpec,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let target = services.clone();
+    let on_change: Arc<dyn Fn(strongbox_storage_postgres::Changed<'_>) + Send + Sync> = Arc::new(move |c| {
+        if let Some(core) = target.get().and_then(std::sync::Weak::upgrade) {
+            core.invalidate(match c {
+                strongbox_storage_postgres::Changed::Key(k) => Some(k),
+                strongbox_storage_postgres::Changed::Anything => None,
+            });
+        }
+    });
+    pg.listen(on_change)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for changes on the PostgreSQL storage {}: {e}", spec.describe()))
+}
+
+/// A PostgreSQL node's role: on a standby it measures the replication lag; on SIGHUP it checks
+/// whether the database was promoted and, if so, makes the node read-write (and starts
+/// listening for other nodes' changes).
+struct RoleWatch {
+    pg: Arc<strongbox_storage_postgres::PostgresStorage>,
+    read_only: Arc<std::sync::atomic::AtomicBool>,
+    /// Replication lag in ms; -1 when not measured (not a standby).
+    lag_ms: Arc<std::sync::atomic::AtomicI64>,
+    services: Arc<std::sync::OnceLock<std::sync::Weak<Services>>>,
+    spec: StorageSpec,
+}
+
+impl RoleWatch {
+    async fn run(self, mut listening: Option<AbortOnDrop>) {
+        use std::sync::atomic::Ordering;
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| tracing::warn!(error = %e, "cannot install the SIGHUP handler: promotion needs a restart"))
+            .ok();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            let signalled = tokio::select! {
+                _ = tick.tick() => false,
+                Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+            };
+            if self.read_only.load(Ordering::Relaxed) {
+                match self.pg.replication_lag().await {
+                    Ok(Some(lag)) => self.lag_ms.store((lag * 1000.0) as i64, Ordering::Relaxed),
+                    Ok(None) => self.lag_ms.store(-1, Ordering::Relaxed),
+                    Err(e) => tracing::debug!(error = %e, "replication lag not measured"),
+                }
+            }
+            if !signalled || !self.read_only.load(Ordering::Relaxed) {
+                continue;
+            }
+            match self.pg.in_recovery().await {
+                Ok(true) => tracing::info!("SIGHUP: the database is still a standby; this node stays read-only"),
+                Ok(false) => {
+                    self.read_only.store(false, Ordering::Relaxed);
+                    self.lag_ms.store(-1, Ordering::Relaxed);
+                    tracing::info!(storage = %self.spec.describe(), "SIGHUP: the database accepts writes (promoted); this node is read-write now");
+                    if let Some(core) = self.services.get().and_then(std::sync::Weak::upgrade) {
+                        core.invalidate(None);
+                    }
+                    if listening.is_none() {
+                        match listen_for_changes(&self.pg, &self.services, &self.spec).await {
+                            Ok(t) => listening = Some(AbortOnDrop(t)),
+                            Err(e) => tracing::warn!(error = %e, "other nodes' changes are seen by polling only"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "SIGHUP: cannot tell whether the database was promoted"),
+            }
         }
     }
 }

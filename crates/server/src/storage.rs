@@ -332,3 +332,38 @@ fn store(s: Store) -> Arc<dyn Storage> {
         Store::Postgres(pg) => Arc::new(*pg),
     }
 }
+
+/// The storage as a node sees it: commits are refused while `read_only` is set (a node on a
+/// standby), with `message` naming where writes go; reads pass through.
+pub(crate) struct Gate {
+    inner: Arc<dyn Storage>,
+    read_only: Arc<std::sync::atomic::AtomicBool>,
+    message: String,
+}
+
+impl Gate {
+    pub(crate) fn new(inner: Arc<dyn Storage>, read_only: Arc<std::sync::atomic::AtomicBool>, message: String) -> Self {
+        Self { inner, read_only, message }
+    }
+}
+
+#[async_trait::async_trait]
+impl Storage for Gate {
+    async fn get(&self, key: &str) -> strongbox_storage::StorageResult<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn scan(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> strongbox_storage::StorageResult<Vec<strongbox_storage::Entry>> {
+        self.inner.scan(start, end, limit).await
+    }
+    async fn commit(&self, txn: strongbox_storage::Txn) -> strongbox_storage::StorageResult<()> {
+        if self.read_only.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(strongbox_storage::StorageError::Unavailable(self.message.clone()));
+        }
+        self.inner.commit(txn).await
+    }
+}

@@ -105,9 +105,38 @@ impl Statements {
     }
 }
 
+/// Maps a driver error: the database unreachable, restarting or read-only becomes
+/// [`StorageError::Unavailable`] (a 503 the client retries), with the driver's text only in the
+/// log; anything else is a backend failure.
 fn backend(e: sqlx::Error) -> StorageError {
-    StorageError::Backend(e.to_string())
+    let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+    let read_only = code.as_deref() == Some("25006");
+    let unreachable = matches!(
+        e,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    ) || code.as_deref().is_some_and(|c| {
+        // connection exceptions, admin/crash shutdown, cannot connect now, too many connections
+        c.starts_with("08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+    });
+    if read_only {
+        tracing::warn!(error = %e, "PostgreSQL refused a write: the database is read-only (a standby)");
+        StorageError::Unavailable("The database is a read-only standby: writes are not possible on it now.".into())
+    } else if unreachable {
+        tracing::warn!(error = %e, "PostgreSQL is unreachable or restarting");
+        StorageError::Unavailable("The storage is not reachable at the moment; retry later.".into())
+    } else {
+        StorageError::Backend(e.to_string())
+    }
 }
+
+/// How long a request waits for a pooled connection (all busy, or the database restarting)
+/// before it is answered 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `"name"` with embedded quotes doubled: a PostgreSQL quoted identifier.
 fn quote_ident(name: &str) -> String {
@@ -155,6 +184,7 @@ impl PostgresStorage {
         }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     let mode: String = sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
@@ -183,6 +213,24 @@ impl PostgresStorage {
     /// of this schema (set before the store is shared).
     pub fn notify_changes_under(&mut self, prefixes: &[&str]) {
         self.notify = prefixes.iter().map(|p| (*p).to_owned()).collect();
+    }
+
+    /// Whether the database is a standby in recovery (a streaming replica): it serves reads and
+    /// refuses writes.
+    pub async fn in_recovery(&self) -> StorageResult<bool> {
+        sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&self.pool).await.map_err(backend)
+    }
+
+    /// On a standby, seconds since the last transaction it replayed was committed on the primary
+    /// (grows while the primary is idle too); `None` on a primary.
+    pub async fn replication_lag(&self) -> StorageResult<Option<f64>> {
+        sqlx::query_scalar(
+            "SELECT CASE WHEN pg_is_in_recovery() THEN \
+             COALESCE(EXTRACT(EPOCH FROM (clock_timestamp() - pg_last_xact_replay_timestamp()))::float8, 0) END",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)
     }
 
     /// The `LISTEN` channel of this schema.

@@ -17,9 +17,15 @@ pub enum StorageError {
     /// A transaction's precondition did not hold; nothing was written.
     #[error("transaction precondition failed")]
     ConditionFailed,
-    /// The backend failed (I/O, connection). The text is for logs; it holds no values.
+    /// The backend failed. The text is for logs; it holds no values.
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// The storage cannot take this request now but may soon: the database is unreachable or
+    /// restarting, or it is a read-only standby. The text is shown to callers (it names no
+    /// host, value or credential); nothing was written, or for a commit cut off while its
+    /// `COMMIT` was in flight, possibly all of it (never part).
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;

@@ -63,6 +63,9 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// The barrier is sealed: nothing can be read or written.
     Sealed,
+    /// The storage cannot serve this now (unreachable, restarting, or a read-only standby):
+    /// 503 with `Retry-After`.
+    Unavailable,
     /// Built on purpose as "not yet": an honest refusal instead of a silent stub.
     NotImplemented,
     /// Anything unexpected; the message never leaves the server.

@@ -1,0 +1,317 @@
+//! A secondary region on a PostgreSQL streaming replica: the test makes its own primary cluster
+//! and a standby of it (`initdb`, `pg_basebackup -R`, two ports), runs a node on each, checks
+//! that the `--read-only` node on the standby serves reads and answers writes 503 naming the
+//! primary, then loses the primary, promotes the standby (`pg_ctl promote`) and sends SIGHUP:
+//! the node then takes writes. This is the runbook of `docs/deploy.md` ("Secondary region"),
+//! step by step.
+//!
+//! Needs PostgreSQL's server programs (`initdb`, `pg_ctl`, `pg_basebackup`: `pg_config --bindir`,
+//! or `STRONGBOX_PG_BINDIR`); says SKIPPED without them unless `STRONGBOX_REQUIRE_POSTGRES=1`.
+//! As root (CI here) the clusters run as the `postgres` user, through `runuser`.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "integration test: indexes into responses whose shape it has just asserted"
+)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server};
+use serde_json::{Value, json};
+
+/// PostgreSQL's server programs, or `None` when they are not installed.
+fn bindir() -> Option<PathBuf> {
+    let dir = std::env::var_os("STRONGBOX_PG_BINDIR").map(PathBuf::from).or_else(|| {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    })?;
+    ["initdb", "pg_ctl", "pg_basebackup", "psql"].iter().all(|p| dir.join(p).is_file()).then_some(dir)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A PostgreSQL program, run as `postgres` when we are root (the server refuses to run as root).
+fn pg(bin: &Path, prog: &str, args: &[&str]) -> std::process::Output {
+    let path = bin.join(prog);
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&path);
+        c
+    } else {
+        Command::new(&path)
+    };
+    let out = c.args(args).stdin(Stdio::null()).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A cluster of this test, stopped (immediately) when the test ends or fails.
+struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    running: bool,
+}
+
+impl Cluster {
+    fn start(&mut self) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
+            self.port,
+            self.dir.parent().unwrap().display()
+        );
+        let log = self.dir.parent().unwrap().join(format!("pg-{}.log", self.port));
+        pg(
+            &self.bin,
+            "pg_ctl",
+            &["-D", &self.dir.to_string_lossy(), "-l", &log.to_string_lossy(), "-o", &opts, "-w", "start"],
+        );
+        self.running = true;
+    }
+    fn stop(&mut self) {
+        if self.running {
+            pg(&self.bin, "pg_ctl", &["-D", &self.dir.to_string_lossy(), "-m", "immediate", "-w", "stop"]);
+            self.running = false;
+        }
+    }
+    fn sql(&self, db: &str, query: &str) -> String {
+        let out = pg(
+            &self.bin,
+            "psql",
+            &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-Atc", query],
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/strongbox", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &self.dir.to_string_lossy(), "-m", "immediate", "stop"])
+                .output();
+            let _ = Command::new(self.bin.join("pg_ctl"))
+                .args(["-D", &self.dir.to_string_lossy(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}
+
+struct Node(std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn server() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
+    c.env("STRONGBOX_LOG", "info,strongbox::access=off").stderr(Stdio::inherit());
+    c
+}
+
+fn copy_node_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promotion() {
+    let Some(bin) = bindir() else {
+        assert!(
+            std::env::var("STRONGBOX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) not found and STRONGBOX_REQUIRE_POSTGRES=1"
+        );
+        eprintln!("SKIPPED: PostgreSQL's server programs not found (pg_config --bindir, STRONGBOX_PG_BINDIR)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // the clusters' folders belong to postgres when we are root
+    let pgroot = tmp.path().join("pg");
+    std::fs::create_dir(&pgroot).unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        assert!(Command::new("chown").args(["postgres:postgres"]).arg(&pgroot).status().unwrap().success());
+    }
+
+    // 1. the primary region's database, and a deployment on it
+    let mut primary = Cluster { bin: bin.clone(), dir: pgroot.join("primary"), port: free_port(), running: false };
+    pg(&bin, "initdb", &["-D", &primary.dir.to_string_lossy(), "-U", "postgres", "--auth=trust", "--no-sync"]);
+    primary.start();
+    primary.sql("postgres", "CREATE DATABASE strongbox");
+    let (dir_p, port_p) = (tmp.path().join("node-primary"), free_port());
+    let public = port_p.to_string();
+    let mut cmd = server();
+    cmd.env("STRONGBOX_STORAGE", primary.url());
+    let node_p = Node(spawn_server(cmd, &dir_p, port_p, &["--public-port", &public, "--node-name", "primary"]));
+    let boot = read_boot(&dir_p);
+    let vault = boot["vault_url"].as_str().unwrap().to_owned();
+    let http_p = https_client(&boot, port_p);
+    let tok = bootstrap_token(&http_p, &boot).await;
+    let put = |http: &reqwest::Client, url: String, value: &str| {
+        let (http, tok, value) = (http.clone(), tok.clone(), value.to_owned());
+        async move {
+            let r = http.put(url).bearer_auth(&tok).json(&json!({ "value": value })).send().await.unwrap();
+            let status = r.status().as_u16();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            (status, retry, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    for i in 0..5 {
+        let (s, _, b) = put(&http_p, format!("{vault}/secrets/before-{i}?api-version=7.6"), &format!("v{i}")).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    let r = http_p
+        .post(format!("{vault}/keys/signer/create?api-version=7.6"))
+        .bearer_auth(&tok)
+        .json(&json!({ "kty": "EC", "crv": "P-256" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // 2. the secondary region: a streaming standby, and a read-only node on it
+    let mut standby = Cluster { bin: bin.clone(), dir: pgroot.join("standby"), port: free_port(), running: false };
+    pg(
+        &bin,
+        "pg_basebackup",
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &primary.port.to_string(),
+            "-U",
+            "postgres",
+            "-D",
+            &standby.dir.to_string_lossy(),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ],
+    );
+    standby.start();
+    assert_eq!(standby.sql("postgres", "SELECT pg_is_in_recovery()"), "t");
+    let (dir_s, port_s) = (tmp.path().join("node-standby"), free_port());
+    copy_node_files(&dir_p, &dir_s);
+    // without --read-only a node refuses the standby
+    let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+        .args(["server", "--storage", &standby.url(), "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .arg(&dir_s)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("is a standby") && err.contains("--read-only"), "{err}");
+    let primary_url = format!("https://vault.primary.example:{port_p}");
+    let mut cmd = server();
+    cmd.env("STRONGBOX_STORAGE", standby.url());
+    let node_s = Node(spawn_server(
+        cmd,
+        &dir_s,
+        port_s,
+        &["--public-port", &public, "--node-name", "secondary", "--read-only", "--primary-url", &primary_url],
+    ));
+    let http_s = https_client(&boot, port_s);
+    let on_s = |u: String| u.replacen(&format!(":{port_p}/"), &format!(":{port_s}/"), 1);
+    let get_s = |name: &str| {
+        let (http, tok, url) = (http_s.clone(), tok.clone(), on_s(format!("{vault}/secrets/{name}?api-version=7.6")));
+        async move {
+            let r = http.get(url).bearer_auth(&tok).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // reads, with the primary's token
+    let (s, b) = get_s("before-3").await;
+    assert_eq!((s, b["value"].as_str()), (200, Some("v3")), "{b}");
+    // a new write on the primary streams over
+    put(&http_p, format!("{vault}/secrets/streamed?api-version=7.6"), "fresh").await;
+    let start = Instant::now();
+    loop {
+        let (s, b) = get_s("streamed").await;
+        if s == 200 {
+            assert_eq!(b["value"], "fresh");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the standby did not get the write: {s} {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let streamed_after = start.elapsed();
+    // a key operation that writes nothing works; writes are refused, naming the primary
+    let r = http_s
+        .post(on_s(format!("{vault}/keys/signer/sign?api-version=7.6")))
+        .bearer_auth(&tok)
+        .json(&json!({ "alg": "ES256", "value": "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign on the standby node: {}", r.text().await.unwrap());
+    let (s, retry, b) = put(&http_s, on_s(format!("{vault}/secrets/refused?api-version=7.6")), "x").await;
+    assert_eq!(s, 503, "{b}");
+    assert_eq!(retry.as_deref(), Some("2"));
+    assert_eq!(b["error"]["code"], "ServiceUnavailable");
+    let msg = b["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("read-only") && msg.contains(&primary_url), "{msg}");
+    let h: Value =
+        http_s.get(format!("https://localhost:{port_s}/_strongbox/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((h["role"].as_str(), h["primary"].as_str()), (Some("read-only"), Some(primary_url.as_str())), "{h}");
+    tokio::time::sleep(Duration::from_secs(3)).await; // the lag is measured every 2 s
+    let h: Value =
+        http_s.get(format!("https://localhost:{port_s}/_strongbox/health")).send().await.unwrap().json().await.unwrap();
+    assert!(h["replicationLagSeconds"].as_f64().is_some_and(|l| l >= 0.0), "{h}");
+    assert_eq!(h["jobRuns"], 0, "a read-only node ran jobs: {h}");
+
+    // 3. the primary region is lost; the standby is promoted; SIGHUP makes the node read-write
+    drop(node_p);
+    primary.stop();
+    pg(&bin, "pg_ctl", &["-D", &standby.dir.to_string_lossy(), "-w", "promote"]);
+    assert_eq!(standby.sql("postgres", "SELECT pg_is_in_recovery()"), "f");
+    let (s, _, _) = put(&http_s, on_s(format!("{vault}/secrets/still-refused?api-version=7.6")), "x").await;
+    assert_eq!(s, 503, "promotion alone must not flip the node: the operator decides");
+    assert!(Command::new("kill").args(["-HUP", &node_s.0.id().to_string()]).status().unwrap().success());
+    let start = Instant::now();
+    loop {
+        let (s, _, b) = put(&http_s, on_s(format!("{vault}/secrets/after-promotion?api-version=7.6")), "written").await;
+        if s == 200 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still refused after SIGHUP: {s} {b}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, b) = get_s("after-promotion").await;
+    assert_eq!((s, b["value"].as_str()), (200, Some("written")));
+    let h: Value =
+        http_s.get(format!("https://localhost:{port_s}/_strongbox/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(h["role"], "read-write", "{h}");
+    assert!(h.get("replicationLagSeconds").is_none(), "{h}");
+    drop(node_s);
+    standby.stop();
+    eprintln!(
+        "postgres replica: reads on the standby node, a primary write seen there after {} ms, writes 503 naming the primary; \
+         promoted + SIGHUP: writable",
+        streamed_after.as_millis()
+    );
+}
