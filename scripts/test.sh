@@ -69,6 +69,15 @@ if [[ "$(pg_up)" != "up" ]] && is_root; then
     fi
 fi
 echo "PostgreSQL: $(pg_up)"
+# the replica test makes its own primary and standby clusters: it needs the server programs
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1; }
+if [[ ! -x "$(pg_bindir)/initdb" ]] && is_root; then
+    apt_install postgresql || echo "PostgreSQL server programs unavailable: the replica test will fail if required"
+fi
+if [[ -x "$(pg_bindir)/initdb" ]]; then
+    export STRONGBOX_PG_BINDIR="${STRONGBOX_PG_BINDIR:-$(pg_bindir)}"
+    echo "PostgreSQL server programs: $STRONGBOX_PG_BINDIR"
+fi
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$TARGET_DIR"

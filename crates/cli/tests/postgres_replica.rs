@@ -6,7 +6,7 @@
 //! step by step.
 //!
 //! Needs PostgreSQL's server programs (`initdb`, `pg_ctl`, `pg_basebackup`: `pg_config --bindir`,
-//! or `STRONGBOX_PG_BINDIR`); says SKIPPED without them unless `STRONGBOX_REQUIRE_POSTGRES=1`.
+//! `/usr/lib/postgresql/*/bin`, or `STRONGBOX_PG_BINDIR`); says SKIPPED without them unless `STRONGBOX_REQUIRE_POSTGRES=1`.
 //! As root (CI here) the clusters run as the `postgres` user, through `runuser`.
 #![allow(
     clippy::indexing_slicing,
@@ -17,102 +17,13 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::{Cluster, bindir, is_root, pg};
 use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server};
 use serde_json::{Value, json};
-
-/// PostgreSQL's server programs, or `None` when they are not installed.
-fn bindir() -> Option<PathBuf> {
-    let dir = std::env::var_os("STRONGBOX_PG_BINDIR").map(PathBuf::from).or_else(|| {
-        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
-        out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    })?;
-    ["initdb", "pg_ctl", "pg_basebackup", "psql"].iter().all(|p| dir.join(p).is_file()).then_some(dir)
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// A PostgreSQL program, run as `postgres` when we are root (the server refuses to run as root).
-fn pg(bin: &Path, prog: &str, args: &[&str]) -> std::process::Output {
-    let path = bin.join(prog);
-    let mut c = if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(&path);
-        c
-    } else {
-        Command::new(&path)
-    };
-    let out = c.args(args).stdin(Stdio::null()).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{prog} {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A cluster of this test, stopped (immediately) when the test ends or fails.
-struct Cluster {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-    running: bool,
-}
-
-impl Cluster {
-    fn start(&mut self) {
-        let opts = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
-            self.port,
-            self.dir.parent().unwrap().display()
-        );
-        let log = self.dir.parent().unwrap().join(format!("pg-{}.log", self.port));
-        pg(
-            &self.bin,
-            "pg_ctl",
-            &["-D", &self.dir.to_string_lossy(), "-l", &log.to_string_lossy(), "-o", &opts, "-w", "start"],
-        );
-        self.running = true;
-    }
-    fn stop(&mut self) {
-        if self.running {
-            pg(&self.bin, "pg_ctl", &["-D", &self.dir.to_string_lossy(), "-m", "immediate", "-w", "stop"]);
-            self.running = false;
-        }
-    }
-    fn sql(&self, db: &str, query: &str) -> String {
-        let out = pg(
-            &self.bin,
-            "psql",
-            &["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", db, "-Atc", query],
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/strongbox", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if self.running {
-            let _ = Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"))
-                .args(["-D", &self.dir.to_string_lossy(), "-m", "immediate", "stop"])
-                .output();
-            let _ = Command::new(self.bin.join("pg_ctl"))
-                .args(["-D", &self.dir.to_string_lossy(), "-m", "immediate", "stop"])
-                .output();
-        }
-    }
-}
 
 struct Node(std::process::Child);
 
@@ -157,8 +68,7 @@ async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promo
     }
 
     // 1. the primary region's database, and a deployment on it
-    let mut primary = Cluster { bin: bin.clone(), dir: pgroot.join("primary"), port: free_port(), running: false };
-    pg(&bin, "initdb", &["-D", &primary.dir.to_string_lossy(), "-U", "postgres", "--auth=trust", "--no-sync"]);
+    let mut primary = Cluster::init(&bin, &pgroot, "primary");
     primary.start();
     primary.sql("postgres", "CREATE DATABASE strongbox");
     let (dir_p, port_p) = (tmp.path().join("node-primary"), free_port());
@@ -194,7 +104,7 @@ async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promo
     assert_eq!(r.status(), 200);
 
     // 2. the secondary region: a streaming standby, and a read-only node on it
-    let mut standby = Cluster { bin: bin.clone(), dir: pgroot.join("standby"), port: free_port(), running: false };
+    let mut standby = Cluster::new(&bin, &pgroot, "standby");
     pg(
         &bin,
         "pg_basebackup",
@@ -244,6 +154,17 @@ async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promo
             (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
         }
     };
+    // an application signs in on the standby's node too (issuing a token writes nothing)
+    let mut boot_s = boot.clone();
+    boot_s["authority"] = json!(format!("https://localhost:{port_s}"));
+    let token_on_s = bootstrap_token(&http_s, &boot_s).await;
+    let r = http_s
+        .get(on_s(format!("{vault}/secrets/before-1?api-version=7.6")))
+        .bearer_auth(&token_on_s)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a token issued by the standby's node");
     // reads, with the primary's token
     let (s, b) = get_s("before-3").await;
     assert_eq!((s, b["value"].as_str()), (200, Some("v3")), "{b}");
