@@ -20,6 +20,9 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 const CONFIG: &str = "config";
 /// Argument id of `--print-config`.
 const PRINT_CONFIG: &str = "print_config";
+/// Arguments that ask for an action rather than set a setting: never read from the file, never
+/// printed by `--print-config` (`--init` in a file would make every start exit).
+const ACTIONS: &[&str] = &[CONFIG, PRINT_CONFIG, "init"];
 
 /// Settings whose value `--print-config` never shows, only that they are set.
 const REDACTED: &[&str] = &[];
@@ -112,14 +115,14 @@ fn repeatable(arg: &Arg) -> bool {
     matches!(arg.get_action(), ArgAction::Append)
 }
 
-/// The settings of a command: its arguments with a long name, less help, version and the two
-/// of [`ConfigFileArgs`].
+/// The settings of a command: its arguments with a long name, less help, version and the
+/// [`ACTIONS`].
 fn settings(cmd: &Command) -> impl Iterator<Item = (&Arg, &str)> {
     cmd.get_arguments().filter_map(|a| {
         let long = a.get_long()?;
         let builtin =
             matches!(a.get_action(), ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version);
-        let own = a.get_id() == CONFIG || a.get_id() == PRINT_CONFIG;
+        let own = ACTIONS.contains(&a.get_id().as_str());
         (!builtin && !own).then_some((a, long))
     })
 }
@@ -228,9 +231,8 @@ fn plan(sub: &Command, m: &ArgMatches, table: &toml::Table, path: &Path) -> Resu
             ));
         }
         let long = key.replace('_', "-");
-        let own = sub
-            .get_arguments()
-            .any(|a| (a.get_id() == CONFIG || a.get_id() == PRINT_CONFIG) && a.get_long() == Some(long.as_str()));
+        let own =
+            sub.get_arguments().any(|a| ACTIONS.contains(&a.get_id().as_str()) && a.get_long() == Some(long.as_str()));
         if own {
             return Err(error(
                 ErrorKind::UnknownArgument,

@@ -118,6 +118,11 @@ pub(crate) struct ServerArgs {
     /// client address (sign-in throttling, security events) is taken from X-Forwarded-For.
     #[arg(long = "trusted-proxy", env = "STRONGBOX_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// Prepare the storage and exit: create the SQLite file or the PostgreSQL schema and apply the
+    /// schema migrations (run it once as the database owner; nodes can then use a role without
+    /// CREATE privilege). The first start creates the deployment itself.
+    #[arg(long)]
+    init: bool,
     /// Serve reads only, from a PostgreSQL standby (streaming replica): writes are answered 503
     /// naming --primary-url, no background job runs. After the standby is promoted, SIGHUP (or a
     /// restart without this flag) makes the node read-write.
@@ -288,6 +293,11 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
             pin: strongbox_types::SecretString::new(pin),
             offload: a.pkcs11_offload,
         });
+    }
+    if a.init {
+        let line = strongbox_server::init_storage(&cfg).await?;
+        println!("strongbox: {line}");
+        return Ok(());
     }
     let running = strongbox_server::start(cfg).await?;
     // fixtures exist before the ready line, so a test that waits for it finds them

@@ -445,3 +445,28 @@ async fn role_and_credential_changes_on_one_node_apply_on_the_other_within_a_sec
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_prepares_the_schema_once_and_reports_the_deployment() {
+    with_fresh_db(|url| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let init = |dir: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+                .env("STRONGBOX_LOG", "warn")
+                .args(["server", "--init", "--storage", &url, "--data-dir"])
+                .arg(tmp.path().join(dir))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let first = init("a");
+        assert!(first.contains("schema version 1") && first.contains("holds no deployment yet"), "{first}");
+        assert!(!tmp.path().join("a").join("seal.key").exists(), "--init created a deployment");
+        let node = Node(spawn_server(server(&url), &tmp.path().join("a"), free_port(), &[]));
+        drop(node);
+        let again = init("b");
+        assert!(again.contains("schema version 1") && again.contains("holds a deployment"), "{again}");
+    })
+    .await;
+}

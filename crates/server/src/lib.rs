@@ -595,6 +595,28 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     Ok(Running { addrs, bootstrap_path, bootstrap, ca_pem, core, stop, listeners: served, tasks, leases })
 }
 
+/// `strongbox server --init`: prepares the storage (creates the SQLite file or the PostgreSQL
+/// schema and applies the schema migrations, under a lock on PostgreSQL) and returns a line
+/// saying what is there, without creating a deployment or serving. The first start creates the
+/// deployment (root key, CA, bootstrap administrator) as before.
+pub async fn init_storage(cfg: &ServerConfig) -> anyhow::Result<String> {
+    let spec = cfg.storage.in_folder(&cfg.data_dir);
+    if !spec.is_shared() {
+        prepare_data_dir(&cfg.data_dir)?;
+    }
+    let opened = storage::open(&spec, 0, &[]).await?;
+    let version = match &opened.postgres {
+        Some(pg) => pg.schema_version().await.map_err(|e| anyhow::anyhow!("{}: {e}", spec.describe()))?,
+        None => strongbox_storage_sqlite::SCHEMA_VERSION,
+    };
+    let deployment = match opened.storage.get(strongbox_barrier::ROOT_PATH).await {
+        Ok(Some(_)) => "holds a deployment",
+        Ok(None) => "holds no deployment yet (the first start creates it)",
+        Err(e) => bail!("{}: {e}", spec.describe()),
+    };
+    Ok(format!("storage {} ready at schema version {version}; it {deployment}", spec.describe()))
+}
+
 /// The lease of the deployment's scheduled jobs.
 pub const JOBS_LEASE: &str = "jobs";
 

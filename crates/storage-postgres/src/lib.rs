@@ -200,9 +200,12 @@ impl PostgresStorage {
             .await
             .map_err(backend)?;
         let table = format!("{}.kv", quote_ident(schema));
-        if let Err(e) = create_table(&pool, schema, &table).await {
+        if let Err(e) = migrate(&pool, schema, &table).await {
             pool.close().await;
-            return Err(backend(e));
+            return Err(match e {
+                sqlx::Error::Protocol(m) if m.contains("newer than this Strongbox") => StorageError::Backend(m),
+                e => backend(e),
+            });
         }
         // one channel per schema, so separate stores in one database do not hear each other
         let channel = format!("strongbox_{:016x}", lock_id(b"\0strongbox-storage-postgres:notify", schema.as_bytes()));
@@ -305,6 +308,15 @@ impl PostgresStorage {
         Some(payload)
     }
 
+    /// The schema version recorded in the database (`strongbox_schema`).
+    pub async fn schema_version(&self) -> StorageResult<i32> {
+        let versions = format!("{}.strongbox_schema", quote_ident(&self.schema));
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT COALESCE(MAX(version), 0) FROM {versions}")))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
     /// The schema holding this store's `kv` table.
     pub fn schema(&self) -> &str {
         &self.schema
@@ -376,15 +388,52 @@ impl PostgresStorage {
     }
 }
 
-/// Creates the schema and table if missing. Serialized by an advisory lock so that processes
-/// starting together do not race on the catalogs; skips `CREATE` when the objects exist, so a role
-/// without CREATE privilege can use a table provisioned by an administrator.
-async fn create_table(pool: &PgPool, schema: &str, table: &str) -> Result<(), sqlx::Error> {
+/// The schema migrations, in order: version `i + 1` is `MIGRATIONS[i]` (description, SQL with
+/// `{table}` for the schema-qualified `kv` table). Append only; never edit a released one.
+const MIGRATIONS: &[(&str, &str)] =
+    &[("the key-value table", "CREATE TABLE IF NOT EXISTS {table} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)")];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Brings the schema to [`SCHEMA_VERSION`]: creates the schema, the `strongbox_schema` table
+/// (one row per applied migration) and applies the missing migrations, all in one transaction
+/// under an advisory lock, so nodes starting together run each migration once. A database at a
+/// newer version than this build is refused (an older binary must not write a newer layout).
+/// Nothing is created when the schema is current, so a role without CREATE privilege can use a
+/// database prepared by its owner (`strongbox server --init`).
+async fn migrate(pool: &PgPool, schema: &str, table: &str) -> Result<i32, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(lock_id(INIT_LOCK_NS, schema.as_bytes()))
         .execute(&mut *tx)
         .await?;
+    let exists = |name: &'static str| {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2)",
+        )
+        .bind(schema.to_owned())
+        .bind(name)
+    };
+    let has_versions: bool = exists("strongbox_schema").fetch_one(&mut *tx).await?;
+    let versions = format!("{}.strongbox_schema", quote_ident(schema));
+    let current: i32 = if has_versions {
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT COALESCE(MAX(version), 0) FROM {versions}")))
+            .fetch_one(&mut *tx)
+            .await?
+    } else {
+        0
+    };
+    if current > SCHEMA_VERSION {
+        return Err(sqlx::Error::Protocol(format!(
+            "the database schema is at version {current}, newer than this Strongbox understands ({SCHEMA_VERSION}): \
+             run a newer release"
+        )));
+    }
+    if current == SCHEMA_VERSION {
+        return tx.commit().await.map(|()| current);
+    }
     let has_schema: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
         .bind(schema)
         .fetch_one(&mut *tx)
@@ -394,21 +443,25 @@ async fn create_table(pool: &PgPool, schema: &str, table: &str) -> Result<(), sq
             .execute(&mut *tx)
             .await?;
     }
-    let has_table: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = $1 AND c.relname = 'kv')",
-    )
-    .bind(schema)
-    .fetch_one(&mut *tx)
-    .await?;
-    if !has_table {
+    if !has_versions {
         sqlx::query(AssertSqlSafe(format!(
-            "CREATE TABLE IF NOT EXISTS {table} (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS {versions} (version INTEGER PRIMARY KEY, description TEXT NOT NULL, \
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
         )))
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    for (i, (description, sql)) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        sqlx::raw_sql(AssertSqlSafe(sql.replace("{table}", table))).execute(&mut *tx).await?;
+        sqlx::query(AssertSqlSafe(format!("INSERT INTO {versions} (version, description) VALUES ($1, $2)")))
+            .bind(version)
+            .bind(*description)
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(schema, version, description, "PostgreSQL schema migration applied");
+    }
+    tx.commit().await.map(|()| SCHEMA_VERSION)
 }
 
 #[async_trait]
@@ -561,6 +614,52 @@ mod tests {
             task.abort();
             elsewhere.abort();
             eprintln!("storage-postgres: a watched write was heard by another store in {latency:?}");
+        })
+        .await;
+    }
+
+    /// Nodes starting together apply each migration once; a newer schema is refused.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn migrations_run_once_and_a_newer_schema_is_refused() {
+        with_fresh_db(|url| async move {
+            let starts: Vec<_> = (0..6)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { PostgresStorage::connect_with_schema(&url, "racing").await })
+                })
+                .collect();
+            let mut stores = Vec::new();
+            for s in starts {
+                stores.push(s.await.unwrap().expect("a concurrent start failed"));
+            }
+            assert_eq!(stores[0].schema_version().await.unwrap(), SCHEMA_VERSION);
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+            let rows: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM racing.strongbox_schema").fetch_one(&mut conn).await.unwrap();
+            assert_eq!(rows, i64::from(SCHEMA_VERSION), "a migration ran more than once");
+            for s in stores {
+                s.close().await;
+            }
+            // a database written by a newer release
+            sqlx::query("INSERT INTO racing.strongbox_schema (version, description) VALUES (99, 'future')")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let err = PostgresStorage::connect_with_schema(&url, "racing").await.unwrap_err();
+            assert!(err.to_string().contains("version 99, newer than this Strongbox"), "{err}");
+            // a table made before migrations were versioned is adopted as version 1
+            sqlx::raw_sql(
+                "CREATE SCHEMA legacy; CREATE TABLE legacy.kv (k BYTEA PRIMARY KEY, v BYTEA NOT NULL); \
+                           INSERT INTO legacy.kv VALUES ('\\x6b'::bytea, '\\x76'::bytea)",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            let legacy = PostgresStorage::connect_with_schema(&url, "legacy").await.unwrap();
+            assert_eq!(legacy.get("k").await.unwrap(), Some(b"v".to_vec()));
+            assert_eq!(legacy.schema_version().await.unwrap(), SCHEMA_VERSION);
+            legacy.close().await;
+            let _ = sqlx::Connection::close(conn).await;
         })
         .await;
     }

@@ -52,6 +52,35 @@ fn configure(c: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The schema migrations, in order: version `i + 1` is `MIGRATIONS[i]`. Append only; never edit
+/// a released one. The version is SQLite's `PRAGMA user_version`.
+const MIGRATIONS: &[&str] =
+    &["CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID"];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// Applies the missing migrations, each with its version in one transaction; a file written by a
+/// newer release is refused. A file from before versioning (version 0 with a `kv` table) is
+/// adopted by migration 1, which creates nothing then.
+fn migrate(c: &Connection) -> StorageResult<i32> {
+    let current: i32 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(backend)?;
+    if current > SCHEMA_VERSION {
+        return Err(StorageError::Backend(format!(
+            "the database schema is at version {current}, newer than this Strongbox understands ({SCHEMA_VERSION}): \
+             run a newer release"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let version = i + 1;
+        c.execute_batch(&format!("BEGIN IMMEDIATE; {sql}; PRAGMA user_version = {version}; COMMIT;")).map_err(|e| {
+            let _ = c.execute_batch("ROLLBACK");
+            backend(e)
+        })?;
+    }
+    Ok(SCHEMA_VERSION)
+}
+
 impl SqliteStorage {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> StorageResult<Self> {
@@ -64,8 +93,7 @@ impl SqliteStorage {
     fn open_blocking(path: &Path) -> StorageResult<Self> {
         let w = Connection::open(path).map_err(backend)?;
         configure(&w).map_err(backend)?;
-        w.execute_batch("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID")
-            .map_err(backend)?;
+        migrate(&w)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r =
@@ -262,5 +290,30 @@ mod tests {
         let c = Connection::open(&path).unwrap();
         let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn schema_is_versioned_and_a_newer_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // a file from before versioning: a kv table, user_version 0
+        let path = dir.path().join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE kv (k BLOB PRIMARY KEY NOT NULL, v BLOB NOT NULL) WITHOUT ROWID; \
+                             INSERT INTO kv VALUES (CAST('a' AS BLOB), CAST('1' AS BLOB));",
+            )
+            .unwrap();
+        }
+        let s = SqliteStorage::open(&path).await.unwrap();
+        assert_eq!(s.get("a").await.unwrap(), Some(b"1".to_vec()), "old data adopted");
+        s.close().await;
+        let c = Connection::open(&path).unwrap();
+        let v: i32 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(c);
+        let Err(err) = SqliteStorage::open(&path).await else { panic!("a newer file must be refused") };
+        assert!(err.to_string().contains("version 99, newer than this Strongbox"), "{err}");
     }
 }
