@@ -21,6 +21,7 @@ mod output;
 mod role;
 mod seed;
 mod server;
+mod status;
 mod vaults;
 
 use clap::{Parser, Subcommand};
@@ -127,6 +128,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: role::RoleCmd,
     },
+    /// Each node's health: seal, role, storage, the leases it holds, replication lag (no credential).
+    Status(status::StatusArgs),
     /// Work on a deployment's storage directly (servers stopped).
     Storage {
         #[command(subcommand)]
@@ -226,6 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Logout(a) => login::logout(a),
         Cmd::Ad { cmd: AdCmd::Group { cmd } } => role::group(cmd).await,
         Cmd::Role { cmd } => role::run(cmd).await,
+        Cmd::Status(a) => status::run(a).await,
         Cmd::Storage { cmd: StorageCmd::Copy { from, to } } => {
             let (from, to) = (
                 strongbox_server::StorageSpec::parse_flag("--from", &from)?,

@@ -293,12 +293,43 @@ async fn background_jobs_run_on_one_node_and_move_when_it_stops_or_dies() {
         assert_eq!(other_h["jobRuns"], 0, "the node without the lease ran the jobs: {other_h}");
         assert_eq!(jobs_lease(other_h).unwrap()["holder"], held_h["node"]["id"], "the nodes disagree on the holder");
         let term = jobs_lease(held_h).unwrap()["term"].as_u64().unwrap();
+        // `strongbox status` over both nodes: one holds the lease
+        let addresses = format!("https://localhost:{port_a},https://localhost:{port_b}");
+        let ca = boot["ca_file"].as_str().unwrap();
+        let status = |output: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+                .args(["status", "--address", &addresses, "--ca-file", ca, "--output", output])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let table = status("table");
+        let holders: Vec<&str> = table.lines().filter(|l| l.contains(&format!("jobs (term {term})"))).collect();
+        assert_eq!(holders.len(), 1, "{table}");
+        assert!(
+            holders[0].contains(if holder == 'a' { "node-a" } else { "node-b" }) && holders[0].contains("read-write"),
+            "{table}"
+        );
+        let json: Value = serde_json::from_str(&status("json")).unwrap();
+        assert_eq!(json.as_array().map(Vec::len), Some(2), "{json}");
+        assert!(
+            json.as_array().unwrap().iter().all(|n| n["storage"] == "postgres" && n["httpStatus"] == 200),
+            "{json}"
+        );
 
         // a clean stop (SIGTERM) gives the lease up: the other node takes it at its next check
         let (mut stopping, survivor, s_http, s_port) =
             if holder == 'a' { (a, b, &http_b, port_b) } else { (b, a, &http_a, port_a) };
         common::terminate(&mut stopping.0);
         let handover = until_holder(s_http, port_a, s_port, Duration::from_secs(5)).await;
+        // a stopped node: `strongbox status` says so and exits non-zero
+        let out = Command::new(env!("CARGO_BIN_EXE_strongbox"))
+            .args(["status", "--address", &addresses, "--ca-file", ca])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success() && text.contains("unreachable"), "{text}");
         let h = health(s_http, port_a, s_port).await;
         assert_eq!(jobs_lease(&h).unwrap()["term"].as_u64(), Some(term + 1), "{h}");
 
