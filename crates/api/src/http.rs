@@ -214,6 +214,12 @@ async fn route_inner(
         None => return challenge(st, "AKV10000: Request is missing a Bearer or PoP token."),
         Some(token) => match st.core.identity.authenticate(token).await {
             Ok(p) => p,
+            Err(f) if f.is_unchecked() => {
+                return error_response(
+                    &Error::new(ErrorKind::Unavailable, "The caller could not be checked at the moment; retry later."),
+                    request_id,
+                );
+            }
             Err(f) => return challenge(st, f.0),
         },
     };

@@ -136,11 +136,7 @@ impl Identity {
             .and_then(|m| m.get(key).filter(|s| now.saturating_sub(s.loaded) < STATUS_TTL).map(|s| s.allows(cred)));
         let allowed = match fresh {
             Some(a) => a,
-            None => self
-                .load_status(key)
-                .await
-                .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?
-                .allows(cred),
+            None => self.load_status(key).await.map_err(|_| AuthFailure::UNCHECKED)?.allows(cred),
         };
         if allowed {
             Ok(())

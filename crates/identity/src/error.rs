@@ -131,6 +131,16 @@ impl OAuthError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFailure(pub &'static str);
 
+impl AuthFailure {
+    /// The token could not be checked because storage did not answer: not a refusal of the
+    /// token, so the API answers 503 (retry) rather than 401.
+    pub const UNCHECKED: Self = Self("AKV10032: The principal could not be checked.");
+
+    pub fn is_unchecked(&self) -> bool {
+        *self == Self::UNCHECKED
+    }
+}
+
 /// The answer when storage or signing failed (the cause is not shown to the client).
 pub(crate) fn internal(_: Error) -> OAuthError {
     OAuthError::Unavailable

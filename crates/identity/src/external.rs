@@ -287,15 +287,10 @@ impl Identity {
                 let oid = match self.store.user_names.get_bytes(&value.to_ascii_lowercase()).await {
                     Ok(Some(b)) => String::from_utf8(b.expose().to_vec()).map_err(|_| no_user.clone())?,
                     Ok(None) => return Err(no_user),
-                    Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
+                    Err(_) => return Err(AuthFailure::UNCHECKED),
                 };
                 let key = self.store.users.key(&oid);
-                let user: Option<UserRec> = self
-                    .store
-                    .users
-                    .get(&oid)
-                    .await
-                    .map_err(|_| AuthFailure("AKV10032: The principal could not be checked."))?;
+                let user: Option<UserRec> = self.store.users.get(&oid).await.map_err(|_| AuthFailure::UNCHECKED)?;
                 let user = user.ok_or(no_user)?;
                 let p = Principal {
                     object_id: user.object_id,

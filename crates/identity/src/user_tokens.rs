@@ -193,7 +193,7 @@ impl Identity {
             match self.groups.group_id(&id).await {
                 Ok(Some(_)) => out.push(id),
                 Ok(None) => {}
-                Err(_) => return Err(AuthFailure("AKV10032: The principal could not be checked.")),
+                Err(_) => return Err(AuthFailure::UNCHECKED),
             }
         }
         Ok(out)
