@@ -45,8 +45,10 @@ const INIT_LOCK_NS: &[u8] = b"\0strongbox-storage-postgres:init";
 
 pub struct PostgresStorage {
     pool: PgPool,
-    /// Connections of their own for `get` and `scan` (see [`Readers`]).
+    /// Connections of their own for `scan` (see [`Readers`]).
     readers: Readers,
+    /// The queue of the `get` workers.
+    gets: tokio::sync::mpsc::Sender<GetRequest>,
     schema: String,
     sql: Statements,
     /// Key prefixes whose writes are announced on [`Self::channel`].
@@ -77,7 +79,6 @@ impl std::fmt::Debug for PostgresStorage {
 
 /// SQL text with the schema-qualified table name baked in.
 struct Statements {
-    get: SqlStr,
     scan: SqlStr,
     lock: SqlStr,
     read: SqlStr,
@@ -91,7 +92,6 @@ impl Statements {
         // The only dynamic part is `table`, built by `quote_ident` from the schema name.
         let sql = |text: String| AssertSqlSafe(Arc::<str>::from(text)).into_sql_str();
         Self {
-            get: sql(format!("SELECT v FROM {table} WHERE k = $1")),
             scan: sql(format!("SELECT k, v FROM {table} WHERE k >= $1 AND k < $2 ORDER BY k LIMIT $3")),
             // unnest emits the (pre-sorted) ids in array order and the target list is evaluated
             // row by row, so the locks are taken in ascending order.
@@ -215,8 +215,10 @@ impl PostgresStorage {
         }
         // one channel per schema, so separate stores in one database do not hear each other
         let channel = format!("strongbox_{:016x}", lock_id(b"\0strongbox-storage-postgres:notify", schema.as_bytes()));
+        let sql = Statements::new(&table);
+        let gets = start_get_workers(&options_for_readers, sql.read.clone());
         let readers = Readers::new(options_for_readers);
-        Ok(Self { pool, readers, schema: schema.to_owned(), sql: Statements::new(&table), notify: Vec::new(), channel })
+        Ok(Self { pool, readers, gets, schema: schema.to_owned(), sql, notify: Vec::new(), channel })
     }
 
     /// Announces committed writes of keys under these prefixes to every [`listen`](Self::listen)er
@@ -329,7 +331,8 @@ impl PostgresStorage {
         &self.schema
     }
 
-    /// Closes every pooled connection, waiting for in-flight operations.
+    /// Closes every pooled connection, waiting for in-flight operations (the `get` workers'
+    /// connections close when the store is dropped).
     pub async fn close(&self) {
         for c in &self.readers.conns {
             if let Some(conn) = c.lock().await.take() {
@@ -476,20 +479,75 @@ async fn migrate(pool: &PgPool, schema: &str, table: &str) -> Result<i32, sqlx::
     tx.commit().await.map(|()| SCHEMA_VERSION)
 }
 
-/// Reader connections held by the store itself rather than borrowed from the pool: sqlx's pool
-/// pings every connection it takes back (a second round trip per query) from a task it spawns,
-/// which cost a third of the throughput of a secret GET. A reader is a plain connection behind an
-/// async mutex, opened on first use and dropped after a connection error (the next use opens a
-/// new one). A statement whose future was dropped mid-way is finished by sqlx's own
-/// ready-for-query wait on the next use.
+/// Connections held by the store itself rather than borrowed from the pool: sqlx's pool pings
+/// every connection it takes back (a second round trip per query) from a task it spawns, which
+/// cost a third of the throughput of a secret GET. These are plain connections, opened on first
+/// use and replaced after a connection error. A statement whose future was dropped mid-way is
+/// finished by sqlx's own ready-for-query wait on the next use.
+///
+/// `get`s are batched: [`GET_WORKERS`] tasks, each with its connection, take every `get` queued
+/// while they were busy (up to [`MAX_BATCH`]) and answer them with one `k = ANY($1)` query, so
+/// under load one round trip serves many requests and an idle store answers each at once.
+/// Scans use [`SCAN_READERS`] connections behind async mutexes.
 struct Readers {
     options: PgConnectOptions,
-    conns: [tokio::sync::Mutex<Option<sqlx::PgConnection>>; READERS],
+    conns: [tokio::sync::Mutex<Option<sqlx::PgConnection>>; SCAN_READERS],
     next: std::sync::atomic::AtomicUsize,
 }
 
-/// Reader connections per store.
-const READERS: usize = 8;
+/// Connections for scans, and tasks (each with a connection) that answer `get`s.
+const SCAN_READERS: usize = 2;
+const GET_WORKERS: usize = 6;
+/// Most `get`s answered by one query.
+const MAX_BATCH: usize = 64;
+
+/// A new connection; while the database refuses connections (restarting) it tries again, with
+/// growing pauses, for up to [`ACQUIRE_TIMEOUT`], as the pool does for commits.
+async fn connect_retrying(options: &PgConnectOptions) -> Result<sqlx::PgConnection, sqlx::Error> {
+    use sqlx::ConnectOptions;
+    let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, options.connect()).await {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) if connection_lost(&e) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::debug!(error = %e, "PostgreSQL refuses connections; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+}
+
+type ReadFuture<'c, T> = std::pin::Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+/// Runs `read` on the connection in `slot`, opening one if needed. When an open connection turns
+/// out to be dead (the database restarted, the network cut it), it is replaced and `read` runs
+/// once more on the new one; a failure on a new connection is the answer.
+async fn on_slot<T>(
+    slot: &mut Option<sqlx::PgConnection>,
+    options: &PgConnectOptions,
+    mut read: impl for<'c> FnMut(&'c mut sqlx::PgConnection) -> ReadFuture<'c, T>,
+) -> Result<T, sqlx::Error> {
+    if let Some(conn) = slot.as_mut() {
+        match read(conn).await {
+            Err(e) if connection_lost(&e) => {
+                tracing::debug!(error = %e, "PostgreSQL reader connection lost; reconnecting");
+                *slot = None;
+            }
+            other => return other,
+        }
+    }
+    let fresh = connect_retrying(options).await?;
+    let out = read(slot.insert(fresh)).await;
+    if out.as_ref().is_err_and(connection_lost) {
+        *slot = None;
+    }
+    out
+}
 
 impl Readers {
     fn new(options: PgConnectOptions) -> Self {
@@ -497,27 +555,6 @@ impl Readers {
             options,
             conns: std::array::from_fn(|_| tokio::sync::Mutex::new(None)),
             next: std::sync::atomic::AtomicUsize::new(0),
-        }
-    }
-
-    /// A new connection; while the database refuses connections (restarting) it tries again,
-    /// with growing pauses, for up to [`ACQUIRE_TIMEOUT`], as the pool does for commits.
-    async fn connect(&self) -> Result<sqlx::PgConnection, sqlx::Error> {
-        use sqlx::ConnectOptions;
-        let deadline = tokio::time::Instant::now() + ACQUIRE_TIMEOUT;
-        let mut pause = Duration::from_millis(20);
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match tokio::time::timeout(left, self.options.connect()).await {
-                Ok(Ok(c)) => return Ok(c),
-                Ok(Err(e)) if connection_lost(&e) && tokio::time::Instant::now() + pause < deadline => {
-                    tracing::debug!(error = %e, "PostgreSQL refuses connections; trying again");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(sqlx::Error::PoolTimedOut),
-            }
         }
     }
 
@@ -534,32 +571,64 @@ impl Readers {
         self.conns.get(start % n).unwrap_or(first).lock().await
     }
 
-    /// Runs `read` on a reader connection, opening one if needed. When an open connection turns
-    /// out to be dead (the database restarted, the network cut it), it is replaced and `read` runs
-    /// once more on the new one; a failure on a new connection is the answer.
     async fn run<T>(
         &self,
-        mut read: impl for<'c> FnMut(
-            &'c mut sqlx::PgConnection,
-        ) -> std::pin::Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>,
+        read: impl for<'c> FnMut(&'c mut sqlx::PgConnection) -> ReadFuture<'c, T>,
     ) -> Result<T, sqlx::Error> {
         let mut slot = self.take().await;
-        if let Some(conn) = slot.as_mut() {
-            match read(conn).await {
-                Err(e) if connection_lost(&e) => {
-                    tracing::debug!(error = %e, "PostgreSQL reader connection lost; reconnecting");
-                    *slot = None;
-                }
-                other => return other,
-            }
-        }
-        let fresh = self.connect().await?;
-        let out = read(slot.insert(fresh)).await;
-        if out.as_ref().is_err_and(connection_lost) {
-            *slot = None;
-        }
-        out
+        on_slot(&mut slot, &self.options, read).await
     }
+}
+
+/// One queued `get`: the key and where its answer goes.
+type GetRequest = (Vec<u8>, tokio::sync::oneshot::Sender<StorageResult<Option<Vec<u8>>>>);
+
+/// Starts the `get` workers; they stop when the returned sender (held by the store) is dropped.
+fn start_get_workers(options: &PgConnectOptions, read_many: SqlStr) -> tokio::sync::mpsc::Sender<GetRequest> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<GetRequest>(4096);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    for _ in 0..GET_WORKERS {
+        let (rx, options, sql) = (rx.clone(), options.clone(), read_many.clone());
+        tokio::spawn(async move {
+            let mut conn: Option<sqlx::PgConnection> = None;
+            loop {
+                let mut batch: Vec<GetRequest> = Vec::new();
+                {
+                    let mut queue = rx.lock().await;
+                    match queue.recv().await {
+                        Some(r) => batch.push(r),
+                        None => return,
+                    }
+                    while batch.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(r) => batch.push(r),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                let keys: Vec<&[u8]> = batch.iter().map(|(k, _)| k.as_slice()).collect();
+                let rows =
+                    on_slot(&mut conn, &options, |c| Box::pin(sqlx::query(sql.clone()).bind(&keys).fetch_all(c))).await;
+                let found: Result<HashMap<Vec<u8>, Vec<u8>>, sqlx::Error> = rows.and_then(|rows| {
+                    rows.into_iter().map(|r| Ok((r.try_get::<Vec<u8>, _>(0)?, r.try_get::<Vec<u8>, _>(1)?))).collect()
+                });
+                match found {
+                    Ok(found) => {
+                        for (k, reply) in batch {
+                            let _ = reply.send(Ok(found.get(&k).cloned()));
+                        }
+                    }
+                    Err(e) => {
+                        let e = backend(e);
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        });
+    }
+    tx
 }
 
 /// Whether a read failed because its pooled connection was dead (closed by a database restart or
@@ -572,12 +641,10 @@ fn connection_lost(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl Storage for PostgresStorage {
     async fn get(&self, key: &str) -> StorageResult<Option<Vec<u8>>> {
-        let row = self
-            .readers
-            .run(|c| Box::pin(sqlx::query(self.sql.get.clone()).bind(key.as_bytes()).fetch_optional(c)))
-            .await
-            .map_err(backend)?;
-        row.map(|r| r.try_get(0)).transpose().map_err(backend)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StorageError::Backend("the PostgreSQL read workers stopped".into());
+        self.gets.send((key.as_bytes().to_vec(), reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn scan(&self, start: &str, end: &str, limit: usize) -> StorageResult<Vec<Entry>> {
@@ -775,6 +842,37 @@ mod tests {
             assert_eq!(legacy.schema_version().await.unwrap(), SCHEMA_VERSION);
             legacy.close().await;
             let _ = sqlx::Connection::close(conn).await;
+        })
+        .await;
+    }
+
+    /// Many concurrent `get`s (batched by the workers) each get their own key's value, including
+    /// missing keys and one key asked for many times in one batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_gets_are_answered_each_with_its_own_value() {
+        with_fresh_db(|url| async move {
+            let s = Arc::new(PostgresStorage::connect(&url).await.unwrap());
+            let mut txn = Txn::new();
+            for i in 0..50 {
+                txn = txn.put(format!("k/{i:03}"), format!("v{i}").into_bytes());
+            }
+            s.commit(txn).await.unwrap();
+            let tasks: Vec<_> = (0..400)
+                .map(|n| {
+                    let s = s.clone();
+                    tokio::spawn(async move {
+                        let i = if n % 5 == 0 { 7 } else { n % 70 }; // 50..69 are missing
+                        let got = s.get(&format!("k/{i:03}")).await.unwrap();
+                        (i, got)
+                    })
+                })
+                .collect();
+            for t in tasks {
+                let (i, got) = t.await.unwrap();
+                let want = (i < 50).then(|| format!("v{i}").into_bytes());
+                assert_eq!(got, want, "key k/{i:03}");
+            }
+            s.close().await;
         })
         .await;
     }
