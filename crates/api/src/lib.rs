@@ -18,6 +18,7 @@ mod errors;
 mod http;
 mod keys;
 mod operations;
+mod operator;
 mod rbac;
 mod routing;
 mod secrets;

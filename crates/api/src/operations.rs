@@ -30,7 +30,7 @@ use strongbox_core::AccessPolicyArea::{self as PolicyArea, Certificates, Keys, S
 
 use crate::context::PathParams;
 use crate::context::{Handler, run};
-use crate::{admin, certificates, directory, keys, rbac, secrets, vaults};
+use crate::{admin, certificates, directory, keys, operator, rbac, secrets, vaults};
 
 /// One operation.
 #[derive(Debug)]
@@ -516,6 +516,10 @@ pub static OPERATIONS: &[Operation] = &[
     management("DELETE /_strongbox/vaults/{vault}/accessPolicies/{object}", run!(admin::delete_access_policy))
         .action("Microsoft.KeyVault/vaults/accessPolicies/write")
         .scope(Scope::NamedVault),
+    // ---- The keyring (`operator.rs`) ----
+    management("GET /_strongbox/sys/keyring", run!(operator::keyring_status)).action("Microsoft.KeyVault/vaults/read"),
+    management("POST /_strongbox/sys/keyring/rotate", run!(operator::rotate_keyring))
+        .action("Microsoft.KeyVault/vaults/write"),
     // ---- Dev mode: move the clock (`admin.rs`; refused unless the server runs with --dev) ----
     management("POST /_strongbox/dev/time-shift", run!(admin::time_shift))
         .action("Microsoft.KeyVault/vaults/write")

@@ -102,6 +102,8 @@ const TABLE: &[(&str, &str, &str, &str)] = &[
     ("POST /rng", "Y..........", "Y..........", "..........."),
     ("GET /_strongbox/vaults", "Y..........", "...........", "..........."),
     ("POST /_strongbox/dev/time-shift", "Y..........", "...........", "..........."),
+    ("GET /_strongbox/sys/keyring", "Y..........", "...........", "..........."),
+    ("POST /_strongbox/sys/keyring/rotate", "Y..........", "...........", "..........."),
     ("GET /_strongbox/vaults/v", "Y..........", "...........", "..........."),
     ("PUT /_strongbox/vaults/v", "Y..........", "...........", "..........."),
     ("POST /_strongbox/serviceprincipals", "Y..........", "...........", "..........."),

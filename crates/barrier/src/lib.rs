@@ -8,10 +8,12 @@
 //!
 //! Envelope layout: `term (u32 BE) ‖ format (1) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`.
 
+mod keyring;
 pub mod keyspace;
 mod seal;
 mod view;
 
+pub use keyring::{KeyringStatus, ROTATE_AFTER_ENCRYPTIONS, ROTATE_AFTER_SECONDS, USAGE_PATH};
 pub use keyspace::Area;
 pub use seal::KeyFileSeal;
 pub use view::{CAS_RETRIES, Change, View, decode, encode};
@@ -43,6 +45,11 @@ struct Unsealed {
     active: u32,
     terms: BTreeMap<u32, Term>,
     root: AeadKey,
+    /// When each term was made (Unix seconds; absent for the first term of older deployments).
+    installed: BTreeMap<u32, i64>,
+    /// Values this node encrypted under the active term since it last added them to the stored
+    /// count ([`Barrier::flush_usage`]).
+    encryptions: std::sync::atomic::AtomicU64,
 }
 
 /// A stored value together with the exact bytes it was read from, so a later transaction can
@@ -127,6 +134,9 @@ struct KeyringDoc {
     active: u32,
     /// term -> hex of the 32-byte key
     terms: BTreeMap<u32, String>,
+    /// term -> when it was made (Unix seconds)
+    #[serde(default)]
+    installed: BTreeMap<u32, i64>,
 }
 
 impl Drop for KeyringDoc {
@@ -179,7 +189,11 @@ impl Barrier {
         let kek = AeadKey::new(kek)?;
         let root = strongbox_crypto::random_key()?;
         let term1 = strongbox_crypto::random_key()?;
-        let doc = KeyringDoc { active: 1, terms: BTreeMap::from([(1, strongbox_crypto::hex(term1.expose()))]) };
+        let doc = KeyringDoc {
+            active: 1,
+            terms: BTreeMap::from([(1, strongbox_crypto::hex(term1.expose()))]),
+            installed: BTreeMap::new(),
+        };
         let doc_bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
         let root_aead = AeadKey::new(&root)?;
         let txn = Txn {
@@ -223,7 +237,13 @@ impl Barrier {
         if !terms.contains_key(&doc.active) {
             return Err(Error::internal("keyring has no active term"));
         }
-        Ok(Unsealed { active: doc.active, terms, root })
+        Ok(Unsealed {
+            active: doc.active,
+            terms,
+            root,
+            installed: doc.installed.clone(),
+            encryptions: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     /// Forgets every key held in memory.
@@ -231,39 +251,9 @@ impl Barrier {
         *self.state.write().await = None;
     }
 
-    /// Adds a new keyring term and makes it active. Old terms stay to decrypt old values.
-    pub async fn rotate(&self) -> Result<u32> {
-        let mut guard = self.state.write().await;
-        let st = guard.as_mut().ok_or_else(sealed)?;
-        let raw = self
-            .storage
-            .get(KEYRING_PATH)
-            .await
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::internal("keyring missing"))?;
-        let plain = st.root.open(KEYRING_PATH.as_bytes(), &raw)?;
-        let mut doc: KeyringDoc =
-            serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
-        let next = doc.terms.keys().max().copied().unwrap_or(0) + 1;
-        let key = strongbox_crypto::random_key()?;
-        doc.terms.insert(next, strongbox_crypto::hex(key.expose()));
-        doc.active = next;
-        let bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
-        let sealed_doc = st.root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
-        self.storage
-            .commit(Txn {
-                conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)],
-                ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)],
-            })
-            .await
-            .map_err(storage_err)?;
-        st.terms.insert(next, Term { key: AeadKey::new(&key)? });
-        st.active = next;
-        Ok(next)
-    }
-
     fn encrypt(st: &Unsealed, key: &str, plain: &[u8]) -> Result<Vec<u8>> {
         let term = st.terms.get(&st.active).ok_or_else(|| Error::internal("active term missing"))?;
+        st.encryptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut out = Vec::with_capacity(HEADER + 12 + plain.len() + 16);
         out.extend_from_slice(&st.active.to_be_bytes());
         out.push(FORMAT_V1);
@@ -290,6 +280,9 @@ impl Barrier {
 
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>> {
         let raw = self.storage.get(key).await.map_err(storage_err)?;
+        if let Some(r) = &raw {
+            self.know_term_of(r).await?;
+        }
         let guard = self.state.read().await;
         let st = guard.as_ref().ok_or_else(sealed)?;
         match raw {
@@ -305,6 +298,9 @@ impl Barrier {
         }
         let from = if start < prefix { prefix } else { start };
         let rows = self.storage.scan(from, &prefix_end(prefix), limit).await.map_err(storage_err)?;
+        for (_, raw) in &rows {
+            self.know_term_of(raw).await?;
+        }
         let guard = self.state.read().await;
         let st = guard.as_ref().ok_or_else(sealed)?;
         rows.into_iter().map(|(k, raw)| Self::decrypt(st, &k, &raw).map(|v| (k, v))).collect()

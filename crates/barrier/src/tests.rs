@@ -51,7 +51,7 @@ async fn row_copied_to_another_key_fails_to_decrypt() {
 async fn rotation_keeps_old_values_readable() {
     let (mem, b, kek) = unsealed_memory().await;
     b.commit(BTxn::new().put("x/old", b"old".to_vec())).await.unwrap();
-    assert_eq!(b.rotate().await.unwrap(), 2);
+    assert_eq!(b.rotate(1_000).await.unwrap(), 2);
     b.commit(BTxn::new().put("x/new", b"new".to_vec())).await.unwrap();
     let raw_new = mem.get("x/new").await.unwrap().unwrap();
     assert_eq!(&raw_new[..4], &2u32.to_be_bytes());
@@ -60,6 +60,62 @@ async fn rotation_keeps_old_values_readable() {
     b.unseal(&kek).await.unwrap();
     assert_eq!(b.get("x/old").await.unwrap().unwrap().expose(), b"old");
     assert_eq!(b.get("x/new").await.unwrap().unwrap().expose(), b"new");
+}
+
+#[tokio::test]
+async fn another_node_learns_a_new_term_from_the_values_and_from_a_reload() {
+    let (mem, a, kek) = unsealed_memory().await;
+    let b = Barrier::new(mem.clone());
+    b.unseal(&kek).await.unwrap();
+    assert_eq!(a.rotate(1_000).await.unwrap(), 2);
+    a.commit(BTxn::new().put("x/by-a", b"after rotation".to_vec())).await.unwrap();
+    // B has not heard of term 2: reading the value makes it re-read the keyring
+    assert_eq!(b.get("x/by-a").await.unwrap().unwrap().expose(), b"after rotation");
+    b.commit(BTxn::new().put("x/by-b", b"b".to_vec())).await.unwrap();
+    assert_eq!(&mem.get("x/by-b").await.unwrap().unwrap()[..4], &2u32.to_be_bytes(), "B writes under term 2");
+    // a third rotation, seen by an explicit reload (the server's NOTIFY or tick)
+    assert_eq!(a.rotate(2_000).await.unwrap(), 3);
+    assert!(b.reload_keyring().await.unwrap());
+    assert!(!b.reload_keyring().await.unwrap(), "nothing new the second time");
+    let st = b.keyring_status().await.unwrap();
+    assert_eq!(st.active, 3);
+    assert_eq!(st.terms, vec![(1, 0), (2, 1_000), (3, 2_000)]);
+    // a term no keyring holds is refused, not guessed
+    let mut forged = mem.get("x/by-b").await.unwrap().unwrap();
+    forged[..4].copy_from_slice(&9u32.to_be_bytes());
+    mem.commit(Txn::new().put("x/forged", forged)).await.unwrap();
+    assert_eq!(b.get("x/forged").await.unwrap_err().kind, ErrorKind::Internal);
+}
+
+#[tokio::test]
+async fn rotation_comes_due_by_use_and_by_age() {
+    let (mem, a, kek) = unsealed_memory().await;
+    let b = Barrier::new(mem.clone());
+    b.unseal(&kek).await.unwrap();
+    // no birth recorded for term 1: the first check records it and does not rotate
+    assert_eq!(a.rotate_if_due(5_000, 100, 1_000).await.unwrap(), None);
+    for i in 0..30 {
+        a.commit(BTxn::new().put(format!("u/a{i}"), vec![1])).await.unwrap();
+        b.commit(BTxn::new().put(format!("u/b{i}"), vec![1])).await.unwrap();
+    }
+    // both nodes' counts add up in the stored record
+    assert_eq!(b.flush_usage().await.unwrap(), 30);
+    assert_eq!(a.keyring_status().await.unwrap().encryptions, 60);
+    assert_eq!(a.rotate_if_due(5_001, 100, 1_000).await.unwrap(), None, "60 < 100 and young");
+    for i in 0..50 {
+        b.commit(BTxn::new().put(format!("v/b{i}"), vec![1])).await.unwrap();
+    }
+    b.flush_usage().await.unwrap();
+    assert_eq!(a.rotate_if_due(5_002, 100, 1_000).await.unwrap(), Some(2), "110 >= 100 encryptions");
+    assert_eq!(a.keyring_status().await.unwrap().encryptions, 0, "a new term starts uncounted");
+    // by age
+    assert_eq!(a.rotate_if_due(5_500, 100, 1_000).await.unwrap(), None);
+    assert_eq!(a.rotate_if_due(6_002, 100, 1_000).await.unwrap(), Some(3), "1,000 s old");
+    // the keyring survives a seal cycle with its births
+    a.seal().await;
+    a.unseal(&kek).await.unwrap();
+    assert_eq!(a.keyring_status().await.unwrap().terms, vec![(1, 5_000), (2, 5_002), (3, 6_002)]);
+    assert_eq!(a.get("u/b3").await.unwrap().unwrap().expose(), &[1]);
 }
 
 #[tokio::test]

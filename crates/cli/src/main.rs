@@ -128,12 +128,33 @@ enum Cmd {
         #[command(subcommand)]
         cmd: role::RoleCmd,
     },
+    /// The deployment's root of trust: keyring rotation and status.
+    Operator {
+        #[command(subcommand)]
+        cmd: OperatorCmd,
+    },
     /// Each node's health: seal, role, storage, the leases it holds, replication lag (no credential).
     Status(status::StatusArgs),
     /// Work on a deployment's storage directly (servers stopped).
     Storage {
         #[command(subcommand)]
         cmd: StorageCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCmd {
+    /// Start a new keyring term: new values are encrypted under it, older ones stay readable
+    /// under theirs; every node picks it up. Deployment administrators only.
+    Rotate {
+        #[command(flatten)]
+        c: Conn,
+    },
+    /// The keyring's terms (when each was made), the active term and how many values it has
+    /// encrypted, and when it rotates by itself.
+    KeyStatus {
+        #[command(flatten)]
+        c: Conn,
     },
 }
 
@@ -230,6 +251,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Ad { cmd: AdCmd::Group { cmd } } => role::group(cmd).await,
         Cmd::Role { cmd } => role::run(cmd).await,
         Cmd::Status(a) => status::run(a).await,
+        Cmd::Operator { cmd: OperatorCmd::Rotate { c } } => {
+            let cl = connect(&c, None).await?;
+            print(c.output, &cl.call("POST", "/_strongbox/sys/keyring/rotate", None).await?);
+            Ok(())
+        }
+        Cmd::Operator { cmd: OperatorCmd::KeyStatus { c } } => {
+            let cl = connect(&c, None).await?;
+            print(c.output, &cl.call("GET", "/_strongbox/sys/keyring", None).await?);
+            Ok(())
+        }
         Cmd::Storage { cmd: StorageCmd::Copy { from, to } } => {
             let (from, to) = (
                 strongbox_server::StorageSpec::parse_flag("--from", &from)?,

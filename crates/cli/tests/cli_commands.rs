@@ -158,3 +158,34 @@ fn cli_commands_end_to_end() {
     ok_json(env.boot(&["certificate", "backup", "--name", "web", "--file", cbak.to_str().unwrap()]));
     assert_eq!(mode(&cbak), 0o600, "a certificate backup must be 0600");
 }
+
+#[test]
+fn operator_rotates_the_keyring_and_old_values_stay_readable() {
+    let env = Env::start();
+    let st = ok_json(env.boot(&["operator", "key-status"]));
+    assert_eq!(st["activeTerm"], 1, "{st}");
+    assert_eq!(st["rotateAfterEncryptions"], 1u64 << 30, "{st}");
+    ok_json(env.boot(&["secret", "set", "--name", "before", "--value", "old term"]));
+    let rotated = ok_json(env.boot(&["operator", "rotate"]));
+    assert_eq!(rotated["activeTerm"], 2, "{rotated}");
+    assert_eq!(rotated["terms"].as_array().map(Vec::len), Some(2), "{rotated}");
+    assert!(rotated["terms"][1]["installed"].as_i64().unwrap() > 1_700_000_000, "{rotated}");
+    ok_json(env.boot(&["secret", "set", "--name", "after", "--value", "new term"]));
+    assert_eq!(ok_json(env.boot(&["secret", "show", "--name", "before"]))["value"], "old term");
+    assert_eq!(ok_json(env.boot(&["secret", "show", "--name", "after"]))["value"], "new term");
+    let st = ok_json(env.boot(&["operator", "key-status"]));
+    assert!(st["encryptions"].as_u64().unwrap() >= 1, "the write after the rotation was not counted: {st}");
+    // an application without a role at `/` may not rotate
+    let sp = ok_json(env.boot(&["ad", "sp", "create-for-rbac", "--name", "no-rights"]));
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&env.bootstrap).unwrap()).unwrap();
+    let out = cli(env.tmp.path(), &["operator", "rotate"])
+        .env("AZURE_TENANT_ID", b["tenant_id"].as_str().unwrap())
+        .env("AZURE_CLIENT_ID", sp["appId"].as_str().unwrap())
+        .env("AZURE_CLIENT_SECRET", sp["password"].as_str().unwrap())
+        .env("AZURE_AUTHORITY_HOST", b["authority"].as_str().unwrap())
+        .env("STRONGBOX_CA_FILE", b["ca_file"].as_str().unwrap())
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && text(&out).contains("403"), "{}", text(&out));
+    assert_eq!(ok_json(env.boot(&["operator", "key-status"]))["activeTerm"], 2);
+}

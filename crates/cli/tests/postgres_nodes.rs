@@ -501,3 +501,55 @@ async fn init_prepares_the_schema_once_and_reports_the_deployment() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_rotation_on_one_node_is_used_by_the_other_at_once() {
+    with_fresh_db(|url| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let Pair { a, b, port_a, port_b, vault, http_a, http_b, token: tok, .. } = two_nodes(&url, tmp.path(), &[]).await;
+        let keyring = |http: &reqwest::Client, port: u16| {
+            let (http, tok) = (http.clone(), tok.clone());
+            async move {
+                let r = http
+                    .get(format!("https://localhost:{port}/_strongbox/sys/keyring?api-version=7.6"))
+                    .bearer_auth(&tok)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        assert_eq!(keyring(&http_b, port_b).await["activeTerm"], 1);
+        let r = http_a
+            .post(format!("https://localhost:{port_a}/_strongbox/sys/keyring/rotate?api-version=7.6"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let start = std::time::Instant::now();
+        while keyring(&http_b, port_b).await["activeTerm"] != 2 {
+            assert!(start.elapsed() < Duration::from_secs(1), "node B still writes under term 1 after 1 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let seen_after = start.elapsed();
+        // B's next write is under term 2, as stored (the envelope's first 4 bytes)
+        let r = http_b
+            .put(at(&format!("{vault}/secrets/rotated?api-version=7.6"), port_a, port_b))
+            .bearer_auth(&tok)
+            .json(&json!({ "value": "v" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let out = Command::new("psql")
+            .args([url.as_str(), "-Atc", "SELECT encode(substring(v from 1 for 4), 'hex') FROM kv WHERE k = convert_to('sec/default/rotated', 'UTF8')"])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "00000002", "{}", String::from_utf8_lossy(&out.stderr));
+        drop((a, b));
+        eprintln!("postgres nodes: node B used the rotated keyring term {} ms after node A rotated", seen_after.as_millis());
+    })
+    .await;
+}

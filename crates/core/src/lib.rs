@@ -27,6 +27,7 @@ pub use keys::{ActionType, Keys, LifetimeAction, RotationPolicy, parse_duration}
 pub use keys::{CipherInput, CreateKey, KeyListing, KeyOpResult, KeyProps, KeyStorageSummary, KeyUpdate, KeyView};
 pub use keys::{ReleasePolicy, ReleaseRequest, ReleasedKey};
 pub use secrets::{DeletedInfo, Listing, SecretUpdate, SecretView, Secrets, SetSecret};
+pub use strongbox_barrier::{KeyringStatus, ROTATE_AFTER_ENCRYPTIONS, ROTATE_AFTER_SECONDS};
 pub use strongbox_identity::BootstrapCredential;
 use strongbox_identity::{Identity, IdentityConfig, Principal, SecurityEvent};
 pub use vaults::{Sku, VaultInfo, Vaults};
@@ -230,6 +231,7 @@ impl Services {
         keyspace::SERVICE_PRINCIPALS.prefix,
         keyspace::PUBLIC_CLIENTS.prefix,
         keyspace::TRUSTED_ISSUERS.prefix,
+        strongbox_barrier::KEYRING_PATH,
     ];
 
     /// Another node changed `key` (one of [`Self::WATCHED_PREFIXES`]; `None`: anything may have
@@ -238,13 +240,16 @@ impl Services {
     /// as the fallback when notifications are lost.
     pub fn invalidate(&self, key: Option<&str>) {
         let Some(k) = key else {
+            self.reload_keyring_soon();
             self.access.mark_stale();
             self.vaults.forget_all();
             self.keys.forget_ops(None);
             self.identity.forget_status(None);
             return;
         };
-        if k.starts_with(keyspace::RBAC_GENERATION.prefix) {
+        if k == strongbox_barrier::KEYRING_PATH {
+            self.reload_keyring_soon();
+        } else if k.starts_with(keyspace::RBAC_GENERATION.prefix) {
             self.access.mark_stale();
         } else if k.starts_with(keyspace::VAULTS.prefix) {
             self.vaults.forget_all();
@@ -260,6 +265,49 @@ impl Services {
             // users, applications, public clients, trusted issuers: their status rows
             self.identity.forget_status(Some(k));
         }
+    }
+
+    /// Re-reads the keyring in the background (another node may have rotated it).
+    fn reload_keyring_soon(&self) {
+        let barrier = self.barrier.clone();
+        tokio::spawn(async move {
+            if let Err(e) = barrier.reload_keyring().await
+                && e.kind != ErrorKind::Sealed
+            {
+                tracing::warn!(error = %e, "keyring reload failed");
+            }
+        });
+    }
+
+    /// `strongbox operator rotate`: a new keyring term for new writes (see
+    /// `strongbox_barrier::keyring`).
+    pub async fn rotate_keyring(&self) -> Result<u32> {
+        self.barrier.rotate(self.now()).await
+    }
+
+    pub async fn keyring_status(&self) -> Result<KeyringStatus> {
+        self.barrier.keyring_status().await
+    }
+
+    /// Per node, on every maintenance tick: adds this node's encryption count to the stored one
+    /// and re-reads the keyring (the fallback when a rotation's notification was missed).
+    pub async fn keyring_upkeep(&self) -> Result<()> {
+        self.barrier.flush_usage().await?;
+        self.barrier.reload_keyring().await?;
+        Ok(())
+    }
+
+    /// The scheduled rotation (on the node holding the jobs lease): rotates when the active term
+    /// has encrypted [`strongbox_barrier::ROTATE_AFTER_ENCRYPTIONS`] values or is
+    /// [`strongbox_barrier::ROTATE_AFTER_SECONDS`] old.
+    pub async fn rotate_keyring_if_due(&self) -> Result<Option<u32>> {
+        self.barrier
+            .rotate_if_due(
+                self.now(),
+                strongbox_barrier::ROTATE_AFTER_ENCRYPTIONS,
+                strongbox_barrier::ROTATE_AFTER_SECONDS,
+            )
+            .await
     }
 
     /// This node's handle on the deployment's leases (see [`leases`]).

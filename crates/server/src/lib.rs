@@ -571,6 +571,9 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
             if let Err(e) = identity_core.identity.maintenance().await {
                 tracing::warn!(error = %e, "identity maintenance failed");
             }
+            if let Err(e) = identity_core.keyring_upkeep().await {
+                tracing::warn!(error = %e, "keyring upkeep failed");
+            }
         }
     }));
 
@@ -680,6 +683,13 @@ async fn run_jobs(
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
             Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
+        }
+        // keyring rotation by use and age (a compare-and-set on the keyring record)
+        if hold().await.is_none() {
+            continue;
+        }
+        if let Err(e) = core.rotate_keyring_if_due().await {
+            tracing::warn!(error = %e, "scheduled keyring rotation failed");
         }
     }
 }
