@@ -97,6 +97,15 @@ if [[ ! -x "$TYPOS_VENV/bin/typos" ]]; then
 fi
 "$TYPOS_VENV/bin/typos" --format brief
 
+# PyCryptodome: the independent implementation the Shamir shares are checked against
+step "PyCryptodome for the Shamir cross-check (target/pycryptodome-venv)"
+PYCRYPTODOME_VENV="$TARGET_DIR/pycryptodome-venv"
+if [[ ! -x "$PYCRYPTODOME_VENV/bin/python" ]] || ! "$PYCRYPTODOME_VENV/bin/python" -c 'import Crypto.Protocol.SecretSharing' 2>/dev/null; then
+    python3 -m venv "$PYCRYPTODOME_VENV"
+    "$PYCRYPTODOME_VENV/bin/pip" install --quiet --disable-pip-version-check "pycryptodome==3.23.0"
+fi
+export STRONGBOX_PYCRYPTODOME_PYTHON="$(cd "$PYCRYPTODOME_VENV" && pwd)/bin/python"
+
 step "cargo test (unit, router, integration, PostgreSQL, kill -9, Rust SDK)"
 cargo build -p strongbox-cli --quiet
 set +e

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod password;
 pub mod pkcs12;
 pub mod release;
+pub mod shamir;
 pub mod x509;
 
 /// The key handle trait, software and HSM (kept at its old path `strongbox_crypto::handle`).
