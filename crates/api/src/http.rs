@@ -46,6 +46,8 @@ fn next_request_id() -> String {
 struct AccessRecord {
     /// Whether the access log is on: when it is not, nothing is copied into the record.
     on: bool,
+    /// Whether metrics are kept (the vault is copied into the record for them).
+    metrics: bool,
     vault: String,
     /// The handler of the operation (`secrets::get`), `token` for the authority, empty when
     /// the request was refused before its operation was known.
@@ -62,6 +64,7 @@ pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
     let method = req.method().clone();
     let mut rec = AccessRecord {
         on: tracing::enabled!(target: "strongbox::access", tracing::Level::INFO),
+        metrics: st.cfg.metrics.is_some(),
         ..AccessRecord::default()
     };
     let mut resp = route_request(st, req, &request_id, &mut rec).await;
@@ -85,6 +88,9 @@ pub(crate) async fn handle(st: &AppState, req: Request) -> Response {
         client = %rec.client.map(|c| c.to_string()).unwrap_or_default(),
         "request"
     );
+    if let Some(m) = &st.cfg.metrics {
+        m.request(&rec.vault, rec.operation, resp.status().as_u16(), started.elapsed());
+    }
     resp
 }
 
@@ -197,10 +203,16 @@ async fn route_inner(
     let client = peer(st, parts);
     let vault = vault_from_host(st, &host);
     rec.client = client;
-    if rec.on {
+    if rec.on || rec.metrics {
         rec.vault.clone_from(&vault);
     }
-    if matches!(segs, ["_strongbox", "health"]) {
+    // liveness: the process answers
+    if matches!(segs, ["healthz"]) {
+        rec.operation = "healthz";
+        return json(StatusCode::OK, &serde_json::json!({ "live": true }));
+    }
+    // readiness: unsealed and the storage answers (the health answer)
+    if matches!(segs, ["_strongbox", "health"] | ["readyz"]) {
         rec.operation = "health";
         return health(st).await;
     }

@@ -17,6 +17,7 @@ mod directory;
 mod errors;
 mod http;
 mod keys;
+pub mod metrics;
 mod operations;
 mod operator;
 mod rbac;
@@ -51,6 +52,8 @@ pub struct ApiConfig {
     pub dev_clock: Option<strongbox_types::ShiftedClock>,
     /// What `/_strongbox/health` reports about this node beyond the seal (`None`: only that).
     pub node: Option<NodeInfo>,
+    /// Request metrics (`--metrics-listen`); `None`: not kept.
+    pub metrics: Option<std::sync::Arc<metrics::Metrics>>,
 }
 
 /// This node, as `GET /_strongbox/health` describes it.
@@ -77,6 +80,7 @@ impl ApiConfig {
             trusted_proxies: Vec::new(),
             dev_clock: None,
             node: None,
+            metrics: None,
         }
     }
 }

@@ -131,6 +131,11 @@ pub(crate) struct ServerArgs {
     /// The URL clients should send writes to, named in a read-only node's 503 answers and health.
     #[arg(long, env = "STRONGBOX_PRIMARY_URL", value_parser = primary_url)]
     primary_url: Option<String>,
+    /// Serve Prometheus metrics (`/metrics`) and `/healthz`, `/readyz` over plain HTTP on this
+    /// address (e.g. 127.0.0.1:9464), without a credential: keep it on loopback or a monitoring
+    /// network. Off by default.
+    #[arg(long, env = "STRONGBOX_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     /// How often the background jobs run (soft-delete purge, key rotation, certificate renewal,
     /// ended role activations): seconds, or a number with s, m or h (1s to 1h). On several
     /// nodes they run on the one that holds the jobs lease.
@@ -278,6 +283,7 @@ async fn serve(dev: bool, data_dir: PathBuf, started: std::time::Instant, a: Ser
     cfg.issuer_refresh_interval = a.issuer_refresh;
     cfg.jobs_interval = a.jobs_interval;
     cfg.read_only = a.read_only;
+    cfg.metrics_listen = a.metrics_listen;
     cfg.primary_url = a.primary_url;
     if let Some(n) = a.node_name {
         cfg.node_name = n;

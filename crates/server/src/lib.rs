@@ -21,6 +21,7 @@ pub use strongbox_hsm::Pkcs11Config;
 
 mod issuer_fetch;
 pub mod logwriter;
+mod metrics_http;
 mod storage;
 mod tls;
 mod transport;
@@ -65,6 +66,8 @@ pub struct ServerConfig {
     pub read_only: bool,
     /// `--primary-url`: where writes go, named in a read-only node's 503 answers.
     pub primary_url: Option<String>,
+    /// `--metrics-listen`: plain-HTTP address of `/metrics`, `/healthz`, `/readyz` (off: `None`).
+    pub metrics_listen: Option<SocketAddr>,
     /// Entries of the optional read cache in front of SQLite (0, the default, turns it off).
     /// Safe because this process is the only writer of its SQLite file. Measured: it helps a few
     /// hot keys but costs memory, write throughput and tail latency once the working set does
@@ -121,6 +124,7 @@ impl ServerConfig {
             node_name: host_name(),
             read_only: false,
             primary_url: None,
+            metrics_listen: None,
             cache_entries: 0,
             pkcs11: None,
             trusted_issuer_ca: std::env::var_os("STRONGBOX_TRUSTED_ISSUER_CA")
@@ -366,14 +370,17 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         Some(pg) if !in_recovery => Some(AbortOnDrop(listen_for_changes(pg, &services, &storage_spec).await?)),
         _ => None,
     };
-    let storage: Arc<dyn strongbox_storage::Storage> = Arc::new(storage::Gate::new(
+    let metrics = cfg.metrics_listen.map(|_| Arc::new(strongbox_api::metrics::Metrics::new()));
+    let mut gate = storage::Gate::new(
         opened.storage,
         read_only.clone(),
         match &cfg.primary_url {
             Some(u) => format!("This node is read-only: its database is a standby. Send writes to the primary, {u}."),
             None => "This node is read-only: its database is a standby. Send writes to the primary.".to_owned(),
         },
-    ));
+    );
+    gate.metrics.clone_from(&metrics);
+    let storage: Arc<dyn strongbox_storage::Storage> = Arc::new(gate);
     let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
     if cfg.read_only && !barrier.is_initialized().await? {
@@ -498,6 +505,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         client_roots.as_ref().map(|r| tls::server_config(cert_store.clone(), Some(r))).transpose()?.map(Arc::new);
     let leases = Arc::new(core.leases(&cfg.node_name)?);
     let job_runs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let job_failures = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let lag_ms = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     let app = strongbox_api::router(
         core.clone(),
@@ -514,6 +522,7 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
                 replication_lag_ms: lag_ms.clone(),
                 primary: cfg.primary_url.clone(),
             }),
+            metrics: metrics.clone(),
         },
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -554,9 +563,29 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
         core.clone(),
         leases.clone(),
         cfg.jobs_interval,
-        job_runs.clone(),
+        JobCounters { runs: job_runs.clone(), failures: job_failures.clone() },
         read_only.clone(),
     )));
+    if let (Some(addr), Some(m)) = (cfg.metrics_listen, &metrics) {
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?;
+        tracing::info!(address = %l.local_addr()?, "metrics on http://{}/metrics", l.local_addr()?);
+        let app = metrics_http::router(metrics_http::MetricsState {
+            core: core.clone(),
+            leases: leases.clone(),
+            metrics: m.clone(),
+            job_runs: job_runs.clone(),
+            job_failures: job_failures.clone(),
+            read_only: read_only.clone(),
+            lag_ms: lag_ms.clone(),
+        });
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::warn!(error = %e, "the metrics listener stopped");
+            }
+        }));
+    }
     let identity_core = core.clone();
     let every = cfg.jobs_interval;
     let identity_read_only = read_only.clone();
@@ -625,13 +654,23 @@ pub const JOBS_LEASE: &str = "jobs";
 
 /// The scheduled jobs: on the node holding [`JOBS_LEASE`], every `every`, each job fenced by the
 /// lease (renewed before each), so a node that lost the lease mid-run commits nothing more.
+/// How often the scheduled jobs ran and failed on this node (for health and metrics).
+struct JobCounters {
+    runs: Arc<std::sync::atomic::AtomicU64>,
+    failures: Arc<std::sync::atomic::AtomicU64>,
+}
+
 async fn run_jobs(
     core: Arc<Services>,
     leases: Arc<Leases>,
     every: Duration,
-    runs: Arc<std::sync::atomic::AtomicU64>,
+    counters: JobCounters,
     read_only: Arc<std::sync::atomic::AtomicBool>,
 ) {
+    let JobCounters { runs, failures } = counters;
+    let failed = || {
+        failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    };
     let tick = every.min(strongbox_core::leases::RENEW_EVERY);
     let mut last_run: Option<std::time::Instant> = None;
     loop {
@@ -662,19 +701,28 @@ async fn run_jobs(
         match Barrier::fenced(fence, core.purge_expired()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged soft-deleted objects past their retention"),
-            Err(e) => tracing::warn!(error = %e, "background purge failed"),
+            Err(e) => {
+                failed();
+                tracing::warn!(error = %e, "background purge failed");
+            }
         }
         let Some(fence) = hold().await else { continue };
         match Barrier::fenced(fence, core.keys.rotate_due()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rotated = n, "rotated keys whose rotation policy came due"),
-            Err(e) => tracing::warn!(error = %e, "scheduled key rotation failed"),
+            Err(e) => {
+                failed();
+                tracing::warn!(error = %e, "scheduled key rotation failed");
+            }
         }
         let Some(fence) = hold().await else { continue };
         match Barrier::fenced(fence, core.certificates.renew_due()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(renewed = n, "renewed certificates whose lifetime action came due"),
-            Err(e) => tracing::warn!(error = %e, "scheduled certificate renewal failed"),
+            Err(e) => {
+                failed();
+                tracing::warn!(error = %e, "scheduled certificate renewal failed");
+            }
         }
         // ended just-in-time activations: records removed, expiry recorded as a security event
         // (decisions already stopped honouring them at their end time)
@@ -682,13 +730,17 @@ async fn run_jobs(
         match Barrier::fenced(fence, core.access.pim_sweep()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "ended expired role activations"),
-            Err(e) => tracing::warn!(error = %e, "role activation sweep failed"),
+            Err(e) => {
+                failed();
+                tracing::warn!(error = %e, "role activation sweep failed");
+            }
         }
         // keyring rotation by use and age (a compare-and-set on the keyring record)
         if hold().await.is_none() {
             continue;
         }
         if let Err(e) = core.rotate_keyring_if_due().await {
+            failed();
             tracing::warn!(error = %e, "scheduled keyring rotation failed");
         }
     }

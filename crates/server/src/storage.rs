@@ -339,18 +339,33 @@ pub(crate) struct Gate {
     inner: Arc<dyn Storage>,
     read_only: Arc<std::sync::atomic::AtomicBool>,
     message: String,
+    /// Storage latency and errors, when metrics are kept.
+    pub(crate) metrics: Option<Arc<strongbox_api::metrics::Metrics>>,
 }
 
 impl Gate {
     pub(crate) fn new(inner: Arc<dyn Storage>, read_only: Arc<std::sync::atomic::AtomicBool>, message: String) -> Self {
-        Self { inner, read_only, message }
+        Self { inner, read_only, message, metrics: None }
+    }
+
+    fn timed<T>(&self, kind: &'static str, started: std::time::Instant, r: &strongbox_storage::StorageResult<T>) {
+        if let Some(m) = &self.metrics {
+            let failed = matches!(
+                r,
+                Err(strongbox_storage::StorageError::Backend(_) | strongbox_storage::StorageError::Unavailable(_))
+            );
+            m.storage(kind, started.elapsed(), failed);
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl Storage for Gate {
     async fn get(&self, key: &str) -> strongbox_storage::StorageResult<Option<Vec<u8>>> {
-        self.inner.get(key).await
+        let t = std::time::Instant::now();
+        let r = self.inner.get(key).await;
+        self.timed("get", t, &r);
+        r
     }
     async fn scan(
         &self,
@@ -358,12 +373,18 @@ impl Storage for Gate {
         end: &str,
         limit: usize,
     ) -> strongbox_storage::StorageResult<Vec<strongbox_storage::Entry>> {
-        self.inner.scan(start, end, limit).await
+        let t = std::time::Instant::now();
+        let r = self.inner.scan(start, end, limit).await;
+        self.timed("scan", t, &r);
+        r
     }
     async fn commit(&self, txn: strongbox_storage::Txn) -> strongbox_storage::StorageResult<()> {
         if self.read_only.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(strongbox_storage::StorageError::Unavailable(self.message.clone()));
         }
-        self.inner.commit(txn).await
+        let t = std::time::Instant::now();
+        let r = self.inner.commit(txn).await;
+        self.timed("commit", t, &r);
+        r
     }
 }
