@@ -20,10 +20,10 @@ fn sample(text: &str, line_start: &str) -> Option<f64> {
 async fn metrics_count_requests_by_operation_and_status_without_values() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let (port, mport) = (free_port(), free_port());
+    let (port, metrics_port) = (free_port(), free_port());
     let mut server = Command::new(env!("CARGO_BIN_EXE_strongbox"));
     server.env("STRONGBOX_LOG", "warn").stderr(Stdio::inherit());
-    let mut child = Node(spawn_server(server, &dir, port, &["--metrics-listen", &format!("127.0.0.1:{mport}")]));
+    let mut child = Node(spawn_server(server, &dir, port, &["--metrics-listen", &format!("127.0.0.1:{metrics_port}")]));
     let boot = read_boot(&dir);
     let vault = boot["vault_url"].as_str().unwrap().to_owned();
     let http = https_client(&boot, port);
@@ -44,7 +44,7 @@ async fn metrics_count_requests_by_operation_and_status_without_values() {
     }
 
     let plain = reqwest::Client::new();
-    let m = format!("http://127.0.0.1:{mport}");
+    let m = format!("http://127.0.0.1:{metrics_port}");
     for path in ["healthz", "readyz"] {
         assert_eq!(
             plain.get(format!("{m}/{path}")).send().await.unwrap().status(),
