@@ -243,6 +243,40 @@ impl Barrier {
         Ok(())
     }
 
+    /// Re-encrypts, under the active term, the values (from `start`, at most `limit` read) that an
+    /// older term encrypted, each by compare-and-set on its exact stored bytes, so a value changed
+    /// meanwhile is left alone (its writer used the active term). Keys under `skip` are passed
+    /// over (the barrier's own records, and records whose bytes a holder compares against for a
+    /// long time, like lease fences). Returns how many were rewritten and where the next page
+    /// starts (`None`: the pass reached the end). Old terms stay in the keyring.
+    pub async fn reencrypt_page(&self, start: &str, limit: usize, skip: &[&str]) -> Result<(usize, Option<String>)> {
+        let rows = self.storage.scan(start, "\u{10FFFF}", limit).await.map_err(storage_err)?;
+        let next = (rows.len() == limit).then(|| rows.last().map(|(k, _)| strongbox_storage::key_after(k))).flatten();
+        let mut rewritten = 0;
+        for (key, raw) in rows {
+            if skip.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            let txn = {
+                let guard = self.state.read().await;
+                let st = guard.as_ref().ok_or_else(sealed)?;
+                match term_of(&raw) {
+                    Some(t) if t < st.active && st.terms.contains_key(&t) => {}
+                    _ => continue,
+                }
+                let plain = Self::decrypt(st, &key, &raw)?;
+                let fresh = Self::encrypt(st, &key, plain.expose())?;
+                Txn { conds: vec![Cond::Equals(key.clone(), raw)], ops: vec![Op::Put(key, fresh)] }
+            };
+            match self.storage.commit(txn).await {
+                Ok(()) => rewritten += 1,
+                Err(strongbox_storage::StorageError::ConditionFailed) => {}
+                Err(e) => return Err(storage_err(e)),
+            }
+        }
+        Ok((rewritten, next))
+    }
+
     /// The keyring's terms and the active term's usage.
     pub async fn keyring_status(&self) -> Result<KeyringStatus> {
         let stored = match self.get(USAGE_PATH).await? {

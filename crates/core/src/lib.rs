@@ -310,6 +310,14 @@ impl Services {
             .await
     }
 
+    /// One page of the background re-encryption: values of older keyring terms (from `start`, at
+    /// most `limit` read) rewritten under the active term. The barrier's own records and the
+    /// leases (whose stored bytes are fences) are left alone. Returns how many were rewritten and
+    /// the next page's start (`None`: the pass is complete).
+    pub async fn reencrypt_old_values(&self, start: &str, limit: usize) -> Result<(usize, Option<String>)> {
+        self.barrier.reencrypt_page(start, limit, &[keyspace::BARRIER.prefix, keyspace::LEASES.prefix]).await
+    }
+
     /// This node's handle on the deployment's leases (see [`leases`]).
     pub fn leases(&self, node_name: &str) -> Result<leases::Leases> {
         leases::Leases::new(self.barrier.clone(), self.clock.clone(), node_name)

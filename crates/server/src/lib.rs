@@ -652,6 +652,9 @@ pub async fn init_storage(cfg: &ServerConfig) -> anyhow::Result<String> {
 /// The lease of the deployment's scheduled jobs.
 pub const JOBS_LEASE: &str = "jobs";
 
+/// Entries read per run of the re-encryption job.
+const REENCRYPT_PAGE: usize = 2000;
+
 /// The scheduled jobs: on the node holding [`JOBS_LEASE`], every `every`, each job fenced by the
 /// lease (renewed before each), so a node that lost the lease mid-run commits nothing more.
 /// How often the scheduled jobs ran and failed on this node (for health and metrics).
@@ -673,6 +676,9 @@ async fn run_jobs(
     };
     let tick = every.min(strongbox_core::leases::RENEW_EVERY);
     let mut last_run: Option<std::time::Instant> = None;
+    // the re-encryption pass: where the next page starts, and the term a pass last finished for
+    let mut reencrypt_from = String::new();
+    let mut reencrypted_for: Option<u32> = None;
     loop {
         tokio::time::sleep(tick).await;
         // a node on a standby writes nothing, leases included
@@ -742,6 +748,33 @@ async fn run_jobs(
         if let Err(e) = core.rotate_keyring_if_due().await {
             failed();
             tracing::warn!(error = %e, "scheduled keyring rotation failed");
+        }
+        // values of older terms move to the active one, a page per run, until a pass is complete
+        let active = core.keyring_status().await.map(|k| (k.active, k.terms.len())).ok();
+        if let Some((term, terms)) = active
+            && terms > 1
+            && reencrypted_for != Some(term)
+            && hold().await.is_some()
+        {
+            match core.reencrypt_old_values(&reencrypt_from, REENCRYPT_PAGE).await {
+                Ok((n, next)) => {
+                    if n > 0 {
+                        tracing::info!(rewritten = n, term, "re-encrypted values of older keyring terms");
+                    }
+                    match next {
+                        Some(k) => reencrypt_from = k,
+                        None => {
+                            reencrypt_from.clear();
+                            reencrypted_for = Some(term);
+                            tracing::info!(term, "re-encryption pass complete: every value is under the active term");
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed();
+                    tracing::warn!(error = %e, "re-encryption of older keyring terms failed");
+                }
+            }
         }
     }
 }
