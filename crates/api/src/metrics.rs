@@ -41,12 +41,16 @@ impl Histogram {
     }
 }
 
+/// (operation, status class) -> latency histogram.
+type ByOperation = BTreeMap<(&'static str, &'static str), Histogram>;
+
 /// This node's metrics. One lock per recorded request (a map update), none per storage call
 /// beyond its own.
 #[derive(Default)]
 pub struct Metrics {
-    /// (vault, operation, status class) -> latency histogram (its count is the request count)
-    requests: Mutex<BTreeMap<(String, &'static str, &'static str), Histogram>>,
+    /// vault -> (operation, status class) -> latency histogram (its count is the request count);
+    /// keyed by vault first so that a request for a known vault allocates nothing
+    requests: Mutex<BTreeMap<String, ByOperation>>,
     /// storage call kind -> latency histogram
     storage: Mutex<BTreeMap<&'static str, Histogram>>,
     /// storage call kind -> failed calls
@@ -84,7 +88,11 @@ impl Metrics {
     pub fn request(&self, vault: &str, operation: &'static str, status: u16, took: Duration) {
         let op = if operation.is_empty() { "unknown" } else { operation };
         if let Ok(mut m) = self.requests.lock() {
-            m.entry((vault.to_owned(), op, class(status))).or_default().observe(took.as_secs_f64());
+            let per_vault = match m.get_mut(vault) {
+                Some(v) => v,
+                None => m.entry(vault.to_owned()).or_default(),
+            };
+            per_vault.entry((op, class(status))).or_default().observe(took.as_secs_f64());
         }
     }
 
@@ -104,8 +112,16 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP strongbox_requests_total Requests answered, by vault, operation and status class.\n");
         out.push_str("# TYPE strongbox_requests_total counter\n");
-        let requests = self.requests.lock().map(|m| m.clone()).unwrap_or_default();
-        for ((vault, op, status), h) in &requests {
+        let requests: Vec<(String, &'static str, &'static str, Histogram)> = self
+            .requests
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(v, ops)| ops.iter().map(move |((op, st), h)| (v.clone(), *op, *st, h.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (vault, op, status, h) in &requests {
             let _ = writeln!(
                 out,
                 "strongbox_requests_total{{vault=\"{}\",operation=\"{op}\",status=\"{status}\"}} {}",
@@ -117,7 +133,7 @@ impl Metrics {
             "# HELP strongbox_request_duration_seconds Time to answer, by vault, operation and status class.\n",
         );
         out.push_str("# TYPE strongbox_request_duration_seconds histogram\n");
-        for ((vault, op, status), h) in &requests {
+        for (vault, op, status, h) in &requests {
             let labels = format!("vault=\"{}\",operation=\"{op}\",status=\"{status}\"", label(vault));
             h.render(&mut out, "strongbox_request_duration_seconds", &labels);
         }
