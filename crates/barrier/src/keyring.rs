@@ -18,10 +18,10 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 use strongbox_crypto::aead::AeadKey;
-use strongbox_storage::{Cond, Op, Txn};
+use strongbox_storage::{Cond, Op, Storage, Txn};
 use strongbox_types::{Error, Result, SecretBytes};
 
-use crate::{Barrier, KEYRING_PATH, KeyringDoc, Term, sealed, storage_err};
+use crate::{Barrier, KEYRING_PATH, KeyringDoc, Term, Unsealed, sealed, storage_err};
 
 /// The stored count of values encrypted under each term (encrypted like any record).
 pub const USAGE_PATH: &str = "sys/barrier/usage";
@@ -48,9 +48,37 @@ struct Usage {
     counts: BTreeMap<u32, u64>,
 }
 
-fn decode_doc(root: &AeadKey, raw: &[u8]) -> Result<KeyringDoc> {
-    let plain = root.open(KEYRING_PATH.as_bytes(), raw)?;
-    serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))
+/// The keyring record as stored (its exact bytes, for compare-and-set) and opened with `root`.
+pub(crate) async fn stored_doc(storage: &dyn Storage, root: &AeadKey) -> Result<(Vec<u8>, KeyringDoc)> {
+    let raw =
+        storage.get(KEYRING_PATH).await.map_err(storage_err)?.ok_or_else(|| Error::internal("keyring missing"))?;
+    let plain = root.open(KEYRING_PATH.as_bytes(), &raw)?;
+    let doc = serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
+    Ok((raw, doc))
+}
+
+/// A term's key from its hex in the keyring record.
+pub(crate) fn term_key(hex: &str) -> Result<Term> {
+    let key = SecretBytes::new(strongbox_crypto::unhex(hex).ok_or_else(|| Error::internal("keyring corrupt"))?);
+    Ok(Term { key: AeadKey::new(&key)? })
+}
+
+/// Replaces the keyring record if it is still exactly `raw` (else `Conflict`, nothing written).
+async fn replace_doc(storage: &dyn Storage, root: &AeadKey, raw: Vec<u8>, doc: &KeyringDoc) -> Result<()> {
+    let bytes = SecretBytes::new(serde_json::to_vec(doc).map_err(|e| Error::internal(e.to_string()))?);
+    let sealed_doc = root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
+    let txn = Txn {
+        conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)],
+        ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)],
+    };
+    storage.commit(txn).await.map_err(storage_err)
+}
+
+/// Whether one of these envelopes names a term this node does not hold (another node rotated):
+/// the caller then re-reads the keyring before decrypting. An envelope naming a term no keyring
+/// holds still fails to decrypt afterwards, with the usual error.
+pub(crate) fn misses_a_term<'a>(st: &Unsealed, mut raws: impl Iterator<Item = &'a [u8]>) -> bool {
+    raws.any(|raw| term_of(raw).is_some_and(|t| !st.terms.contains_key(&t)))
 }
 
 /// The term named by an envelope's header, if it has one.
@@ -65,27 +93,13 @@ impl Barrier {
     pub async fn rotate(&self, now: i64) -> Result<u32> {
         let mut guard = self.state.write().await;
         let st = guard.as_mut().ok_or_else(sealed)?;
-        let raw = self
-            .storage
-            .get(KEYRING_PATH)
-            .await
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::internal("keyring missing"))?;
-        let mut doc = decode_doc(&st.root, &raw)?;
+        let (raw, mut doc) = stored_doc(&*self.storage, &st.root).await?;
         let next = doc.terms.keys().max().copied().unwrap_or(0) + 1;
         let key = strongbox_crypto::random_key()?;
         doc.terms.insert(next, strongbox_crypto::hex(key.expose()));
         doc.installed.insert(next, now);
         doc.active = next;
-        let bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
-        let sealed_doc = st.root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
-        self.storage
-            .commit(Txn {
-                conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)],
-                ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)],
-            })
-            .await
-            .map_err(storage_err)?;
+        replace_doc(&*self.storage, &st.root, raw, &doc).await?;
         st.terms.insert(next, Term { key: AeadKey::new(&key)? });
         st.installed.insert(next, now);
         st.active = next;
@@ -97,21 +111,13 @@ impl Barrier {
     /// Re-reads the keyring record and takes any term another node added (and its choice of the
     /// active term). Returns whether something changed.
     pub async fn reload_keyring(&self) -> Result<bool> {
-        let raw = self
-            .storage
-            .get(KEYRING_PATH)
-            .await
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::internal("keyring missing"))?;
         let mut guard = self.state.write().await;
         let st = guard.as_mut().ok_or_else(sealed)?;
-        let doc = decode_doc(&st.root, &raw)?;
+        let (_, doc) = stored_doc(&*self.storage, &st.root).await?;
         let mut changed = false;
         for (t, h) in &doc.terms {
             if !st.terms.contains_key(t) {
-                let key =
-                    SecretBytes::new(strongbox_crypto::unhex(h).ok_or_else(|| Error::internal("keyring corrupt"))?);
-                st.terms.insert(*t, Term { key: AeadKey::new(&key)? });
+                st.terms.insert(*t, term_key(h)?);
                 changed = true;
             }
         }
@@ -126,18 +132,6 @@ impl Barrier {
         }
         st.installed.clone_from(&doc.installed);
         Ok(changed)
-    }
-
-    /// Makes sure the term of the envelope `raw` is known, re-reading the keyring once if not
-    /// (another node rotated). An envelope naming a term the keyring does not hold fails to
-    /// decrypt afterwards, with the usual error.
-    pub(crate) async fn know_term_of(&self, raw: &[u8]) -> Result<()> {
-        let Some(term) = term_of(raw) else { return Ok(()) };
-        let known = self.state.read().await.as_ref().is_none_or(|st| st.terms.contains_key(&term));
-        if !known {
-            self.reload_keyring().await?;
-        }
-        Ok(())
     }
 
     /// Adds this node's count of encryptions under the active term to the stored count, and
@@ -218,27 +212,11 @@ impl Barrier {
     async fn record_birth(&self, now: i64) -> Result<()> {
         let mut guard = self.state.write().await;
         let st = guard.as_mut().ok_or_else(sealed)?;
-        let raw = self
-            .storage
-            .get(KEYRING_PATH)
-            .await
-            .map_err(storage_err)?
-            .ok_or_else(|| Error::internal("keyring missing"))?;
-        let mut doc = decode_doc(&st.root, &raw)?;
-        if doc.installed.contains_key(&doc.active) {
-            st.installed.clone_from(&doc.installed);
-            return Ok(());
+        let (raw, mut doc) = stored_doc(&*self.storage, &st.root).await?;
+        if !doc.installed.contains_key(&doc.active) {
+            doc.installed.insert(doc.active, now);
+            replace_doc(&*self.storage, &st.root, raw, &doc).await?;
         }
-        doc.installed.insert(doc.active, now);
-        let bytes = SecretBytes::new(serde_json::to_vec(&doc).map_err(|e| Error::internal(e.to_string()))?);
-        let sealed_doc = st.root.seal(KEYRING_PATH.as_bytes(), bytes.expose())?;
-        self.storage
-            .commit(Txn {
-                conds: vec![Cond::Equals(KEYRING_PATH.into(), raw)],
-                ops: vec![Op::Put(KEYRING_PATH.into(), sealed_doc)],
-            })
-            .await
-            .map_err(storage_err)?;
         st.installed.clone_from(&doc.installed);
         Ok(())
     }

@@ -85,9 +85,6 @@ impl Fence {
     pub fn new(key: impl Into<String>, stamp: Stamp) -> Self {
         Self { key: key.into(), stamp }
     }
-    pub fn key(&self) -> &str {
-        &self.key
-    }
 }
 
 /// A transaction of plaintext writes, encrypted by [`Barrier::commit`].
@@ -225,14 +222,10 @@ impl Barrier {
     }
 
     async fn load_keyring(storage: &dyn Storage, root: AeadKey) -> Result<Unsealed> {
-        let raw =
-            storage.get(KEYRING_PATH).await.map_err(storage_err)?.ok_or_else(|| Error::internal("keyring missing"))?;
-        let plain = root.open(KEYRING_PATH.as_bytes(), &raw)?;
-        let doc: KeyringDoc = serde_json::from_slice(plain.expose()).map_err(|_| Error::internal("keyring corrupt"))?;
+        let (_, doc) = keyring::stored_doc(storage, &root).await?;
         let mut terms = BTreeMap::new();
         for (t, h) in &doc.terms {
-            let key = SecretBytes::new(strongbox_crypto::unhex(h).ok_or_else(|| Error::internal("keyring corrupt"))?);
-            terms.insert(*t, Term { key: AeadKey::new(&key)? });
+            terms.insert(*t, keyring::term_key(h)?);
         }
         if !terms.contains_key(&doc.active) {
             return Err(Error::internal("keyring has no active term"));
@@ -280,15 +273,22 @@ impl Barrier {
 
     pub async fn get_versioned(&self, key: &str) -> Result<Option<Versioned>> {
         let raw = self.storage.get(key).await.map_err(storage_err)?;
-        if let Some(r) = &raw {
-            self.know_term_of(r).await?;
+        let Some(raw) = raw else {
+            return if self.is_sealed().await { Err(sealed()) } else { Ok(None) };
+        };
+        {
+            // the common case, under one read lock: this node knows the value's term
+            let guard = self.state.read().await;
+            let st = guard.as_ref().ok_or_else(sealed)?;
+            if !keyring::misses_a_term(st, std::iter::once(raw.as_slice())) {
+                return Ok(Some(Versioned { value: Self::decrypt(st, key, &raw)?, stamp: Stamp(raw) }));
+            }
         }
+        // another node rotated: take its term, then decrypt
+        self.reload_keyring().await?;
         let guard = self.state.read().await;
         let st = guard.as_ref().ok_or_else(sealed)?;
-        match raw {
-            None => Ok(None),
-            Some(raw) => Ok(Some(Versioned { value: Self::decrypt(st, key, &raw)?, stamp: Stamp(raw) })),
-        }
+        Ok(Some(Versioned { value: Self::decrypt(st, key, &raw)?, stamp: Stamp(raw) }))
     }
 
     /// Entries whose key starts with `prefix` and is `>= start` (pass `prefix` to begin), at most `limit`.
@@ -298,8 +298,13 @@ impl Barrier {
         }
         let from = if start < prefix { prefix } else { start };
         let rows = self.storage.scan(from, &prefix_end(prefix), limit).await.map_err(storage_err)?;
-        for (_, raw) in &rows {
-            self.know_term_of(raw).await?;
+        let missing = {
+            let guard = self.state.read().await;
+            let st = guard.as_ref().ok_or_else(sealed)?;
+            keyring::misses_a_term(st, rows.iter().map(|(_, raw)| raw.as_slice()))
+        };
+        if missing {
+            self.reload_keyring().await?;
         }
         let guard = self.state.read().await;
         let st = guard.as_ref().ok_or_else(sealed)?;

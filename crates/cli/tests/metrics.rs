@@ -8,7 +8,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server, terminate};
+use common::{Node, bootstrap_token, free_port, https_client, read_boot, spawn_server, terminate};
 use serde_json::json;
 
 /// The value of the sample `line_start` (the text before the value) in Prometheus text.
@@ -79,15 +79,4 @@ async fn metrics_count_requests_by_operation_and_status_without_values() {
         assert!(!text.contains(never), "the metrics show {never:?}");
     }
     terminate(&mut child.0);
-}
-
-/// The server, killed if the test fails before it stops it (its stderr would keep the test's
-/// output open).
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -13,42 +13,20 @@ mod common;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server, value_of, write_until_gone};
+use common::{
+    Node, bootstrap_token, copy_node_files, free_port, https_client, read_boot, server_on as server, spawn_server,
+    value_of, write_until_gone,
+};
 use serde_json::{Value, json};
 use strongbox_storage_postgres::testing::with_fresh_db;
-
-/// A server process, killed when the test ends or fails.
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server(url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
-    c.env("STRONGBOX_LOG", "warn").env("STRONGBOX_STORAGE", url).stderr(Stdio::inherit());
-    c
-}
 
 /// `url` (of the shared public port) aimed at the node listening on `port`: reqwest's `resolve`
 /// keeps the URL's port, so each node is reached by its own port in the URL.
 fn at(url: &str, public: u16, port: u16) -> String {
     url.replacen(&format!(":{public}/"), &format!(":{port}/"), 1)
-}
-
-/// A joining node's data folder: the first node's seal key, CA and bootstrap file, no database.
-fn copy_node_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap();
-    }
 }
 
 /// Two nodes on the database `url`: A starts first, B joins with a copy of A's files; both

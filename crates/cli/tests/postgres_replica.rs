@@ -16,56 +16,17 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, bindir, is_root, pg};
-use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server};
+use common::cluster::{Cluster, clusters_root, pg};
+use common::{Node, bootstrap_token, copy_node_files, free_port, https_client, read_boot, server_on, spawn_server};
 use serde_json::{Value, json};
-
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
-    c.env("STRONGBOX_LOG", "info,strongbox::access=off").stderr(Stdio::inherit());
-    c
-}
-
-fn copy_node_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promotion() {
-    let Some(bin) = bindir() else {
-        assert!(
-            std::env::var("STRONGBOX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) not found and STRONGBOX_REQUIRE_POSTGRES=1"
-        );
-        eprintln!("SKIPPED: PostgreSQL's server programs not found (pg_config --bindir, STRONGBOX_PG_BINDIR)");
-        return;
-    };
     let tmp = tempfile::tempdir().unwrap();
-    // the clusters' folders belong to postgres when we are root
-    let pgroot = tmp.path().join("pg");
-    std::fs::create_dir(&pgroot).unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if is_root() {
-        assert!(Command::new("chown").args(["postgres:postgres"]).arg(&pgroot).status().unwrap().success());
-    }
+    let Some((bin, pgroot)) = clusters_root(tmp.path()) else { return };
 
     // 1. the primary region's database, and a deployment on it
     let mut primary = Cluster::init(&bin, &pgroot, "primary");
@@ -73,9 +34,12 @@ async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promo
     primary.sql("postgres", "CREATE DATABASE strongbox");
     let (dir_p, port_p) = (tmp.path().join("node-primary"), free_port());
     let public = port_p.to_string();
-    let mut cmd = server();
-    cmd.env("STRONGBOX_STORAGE", primary.url());
-    let node_p = Node(spawn_server(cmd, &dir_p, port_p, &["--public-port", &public, "--node-name", "primary"]));
+    let node_p = Node(spawn_server(
+        server_on(&primary.url()),
+        &dir_p,
+        port_p,
+        &["--public-port", &public, "--node-name", "primary"],
+    ));
     let boot = read_boot(&dir_p);
     let vault = boot["vault_url"].as_str().unwrap().to_owned();
     let http_p = https_client(&boot, port_p);
@@ -137,10 +101,8 @@ async fn a_read_only_node_on_a_standby_serves_reads_and_takes_writes_after_promo
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("is a standby") && err.contains("--read-only"), "{err}");
     let primary_url = format!("https://vault.primary.example:{port_p}");
-    let mut cmd = server();
-    cmd.env("STRONGBOX_STORAGE", standby.url());
     let node_s = Node(spawn_server(
-        cmd,
+        server_on(&standby.url()),
         &dir_s,
         port_s,
         &["--public-port", &public, "--node-name", "secondary", "--read-only", "--primary-url", &primary_url],

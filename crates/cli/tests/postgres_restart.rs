@@ -12,39 +12,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::cluster::{Cluster, bindir, is_root};
-use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server, value_of};
+use common::cluster::{Cluster, clusters_root};
+use common::{
+    Node, bootstrap_token, copy_node_files, free_port, https_client, read_boot, server_on as server, spawn_server,
+    value_of,
+};
 use serde_json::{Value, json};
-
-struct Node(std::process::Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn server(url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
-    c.env("STRONGBOX_LOG", "warn").env("STRONGBOX_STORAGE", url).stderr(Stdio::inherit());
-    c
-}
-
-fn copy_node_files(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
-    for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
-        std::fs::copy(from.join(f), to.join(f)).unwrap();
-    }
-}
 
 /// What the writers saw.
 #[derive(Default)]
@@ -60,21 +37,8 @@ struct Seen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarting_under_writes_loses_nothing_and_the_nodes_recover() {
-    let Some(bin) = bindir() else {
-        assert!(
-            std::env::var("STRONGBOX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-            "PostgreSQL's server programs (initdb, pg_ctl) not found and STRONGBOX_REQUIRE_POSTGRES=1"
-        );
-        eprintln!("SKIPPED: PostgreSQL's server programs not found (pg_config --bindir, STRONGBOX_PG_BINDIR)");
-        return;
-    };
     let tmp = tempfile::tempdir().unwrap();
-    let pgroot = tmp.path().join("pg");
-    std::fs::create_dir(&pgroot).unwrap();
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    if is_root() {
-        assert!(Command::new("chown").args(["postgres:postgres"]).arg(&pgroot).status().unwrap().success());
-    }
+    let Some((bin, pgroot)) = clusters_root(tmp.path()) else { return };
     let mut db = Cluster::init(&bin, &pgroot, "db");
     db.start();
     db.sql("postgres", "CREATE DATABASE strongbox");

@@ -6,9 +6,9 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use common::{bootstrap_token, free_port, https_client, read_boot, spawn_server, terminate};
+use common::{bootstrap_token, free_port, https_client, read_boot, server_on, spawn, spawn_server, terminate};
 use serde_json::{Value, json};
 use strongbox_storage_postgres::testing::with_fresh_db;
 
@@ -30,15 +30,6 @@ fn digest(o: &Output) -> String {
         .to_owned()
 }
 
-fn server(extra_env: Option<(&str, &str)>) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
-    c.env("STRONGBOX_LOG", "warn").stderr(Stdio::inherit());
-    if let Some((k, v)) = extra_env {
-        c.env(k, v);
-    }
-    c
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_deployment_copied_to_postgres_opens_with_its_seal_key() {
     with_fresh_db(|url| async move {
@@ -46,7 +37,7 @@ async fn a_sqlite_deployment_copied_to_postgres_opens_with_its_seal_key() {
         let dir = tmp.path().join("node");
         // 1. a deployment on SQLite with some data
         let port = free_port();
-        let mut sqlite_node = spawn_server(server(None), &dir, port, &[]);
+        let mut sqlite_node = spawn(&dir, port);
         let boot = read_boot(&dir);
         let vault = boot["vault_url"].as_str().unwrap().to_owned();
         let http = https_client(&boot, port);
@@ -95,7 +86,7 @@ async fn a_sqlite_deployment_copied_to_postgres_opens_with_its_seal_key() {
         // 4. the same data folder (seal key, CA, bootstrap file) on PostgreSQL serves the data
         std::fs::remove_file(dir.join("strongbox.db")).unwrap();
         let port = free_port();
-        let mut pg_node = spawn_server(server(Some(("STRONGBOX_STORAGE", &url))), &dir, port, &[]);
+        let mut pg_node = spawn_server(server_on(&url), &dir, port, &[]);
         assert!(!dir.join("strongbox.db").exists(), "the PostgreSQL node used SQLite");
         let boot2 = read_boot(&dir);
         assert_eq!(boot2["client_id"], boot["client_id"], "a second bootstrap administrator was made");

@@ -383,10 +383,11 @@ pub async fn start(cfg: ServerConfig) -> anyhow::Result<Running> {
     let storage: Arc<dyn strongbox_storage::Storage> = Arc::new(gate);
     let barrier = Arc::new(Barrier::new(storage));
     let seal = KeyFileSeal::new(cfg.data_dir.join("seal.key"));
-    if cfg.read_only && !barrier.is_initialized().await? {
+    let initialized = barrier.is_initialized().await?;
+    if cfg.read_only && !initialized {
         bail!("the database {} holds no deployment yet: a read-only node cannot create one", storage_spec.describe());
     }
-    if !barrier.is_initialized().await? {
+    if !initialized {
         let created_seal = !seal.exists();
         let kek = if created_seal { seal.create()? } else { seal.load()? };
         if let Err(e) = barrier.initialize(&kek).await {

@@ -124,3 +124,25 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// PostgreSQL's server programs and a folder for this test's clusters (owned by `postgres` when
+/// we are root), inside `tmp`; `None` (after saying SKIPPED) when the programs are missing and
+/// `STRONGBOX_REQUIRE_POSTGRES` is not 1.
+pub(crate) fn clusters_root(tmp: &Path) -> Option<(PathBuf, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(bin) = bindir() else {
+        assert!(
+            std::env::var("STRONGBOX_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) not found and STRONGBOX_REQUIRE_POSTGRES=1"
+        );
+        eprintln!("SKIPPED: PostgreSQL's server programs not found (pg_config --bindir, STRONGBOX_PG_BINDIR)");
+        return None;
+    };
+    let root = tmp.join("pg");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if is_root() {
+        assert!(Command::new("chown").args(["postgres:postgres"]).arg(&root).status().unwrap().success());
+    }
+    Some((bin, root))
+}

@@ -139,3 +139,31 @@ pub(crate) fn terminate(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A server process, killed when the test ends or fails (its inherited stderr would otherwise
+/// keep the test's output open).
+pub(crate) struct Node(pub(crate) Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The binary (quiet log, stderr inherited) on the storage `url`, for [`spawn_server`].
+pub(crate) fn server_on(url: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_strongbox"));
+    c.env("STRONGBOX_LOG", "warn").env("STRONGBOX_STORAGE", url).stderr(Stdio::inherit());
+    c
+}
+
+/// A joining node's data folder: the first node's seal key, CA and bootstrap file, no database.
+pub(crate) fn copy_node_files(from: &std::path::Path, to: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for f in ["seal.key", "ca.pem", "ca-key.pem", "bootstrap.json"] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
+}
